@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The ABI between the BPF probes and the shimwatch agent.
+ *
+ * Fixed-width types only; all fields aligned, not packed; padding written out.
+ * The C++ side checks sizes and key offsets with static_assert
+ * (src/decode/abi_check.hpp). Type codes, counter indexes and flags are never
+ * renumbered: add new ones at the end.
+ */
+#ifndef SHIMWATCH_BPF_EVENTS_H
+#define SHIMWATCH_BPF_EVENTS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define SW_COMM_LEN 16
+/* Bytes of a unix socket name (sizeof sockaddr_un.sun_path). */
+#define SW_UNIX_PATH_MAX 108
+/* Bytes kept of the path passed to execve(). */
+#define SW_EXEC_PATH_MAX 256
+/* Bytes of argv copied from the process, NUL separated as in the kernel. */
+#define SW_ARGS_MAX 4096
+/* Executable path: components, leaf first, each NUL terminated. The last
+ * SW_EXE_SLACK bytes only give the verifier room for one more component. */
+#define SW_EXE_DATA 512
+#define SW_EXE_SLACK 256
+#define SW_EXE_BUF (SW_EXE_DATA + SW_EXE_SLACK)
+/* Directory levels walked to build the executable path. */
+#define SW_EXE_DEPTH 32
+
+enum sw_event_type {
+	SW_EVENT_EXEC = 1,
+	SW_EVENT_CONNECT = 2,
+};
+
+/* Indexes into the per-CPU `counters` map. */
+enum sw_counter {
+	SW_COUNTER_EMITTED = 0,	       /* events written to the ring buffer */
+	SW_COUNTER_DROP_RINGBUF = 1,   /* ring buffer full: event lost */
+	SW_COUNTER_DROP_PENDING = 2,   /* in-flight connect table full: event lost */
+	SW_COUNTER_ARGS_UNREADABLE = 3, /* argv pages not resident: event sent without argv */
+	SW_COUNTER__MAX = 4,
+};
+
+/* sw_event.flags */
+#define SW_FLAG_ARGS_TRUNCATED (1U << 0)
+#define SW_FLAG_ARGS_UNREADABLE (1U << 1)
+#define SW_FLAG_EXE_TRUNCATED (1U << 2)
+
+/* Every record starts with this header; size is the record's byte count. */
+struct sw_event_header {
+	__u32 type;
+	__u32 size;
+	__u64 ktime_ns; /* CLOCK_BOOTTIME */
+};
+
+/* Who did it, read from the task at the time of the event. */
+struct sw_task_info {
+	__u32 pid;  /* thread group id in the initial pid namespace */
+	__u32 tid;
+	__u32 ppid; /* real parent's thread group id */
+	__u32 uid;
+	__u32 gid;
+	__u32 mnt_ns; /* inode numbers of the task's namespaces */
+	__u32 pid_ns;
+	__u32 pad;
+	__u64 cgroup_id; /* cgroup v2 id (bpf_get_current_cgroup_id) */
+	char comm[SW_COMM_LEN];
+	char parent_comm[SW_COMM_LEN];
+};
+
+/* A unix socket address as a map key: len bytes of path, the rest zero.
+ * Abstract names (sun_path[0] == 0) keep their leading NUL and set abstract,
+ * so they can never equal a filesystem path. */
+struct sw_unix_addr {
+	__u32 len;
+	__u8 abstract;
+	__u8 pad[3];
+	char path[SW_UNIX_PATH_MAX];
+};
+
+/* Key of the watched executable map: a basename cut and NUL padded to
+ * comm length, as exec leaves it in task->comm. */
+struct sw_exec_name {
+	char name[SW_COMM_LEN];
+};
+
+/* One record. Only offsetof(args) + args_size bytes are sent. */
+struct sw_event {
+	struct sw_event_header hdr;
+	struct sw_task_info task;
+	__s32 ret; /* connect: return value (0 or -errno); exec: 0 */
+	__u32 flags;
+	struct sw_unix_addr addr; /* connect: the address passed by the caller */
+	__u16 exe_size;		  /* bytes used in exe */
+	__u16 args_size;	  /* bytes used in args */
+	__u32 pad[2];
+	char exec_path[SW_EXEC_PATH_MAX]; /* exec: the path passed to execve() */
+	char exe[SW_EXE_BUF];
+	char args[SW_ARGS_MAX];
+};
+
+#endif /* SHIMWATCH_BPF_EVENTS_H */

@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * shimwatch probes: exec of watched binaries and connect() to watched unix
+ * sockets. Filtering happens here: only matching calls reach user space.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "events.h"
+
+#define AF_UNIX 1
+/* offsetof(struct sockaddr_un, sun_path) */
+#define SUN_PATH_OFFSET 2
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Basenames, cut to comm length, whose successful exec is reported. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct sw_exec_name);
+	__type(value, __u8);
+} watched_exec SEC(".maps");
+
+/* Unix socket addresses whose connect() is reported. Filled before attach. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct sw_unix_addr);
+	__type(value, __u8);
+} watched_unix SEC(".maps");
+
+/* connect() calls to a watched address, in flight: thread id -> address.
+ * Written at sys_enter, consumed at sys_exit where the result is known. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct sw_unix_addr);
+} pending_connect SEC(".maps");
+
+/* The record being assembled: far larger than the 512-byte BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_event);
+} scratch SEC(".maps");
+
+/* Events emitted and lost, by enum sw_counter, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SW_COUNTER__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* Records for user space; size set by the agent before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 1024 * 1024);
+} events SEC(".maps");
+
+static __always_inline void counter__inc(__u32 idx)
+{
+	__u64 *val = bpf_map_lookup_elem(&counters, &idx);
+
+	if (val)
+		*val += 1;
+}
+
+static __always_inline struct sw_event *scratch__get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&scratch, &zero);
+}
+
+static __always_inline void task__fill(struct sw_task_info *info, struct task_struct *task)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+	unsigned int level = BPF_CORE_READ(task, thread_pid, level);
+
+	info->pid = pid_tgid >> 32;
+	info->tid = (__u32)pid_tgid;
+	info->ppid = BPF_CORE_READ(parent, tgid);
+	info->uid = (__u32)uid_gid;
+	info->gid = uid_gid >> 32;
+	info->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	info->pid_ns = BPF_CORE_READ(task, thread_pid, numbers[level].ns, ns.inum);
+	info->pad = 0;
+	info->cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(info->comm, sizeof(info->comm));
+	bpf_probe_read_kernel_str(info->parent_comm, sizeof(info->parent_comm), parent->comm);
+}
+
+/*
+ * The executable's path, walked up from its dentry to the root of the task's
+ * mount namespace. Components go out leaf first ("docker\0bin\0usr\0"); user
+ * space reverses them. bpf_d_path() would be simpler but is not allowed from
+ * tracepoints.
+ */
+static __always_inline void exe__fill(struct sw_event *e, struct task_struct *task)
+{
+	struct file *file = BPF_CORE_READ(task, mm, exe_file);
+	struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
+	struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
+	struct mount *mnt = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
+	__u32 pos = 0;
+
+	e->exe_size = 0;
+	if (!file)
+		return;
+
+	for (int i = 0; i < SW_EXE_DEPTH; i++) {
+		struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+		struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+
+		if (dentry == mnt_root || dentry == parent) {
+			struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+
+			/* The root mount of a namespace is its own parent. */
+			if (mnt_parent == mnt)
+				break;
+			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = mnt_parent;
+			vfsmnt = (void *)mnt + bpf_core_field_offset(struct mount, mnt);
+			continue;
+		}
+		if (pos >= SW_EXE_DATA) {
+			e->flags |= SW_FLAG_EXE_TRUNCATED;
+			break;
+		}
+		/* pos < SW_EXE_DATA and a name is at most 256 bytes with its NUL,
+		 * so the write stays inside exe[SW_EXE_BUF]; the mask tells the
+		 * verifier the same. */
+		const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
+		long n = bpf_probe_read_kernel_str(&e->exe[pos & (SW_EXE_DATA - 1)], SW_EXE_SLACK,
+						   name);
+		if (n <= 0)
+			break;
+		pos += n;
+		dentry = parent;
+	}
+	if (pos > SW_EXE_DATA) {
+		/* The last component overhangs into the slack: drop it. */
+		e->flags |= SW_FLAG_EXE_TRUNCATED;
+		pos = SW_EXE_DATA;
+	}
+	e->exe_size = pos;
+}
+
+/* argv as the kernel keeps it: NUL separated, bounded by SW_ARGS_MAX. */
+static __always_inline __u32 args__fill(struct sw_event *e, struct task_struct *task)
+{
+	unsigned long start = BPF_CORE_READ(task, mm, arg_start);
+	unsigned long end = BPF_CORE_READ(task, mm, arg_end);
+	__u32 len;
+
+	if (end <= start) {
+		e->args_size = 0;
+		return 0;
+	}
+	len = end - start;
+	if (len > SW_ARGS_MAX) {
+		len = SW_ARGS_MAX;
+		e->flags |= SW_FLAG_ARGS_TRUNCATED;
+	}
+	/* 1..SW_ARGS_MAX in a form the verifier can bound (SW_ARGS_MAX is a
+	 * power of two). */
+	len = ((len - 1) & (SW_ARGS_MAX - 1)) + 1;
+	if (bpf_probe_read_user(e->args, len, (void *)start)) {
+		/* The argv page is not resident; tracepoints cannot fault it in. */
+		e->flags |= SW_FLAG_ARGS_UNREADABLE;
+		counter__inc(SW_COUNTER_ARGS_UNREADABLE);
+		len = 0;
+	}
+	e->args_size = len;
+	return len;
+}
+
+static __always_inline void event__submit(void *ctx, struct sw_event *e, __u32 args_len)
+{
+	__u32 size;
+
+	if (args_len > SW_ARGS_MAX)
+		args_len = SW_ARGS_MAX;
+	size = offsetof(struct sw_event, args) + args_len;
+	e->hdr.size = size;
+	if (bpf_ringbuf_output(&events, e, size, 0)) {
+		counter__inc(SW_COUNTER_DROP_RINGBUF);
+		return;
+	}
+	counter__inc(SW_COUNTER_EMITTED);
+}
+
+/* Common part of every record: header, task, executable, argv. */
+static __always_inline void event__fill(void *ctx, struct sw_event *e, __u32 type)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u32 args_len;
+
+	e->hdr.type = type;
+	e->hdr.ktime_ns = bpf_ktime_get_boot_ns();
+	e->flags = 0;
+	e->pad[0] = 0;
+	e->pad[1] = 0;
+	task__fill(&e->task, task);
+	exe__fill(e, task);
+	args_len = args__fill(e, task);
+	event__submit(ctx, e, args_len);
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	struct sw_exec_name key = {};
+	struct sw_event *e;
+	unsigned int off;
+
+	/* exec has just set comm to the basename of the path it ran (cut to 15
+	 * bytes): the cheapest possible filter for an exec storm. Names longer
+	 * than that are checked in full in user space against exec_path. */
+	bpf_get_current_comm(key.name, sizeof(key.name));
+	if (!bpf_map_lookup_elem(&watched_exec, &key))
+		return 0;
+
+	e = scratch__get();
+	if (!e)
+		return 0;
+	off = ctx->__data_loc_filename & 0xFFFF;
+	if (bpf_probe_read_kernel_str(e->exec_path, sizeof(e->exec_path), (void *)ctx + off) < 0)
+		e->exec_path[0] = 0;
+	__builtin_memset(&e->addr, 0, sizeof(e->addr));
+	e->ret = 0;
+	event__fill(ctx, e, SW_EVENT_EXEC);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int tracepoint__syscalls__sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	const char *uaddr = (const char *)ctx->args[1];
+	int addrlen = (int)ctx->args[2];
+	struct sw_unix_addr key = {};
+	__u16 family = 0;
+	__u64 name_len;
+	__u32 tid, i;
+
+	/* An address with no name cannot be a watched socket. */
+	if (addrlen <= SUN_PATH_OFFSET)
+		return 0;
+	if (bpf_probe_read_user(&family, sizeof(family), uaddr) || family != AF_UNIX)
+		return 0;
+
+	name_len = (__u64)addrlen - SUN_PATH_OFFSET;
+	if (name_len > SW_UNIX_PATH_MAX)
+		name_len = SW_UNIX_PATH_MAX;
+	/* Checked again behind a barrier so that clang cannot fold the bound
+	 * away and the verifier sees it on the register it passes. */
+	barrier_var(name_len);
+	if (name_len > SW_UNIX_PATH_MAX)
+		return 0;
+	if (bpf_probe_read_user(key.path, name_len, uaddr + SUN_PATH_OFFSET))
+		return 0;
+
+	if (key.path[0] == 0) {
+		/* Abstract: the name is exactly addrlen bytes, NULs included. */
+		key.abstract = 1;
+		key.len = name_len;
+	} else {
+		/* Filesystem path: up to the first NUL; zero whatever follows it
+		 * so the key compares equal to the one user space built. */
+		__u64 len = name_len;
+
+		for (i = 0; i < SW_UNIX_PATH_MAX; i++) {
+			if (i >= name_len)
+				break;
+			if (key.path[i] == 0 && len == name_len)
+				len = i;
+			if (i >= len)
+				key.path[i] = 0;
+		}
+		key.len = len;
+	}
+	if (!bpf_map_lookup_elem(&watched_unix, &key))
+		return 0;
+
+	tid = (__u32)bpf_get_current_pid_tgid();
+	if (bpf_map_update_elem(&pending_connect, &tid, &key, BPF_ANY))
+		counter__inc(SW_COUNTER_DROP_PENDING);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int tracepoint__syscalls__sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct sw_unix_addr *addr;
+	struct sw_event *e;
+
+	addr = bpf_map_lookup_elem(&pending_connect, &tid);
+	if (!addr)
+		return 0;
+	e = scratch__get();
+	if (!e) {
+		bpf_map_delete_elem(&pending_connect, &tid);
+		return 0;
+	}
+	__builtin_memcpy(&e->addr, addr, sizeof(e->addr));
+	bpf_map_delete_elem(&pending_connect, &tid);
+	e->exec_path[0] = 0;
+	e->ret = (__s32)ctx->ret;
+	event__fill(ctx, e, SW_EVENT_CONNECT);
+	return 0;
+}

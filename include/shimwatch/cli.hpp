@@ -1,0 +1,27 @@
+// Command line: subcommand, flags and the config they produce.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "shimwatch/config.hpp"
+#include "shimwatch/result.hpp"
+
+namespace shimwatch {
+
+enum class Command { run, check, version, help };
+
+struct CliRequest {
+  Command command = Command::help;
+  Config config;             // defaults <- --config file <- flags, validated
+  bool print_config = false; // run: print the effective config and exit
+  bool verbose = false;
+};
+
+// args excludes the program name. Errors say what was wrong and what is allowed.
+Result<CliRequest> parse_cli(const std::vector<std::string> &args);
+
+// The --help text, ending with EXAMPLES.
+std::string usage_text();
+
+} // namespace shimwatch

@@ -1,0 +1,64 @@
+// probe: loads the BPF programs, fills the filters, attaches, reads records.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "shimwatch/result.hpp"
+
+namespace shimwatch {
+
+struct ProbeOptions {
+  std::vector<std::string> watch_exec;    // basenames
+  std::vector<std::string> watch_sockets; // absolute paths or @abstract
+  uint32_t ring_buffer_bytes = 8 * 1024 * 1024;
+};
+
+// Summed over CPUs from the kernel's per-CPU counters map.
+struct KernelCounters {
+  uint64_t emitted = 0;
+  uint64_t dropped_ring_buffer_full = 0;
+  uint64_t dropped_pending_full = 0;
+  uint64_t args_unreadable = 0;
+};
+
+class Probe {
+public:
+  using RecordHandler = std::function<void(std::span<const std::byte>)>;
+
+  // open -> configure -> load -> fill filter maps -> attach -> ring buffer.
+  // Each failure says which step failed and what to do about it.
+  static Result<std::unique_ptr<Probe>> start(const ProbeOptions &options, RecordHandler handler);
+
+  ~Probe();
+  Probe(const Probe &) = delete;
+  Probe &operator=(const Probe &) = delete;
+
+  // Waits up to timeout_ms and hands every record to the handler. Returns the
+  // number of records, or -errno (-EINTR is normal when a signal arrives).
+  int poll(int timeout_ms);
+
+  KernelCounters counters() const;
+  // Attach points in use, e.g. "tracepoint/syscalls/sys_enter_connect".
+  const std::vector<std::string> &attach_points() const { return attach_points_; }
+
+private:
+  struct State;
+  explicit Probe(std::unique_ptr<State> state);
+
+  std::unique_ptr<State> state_;
+  std::vector<std::string> attach_points_;
+};
+
+// Makes sure tracefs is reachable (mounts it on /sys/kernel/tracing if not).
+Status ensure_tracefs();
+
+// Routes libbpf's messages to the log; debug ones only when verbose.
+void route_libbpf_logs(bool verbose);
+
+} // namespace shimwatch

@@ -1,0 +1,80 @@
+// sinks: where events go (stdout, log file) and how they are written.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shimwatch/config.hpp"
+#include "shimwatch/event.hpp"
+#include "shimwatch/result.hpp"
+
+namespace shimwatch {
+
+struct HostInfo {
+  std::string name;
+  static HostInfo local();
+};
+
+// One JSON object, one line (no trailing newline), ECS field names.
+std::string encode_json(const Event &event, const HostInfo &host);
+
+// Aligned columns for people, one line per event (no trailing newline).
+std::string text_header();
+std::string encode_text(const Event &event);
+
+// RFC 3339, UTC, microseconds: 2026-11-25T14:19:51.542864Z
+std::string format_timestamp(int64_t unix_ns);
+// ENOENT, ECONNREFUSED ...; "E<number>" for values the C library does not name.
+std::string errno_name(int error);
+// argv joined by spaces, shell-quoted where an argument needs it.
+std::string command_line(const std::vector<std::string> &args);
+
+namespace utf8 {
+bool valid(std::string_view text);
+// Every byte that is not part of a valid UTF-8 sequence becomes U+FFFD.
+std::string sanitize(std::string_view text, bool *replaced = nullptr);
+} // namespace utf8
+
+std::string base64_encode(std::string_view bytes);
+
+class Sink {
+public:
+  virtual ~Sink() = default;
+  virtual void write(const Event &event) = 0;
+  virtual void flush() = 0;
+};
+
+// Writes events to a stdio stream as JSON lines or text columns. Write
+// errors are counted and logged once, never fatal.
+class StreamSink final : public Sink {
+public:
+  StreamSink(FILE *stream, OutputFormat format, HostInfo host, std::string name);
+  ~StreamSink() override;
+  StreamSink(const StreamSink &) = delete;
+  StreamSink &operator=(const StreamSink &) = delete;
+
+  // Opens PATH for appending (created 0640).
+  static Result<std::unique_ptr<StreamSink>> open_file(const std::string &path, HostInfo host);
+
+  void write(const Event &event) override;
+  void flush() override;
+  uint64_t errors() const { return errors_; }
+
+private:
+  void put(const std::string &line);
+
+  FILE *stream_;
+  OutputFormat format_;
+  HostInfo host_;
+  std::string name_;
+  bool owns_stream_ = false;
+  bool header_written_ = false;
+  bool failing_ = false;
+  uint64_t errors_ = 0;
+};
+
+} // namespace shimwatch

@@ -1,0 +1,162 @@
+#include "shimwatch/agent.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <thread>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "shimwatch/check.hpp"
+#include "shimwatch/classify.hpp"
+#include "shimwatch/decode.hpp"
+#include "shimwatch/metrics.hpp"
+#include "shimwatch/probe.hpp"
+#include "shimwatch/sink.hpp"
+
+namespace shimwatch {
+
+namespace {
+
+std::atomic<bool> stop_requested{false};
+
+void on_stop_signal(int) { stop_requested = true; }
+
+void install_signal_handlers() {
+  struct sigaction sa{};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0; // no SA_RESTART: let the ring buffer poll return -EINTR
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN); // a closed stdout is an output error, not a crash
+}
+
+std::string join(const std::vector<std::string> &items) {
+  std::string out;
+  for (const auto &item : items)
+    out += (out.empty() ? "" : ", ") + item;
+  return out.empty() ? "(none)" : out;
+}
+
+struct OutputSet {
+  std::vector<std::unique_ptr<StreamSink>> sinks;
+  std::vector<uint64_t> reported_errors;
+};
+
+} // namespace
+
+int run_agent(const CliRequest &request) {
+  const Config &config = request.config;
+  if (request.print_config) {
+    std::printf("%s\n", config_to_json(config).c_str());
+    return 0;
+  }
+  if (std::string missing = missing_privileges(); !missing.empty())
+    throw StartupError("cannot load BPF programs: " + missing +
+                       "; run as root (sudo shimwatch run) or see `shimwatch check`");
+  if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
+    throw StartupError("the kernel has no BTF (/sys/kernel/btf/vmlinux); shimwatch needs a kernel "
+                       "built with CONFIG_DEBUG_INFO_BTF=y");
+
+  HostInfo host = HostInfo::local();
+  OutputSet outputs;
+  if (config.stdout_enabled) {
+    OutputFormat format = config.format;
+    if (format == OutputFormat::automatic)
+      format = isatty(STDOUT_FILENO) ? OutputFormat::text : OutputFormat::json;
+    outputs.sinks.push_back(std::make_unique<StreamSink>(stdout, format, host, "stdout"));
+  }
+  if (!config.log_file.empty()) {
+    auto sink = StreamSink::open_file(config.log_file, host);
+    if (!sink)
+      throw StartupError(sink.error().message + " (check the directory exists and is writable)");
+    outputs.sinks.push_back(std::move(*sink));
+  }
+  outputs.reported_errors.assign(outputs.sinks.size(), 0);
+
+  Classifier classifier(config);
+  ClockOffset clock = ClockOffset::now();
+  std::unique_ptr<Metrics> metrics;
+  uint64_t decode_errors = 0;
+
+  auto on_record = [&](std::span<const std::byte> raw) {
+    auto event = decode_event(raw, clock);
+    if (!event) {
+      // Count every one; log the first and then every 1000th.
+      if (decode_errors++ % 1000 == 0)
+        spdlog::warn("dropped a malformed record ({} so far): {}", decode_errors,
+                     event.error().message);
+      if (metrics)
+        metrics->count_decode_error();
+      return;
+    }
+    if (!classifier.accept(*event)) {
+      if (metrics)
+        metrics->count_filtered();
+      return;
+    }
+    for (auto &sink : outputs.sinks)
+      sink->write(*event);
+    if (metrics)
+      metrics->count_event(*event);
+  };
+
+  ProbeOptions options{config.watch_exec, config.watch_sockets, config.ring_buffer_kib * 1024};
+  auto probe = Probe::start(options, on_record);
+  if (!probe)
+    throw StartupError(probe.error().message);
+
+  if (!config.metrics_address.empty()) {
+    Probe *p = probe->get();
+    auto started = Metrics::start(config.metrics_address, [p] { return p->counters(); });
+    if (!started)
+      throw StartupError(started.error().message);
+    metrics = std::move(*started);
+  }
+
+  install_signal_handlers();
+  spdlog::info("ready: exec [{}], unix sockets [{}], metrics {}", join(config.watch_exec),
+               join(config.watch_sockets),
+               config.metrics_address.empty() ? "off" : "http://" + config.metrics_address +
+                                                            "/metrics");
+
+  auto last_clock = std::chrono::steady_clock::now();
+  while (!stop_requested) {
+    int n = (*probe)->poll(100);
+    if (n < 0 && n != -EINTR) {
+      spdlog::error("reading the ring buffer failed: {}", std::strerror(-n));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    for (size_t i = 0; i < outputs.sinks.size(); ++i) {
+      outputs.sinks[i]->flush();
+      uint64_t errors = outputs.sinks[i]->errors();
+      if (metrics)
+        for (; outputs.reported_errors[i] < errors; ++outputs.reported_errors[i])
+          metrics->count_output_error(i == 0 && config.stdout_enabled ? "stdout" : "log_file");
+      outputs.reported_errors[i] = errors;
+    }
+    // Follow wall-clock steps (NTP, manual changes) once a second.
+    if (auto now = std::chrono::steady_clock::now(); now - last_clock > std::chrono::seconds(1)) {
+      clock = ClockOffset::now();
+      last_clock = now;
+    }
+  }
+
+  // Drain what the kernel queued before the signal, then report the totals.
+  while ((*probe)->poll(0) > 0) {
+  }
+  for (auto &sink : outputs.sinks)
+    sink->flush();
+  KernelCounters kc = (*probe)->counters();
+  spdlog::info("stopping: {} events matched in the kernel, {} lost there (ring buffer full {}, "
+               "connect table full {}), {} malformed",
+               kc.emitted, kc.dropped_ring_buffer_full + kc.dropped_pending_full,
+               kc.dropped_ring_buffer_full, kc.dropped_pending_full, decode_errors);
+  metrics.reset(); // stops the HTTP thread before the probe goes away
+  return 0;
+}
+
+} // namespace shimwatch

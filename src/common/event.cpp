@@ -1,0 +1,15 @@
+#include "shimwatch/event.hpp"
+
+namespace shimwatch {
+
+std::string_view action_name(Action action) {
+  switch (action) {
+  case Action::docker_cli_exec:
+    return "docker-cli-exec";
+  case Action::docker_socket_connect:
+    return "docker-socket-connect";
+  }
+  return "unknown";
+}
+
+} // namespace shimwatch

@@ -1,0 +1,215 @@
+#include "shimwatch/cli.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+namespace shimwatch {
+
+namespace {
+
+Result<std::string> read_file(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return Error{"--config " + path + ": cannot open the file: " + std::strerror(errno), errno};
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad())
+    return Error{"--config " + path + ": read failed"};
+  return buf.str();
+}
+
+struct FlagValues {
+  std::optional<std::string> config_file;
+  std::vector<std::string> watch_exec;
+  std::vector<std::string> watch_sockets;
+  std::optional<std::string> format;
+  std::optional<std::string> log_file;
+  bool no_stdout = false;
+  std::optional<std::string> metrics_address;
+  std::optional<std::string> ring_buffer_kib;
+};
+
+// Flags that take a value; both "--flag VALUE" and "--flag=VALUE" work.
+constexpr const char *value_flags[] = {"--config",          "-c",
+                                       "--watch-exec",      "--watch-socket",
+                                       "--format",          "--log-file",
+                                       "--metrics-address", "--ring-buffer-kib"};
+
+bool takes_value(const std::string &flag) {
+  for (const char *f : value_flags)
+    if (flag == f)
+      return true;
+  return false;
+}
+
+void append_unique(std::vector<std::string> &list, const std::vector<std::string> &more) {
+  for (const auto &item : more)
+    if (std::find(list.begin(), list.end(), item) == list.end())
+      list.push_back(item);
+}
+
+} // namespace
+
+Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
+  CliRequest request;
+  if (args.empty())
+    return request; // help
+
+  const std::string &sub = args[0];
+  if (sub == "run")
+    request.command = Command::run;
+  else if (sub == "check")
+    request.command = Command::check;
+  else if (sub == "version" || sub == "--version")
+    request.command = Command::version;
+  else if (sub == "help" || sub == "--help" || sub == "-h")
+    request.command = Command::help;
+  else
+    return Error{"unknown command '" + sub + "' (commands: run, check, version, help)"};
+
+  FlagValues flags;
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string flag = args[i];
+    std::optional<std::string> value;
+    if (auto eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+    }
+    if (takes_value(flag) && !value) {
+      if (i + 1 >= args.size())
+        return Error{flag + " needs a value (see shimwatch --help)"};
+      value = args[++i];
+    } else if (!takes_value(flag) && value) {
+      return Error{flag + " takes no value"};
+    }
+
+    if (request.command == Command::version || request.command == Command::help) {
+      if (flag == "-h" || flag == "--help")
+        continue;
+      return Error{"'" + flag + "' is not an option of '" + sub + "'"};
+    }
+
+    if (flag == "-h" || flag == "--help")
+      request.command = Command::help;
+    else if (flag == "-c" || flag == "--config")
+      flags.config_file = *value;
+    else if (flag == "--watch-exec")
+      flags.watch_exec.push_back(*value);
+    else if (flag == "--watch-socket")
+      flags.watch_sockets.push_back(*value);
+    else if (flag == "--format")
+      flags.format = *value;
+    else if (flag == "--log-file")
+      flags.log_file = *value;
+    else if (flag == "--no-stdout")
+      flags.no_stdout = true;
+    else if (flag == "--metrics-address")
+      flags.metrics_address = *value;
+    else if (flag == "--ring-buffer-kib")
+      flags.ring_buffer_kib = *value;
+    else if (flag == "--print-config" && request.command == Command::run)
+      request.print_config = true;
+    else if (flag == "-v" || flag == "--verbose")
+      request.verbose = true;
+    else
+      return Error{"unknown option '" + flag + "' for '" + sub + "' (see shimwatch --help)"};
+  }
+  if (request.command == Command::help || request.command == Command::version)
+    return request;
+
+  Config config = default_config();
+  if (flags.config_file) {
+    auto text = read_file(*flags.config_file);
+    if (!text)
+      return text.error();
+    auto applied = apply_config_json(*text, config);
+    if (!applied)
+      return Error{*flags.config_file + ": " + applied.error().message};
+    config = *applied;
+  }
+  append_unique(config.watch_exec, flags.watch_exec);
+  append_unique(config.watch_sockets, flags.watch_sockets);
+  if (flags.format) {
+    if (*flags.format == "auto")
+      config.format = OutputFormat::automatic;
+    else if (*flags.format == "json")
+      config.format = OutputFormat::json;
+    else if (*flags.format == "text")
+      config.format = OutputFormat::text;
+    else
+      return Error{"--format '" + *flags.format + "' is not a format (allowed: auto, json, text)"};
+  }
+  if (flags.log_file)
+    config.log_file = *flags.log_file;
+  if (flags.no_stdout)
+    config.stdout_enabled = false;
+  if (flags.metrics_address)
+    config.metrics_address = *flags.metrics_address == "off" ? "" : *flags.metrics_address;
+  if (flags.ring_buffer_kib) {
+    const std::string &text = *flags.ring_buffer_kib;
+    uint32_t kib = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), kib);
+    if (ec != std::errc{} || end != text.data() + text.size())
+      return Error{"--ring-buffer-kib '" + text +
+                   "' is not a number (a power of two from 64 to 1048576)"};
+    config.ring_buffer_kib = kib;
+  }
+  if (!config.stdout_enabled && config.log_file.empty() && request.command == Command::run &&
+      !request.print_config)
+    return Error{"--no-stdout without --log-file leaves no output; give --log-file PATH"};
+
+  if (auto valid = validate_config(config); !valid)
+    return valid.error();
+  request.config = std::move(config);
+  return request;
+}
+
+std::string usage_text() {
+  return R"(shimwatch - find what depends on Docker Engine on this node
+
+USAGE
+  shimwatch run [OPTIONS]      watch exec and socket activity, print events
+  shimwatch check [OPTIONS]    preflight: can this node run the agent?
+  shimwatch version            print the version
+  shimwatch help               this text
+
+OPTIONS (run, check)
+  -c, --config FILE            JSON config; its keys replace the defaults
+                               (see `shimwatch run --print-config`)
+      --watch-exec NAME        also report exec of this basename (repeatable;
+                               defaults: docker, docker-compose)
+      --watch-socket PATH      also report connect() to this unix socket
+                               (repeatable; @NAME for an abstract socket;
+                               defaults: /var/run/docker.sock, /run/docker.sock)
+      --format auto|json|text  stdout format; auto = JSON lines unless stdout
+                               is a terminal (default: auto)
+      --log-file PATH          also append JSON lines to PATH
+      --no-stdout              write events only to --log-file
+      --metrics-address ADDR   Prometheus endpoint HOST:PORT, or off
+                               (default: 127.0.0.1:9464)
+      --ring-buffer-kib N      kernel ring buffer size, power of two
+                               (64..1048576, default: 8192)
+      --print-config           print the effective config as JSON and exit
+  -v, --verbose                debug logging (libbpf included) on stderr
+  -h, --help                   this text
+
+Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN to mount tracefs) and a kernel
+with BTF (/sys/kernel/btf/vmlinux). Exit codes: 0 ok, 1 check found problems,
+2 bad usage or cannot start.
+
+EXAMPLES
+  shimwatch run                                  # JSON lines on stdout
+  shimwatch run --format text                    # aligned columns
+  shimwatch run --log-file /var/log/shimwatch/audit.json --no-stdout
+  shimwatch run --watch-socket /host/run/docker.sock --watch-exec nerdctl
+  shimwatch run --config /etc/shimwatch/config.json
+  shimwatch check
+)";
+}
+
+} // namespace shimwatch

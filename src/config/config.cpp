@@ -1,0 +1,218 @@
+#include "shimwatch/config.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "config/address.hpp"
+
+namespace shimwatch {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string type_name(const json &value) { return value.type_name(); }
+
+Error key_error(const std::string &key, const std::string &what) {
+  return Error{"config key '" + key + "': " + what};
+}
+
+Status check_keys(const json &object, const std::string &prefix,
+                  std::initializer_list<std::string_view> known) {
+  for (const auto &[key, value] : object.items()) {
+    if (std::find(known.begin(), known.end(), key) != known.end())
+      continue;
+    std::string allowed;
+    for (auto k : known)
+      allowed += (allowed.empty() ? "" : ", ") + std::string(k);
+    return Error{"config key '" + prefix + key + "' is unknown (allowed here: " + allowed + ")"};
+  }
+  return Ok{};
+}
+
+Result<std::vector<std::string>> string_list(const json &value, const std::string &key) {
+  if (!value.is_array())
+    return key_error(key, "must be an array of strings, got " + type_name(value));
+  std::vector<std::string> out;
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (!value[i].is_string())
+      return key_error(key + "[" + std::to_string(i) + "]",
+                       "must be a string, got " + type_name(value[i]));
+    out.push_back(value[i].get<std::string>());
+  }
+  return out;
+}
+
+Result<json> section(const json &root, const char *name,
+                     std::initializer_list<std::string_view> known) {
+  if (!root.contains(name))
+    return json::object();
+  const json &s = root.at(name);
+  if (!s.is_object())
+    return key_error(name, "must be an object, got " + type_name(s));
+  if (auto st = check_keys(s, std::string(name) + ".", known); !st)
+    return st.error();
+  return s;
+}
+
+Result<OutputFormat> parse_format(const std::string &text) {
+  if (text == "auto")
+    return OutputFormat::automatic;
+  if (text == "json")
+    return OutputFormat::json;
+  if (text == "text")
+    return OutputFormat::text;
+  return Error{"'" + text + "' is not a format (allowed: auto, json, text)"};
+}
+
+bool contains_byte(const std::string &s, char c) { return s.find(c) != std::string::npos; }
+
+} // namespace
+
+std::string_view format_name(OutputFormat format) {
+  switch (format) {
+  case OutputFormat::automatic:
+    return "auto";
+  case OutputFormat::json:
+    return "json";
+  case OutputFormat::text:
+    return "text";
+  }
+  return "auto";
+}
+
+Config default_config() {
+  auto config = apply_config_json(default_config_json(), Config{});
+  // The embedded document is checked by a unit test; it cannot fail here.
+  return config ? *config : Config{};
+}
+
+Result<Config> apply_config_json(std::string_view text, Config base) {
+  json root;
+  try {
+    root = json::parse(text);
+  } catch (const json::parse_error &e) {
+    return Error{std::string("config is not valid JSON: ") + e.what()};
+  }
+  if (!root.is_object())
+    return Error{"config must be a JSON object, got " + type_name(root)};
+  if (auto st = check_keys(root, "", {"watch", "output", "metrics", "kernel"}); !st)
+    return st.error();
+
+  auto watch = section(root, "watch", {"exec", "sockets"});
+  if (!watch)
+    return watch.error();
+  if (watch->contains("exec")) {
+    auto list = string_list(watch->at("exec"), "watch.exec");
+    if (!list)
+      return list.error();
+    base.watch_exec = *list;
+  }
+  if (watch->contains("sockets")) {
+    auto list = string_list(watch->at("sockets"), "watch.sockets");
+    if (!list)
+      return list.error();
+    base.watch_sockets = *list;
+  }
+
+  auto output = section(root, "output", {"format", "stdout", "log_file"});
+  if (!output)
+    return output.error();
+  if (output->contains("format")) {
+    const json &v = output->at("format");
+    if (!v.is_string())
+      return key_error("output.format", "must be a string, got " + type_name(v));
+    auto format = parse_format(v.get<std::string>());
+    if (!format)
+      return key_error("output.format", format.error().message);
+    base.format = *format;
+  }
+  if (output->contains("stdout")) {
+    const json &v = output->at("stdout");
+    if (!v.is_boolean())
+      return key_error("output.stdout", "must be true or false, got " + type_name(v));
+    base.stdout_enabled = v.get<bool>();
+  }
+  if (output->contains("log_file")) {
+    const json &v = output->at("log_file");
+    if (!v.is_string())
+      return key_error("output.log_file", "must be a string (\"\" for none), got " + type_name(v));
+    base.log_file = v.get<std::string>();
+  }
+
+  auto metrics = section(root, "metrics", {"address"});
+  if (!metrics)
+    return metrics.error();
+  if (metrics->contains("address")) {
+    const json &v = metrics->at("address");
+    if (!v.is_string())
+      return key_error("metrics.address", "must be a string (\"\" to disable), got " +
+                                              type_name(v));
+    base.metrics_address = v.get<std::string>();
+  }
+
+  auto kernel = section(root, "kernel", {"ring_buffer_kib"});
+  if (!kernel)
+    return kernel.error();
+  if (kernel->contains("ring_buffer_kib")) {
+    const json &v = kernel->at("ring_buffer_kib");
+    if (!v.is_number_unsigned() || v.get<uint64_t>() > UINT32_MAX)
+      return key_error("kernel.ring_buffer_kib", "must be a positive whole number, got " +
+                                                     v.dump());
+    base.ring_buffer_kib = v.get<uint32_t>();
+  }
+  return base;
+}
+
+Status validate_config(const Config &config) {
+  if (config.watch_exec.empty() && config.watch_sockets.empty())
+    return Error{"config watches nothing: watch.exec and watch.sockets are both empty"};
+  if (config.watch_exec.size() > 256)
+    return key_error("watch.exec", "has " + std::to_string(config.watch_exec.size()) +
+                                       " names (at most 256)");
+  for (const auto &name : config.watch_exec) {
+    if (name.empty() || name.size() > 255 || contains_byte(name, '/') ||
+        contains_byte(name, '\0') || name == "." || name == "..")
+      return key_error("watch.exec", "'" + name +
+                                         "' is not an executable basename (1-255 bytes, "
+                                         "no '/'; e.g. docker)");
+  }
+  if (config.watch_sockets.size() > 256)
+    return key_error("watch.sockets", "has " + std::to_string(config.watch_sockets.size()) +
+                                          " paths (at most 256)");
+  for (const auto &path : config.watch_sockets) {
+    bool absolute = !path.empty() && path[0] == '/';
+    bool abstract = !path.empty() && path[0] == '@';
+    if ((!absolute && !abstract) || path.size() > 108 || (absolute && contains_byte(path, '\0')) ||
+        path == "@")
+      return key_error("watch.sockets",
+                       "'" + path +
+                           "' is not a unix socket address (an absolute path of at most 108 "
+                           "bytes, or @name for an abstract socket)");
+  }
+  if (!config.metrics_address.empty()) {
+    auto address = parse_listen_address(config.metrics_address);
+    if (!address)
+      return key_error("metrics.address", address.error().message);
+  }
+  uint32_t kib = config.ring_buffer_kib;
+  if (kib < 64 || kib > 1024 * 1024 || (kib & (kib - 1)) != 0)
+    return key_error("kernel.ring_buffer_kib",
+                     std::to_string(kib) + " is not a power of two from 64 to 1048576");
+  return Ok{};
+}
+
+std::string config_to_json(const Config &config) {
+  json root = {
+      {"watch", {{"exec", config.watch_exec}, {"sockets", config.watch_sockets}}},
+      {"output",
+       {{"format", format_name(config.format)},
+        {"stdout", config.stdout_enabled},
+        {"log_file", config.log_file}}},
+      {"metrics", {{"address", config.metrics_address}}},
+      {"kernel", {{"ring_buffer_kib", config.ring_buffer_kib}}},
+  };
+  return root.dump(2);
+}
+
+} // namespace shimwatch

@@ -1,0 +1,152 @@
+#include "shimwatch/decode.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <string_view>
+
+#include "events.h"
+
+namespace shimwatch {
+
+// The ABI shared with bpf/shimwatch.bpf.c: any change there must show here.
+static_assert(sizeof(sw_event_header) == 16);
+static_assert(sizeof(sw_task_info) == 72);
+static_assert(sizeof(sw_unix_addr) == 116);
+static_assert(sizeof(sw_exec_name) == SW_COMM_LEN);
+static_assert(offsetof(sw_event, task) == 16);
+static_assert(offsetof(sw_event, ret) == 88);
+static_assert(offsetof(sw_event, addr) == 96);
+static_assert(offsetof(sw_event, exe_size) == 212);
+static_assert(offsetof(sw_event, exec_path) == 224);
+static_assert(offsetof(sw_event, exe) == 480);
+static_assert(offsetof(sw_event, args) == 1248);
+static_assert(sizeof(sw_event) == offsetof(sw_event, args) + SW_ARGS_MAX);
+static_assert(sizeof(sw_event) % 8 == 0);
+
+namespace {
+
+int64_t clock_ns(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::string bounded_string(const char *data, size_t max) {
+  return std::string(data, strnlen(data, max));
+}
+
+// Components arrive leaf first, each NUL terminated: "docker\0bin\0usr\0".
+std::string join_path_components(const char *data, size_t size, bool truncated) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  for (size_t i = 0; i < size; ++i) {
+    if (data[i] == '\0') {
+      parts.emplace_back(data + start, i - start);
+      start = i + 1;
+    }
+  }
+  std::string path = truncated ? "..." : "";
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+    path += '/';
+    path += *it;
+  }
+  if (path.empty() && size > 0)
+    path = "/";
+  return path;
+}
+
+// argv as the kernel keeps it: each argument NUL terminated. A cut-off last
+// argument has no NUL and is kept as it is.
+std::vector<std::string> split_args(const char *data, size_t size) {
+  std::vector<std::string> args;
+  size_t start = 0;
+  for (size_t i = 0; i < size; ++i) {
+    if (data[i] == '\0') {
+      args.emplace_back(data + start, i - start);
+      start = i + 1;
+    }
+  }
+  if (start < size)
+    args.emplace_back(data + start, size - start);
+  return args;
+}
+
+} // namespace
+
+ClockOffset ClockOffset::now() {
+  return ClockOffset{clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME)};
+}
+
+Result<Event> decode_event(std::span<const std::byte> raw, const ClockOffset &clock) {
+  constexpr size_t fixed_size = offsetof(sw_event, args);
+  if (raw.size() < fixed_size)
+    return Error{"record of " + std::to_string(raw.size()) + " bytes is shorter than the " +
+                 std::to_string(fixed_size) + "-byte event header"};
+  if (raw.size() > sizeof(sw_event))
+    return Error{"record of " + std::to_string(raw.size()) + " bytes is longer than any event"};
+
+  // Copy into an aligned, zeroed struct: ring buffer data is only 8-byte aligned
+  // and a short record leaves the tail of args untouched.
+  sw_event rec{};
+  std::memcpy(&rec, raw.data(), raw.size());
+
+  if (rec.hdr.size != raw.size())
+    return Error{"record says it is " + std::to_string(rec.hdr.size) + " bytes but " +
+                 std::to_string(raw.size()) + " arrived"};
+  if (rec.args_size > SW_ARGS_MAX || fixed_size + rec.args_size > raw.size())
+    return Error{"argv size " + std::to_string(rec.args_size) + " overruns the record"};
+  if (rec.exe_size > SW_EXE_DATA)
+    return Error{"executable path size " + std::to_string(rec.exe_size) + " overruns its field"};
+  if (rec.addr.len > SW_UNIX_PATH_MAX)
+    return Error{"socket path length " + std::to_string(rec.addr.len) + " overruns its field"};
+
+  Event event;
+  switch (rec.hdr.type) {
+  case SW_EVENT_EXEC:
+    event.action = Action::docker_cli_exec;
+    break;
+  case SW_EVENT_CONNECT:
+    event.action = Action::docker_socket_connect;
+    break;
+  default:
+    return Error{"unknown event type " + std::to_string(rec.hdr.type)};
+  }
+
+  event.ktime_ns = rec.hdr.ktime_ns;
+  event.timestamp_ns = static_cast<int64_t>(rec.hdr.ktime_ns) + clock.boot_to_realtime_ns;
+
+  ProcessInfo &p = event.process;
+  p.pid = rec.task.pid;
+  p.tid = rec.task.tid;
+  p.ppid = rec.task.ppid;
+  p.uid = rec.task.uid;
+  p.gid = rec.task.gid;
+  p.name = bounded_string(rec.task.comm, sizeof(rec.task.comm));
+  p.parent_name = bounded_string(rec.task.parent_comm, sizeof(rec.task.parent_comm));
+  p.executable_truncated = rec.flags & SW_FLAG_EXE_TRUNCATED;
+  p.executable = join_path_components(rec.exe, rec.exe_size, p.executable_truncated);
+  p.args = split_args(rec.args, rec.args_size);
+  p.args_truncated = rec.flags & SW_FLAG_ARGS_TRUNCATED;
+  p.args_unreadable = rec.flags & SW_FLAG_ARGS_UNREADABLE;
+
+  event.cgroup_id = rec.task.cgroup_id;
+  event.mnt_ns = rec.task.mnt_ns;
+  event.pid_ns = rec.task.pid_ns;
+
+  if (event.action == Action::docker_cli_exec) {
+    event.exec_path = bounded_string(rec.exec_path, sizeof(rec.exec_path));
+  } else {
+    event.socket_abstract = rec.addr.abstract != 0;
+    if (event.socket_abstract)
+      event.socket_path = "@" + std::string(rec.addr.path + 1, rec.addr.len > 0 ? rec.addr.len - 1 : 0);
+    else
+      event.socket_path = std::string(rec.addr.path, rec.addr.len);
+    event.error = rec.ret < 0 ? -rec.ret : 0;
+  }
+  return event;
+}
+
+} // namespace shimwatch

@@ -1,0 +1,68 @@
+// shimwatch: entry point. Parses the command line and hands over to a command.
+#include <cstdio>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <string>
+#include <vector>
+
+#include "shimwatch/agent.hpp"
+#include "shimwatch/check.hpp"
+#include "shimwatch/cli.hpp"
+#include "shimwatch/probe.hpp"
+#include "shimwatch/version.hpp"
+
+namespace {
+
+constexpr int exit_usage = 2;
+
+void setup_logging(bool verbose) {
+  auto logger = spdlog::stderr_color_mt("shimwatch");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::info);
+  shimwatch::route_libbpf_logs(verbose);
+}
+
+int run_check(const shimwatch::CliRequest &request) {
+  bool all_ok = true;
+  for (const auto &result : shimwatch::run_checks(request.config)) {
+    std::printf("%s\n", shimwatch::format_check(result).c_str());
+    all_ok = all_ok && result.ok;
+  }
+  std::printf(all_ok ? "shimwatch can run on this node.\n"
+                     : "shimwatch cannot run on this node until the items marked FAIL are fixed.\n");
+  return all_ok ? 0 : 1;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  auto request = shimwatch::parse_cli(args);
+  if (!request) {
+    std::fprintf(stderr, "shimwatch: %s\n", request.error().message.c_str());
+    return exit_usage;
+  }
+  try {
+    setup_logging(request->verbose);
+    switch (request->command) {
+    case shimwatch::Command::help:
+      std::fputs(shimwatch::usage_text().c_str(), stdout);
+      return 0;
+    case shimwatch::Command::version:
+      std::printf("shimwatch %s\n", std::string(shimwatch::version()).c_str());
+      return 0;
+    case shimwatch::Command::check:
+      return run_check(*request);
+    case shimwatch::Command::run:
+      return shimwatch::run_agent(*request);
+    }
+  } catch (const shimwatch::StartupError &e) {
+    std::fprintf(stderr, "shimwatch: %s\n", e.what());
+    return exit_usage;
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "shimwatch: unexpected error: %s\n", e.what());
+    return exit_usage;
+  }
+  return 0;
+}

@@ -1,0 +1,205 @@
+#include "shimwatch/probe.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <cerrno>
+#include <cstdarg>
+#include <cstring>
+#include <spdlog/spdlog.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "probe/filter_keys.hpp"
+#include "shimwatch.skel.h"
+
+namespace shimwatch {
+
+namespace {
+
+struct SkeletonDeleter {
+  void operator()(shimwatch_bpf *skel) const { shimwatch_bpf__destroy(skel); }
+};
+using Skeleton = std::unique_ptr<shimwatch_bpf, SkeletonDeleter>;
+
+struct RingBufferDeleter {
+  void operator()(ring_buffer *rb) const { ring_buffer__free(rb); }
+};
+using RingBuffer = std::unique_ptr<ring_buffer, RingBufferDeleter>;
+
+bool verbose_libbpf = false;
+
+int libbpf_print(enum libbpf_print_level level, const char *format, va_list args) {
+  if (level == LIBBPF_DEBUG && !verbose_libbpf)
+    return 0;
+  char buf[1024];
+  int n = vsnprintf(buf, sizeof(buf), format, args);
+  std::string_view line(buf, n > 0 ? std::min<size_t>(n, sizeof(buf) - 1) : 0);
+  while (!line.empty() && line.back() == '\n')
+    line.remove_suffix(1);
+  switch (level) {
+  case LIBBPF_WARN:
+    spdlog::warn("libbpf: {}", line);
+    break;
+  case LIBBPF_INFO:
+    spdlog::info("libbpf: {}", line);
+    break;
+  default:
+    spdlog::debug("libbpf: {}", line);
+  }
+  return 0;
+}
+
+std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
+
+// What to do when loading fails with err, in one sentence.
+std::string load_hint(int err) {
+  if (err == -EPERM || err == -EACCES)
+    return "run as root (needs CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE, or CAP_SYS_ADMIN); "
+           "`shimwatch check` lists what is missing";
+  if (err == -ENOMEM)
+    return "raise the locked-memory limit (ulimit -l unlimited) or lower --ring-buffer-kib";
+  if (err == -EINVAL || err == -ENOTSUP || err == -ESRCH)
+    return "the kernel needs BTF (/sys/kernel/btf/vmlinux) and BPF ring buffers (Linux 5.8+); "
+           "run `shimwatch check -v` for libbpf's details";
+  return "run `shimwatch check -v` for details";
+}
+
+bool is_dir(const char *path) {
+  struct stat st{};
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+} // namespace
+
+struct Probe::State {
+  Skeleton skeleton;
+  RingBuffer ring_buffer;
+  RecordHandler handler;
+};
+
+Probe::Probe(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Probe::~Probe() = default; // ring buffer first, then the skeleton detaches and closes
+
+void route_libbpf_logs(bool verbose) {
+  verbose_libbpf = verbose;
+  libbpf_set_print(libbpf_print);
+}
+
+Status ensure_tracefs() {
+  // libbpf finds tracepoint ids under either of these.
+  if (is_dir("/sys/kernel/tracing/events") || is_dir("/sys/kernel/debug/tracing/events"))
+    return Ok{};
+  if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0)
+    return Error{std::string("tracefs is not mounted and mounting it on /sys/kernel/tracing "
+                             "failed: ") +
+                     std::strerror(errno) +
+                     " (mount it yourself: mount -t tracefs tracefs /sys/kernel/tracing; "
+                     "in a container, mount /sys/kernel/tracing from the host)",
+                 errno};
+  spdlog::info("mounted tracefs on /sys/kernel/tracing");
+  return Ok{};
+}
+
+Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordHandler handler) {
+  auto state = std::make_unique<State>();
+  state->handler = std::move(handler);
+
+  state->skeleton.reset(shimwatch_bpf__open());
+  if (!state->skeleton)
+    return Error{"opening the BPF object failed: " + errno_text(errno), errno};
+  shimwatch_bpf *skel = state->skeleton.get();
+
+  if (int err = bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes))
+    return Error{"setting the ring buffer size failed: " + errno_text(err), -err};
+
+  if (int err = shimwatch_bpf__load(skel))
+    return Error{"loading the BPF programs failed: " + errno_text(err) + "; " + load_hint(err),
+                 -err};
+
+  // Fill the filters before attaching, so no call slips through unfiltered.
+  const __u8 present = 1;
+  for (const auto &name : options.watch_exec) {
+    sw_exec_name key = exec_filter_key(name);
+    if (bpf_map__update_elem(skel->maps.watched_exec, &key, sizeof(key), &present,
+                             sizeof(present), BPF_ANY) != 0)
+      return Error{"adding watched executable '" + name + "' failed: " + errno_text(errno),
+                   errno};
+  }
+  for (const auto &path : options.watch_sockets) {
+    sw_unix_addr key = unix_filter_key(path);
+    if (bpf_map__update_elem(skel->maps.watched_unix, &key, sizeof(key), &present,
+                             sizeof(present), BPF_ANY) != 0)
+      return Error{"adding watched socket '" + path + "' failed: " + errno_text(errno), errno};
+  }
+
+  if (auto tracefs = ensure_tracefs(); !tracefs)
+    return tracefs.error();
+
+  struct Attachment {
+    bpf_program *program;
+    bpf_link **link;
+    const char *point;
+  } attachments[] = {
+      {skel->progs.tracepoint__sched__sched_process_exec,
+       &skel->links.tracepoint__sched__sched_process_exec, "tracepoint/sched/sched_process_exec"},
+      {skel->progs.tracepoint__syscalls__sys_enter_connect,
+       &skel->links.tracepoint__syscalls__sys_enter_connect,
+       "tracepoint/syscalls/sys_enter_connect"},
+      {skel->progs.tracepoint__syscalls__sys_exit_connect,
+       &skel->links.tracepoint__syscalls__sys_exit_connect, "tracepoint/syscalls/sys_exit_connect"},
+  };
+  std::vector<std::string> points;
+  for (auto &a : attachments) {
+    *a.link = bpf_program__attach(a.program);
+    if (!*a.link) {
+      int err = errno;
+      return Error{std::string("attaching ") + a.point + " failed: " + errno_text(err) +
+                       (err == ENOENT ? " (the kernel lacks this tracepoint; is "
+                                        "CONFIG_FTRACE_SYSCALLS set?)"
+                                      : "; " + load_hint(-err)),
+                   err};
+    }
+    points.emplace_back(a.point);
+  }
+
+  auto on_record = [](void *ctx, void *data, size_t size) -> int {
+    auto *st = static_cast<State *>(ctx);
+    st->handler(std::span<const std::byte>(static_cast<const std::byte *>(data), size));
+    return 0;
+  };
+  state->ring_buffer.reset(
+      ring_buffer__new(bpf_map__fd(skel->maps.events), on_record, state.get(), nullptr));
+  if (!state->ring_buffer)
+    return Error{"setting up the ring buffer reader failed: " + errno_text(errno), errno};
+
+  std::unique_ptr<Probe> probe(new Probe(std::move(state)));
+  probe->attach_points_ = std::move(points);
+  return probe;
+}
+
+int Probe::poll(int timeout_ms) { return ring_buffer__poll(state_->ring_buffer.get(), timeout_ms); }
+
+KernelCounters Probe::counters() const {
+  KernelCounters out;
+  int ncpus = libbpf_num_possible_cpus();
+  if (ncpus <= 0)
+    return out;
+  std::vector<__u64> values(static_cast<size_t>(ncpus));
+  auto sum = [&](__u32 index) -> uint64_t {
+    if (bpf_map__lookup_elem(state_->skeleton->maps.counters, &index, sizeof(index), values.data(),
+                             values.size() * sizeof(__u64), 0) != 0)
+      return 0;
+    uint64_t total = 0;
+    for (auto v : values)
+      total += v;
+    return total;
+  };
+  out.emitted = sum(SW_COUNTER_EMITTED);
+  out.dropped_ring_buffer_full = sum(SW_COUNTER_DROP_RINGBUF);
+  out.dropped_pending_full = sum(SW_COUNTER_DROP_PENDING);
+  out.args_unreadable = sum(SW_COUNTER_ARGS_UNREADABLE);
+  return out;
+}
+
+} // namespace shimwatch

@@ -1,0 +1,81 @@
+#include <cstdio>
+
+#include "shimwatch/sink.hpp"
+
+namespace shimwatch {
+
+namespace {
+
+constexpr size_t target_width = 48;
+
+// Control characters made visible, so that one event is one screen line.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (unsigned char c : utf8::sanitize(text)) {
+    switch (c) {
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
+    default:
+      if (c < 0x20 || c == 0x7f) {
+        char buf[5];
+        snprintf(buf, sizeof(buf), "\\x%02x", c);
+        out += buf;
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+  }
+  return out;
+}
+
+// Cuts to width display columns (counting UTF-8 code points), marking the cut.
+std::string fit(const std::string &text, size_t width) {
+  size_t columns = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) == 0x80)
+      continue;
+    if (++columns == width && i + 1 < text.size()) {
+      size_t next = i + 1;
+      while (next < text.size() && (static_cast<unsigned char>(text[next]) & 0xC0) == 0x80)
+        ++next;
+      if (next < text.size())
+        return text.substr(0, i) + "~";
+    }
+  }
+  return text + std::string(width > columns ? width - columns : 0, ' ');
+}
+
+} // namespace
+
+std::string text_header() {
+  char buf[256];
+  snprintf(buf, sizeof(buf), "%-15s %-7s %-12s %7s %-15s %s ORIGIN", "TIME(UTC)", "ACTION",
+           "OUTCOME", "PID", "PROCESS", fit("TARGET", target_width).c_str());
+  return buf;
+}
+
+std::string encode_text(const Event &event) {
+  const bool connect = event.action == Action::docker_socket_connect;
+  std::string time = format_timestamp(event.timestamp_ns).substr(11, 15);
+  std::string target = connect ? event.socket_path : command_line(event.process.args);
+  std::string outcome = event.success() ? "ok" : errno_name(event.error);
+  std::string origin = "cgroup:" + std::to_string(event.cgroup_id);
+  std::string line;
+  char buf[128];
+  snprintf(buf, sizeof(buf), "%-15s %-7s %-12s %7u ", time.c_str(), connect ? "connect" : "exec",
+           outcome.c_str(), event.process.pid);
+  line += buf;
+  line += fit(printable(event.process.name), 15) + " ";
+  line += fit(printable(target), target_width) + " ";
+  line += origin;
+  return line;
+}
+
+} // namespace shimwatch

@@ -1,0 +1,163 @@
+// Encoding helpers shared by every output: timestamps, errno names, UTF-8.
+#include <cstring>
+#include <ctime>
+#include <unistd.h>
+
+#include "shimwatch/sink.hpp"
+
+namespace shimwatch {
+
+HostInfo HostInfo::local() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0)
+    return HostInfo{"unknown"};
+  return HostInfo{name};
+}
+
+std::string format_timestamp(int64_t unix_ns) {
+  int64_t secs = unix_ns / 1'000'000'000;
+  int64_t nanos = unix_ns % 1'000'000'000;
+  if (nanos < 0) {
+    nanos += 1'000'000'000;
+    secs -= 1;
+  }
+  time_t t = static_cast<time_t>(secs);
+  tm utc{};
+  gmtime_r(&t, &utc);
+  char buf[40];
+  size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &utc);
+  snprintf(buf + n, sizeof(buf) - n, ".%06dZ", static_cast<int>(nanos / 1000));
+  return buf;
+}
+
+std::string errno_name(int error) {
+  if (const char *name = strerrorname_np(error))
+    return name;
+  return "E" + std::to_string(error);
+}
+
+namespace {
+
+bool needs_quoting(const std::string &arg) {
+  if (arg.empty())
+    return true;
+  for (unsigned char c : arg) {
+    if (c <= ' ' || c == 0x7f || std::strchr("'\"\\$`!*?[]{}()<>|&;#~", c))
+      return true;
+  }
+  return false;
+}
+
+// Length of the valid UTF-8 sequence at s[0], or 0 if it is not one.
+size_t sequence_length(const unsigned char *s, size_t left) {
+  unsigned char c = s[0];
+  if (c < 0x80)
+    return 1;
+  size_t len;
+  uint32_t min;
+  uint32_t cp;
+  if ((c & 0xE0) == 0xC0) {
+    len = 2, min = 0x80, cp = c & 0x1F;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3, min = 0x800, cp = c & 0x0F;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4, min = 0x10000, cp = c & 0x07;
+  } else {
+    return 0;
+  }
+  if (left < len)
+    return 0;
+  for (size_t i = 1; i < len; ++i) {
+    if ((s[i] & 0xC0) != 0x80)
+      return 0;
+    cp = (cp << 6) | (s[i] & 0x3F);
+  }
+  // Overlong forms, surrogates and values past U+10FFFF are not valid.
+  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+    return 0;
+  return len;
+}
+
+} // namespace
+
+std::string command_line(const std::vector<std::string> &args) {
+  std::string out;
+  for (const auto &arg : args) {
+    if (!out.empty())
+      out += ' ';
+    if (!needs_quoting(arg)) {
+      out += arg;
+      continue;
+    }
+    out += '\'';
+    for (char c : arg) {
+      if (c == '\'')
+        out += "'\\''";
+      else
+        out += c;
+    }
+    out += '\'';
+  }
+  return out;
+}
+
+namespace utf8 {
+
+bool valid(std::string_view text) {
+  const auto *s = reinterpret_cast<const unsigned char *>(text.data());
+  for (size_t i = 0; i < text.size();) {
+    size_t len = sequence_length(s + i, text.size() - i);
+    if (len == 0)
+      return false;
+    i += len;
+  }
+  return true;
+}
+
+std::string sanitize(std::string_view text, bool *replaced) {
+  const auto *s = reinterpret_cast<const unsigned char *>(text.data());
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    size_t len = sequence_length(s + i, text.size() - i);
+    if (len == 0) {
+      out += "\xEF\xBF\xBD"; // U+FFFD REPLACEMENT CHARACTER
+      if (replaced)
+        *replaced = true;
+      i += 1;
+      continue;
+    }
+    out.append(text.data() + i, len);
+    i += len;
+  }
+  return out;
+}
+
+} // namespace utf8
+
+std::string base64_encode(std::string_view bytes) {
+  static constexpr char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += alphabet[(v >> 6) & 63];
+    out += alphabet[v & 63];
+  }
+  if (size_t rest = bytes.size() - i) {
+    uint32_t v = uint8_t(bytes[i]) << 16;
+    if (rest == 2)
+      v |= uint8_t(bytes[i + 1]) << 8;
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += rest == 2 ? alphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+} // namespace shimwatch
