@@ -6,7 +6,8 @@ namespace shimwatch {
 
 namespace {
 
-constexpr size_t target_width = 48;
+// The command line or socket comes last and is never cut; origin is cut to fit.
+constexpr size_t origin_width = 24;
 
 // Control characters made visible, so that one event is one screen line.
 std::string printable(std::string_view text) {
@@ -56,8 +57,8 @@ std::string fit(const std::string &text, size_t width) {
 
 std::string text_header() {
   char buf[256];
-  snprintf(buf, sizeof(buf), "%-15s %-7s %-12s %7s %-15s %s ORIGIN", "TIME(UTC)", "ACTION",
-           "OUTCOME", "PID", "PROCESS", fit("TARGET", target_width).c_str());
+  snprintf(buf, sizeof(buf), "%-15s %-7s %-12s %7s %-15s %s TARGET", "TIME(UTC)", "ACTION",
+           "OUTCOME", "PID", "PROCESS", fit("ORIGIN", origin_width).c_str());
   return buf;
 }
 
@@ -73,8 +74,8 @@ std::string encode_text(const Event &event) {
            outcome.c_str(), event.process.pid);
   line += buf;
   line += fit(printable(event.process.name), 15) + " ";
-  line += fit(printable(target), target_width) + " ";
-  line += origin;
+  line += fit(printable(origin), origin_width) + " ";
+  line += printable(target);
   return line;
 }
 

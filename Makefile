@@ -1,0 +1,42 @@
+# shimwatch: `make run` and `make test` do all the set-up on Debian 12 (as root).
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+# Extra flags for `make run`, e.g. make run ARGS="--watch-exec nerdctl"
+ARGS ?=
+
+.PHONY: all build deps test-deps run test unit-test integration-test format clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+test-deps:
+	@scripts/install-deps.sh test
+
+build: deps
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+	@cmake --build $(BUILD_DIR) -j$(JOBS)
+
+# The agent with its embedded default config: JSON lines on stdout, metrics on
+# 127.0.0.1:9464. Ctrl-C stops it.
+run: build
+	$(BUILD_DIR)/shimwatch run --format json $(ARGS)
+
+# Every test: unit tests, then integration tests (root, real BPF; they start
+# and stop their own dockerd).
+test: test-deps build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
+
+unit-test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L unit -j$(JOBS)
+
+integration-test: test-deps build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L integration
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.h' '*.c')
+
+clean:
+	rm -rf $(BUILD_DIR)

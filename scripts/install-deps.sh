@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages shimwatch needs, and only those missing.
+#   scripts/install-deps.sh build   compilers, libbpf, bpftool, libraries
+#   scripts/install-deps.sh test    build + what the tests run against (dockerd)
+set -euo pipefail
+
+build_packages=(
+  cmake make g++ pkg-config git
+  clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
+  libspdlog-dev nlohmann-json3-dev prometheus-cpp-dev
+  libgtest-dev
+)
+test_packages=(
+  docker.io # a real dockerd and docker CLI for the integration tests
+)
+
+case "${1:-build}" in
+build) wanted=("${build_packages[@]}") ;;
+test) wanted=("${build_packages[@]}" "${test_packages[@]}") ;;
+*)
+  echo "usage: $0 build|test" >&2
+  exit 2
+  ;;
+esac
+
+missing=()
+for package in "${wanted[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if [[ $EUID -ne 0 ]]; then
+  echo "shimwatch: missing packages: ${missing[*]}" >&2
+  echo "  run as root, or: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -1,0 +1,267 @@
+#include "harness.hpp"
+
+#include <cerrno>
+#include <cstddef>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <filesystem>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <sstream>
+#include <stdexcept>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace swtest {
+
+namespace {
+
+std::vector<char *> c_argv(const std::vector<std::string> &args) {
+  std::vector<char *> out;
+  for (const auto &a : args)
+    out.push_back(const_cast<char *>(a.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+int wait_exit(pid_t pid, std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  int status = 0;
+  while (true) {
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid)
+      break;
+    if (r < 0)
+      return -1;
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      ADD_FAILURE() << "process " << pid << " did not exit within " << limit.count()
+                    << " s; killed";
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (WIFEXITED(status))
+    return WEXITSTATUS(status);
+  return 128 + WTERMSIG(status);
+}
+
+} // namespace
+
+TempDir::TempDir() {
+  char templ[] = "/tmp/shimwatch-test-XXXXXX";
+  if (!mkdtemp(templ))
+    throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
+  path_ = templ;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string read_file(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+void write_file(const std::string &path, const std::string &text, int mode) {
+  std::ofstream(path, std::ios::binary) << text;
+  chmod(path.c_str(), mode);
+}
+
+Agent::Agent(std::vector<std::string> extra_args, bool default_output_flags) {
+  if (geteuid() != 0)
+    throw std::runtime_error("integration tests need root (they load BPF programs)");
+  std::vector<std::string> args = {SHIMWATCH_BINARY, "run"};
+  if (default_output_flags) {
+    args.insert(args.end(), {"--format", "json", "--metrics-address", "off"});
+  }
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  std::string out_path = dir_.file("stdout");
+  std::string err_path = dir_.file("stderr");
+
+  pid_ = fork();
+  if (pid_ == 0) {
+    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(out, STDOUT_FILENO);
+    dup2(err, STDERR_FILENO);
+    auto argv = c_argv(args);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  // Ready once the probes are attached and it says so.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (read_file(err_path).find(" ready: ") != std::string::npos)
+      return;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      throw std::runtime_error("agent exited during start-up: " + read_file(err_path));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  throw std::runtime_error("agent not ready after 30 s: " + read_file(err_path));
+}
+
+Agent::~Agent() {
+  if (pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+}
+
+AgentOutput Agent::stop() {
+  AgentOutput out;
+  if (pid_ > 0) {
+    kill(pid_, SIGTERM);
+    out.exit_code = wait_exit(pid_, std::chrono::seconds(15));
+    pid_ = -1;
+  }
+  out.log = read_file(dir_.file("stderr"));
+  std::istringstream lines(read_file(dir_.file("stdout")));
+  for (std::string line; std::getline(lines, line);) {
+    out.lines.push_back(line);
+    try {
+      out.events.push_back(json::parse(line));
+    } catch (const json::exception &) {
+      out.unparsable.push_back(line);
+    }
+  }
+  return out;
+}
+
+namespace {
+
+ProcessResult run_process_impl(const std::vector<std::string> &argv, bool drop_to, uid_t uid) {
+  TempDir dir;
+  chmod(dir.path().c_str(), 0777);
+  std::string out_path = dir.file("out");
+  ProcessResult result;
+  result.pid = fork();
+  if (result.pid == 0) {
+    if (drop_to && (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0))
+      _exit(126);
+    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(out, STDOUT_FILENO);
+    dup2(out, STDERR_FILENO);
+    auto args = c_argv(argv);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  result.exit_code = wait_exit(result.pid, std::chrono::seconds(60));
+  result.output = read_file(out_path);
+  return result;
+}
+
+} // namespace
+
+ProcessResult run_process(const std::vector<std::string> &argv) {
+  return run_process_impl(argv, false, 0);
+}
+
+ProcessResult run_process_as(uid_t uid, const std::vector<std::string> &argv) {
+  return run_process_impl(argv, true, uid);
+}
+
+std::string fake_executable(const TempDir &dir, const std::string &name) {
+  std::string path = dir.file(name);
+  std::filesystem::copy_file("/bin/true", path, std::filesystem::copy_options::overwrite_existing);
+  chmod(path.c_str(), 0755);
+  return path;
+}
+
+std::string http_get(int port, const std::string &path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return "";
+  }
+  std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
+    close(fd);
+    return "";
+  }
+  std::string response;
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;)
+    response.append(buf, static_cast<size_t>(n));
+  close(fd);
+  auto body = response.find("\r\n\r\n");
+  return body == std::string::npos ? "" : response.substr(body + 4);
+}
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+ProcessResult run_shimwatch(const std::vector<std::string> &args) {
+  std::vector<std::string> argv = {SHIMWATCH_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_process(argv);
+}
+
+std::vector<json> events_of(const AgentOutput &out, pid_t pid, const std::string &action) {
+  std::vector<json> found;
+  for (const auto &e : out.events) {
+    if (!e.contains("process") || e["process"].value("pid", -1) != pid)
+      continue;
+    if (!action.empty() && e["event"].value("action", "") != action)
+      continue;
+    found.push_back(e);
+  }
+  return found;
+}
+
+UnixListener::UnixListener(const std::string &path, bool listen_now) : path_(path) {
+  fd_ = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  socklen_t len;
+  if (path[0] == '@') {
+    std::memcpy(addr.sun_path + 1, path.data() + 1, path.size() - 1);
+    len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size());
+  } else {
+    unlink(path.c_str());
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    len = sizeof(addr);
+  }
+  if (bind(fd_, reinterpret_cast<sockaddr *>(&addr), len) != 0)
+    throw std::runtime_error("bind " + path + ": " + std::strerror(errno));
+  if (listen_now && listen(fd_, 128) != 0)
+    throw std::runtime_error("listen " + path + ": " + std::strerror(errno));
+}
+
+UnixListener::~UnixListener() {
+  close(fd_);
+  if (!path_.empty() && path_[0] != '@')
+    unlink(path_.c_str());
+}
+
+} // namespace swtest

@@ -1,0 +1,101 @@
+// Integration test harness: runs the real agent binary and real processes.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace swtest {
+
+using nlohmann::json;
+
+// A fresh directory under /tmp, removed with its contents at destruction.
+class TempDir {
+public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir &) = delete;
+  TempDir &operator=(const TempDir &) = delete;
+  const std::string &path() const { return path_; }
+  std::string file(const std::string &name) const { return path_ + "/" + name; }
+
+private:
+  std::string path_;
+};
+
+struct AgentOutput {
+  int exit_code = -1;
+  std::vector<std::string> lines; // stdout, one entry per line
+  std::vector<json> events;       // every stdout line, parsed
+  std::vector<std::string> unparsable;
+  std::string log; // stderr
+};
+
+// `shimwatch run --format json --metrics-address off EXTRA...`, started in
+// the constructor and ready (probes attached) when it returns.
+class Agent {
+public:
+  explicit Agent(std::vector<std::string> extra_args = {}, bool default_output_flags = true);
+  ~Agent();
+  Agent(const Agent &) = delete;
+  Agent &operator=(const Agent &) = delete;
+
+  // SIGTERM, wait for exit, collect what it wrote.
+  AgentOutput stop();
+  pid_t pid() const { return pid_; }
+  const std::string &dir() const { return dir_.path(); }
+
+private:
+  TempDir dir_;
+  pid_t pid_ = -1;
+};
+
+struct ProcessResult {
+  pid_t pid = -1;
+  int exit_code = -1;
+  std::string output; // stdout and stderr
+};
+
+// fork + execvp, waits for exit. argv[0] is looked up in PATH unless it has a '/'.
+ProcessResult run_process(const std::vector<std::string> &argv);
+
+// Runs the shimwatch binary with args (no agent harness), for CLI behaviour.
+ProcessResult run_shimwatch(const std::vector<std::string> &args);
+
+// Events whose process.pid is pid (and, if given, whose event.action is action).
+std::vector<json> events_of(const AgentOutput &out, pid_t pid, const std::string &action = "");
+
+// A listening unix socket; path may be "@name" for an abstract one.
+class UnixListener {
+public:
+  explicit UnixListener(const std::string &path, bool listen_now = true);
+  ~UnixListener();
+  UnixListener(const UnixListener &) = delete;
+  UnixListener &operator=(const UnixListener &) = delete;
+
+private:
+  int fd_ = -1;
+  std::string path_;
+};
+
+std::string read_file(const std::string &path);
+void write_file(const std::string &path, const std::string &text, int mode = 0644);
+
+} // namespace swtest
+
+namespace swtest {
+
+// run_process with the child's uid and gid set to uid first (no privileges).
+ProcessResult run_process_as(uid_t uid, const std::vector<std::string> &argv);
+
+// Copies /bin/true to dir/name: a harmless executable with any basename.
+std::string fake_executable(const TempDir &dir, const std::string &name);
+
+// GET http://127.0.0.1:port/path; the body, or "" on failure.
+std::string http_get(int port, const std::string &path);
+
+// A free TCP port on 127.0.0.1.
+int free_port();
+
+} // namespace swtest
