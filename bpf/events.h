@@ -36,9 +36,9 @@ enum sw_event_type {
 
 /* Indexes into the per-CPU `counters` map. */
 enum sw_counter {
-	SW_COUNTER_EMITTED = 0,	       /* events written to the ring buffer */
-	SW_COUNTER_DROP_RINGBUF = 1,   /* ring buffer full: event lost */
-	SW_COUNTER_DROP_PENDING = 2,   /* in-flight connect table full: event lost */
+	SW_COUNTER_EMITTED = 0,		/* events written to the ring buffer */
+	SW_COUNTER_DROP_RINGBUF = 1,	/* ring buffer full: event lost */
+	SW_COUNTER_DROP_PENDING = 2,	/* in-flight connect table full: event lost */
 	SW_COUNTER_ARGS_UNREADABLE = 3, /* argv pages not resident: event sent without argv */
 	SW_COUNTER__MAX = 4,
 };
@@ -57,7 +57,7 @@ struct sw_event_header {
 
 /* Who did it, read from the task at the time of the event. */
 struct sw_task_info {
-	__u32 pid;  /* thread group id in the initial pid namespace */
+	__u32 pid; /* thread group id in the initial pid namespace */
 	__u32 tid;
 	__u32 ppid; /* real parent's thread group id */
 	__u32 uid;

@@ -138,8 +138,8 @@ static __always_inline void exe__fill(struct sw_event *e, struct task_struct *ta
 		 * so the write stays inside exe[SW_EXE_BUF]; the mask tells the
 		 * verifier the same. */
 		const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
-		long n = bpf_probe_read_kernel_str(&e->exe[pos & (SW_EXE_DATA - 1)], SW_EXE_SLACK,
-						   name);
+		long n =
+		    bpf_probe_read_kernel_str(&e->exe[pos & (SW_EXE_DATA - 1)], SW_EXE_SLACK, name);
 		if (n <= 0)
 			break;
 		pos += n;

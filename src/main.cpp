@@ -29,8 +29,9 @@ int run_check(const shimwatch::CliRequest &request) {
     std::printf("%s\n", shimwatch::format_check(result).c_str());
     all_ok = all_ok && result.ok;
   }
-  std::printf(all_ok ? "shimwatch can run on this node.\n"
-                     : "shimwatch cannot run on this node until the items marked FAIL are fixed.\n");
+  std::printf(all_ok
+                  ? "shimwatch can run on this node.\n"
+                  : "shimwatch cannot run on this node until the items marked FAIL are fixed.\n");
   return all_ok ? 0 : 1;
 }
 

@@ -22,10 +22,12 @@ namespace {
 
 std::atomic<bool> stop_requested{false};
 
-void on_stop_signal(int) { stop_requested = true; }
+void on_stop_signal(int) {
+  stop_requested = true;
+}
 
 void install_signal_handlers() {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0; // no SA_RESTART: let the ring buffer poll return -EINTR
@@ -120,8 +122,8 @@ int run_agent(const CliRequest &request) {
   install_signal_handlers();
   spdlog::info("ready: exec [{}], unix sockets [{}], metrics {}", join(config.watch_exec),
                join(config.watch_sockets),
-               config.metrics_address.empty() ? "off" : "http://" + config.metrics_address +
-                                                            "/metrics");
+               config.metrics_address.empty() ? "off"
+                                              : "http://" + config.metrics_address + "/metrics");
 
   auto last_clock = std::chrono::steady_clock::now();
   while (!stop_requested) {

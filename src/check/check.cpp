@@ -19,7 +19,7 @@ constexpr int cap_perfmon = 38;
 constexpr int cap_bpf = 39;
 
 bool exists(const char *path) {
-  struct stat st{};
+  struct stat st {};
   return stat(path, &st) == 0;
 }
 
@@ -80,8 +80,8 @@ CheckResult check_tracepoints() {
 CheckResult check_memlock() {
   rlimit lim{};
   getrlimit(RLIMIT_MEMLOCK, &lim);
-  std::string value = lim.rlim_cur == RLIM_INFINITY ? "unlimited"
-                                                    : std::to_string(lim.rlim_cur / 1024) + " KiB";
+  std::string value =
+      lim.rlim_cur == RLIM_INFINITY ? "unlimited" : std::to_string(lim.rlim_cur / 1024) + " KiB";
   // Since Linux 5.11 BPF memory is charged to the cgroup, not to this limit;
   // libbpf raises it on older kernels. Informational.
   return {"memlock", true, "RLIMIT_MEMLOCK " + value, ""};

@@ -14,8 +14,8 @@ bool Classifier::accept(const Event &event) const {
   if (event.action != Action::docker_cli_exec)
     return true;
   // Without the path (unreadable in the kernel) comm is all there is.
-  std::string_view name = event.exec_path.empty() ? std::string_view(event.process.name)
-                                                  : basename_of(event.exec_path);
+  std::string_view name =
+      event.exec_path.empty() ? std::string_view(event.process.name) : basename_of(event.exec_path);
   return exec_names_.count(std::string(name)) > 0;
 }
 

@@ -19,8 +19,7 @@ Result<ListenAddress> parse_listen_address(std::string_view text) {
     return Error{shown + " has no host (use 0.0.0.0:PORT to listen on every address)"};
   unsigned port = 0;
   auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 ||
-      port > 65535)
+  if (ec != std::errc{} || end != port_text.data() + port_text.size() || port == 0 || port > 65535)
     return Error{shown + ": port must be a number from 1 to 65535"};
   return ListenAddress{std::string(host), static_cast<uint16_t>(port)};
 }

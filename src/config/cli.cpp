@@ -35,10 +35,9 @@ struct FlagValues {
 };
 
 // Flags that take a value; both "--flag VALUE" and "--flag=VALUE" work.
-constexpr const char *value_flags[] = {"--config",          "-c",
-                                       "--watch-exec",      "--watch-socket",
-                                       "--format",          "--log-file",
-                                       "--metrics-address", "--ring-buffer-kib"};
+constexpr const char *value_flags[] = {
+    "--config", "-c",         "--watch-exec",      "--watch-socket",
+    "--format", "--log-file", "--metrics-address", "--ring-buffer-kib"};
 
 bool takes_value(const std::string &flag) {
   for (const char *f : value_flags)

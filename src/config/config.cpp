@@ -11,7 +11,9 @@ namespace {
 
 using json = nlohmann::json;
 
-std::string type_name(const json &value) { return value.type_name(); }
+std::string type_name(const json &value) {
+  return value.type_name();
+}
 
 Error key_error(const std::string &key, const std::string &what) {
   return Error{"config key '" + key + "': " + what};
@@ -65,7 +67,9 @@ Result<OutputFormat> parse_format(const std::string &text) {
   return Error{"'" + text + "' is not a format (allowed: auto, json, text)"};
 }
 
-bool contains_byte(const std::string &s, char c) { return s.find(c) != std::string::npos; }
+bool contains_byte(const std::string &s, char c) {
+  return s.find(c) != std::string::npos;
+}
 
 } // namespace
 
@@ -146,8 +150,8 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
   if (metrics->contains("address")) {
     const json &v = metrics->at("address");
     if (!v.is_string())
-      return key_error("metrics.address", "must be a string (\"\" to disable), got " +
-                                              type_name(v));
+      return key_error("metrics.address",
+                       "must be a string (\"\" to disable), got " + type_name(v));
     base.metrics_address = v.get<std::string>();
   }
 
@@ -157,8 +161,8 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
   if (kernel->contains("ring_buffer_kib")) {
     const json &v = kernel->at("ring_buffer_kib");
     if (!v.is_number_unsigned() || v.get<uint64_t>() > UINT32_MAX)
-      return key_error("kernel.ring_buffer_kib", "must be a positive whole number, got " +
-                                                     v.dump());
+      return key_error("kernel.ring_buffer_kib",
+                       "must be a positive whole number, got " + v.dump());
     base.ring_buffer_kib = v.get<uint32_t>();
   }
   return base;
@@ -168,8 +172,8 @@ Status validate_config(const Config &config) {
   if (config.watch_exec.empty() && config.watch_sockets.empty())
     return Error{"config watches nothing: watch.exec and watch.sockets are both empty"};
   if (config.watch_exec.size() > 256)
-    return key_error("watch.exec", "has " + std::to_string(config.watch_exec.size()) +
-                                       " names (at most 256)");
+    return key_error("watch.exec",
+                     "has " + std::to_string(config.watch_exec.size()) + " names (at most 256)");
   for (const auto &name : config.watch_exec) {
     if (name.empty() || name.size() > 255 || contains_byte(name, '/') ||
         contains_byte(name, '\0') || name == "." || name == "..")
@@ -178,8 +182,8 @@ Status validate_config(const Config &config) {
                                          "no '/'; e.g. docker)");
   }
   if (config.watch_sockets.size() > 256)
-    return key_error("watch.sockets", "has " + std::to_string(config.watch_sockets.size()) +
-                                          " paths (at most 256)");
+    return key_error("watch.sockets",
+                     "has " + std::to_string(config.watch_sockets.size()) + " paths (at most 256)");
   for (const auto &path : config.watch_sockets) {
     bool absolute = !path.empty() && path[0] == '/';
     bool abstract = !path.empty() && path[0] == '@';

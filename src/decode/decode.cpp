@@ -141,7 +141,8 @@ Result<Event> decode_event(std::span<const std::byte> raw, const ClockOffset &cl
   } else {
     event.socket_abstract = rec.addr.abstract != 0;
     if (event.socket_abstract)
-      event.socket_path = "@" + std::string(rec.addr.path + 1, rec.addr.len > 0 ? rec.addr.len - 1 : 0);
+      event.socket_path =
+          "@" + std::string(rec.addr.path + 1, rec.addr.len > 0 ? rec.addr.len - 1 : 0);
     else
       event.socket_path = std::string(rec.addr.path, rec.addr.len);
     event.error = rec.ret < 0 ? -rec.ret : 0;

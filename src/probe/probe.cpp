@@ -50,7 +50,9 @@ int libbpf_print(enum libbpf_print_level level, const char *format, va_list args
   return 0;
 }
 
-std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
+std::string errno_text(int err) {
+  return std::strerror(err < 0 ? -err : err);
+}
 
 // What to do when loading fails with err, in one sentence.
 std::string load_hint(int err) {
@@ -66,7 +68,7 @@ std::string load_hint(int err) {
 }
 
 bool is_dir(const char *path) {
-  struct stat st{};
+  struct stat st {};
   return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
@@ -121,15 +123,14 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
   const __u8 present = 1;
   for (const auto &name : options.watch_exec) {
     sw_exec_name key = exec_filter_key(name);
-    if (bpf_map__update_elem(skel->maps.watched_exec, &key, sizeof(key), &present,
-                             sizeof(present), BPF_ANY) != 0)
-      return Error{"adding watched executable '" + name + "' failed: " + errno_text(errno),
-                   errno};
+    if (bpf_map__update_elem(skel->maps.watched_exec, &key, sizeof(key), &present, sizeof(present),
+                             BPF_ANY) != 0)
+      return Error{"adding watched executable '" + name + "' failed: " + errno_text(errno), errno};
   }
   for (const auto &path : options.watch_sockets) {
     sw_unix_addr key = unix_filter_key(path);
-    if (bpf_map__update_elem(skel->maps.watched_unix, &key, sizeof(key), &present,
-                             sizeof(present), BPF_ANY) != 0)
+    if (bpf_map__update_elem(skel->maps.watched_unix, &key, sizeof(key), &present, sizeof(present),
+                             BPF_ANY) != 0)
       return Error{"adding watched socket '" + path + "' failed: " + errno_text(errno), errno};
   }
 
@@ -178,7 +179,9 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
   return probe;
 }
 
-int Probe::poll(int timeout_ms) { return ring_buffer__poll(state_->ring_buffer.get(), timeout_ms); }
+int Probe::poll(int timeout_ms) {
+  return ring_buffer__poll(state_->ring_buffer.get(), timeout_ms);
+}
 
 KernelCounters Probe::counters() const {
   KernelCounters out;

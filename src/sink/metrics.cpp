@@ -123,8 +123,12 @@ void Metrics::count_event(const Event &event) {
       .Increment();
 }
 
-void Metrics::count_decode_error() { impl_->decode_errors->Increment(); }
-void Metrics::count_filtered() { impl_->filtered->Increment(); }
+void Metrics::count_decode_error() {
+  impl_->decode_errors->Increment();
+}
+void Metrics::count_filtered() {
+  impl_->filtered->Increment();
+}
 
 void Metrics::count_output_error(const std::string &output) {
   impl_->output_errors->Add({{"output", output}}).Increment();

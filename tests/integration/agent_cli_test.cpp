@@ -83,8 +83,7 @@ TEST(Cli, PrintConfigShowsDefaultsAndFlags) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto config = json::parse(r.output);
   EXPECT_EQ(config["watch"]["exec"], json::array({"docker", "docker-compose", "nerdctl"}));
-  EXPECT_EQ(config["watch"]["sockets"],
-            json::array({"/var/run/docker.sock", "/run/docker.sock"}));
+  EXPECT_EQ(config["watch"]["sockets"], json::array({"/var/run/docker.sock", "/run/docker.sock"}));
   EXPECT_EQ(config["metrics"]["address"], "127.0.0.1:9464");
 }
 

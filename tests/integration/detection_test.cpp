@@ -130,9 +130,13 @@ TEST(Detection, FailedConnectsToWatchedPathsAreFailureEvents) {
 TEST(Detection, HostileArgvIsExactlyOneValidJsonLine) {
   TempDir dir;
   std::string docker = fake_executable(dir, "docker");
-  const std::vector<std::string> argv = {
-      docker, "ps", "line one\nline two\r\n", "\xff\xfe not utf-8 \xc0\xaf", "quote\" back\\slash",
-      "tab\there", "ünïcødé 日本"};
+  const std::vector<std::string> argv = {docker,
+                                         "ps",
+                                         "line one\nline two\r\n",
+                                         "\xff\xfe not utf-8 \xc0\xaf",
+                                         "quote\" back\\slash",
+                                         "tab\there",
+                                         "ünïcødé 日本"};
   Agent agent;
 
   // TRIGGER
