@@ -47,6 +47,7 @@ enum sw_counter {
 #define SW_FLAG_ARGS_TRUNCATED (1U << 0)
 #define SW_FLAG_ARGS_UNREADABLE (1U << 1)
 #define SW_FLAG_EXE_TRUNCATED (1U << 2)
+#define SW_FLAG_EXEC_PATH_TRUNCATED (1U << 3)
 
 /* Every record starts with this header; size is the record's byte count. */
 struct sw_event_header {

@@ -109,6 +109,7 @@ static __always_inline void exe__fill(struct sw_event *e, struct task_struct *ta
 	struct dentry *dentry = BPF_CORE_READ(file, f_path.dentry);
 	struct vfsmount *vfsmnt = BPF_CORE_READ(file, f_path.mnt);
 	struct mount *mnt = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt);
+	bool complete = false;
 	__u32 pos = 0;
 
 	e->exe_size = 0;
@@ -123,8 +124,10 @@ static __always_inline void exe__fill(struct sw_event *e, struct task_struct *ta
 			struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
 
 			/* The root mount of a namespace is its own parent. */
-			if (mnt_parent == mnt)
+			if (mnt_parent == mnt) {
+				complete = true;
 				break;
+			}
 			dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
 			mnt = mnt_parent;
 			vfsmnt = (void *)mnt + bpf_core_field_offset(struct mount, mnt);
@@ -145,6 +148,9 @@ static __always_inline void exe__fill(struct sw_event *e, struct task_struct *ta
 		pos += n;
 		dentry = parent;
 	}
+	/* Out of levels or room before the root: the path misses its top. */
+	if (!complete)
+		e->flags |= SW_FLAG_EXE_TRUNCATED;
 	if (pos > SW_EXE_DATA) {
 		/* The last component overhangs into the slack: drop it. */
 		e->flags |= SW_FLAG_EXE_TRUNCATED;
@@ -198,14 +204,14 @@ static __always_inline void event__submit(void *ctx, struct sw_event *e, __u32 a
 }
 
 /* Common part of every record: header, task, executable, argv. */
-static __always_inline void event__fill(void *ctx, struct sw_event *e, __u32 type)
+static __always_inline void event__fill(void *ctx, struct sw_event *e, __u32 type, __u32 flags)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u32 args_len;
 
 	e->hdr.type = type;
 	e->hdr.ktime_ns = bpf_ktime_get_boot_ns();
-	e->flags = 0;
+	e->flags = flags;
 	e->pad[0] = 0;
 	e->pad[1] = 0;
 	task__fill(&e->task, task);
@@ -218,8 +224,10 @@ SEC("tracepoint/sched/sched_process_exec")
 int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
 	struct sw_exec_name key = {};
+	__u32 flags = 0;
 	struct sw_event *e;
 	unsigned int off;
+	long n;
 
 	/* exec has just set comm to the basename of the path it ran (cut to 15
 	 * bytes): the cheapest possible filter for an exec storm. Names longer
@@ -232,11 +240,15 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 	if (!e)
 		return 0;
 	off = ctx->__data_loc_filename & 0xFFFF;
-	if (bpf_probe_read_kernel_str(e->exec_path, sizeof(e->exec_path), (void *)ctx + off) < 0)
+	n = bpf_probe_read_kernel_str(e->exec_path, sizeof(e->exec_path), (void *)ctx + off);
+	if (n < 0)
 		e->exec_path[0] = 0;
+	/* A full buffer means the path went on: its basename is lost. */
+	if (n == sizeof(e->exec_path))
+		flags |= SW_FLAG_EXEC_PATH_TRUNCATED;
 	__builtin_memset(&e->addr, 0, sizeof(e->addr));
 	e->ret = 0;
-	event__fill(ctx, e, SW_EVENT_EXEC);
+	event__fill(ctx, e, SW_EVENT_EXEC, flags);
 	return 0;
 }
 
@@ -314,6 +326,6 @@ int tracepoint__syscalls__sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	bpf_map_delete_elem(&pending_connect, &tid);
 	e->exec_path[0] = 0;
 	e->ret = (__s32)ctx->ret;
-	event__fill(ctx, e, SW_EVENT_CONNECT);
+	event__fill(ctx, e, SW_EVENT_CONNECT, 0);
 	return 0;
 }

@@ -39,7 +39,8 @@ struct Event {
   uint64_t cgroup_id = 0;
   uint32_t mnt_ns = 0;
   uint32_t pid_ns = 0;
-  std::string exec_path; // exec: the path passed to execve()
+  std::string exec_path;            // exec: the path passed to execve()
+  bool exec_path_truncated = false; // longer than the kernel keeps: its basename is lost
 
   // connect
   std::string socket_path; // as passed by the caller; abstract names start with '@'

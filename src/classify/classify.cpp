@@ -7,16 +7,23 @@ std::string_view basename_of(std::string_view path) {
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
 }
 
+namespace {
+// TASK_COMM_LEN - 1: what the kernel keeps of a basename in comm.
+constexpr size_t comm_bytes = 15;
+} // namespace
+
 Classifier::Classifier(const Config &config)
-    : exec_names_(config.watch_exec.begin(), config.watch_exec.end()) {}
+    : exec_names_(config.watch_exec.begin(), config.watch_exec.end()) {
+  for (const auto &name : config.watch_exec)
+    exec_comm_keys_.insert(name.substr(0, comm_bytes));
+}
 
 bool Classifier::accept(const Event &event) const {
   if (event.action != Action::docker_cli_exec)
     return true;
-  // Without the path (unreadable in the kernel) comm is all there is.
-  std::string_view name =
-      event.exec_path.empty() ? std::string_view(event.process.name) : basename_of(event.exec_path);
-  return exec_names_.count(std::string(name)) > 0;
+  if (event.exec_path.empty() || event.exec_path_truncated)
+    return exec_comm_keys_.count(event.process.name) > 0;
+  return exec_names_.count(std::string(basename_of(event.exec_path))) > 0;
 }
 
 } // namespace shimwatch

@@ -216,7 +216,8 @@ std::string config_to_json(const Config &config) {
       {"metrics", {{"address", config.metrics_address}}},
       {"kernel", {{"ring_buffer_kib", config.ring_buffer_kib}}},
   };
-  return root.dump(2);
+  // Flags can carry bytes that are not UTF-8; show them as U+FFFD rather than fail.
+  return root.dump(2, ' ', false, json::error_handler_t::replace);
 }
 
 } // namespace shimwatch

@@ -138,6 +138,7 @@ Result<Event> decode_event(std::span<const std::byte> raw, const ClockOffset &cl
 
   if (event.action == Action::docker_cli_exec) {
     event.exec_path = bounded_string(rec.exec_path, sizeof(rec.exec_path));
+    event.exec_path_truncated = rec.flags & SW_FLAG_EXEC_PATH_TRUNCATED;
   } else {
     event.socket_abstract = rec.addr.abstract != 0;
     if (event.socket_abstract)

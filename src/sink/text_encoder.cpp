@@ -57,7 +57,7 @@ std::string fit(const std::string &text, size_t width) {
 
 std::string text_header() {
   char buf[256];
-  snprintf(buf, sizeof(buf), "%-15s %-7s %-12s %7s %-15s %s TARGET", "TIME(UTC)", "ACTION",
+  snprintf(buf, sizeof(buf), "%-15s %-7s %-15s %7s %-15s %s TARGET", "TIME(UTC)", "ACTION",
            "OUTCOME", "PID", "PROCESS", fit("ORIGIN", origin_width).c_str());
   return buf;
 }
@@ -70,7 +70,7 @@ std::string encode_text(const Event &event) {
   std::string origin = "cgroup:" + std::to_string(event.cgroup_id);
   std::string line;
   char buf[128];
-  snprintf(buf, sizeof(buf), "%-15s %-7s %-12s %7u ", time.c_str(), connect ? "connect" : "exec",
+  snprintf(buf, sizeof(buf), "%-15s %-7s %-15s %7u ", time.c_str(), connect ? "connect" : "exec",
            outcome.c_str(), event.process.pid);
   line += buf;
   line += fit(printable(event.process.name), 15) + " ";

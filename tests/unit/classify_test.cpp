@@ -1,0 +1,103 @@
+// Classifier: user space finishes the exec match the kernel could only do on comm.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "shimwatch/classify.hpp"
+
+using shimwatch::Action;
+using shimwatch::basename_of;
+using shimwatch::Classifier;
+using shimwatch::Config;
+using shimwatch::Event;
+
+namespace {
+
+Event exec_event(const std::string &exec_path, const std::string &comm) {
+  Event e;
+  e.action = Action::docker_cli_exec;
+  e.exec_path = exec_path;
+  e.process.name = comm;
+  return e;
+}
+
+Config watching(std::vector<std::string> names) {
+  Config c;
+  c.watch_exec = std::move(names);
+  c.watch_sockets = {"/var/run/docker.sock"};
+  return c;
+}
+
+TEST(BasenameOf, Paths) {
+  EXPECT_EQ(basename_of("/usr/bin/docker"), "docker");
+  EXPECT_EQ(basename_of("docker"), "docker");
+  EXPECT_EQ(basename_of("./docker"), "docker");
+  EXPECT_EQ(basename_of("a//b"), "b");
+  EXPECT_EQ(basename_of(""), "");
+  EXPECT_EQ(basename_of("/"), "");
+  EXPECT_EQ(basename_of("/usr/bin/"), "");
+}
+
+TEST(Classifier, WatchedExecutableIsAccepted) {
+  Classifier classifier(shimwatch::default_config());
+  EXPECT_TRUE(classifier.accept(exec_event("/usr/bin/docker", "docker")));
+  EXPECT_TRUE(classifier.accept(exec_event("/usr/local/bin/docker-compose", "docker-compose")));
+  EXPECT_TRUE(classifier.accept(exec_event("docker", "docker")));
+}
+
+TEST(Classifier, OtherExecutablesAreRejected) {
+  Classifier classifier(shimwatch::default_config());
+  EXPECT_FALSE(classifier.accept(exec_event("/usr/bin/dockerd", "dockerd")));
+  EXPECT_FALSE(classifier.accept(exec_event("/usr/bin/docker-init", "docker-init")));
+  EXPECT_FALSE(classifier.accept(exec_event("/usr/bin/Docker", "Docker")));
+  EXPECT_FALSE(classifier.accept(exec_event("/usr/bin/docker/", "docker")));
+}
+
+TEST(Classifier, PathDecidesEvenWhenCommMatches) {
+  // comm can be changed by the process and is cut to 15 bytes; the path is not.
+  Classifier classifier(shimwatch::default_config());
+  EXPECT_FALSE(classifier.accept(exec_event("/bin/sh", "docker")));
+  EXPECT_TRUE(classifier.accept(exec_event("/usr/bin/docker", "something-else")));
+}
+
+TEST(Classifier, LongNamesAreMatchedInFull) {
+  Classifier classifier(watching({"docker-credential-helper"}));
+  // All three share the comm "docker-credenti" that the kernel matched on.
+  EXPECT_TRUE(
+      classifier.accept(exec_event("/usr/bin/docker-credential-helper", "docker-credenti")));
+  EXPECT_FALSE(
+      classifier.accept(exec_event("/usr/bin/docker-credential-helper-long", "docker-credenti")));
+  EXPECT_FALSE(classifier.accept(exec_event("/usr/bin/docker-credenti", "docker-credenti")));
+}
+
+TEST(Classifier, EmptyExecPathFallsBackToComm) {
+  Classifier classifier(shimwatch::default_config());
+  EXPECT_TRUE(classifier.accept(exec_event("", "docker")));
+  EXPECT_FALSE(classifier.accept(exec_event("", "dockerd")));
+}
+
+TEST(Classifier, UnusablePathFallsBackToWhatTheKernelMatched) {
+  Classifier classifier(watching({"docker-credential-helper"}));
+  // A long watched name: comm holds its first 15 bytes and nothing more.
+  EXPECT_TRUE(classifier.accept(exec_event("", "docker-credenti")));
+  Event cut = exec_event(std::string(255, 'a'), "docker-credenti");
+  cut.exec_path_truncated = true;
+  EXPECT_TRUE(classifier.accept(cut));
+  cut.process.name = "docker-credentX";
+  EXPECT_FALSE(classifier.accept(cut));
+}
+
+TEST(Classifier, ConnectEventsAreAlwaysAccepted) {
+  // The kernel already matched the socket path; exec names do not apply.
+  Classifier classifier(watching({}));
+  Event e;
+  e.action = Action::docker_socket_connect;
+  e.socket_path = "/var/run/docker.sock";
+  e.process.name = "node_exporter";
+  EXPECT_TRUE(classifier.accept(e));
+  e.socket_path = "@whatever";
+  e.error = 111;
+  EXPECT_TRUE(classifier.accept(e));
+}
+
+} // namespace

@@ -1,0 +1,286 @@
+// parse_cli(): subcommands, flags, and how flags and a config file combine.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include "shimwatch/cli.hpp"
+
+using shimwatch::CliRequest;
+using shimwatch::Command;
+using shimwatch::OutputFormat;
+using shimwatch::parse_cli;
+using strings = std::vector<std::string>;
+
+namespace {
+
+// A config file under /tmp, removed when the test ends.
+class TempFile {
+public:
+  explicit TempFile(const std::string &content) {
+    char name[] = "/tmp/shimwatch_cli_test_XXXXXX";
+    int fd = mkstemp(name);
+    if (fd < 0)
+      throw std::runtime_error("mkstemp failed");
+    path_ = name;
+    size_t done = 0;
+    while (done < content.size()) {
+      ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+      if (n <= 0)
+        break;
+      done += static_cast<size_t>(n);
+    }
+    ::close(fd);
+  }
+  ~TempFile() { ::unlink(path_.c_str()); }
+  TempFile(const TempFile &) = delete;
+  TempFile &operator=(const TempFile &) = delete;
+  const std::string &path() const { return path_; }
+
+private:
+  std::string path_;
+};
+
+CliRequest parse_ok(const strings &args) {
+  auto result = parse_cli(args);
+  EXPECT_TRUE(result.ok()) << result.error().message;
+  return result.ok() ? *result : CliRequest{};
+}
+
+std::string parse_error(const strings &args) {
+  auto result = parse_cli(args);
+  EXPECT_FALSE(result.ok()) << "accepted";
+  return result.ok() ? "" : result.error().message;
+}
+
+const strings default_exec = {"docker", "docker-compose"};
+const strings default_sockets = {"/var/run/docker.sock", "/run/docker.sock"};
+
+TEST(Cli, NoArgumentsMeansHelp) {
+  CliRequest r = parse_ok({});
+  EXPECT_EQ(r.command, Command::help);
+}
+
+TEST(Cli, HelpAndVersionSpellings) {
+  for (const char *help : {"help", "--help", "-h"})
+    EXPECT_EQ(parse_ok({help}).command, Command::help) << help;
+  for (const char *version : {"version", "--version"})
+    EXPECT_EQ(parse_ok({version}).command, Command::version) << version;
+  EXPECT_EQ(parse_ok({"help", "-h"}).command, Command::help);
+}
+
+TEST(Cli, UnknownCommandIsNamed) {
+  std::string message = parse_error({"frobnicate"});
+  EXPECT_NE(message.find("'frobnicate'"), std::string::npos) << message;
+  EXPECT_NE(message.find("run"), std::string::npos) << message;
+}
+
+TEST(Cli, VersionAndHelpTakeNoOptions) {
+  for (const strings &args : {strings{"version", "--format", "json"}, strings{"version", "-v"},
+                              strings{"help", "--watch-exec", "x"}, strings{"help", "--bogus"},
+                              strings{"version", "--print-config"}}) {
+    std::string message = parse_error(args);
+    EXPECT_NE(message.find(args[1]), std::string::npos) << message;
+  }
+}
+
+TEST(Cli, RunWithoutFlagsUsesDefaults) {
+  CliRequest r = parse_ok({"run"});
+  EXPECT_EQ(r.command, Command::run);
+  EXPECT_FALSE(r.print_config);
+  EXPECT_FALSE(r.verbose);
+  EXPECT_EQ(r.config.watch_exec, default_exec);
+  EXPECT_EQ(r.config.watch_sockets, default_sockets);
+  EXPECT_EQ(r.config.format, OutputFormat::automatic);
+  EXPECT_TRUE(r.config.stdout_enabled);
+  EXPECT_EQ(r.config.log_file, "");
+  EXPECT_EQ(r.config.metrics_address, "127.0.0.1:9464");
+  EXPECT_EQ(r.config.ring_buffer_kib, 8192u);
+}
+
+TEST(Cli, CheckGetsAConfigToo) {
+  CliRequest r = parse_ok({"check", "--watch-exec", "nerdctl"});
+  EXPECT_EQ(r.command, Command::check);
+  EXPECT_EQ(r.config.watch_exec, (strings{"docker", "docker-compose", "nerdctl"}));
+}
+
+TEST(Cli, WatchFlagsAddToDefaultsOnceEach) {
+  CliRequest r =
+      parse_ok({"run", "--watch-exec", "nerdctl", "--watch-exec", "podman", "--watch-exec",
+                "nerdctl", "--watch-exec", "docker", "--watch-socket", "/host/run/docker.sock",
+                "--watch-socket", "@dockerd", "--watch-socket", "/run/docker.sock"});
+  EXPECT_EQ(r.config.watch_exec, (strings{"docker", "docker-compose", "nerdctl", "podman"}));
+  EXPECT_EQ(r.config.watch_sockets, (strings{"/var/run/docker.sock", "/run/docker.sock",
+                                             "/host/run/docker.sock", "@dockerd"}));
+}
+
+TEST(Cli, WatchFlagValuesAreValidated) {
+  std::string message = parse_error({"run", "--watch-exec", "/usr/bin/docker"});
+  EXPECT_NE(message.find("watch.exec"), std::string::npos) << message;
+  message = parse_error({"run", "--watch-socket", "docker.sock"});
+  EXPECT_NE(message.find("watch.sockets"), std::string::npos) << message;
+}
+
+TEST(Cli, Format) {
+  EXPECT_EQ(parse_ok({"run", "--format", "json"}).config.format, OutputFormat::json);
+  EXPECT_EQ(parse_ok({"run", "--format", "text"}).config.format, OutputFormat::text);
+  EXPECT_EQ(parse_ok({"run", "--format", "auto"}).config.format, OutputFormat::automatic);
+  std::string message = parse_error({"run", "--format", "bad"});
+  EXPECT_NE(message.find("'bad'"), std::string::npos) << message;
+  EXPECT_NE(message.find("auto, json, text"), std::string::npos) << message;
+}
+
+TEST(Cli, EqualsForm) {
+  CliRequest r =
+      parse_ok({"run", "--format=text", "--watch-exec=nerdctl", "--metrics-address=0.0.0.0:9000",
+                "--ring-buffer-kib=64", "--watch-socket=@dockerd"});
+  EXPECT_EQ(r.config.format, OutputFormat::text);
+  EXPECT_EQ(r.config.watch_exec, (strings{"docker", "docker-compose", "nerdctl"}));
+  EXPECT_EQ(r.config.watch_sockets.back(), "@dockerd");
+  EXPECT_EQ(r.config.metrics_address, "0.0.0.0:9000");
+  EXPECT_EQ(r.config.ring_buffer_kib, 64u);
+}
+
+TEST(Cli, FlagWithoutItsValue) {
+  for (const char *flag : {"--format", "--watch-exec", "--watch-socket", "--config", "-c",
+                           "--log-file", "--metrics-address", "--ring-buffer-kib"}) {
+    std::string message = parse_error({"run", flag});
+    EXPECT_NE(message.find(flag), std::string::npos) << message;
+  }
+}
+
+TEST(Cli, SwitchGivenAValue) {
+  std::string message = parse_error({"run", "--no-stdout=yes", "--log-file", "/tmp/x"});
+  EXPECT_NE(message.find("--no-stdout"), std::string::npos) << message;
+}
+
+TEST(Cli, UnknownOptionIsNamed) {
+  std::string message = parse_error({"run", "--bogus"});
+  EXPECT_NE(message.find("'--bogus'"), std::string::npos) << message;
+  message = parse_error({"check", "--print-config"});
+  EXPECT_NE(message.find("'--print-config'"), std::string::npos) << message;
+}
+
+TEST(Cli, MetricsAddress) {
+  EXPECT_EQ(parse_ok({"run", "--metrics-address", "off"}).config.metrics_address, "");
+  EXPECT_EQ(parse_ok({"run", "--metrics-address", "[::1]:9100"}).config.metrics_address,
+            "[::1]:9100");
+  std::string message = parse_error({"run", "--metrics-address", "9464"});
+  EXPECT_NE(message.find("metrics.address"), std::string::npos) << message;
+}
+
+TEST(Cli, RingBufferKib) {
+  EXPECT_EQ(parse_ok({"run", "--ring-buffer-kib", "1048576"}).config.ring_buffer_kib, 1048576u);
+  for (const char *bad : {"abc", "", "-1", "64k", "4294967296"}) {
+    std::string message = parse_error({"run", "--ring-buffer-kib", bad});
+    EXPECT_NE(message.find("ring"), std::string::npos) << bad << " -> " << message;
+  }
+  std::string message = parse_error({"run", "--ring-buffer-kib", "100"});
+  EXPECT_NE(message.find("kernel.ring_buffer_kib"), std::string::npos) << message;
+}
+
+TEST(Cli, NoStdoutNeedsLogFile) {
+  std::string message = parse_error({"run", "--no-stdout"});
+  EXPECT_NE(message.find("--log-file"), std::string::npos) << message;
+
+  CliRequest r = parse_ok({"run", "--no-stdout", "--log-file", "/var/log/sw.json"});
+  EXPECT_FALSE(r.config.stdout_enabled);
+  EXPECT_EQ(r.config.log_file, "/var/log/sw.json");
+}
+
+TEST(Cli, NoStdoutIsFineWhenOnlyPrintingTheConfig) {
+  CliRequest r = parse_ok({"run", "--no-stdout", "--print-config"});
+  EXPECT_TRUE(r.print_config);
+  EXPECT_FALSE(r.config.stdout_enabled);
+}
+
+TEST(Cli, PrintConfigAndVerbose) {
+  CliRequest r = parse_ok({"run", "--print-config", "-v"});
+  EXPECT_TRUE(r.print_config);
+  EXPECT_TRUE(r.verbose);
+  EXPECT_TRUE(parse_ok({"run", "--verbose"}).verbose);
+  EXPECT_TRUE(parse_ok({"check", "-v"}).verbose);
+}
+
+TEST(Cli, HelpFlagOnRunMeansHelp) {
+  EXPECT_EQ(parse_ok({"run", "--help"}).command, Command::help);
+}
+
+TEST(Cli, ConfigFileReplacesDefaults) {
+  TempFile file(R"({"watch": {"exec": ["nerdctl"]}, "output": {"format": "text"}})");
+  for (const char *flag : {"--config", "-c"}) {
+    CliRequest r = parse_ok({"run", flag, file.path()});
+    EXPECT_EQ(r.config.watch_exec, (strings{"nerdctl"}));
+    EXPECT_EQ(r.config.watch_sockets, default_sockets);
+    EXPECT_EQ(r.config.format, OutputFormat::text);
+    EXPECT_EQ(r.config.metrics_address, "127.0.0.1:9464");
+  }
+  CliRequest r = parse_ok({"run", "--config=" + file.path()});
+  EXPECT_EQ(r.config.watch_exec, (strings{"nerdctl"}));
+}
+
+TEST(Cli, FlagsApplyOnTopOfConfigFileWhateverTheOrder) {
+  TempFile file(R"({"watch": {"exec": ["nerdctl"], "sockets": ["/host/d.sock"]},
+                    "output": {"format": "text"}, "metrics": {"address": "0.0.0.0:1"}})");
+  const strings before = {"run",      "--watch-exec", "podman",   "--watch-socket",
+                          "@dockerd", "--format",     "json",     "--metrics-address",
+                          "off",      "--config",     file.path()};
+  const strings after = {"run",    "--config",          file.path(), "--watch-exec",
+                         "podman", "--watch-socket",    "@dockerd",  "--format",
+                         "json",   "--metrics-address", "off"};
+  for (const strings &args : {before, after}) {
+    CliRequest r = parse_ok(args);
+    EXPECT_EQ(r.config.watch_exec, (strings{"nerdctl", "podman"}));
+    EXPECT_EQ(r.config.watch_sockets, (strings{"/host/d.sock", "@dockerd"}));
+    EXPECT_EQ(r.config.format, OutputFormat::json);
+    EXPECT_EQ(r.config.metrics_address, "");
+  }
+}
+
+TEST(Cli, ConfigFileErrorsNameTheFile) {
+  TempFile file(R"({"output": {"fromat": "json"}})");
+  std::string message = parse_error({"run", "--config", file.path()});
+  EXPECT_NE(message.find(file.path()), std::string::npos) << message;
+  EXPECT_NE(message.find("output.fromat"), std::string::npos) << message;
+
+  TempFile broken("{");
+  message = parse_error({"run", "--config", broken.path()});
+  EXPECT_NE(message.find(broken.path()), std::string::npos) << message;
+}
+
+TEST(Cli, ConfigFileResultIsValidated) {
+  TempFile file(R"({"kernel": {"ring_buffer_kib": 100}})");
+  std::string message = parse_error({"run", "--config", file.path()});
+  EXPECT_NE(message.find("kernel.ring_buffer_kib"), std::string::npos) << message;
+}
+
+TEST(Cli, UnreadableConfigFileErrorMentionsPath) {
+  const std::string missing = "/tmp/shimwatch_cli_test_does_not_exist.json";
+  ::unlink(missing.c_str());
+  auto result = parse_cli({"run", "--config", missing});
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.error().message.find(missing), std::string::npos) << result.error().message;
+  EXPECT_EQ(result.error().errno_value, ENOENT);
+}
+
+TEST(Cli, DirectoryAsConfigFileIsAnError) {
+  std::string message = parse_error({"run", "--config", "/tmp"});
+  EXPECT_NE(message.find("/tmp"), std::string::npos) << message;
+}
+
+TEST(Cli, UsageEndsWithExamples) {
+  std::string usage = shimwatch::usage_text();
+  auto examples = usage.find("EXAMPLES");
+  ASSERT_NE(examples, std::string::npos);
+  for (const char *flag :
+       {"--config", "--watch-exec", "--watch-socket", "--format", "--log-file", "--no-stdout",
+        "--metrics-address", "--ring-buffer-kib", "--print-config", "--verbose", "--help"})
+    EXPECT_NE(usage.find(flag), std::string::npos) << flag;
+  EXPECT_EQ(usage.find("OPTIONS", examples), std::string::npos);
+}
+
+} // namespace

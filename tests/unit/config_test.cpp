@@ -1,0 +1,307 @@
+// Config: embedded defaults, JSON documents applied on top, validation.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "shimwatch/config.hpp"
+
+using shimwatch::apply_config_json;
+using shimwatch::Config;
+using shimwatch::config_to_json;
+using shimwatch::default_config;
+using shimwatch::OutputFormat;
+using shimwatch::validate_config;
+using strings = std::vector<std::string>;
+
+namespace {
+
+void expect_same(const Config &a, const Config &b) {
+  EXPECT_EQ(a.watch_exec, b.watch_exec);
+  EXPECT_EQ(a.watch_sockets, b.watch_sockets);
+  EXPECT_EQ(a.format, b.format);
+  EXPECT_EQ(a.stdout_enabled, b.stdout_enabled);
+  EXPECT_EQ(a.log_file, b.log_file);
+  EXPECT_EQ(a.metrics_address, b.metrics_address);
+  EXPECT_EQ(a.ring_buffer_kib, b.ring_buffer_kib);
+}
+
+// The error of applying text to the defaults; fails the test if it applied.
+std::string apply_error(const std::string &text) {
+  auto result = apply_config_json(text, default_config());
+  EXPECT_FALSE(result.ok()) << "accepted: " << text;
+  return result.ok() ? "" : result.error().message;
+}
+
+std::string validate_error(const Config &config) {
+  auto status = validate_config(config);
+  EXPECT_FALSE(status.ok()) << config_to_json(config);
+  return status.ok() ? "" : status.error().message;
+}
+
+TEST(Config, DefaultsAreTheDocumentedOnes) {
+  Config c = default_config();
+  EXPECT_EQ(c.watch_exec, (strings{"docker", "docker-compose"}));
+  EXPECT_EQ(c.watch_sockets, (strings{"/var/run/docker.sock", "/run/docker.sock"}));
+  EXPECT_EQ(c.format, OutputFormat::automatic);
+  EXPECT_TRUE(c.stdout_enabled);
+  EXPECT_EQ(c.log_file, "");
+  EXPECT_EQ(c.metrics_address, "127.0.0.1:9464");
+  EXPECT_EQ(c.ring_buffer_kib, 8192u);
+}
+
+TEST(Config, EmbeddedDefaultDocumentParsesAndValidates) {
+  // default_config() falls back to an empty Config if the embedded JSON is bad;
+  // only applying it directly shows that.
+  auto applied = apply_config_json(shimwatch::default_config_json(), Config{});
+  ASSERT_TRUE(applied.ok()) << applied.error().message;
+  expect_same(*applied, default_config());
+  auto status = validate_config(*applied);
+  EXPECT_TRUE(status.ok()) << status.error().message;
+}
+
+TEST(Config, FormatNames) {
+  EXPECT_EQ(shimwatch::format_name(OutputFormat::automatic), "auto");
+  EXPECT_EQ(shimwatch::format_name(OutputFormat::json), "json");
+  EXPECT_EQ(shimwatch::format_name(OutputFormat::text), "text");
+}
+
+TEST(ApplyConfigJson, EmptyObjectChangesNothing) {
+  auto applied = apply_config_json("{}", default_config());
+  ASSERT_TRUE(applied.ok()) << applied.error().message;
+  expect_same(*applied, default_config());
+}
+
+TEST(ApplyConfigJson, ReplacesOnlyKeysPresent) {
+  auto applied = apply_config_json(R"({"output": {"format": "json"}})", default_config());
+  ASSERT_TRUE(applied.ok()) << applied.error().message;
+  Config expected = default_config();
+  expected.format = OutputFormat::json;
+  expect_same(*applied, expected);
+
+  applied = apply_config_json(R"({"watch": {"exec": ["nerdctl"]}})", default_config());
+  ASSERT_TRUE(applied.ok()) << applied.error().message;
+  expected = default_config();
+  expected.watch_exec = {"nerdctl"};
+  expect_same(*applied, expected);
+}
+
+TEST(ApplyConfigJson, EveryKey) {
+  auto applied = apply_config_json(R"({
+    "watch": {"exec": ["podman"], "sockets": ["@dockerd", "/host/run/d.sock"]},
+    "output": {"format": "text", "stdout": false, "log_file": "/var/log/sw.json"},
+    "metrics": {"address": ""},
+    "kernel": {"ring_buffer_kib": 64}
+  })",
+                                   default_config());
+  ASSERT_TRUE(applied.ok()) << applied.error().message;
+  EXPECT_EQ(applied->watch_exec, (strings{"podman"}));
+  EXPECT_EQ(applied->watch_sockets, (strings{"@dockerd", "/host/run/d.sock"}));
+  EXPECT_EQ(applied->format, OutputFormat::text);
+  EXPECT_FALSE(applied->stdout_enabled);
+  EXPECT_EQ(applied->log_file, "/var/log/sw.json");
+  EXPECT_EQ(applied->metrics_address, "");
+  EXPECT_EQ(applied->ring_buffer_kib, 64u);
+}
+
+TEST(ApplyConfigJson, EmptyListReplacesDefaults) {
+  auto applied = apply_config_json(R"({"watch": {"exec": []}})", default_config());
+  ASSERT_TRUE(applied.ok()) << applied.error().message;
+  EXPECT_TRUE(applied->watch_exec.empty());
+  EXPECT_EQ(applied->watch_sockets, default_config().watch_sockets);
+}
+
+TEST(ApplyConfigJson, UnknownTopLevelKeyIsNamed) {
+  std::string message = apply_error(R"({"wach": {}})");
+  EXPECT_NE(message.find("'wach'"), std::string::npos) << message;
+}
+
+TEST(ApplyConfigJson, UnknownNestedKeyIsNamedWithItsSection) {
+  std::string message = apply_error(R"({"output": {"fromat": "json"}})");
+  EXPECT_NE(message.find("output.fromat"), std::string::npos) << message;
+  // The message lists what would have been right.
+  EXPECT_NE(message.find("format, stdout, log_file"), std::string::npos) << message;
+
+  message = apply_error(R"({"kernel": {"ring_buffer": 64}})");
+  EXPECT_NE(message.find("kernel.ring_buffer"), std::string::npos) << message;
+}
+
+TEST(ApplyConfigJson, WrongTypesNameTheKey) {
+  const std::pair<const char *, const char *> cases[] = {
+      {R"({"watch": []})", "watch"},
+      {R"({"watch": {"exec": "docker"}})", "watch.exec"},
+      {R"({"watch": {"exec": ["docker", 1]}})", "watch.exec[1]"},
+      {R"({"watch": {"sockets": [null]}})", "watch.sockets[0]"},
+      {R"({"output": {"format": 1}})", "output.format"},
+      {R"({"output": {"stdout": "yes"}})", "output.stdout"},
+      {R"({"output": {"log_file": false}})", "output.log_file"},
+      {R"({"metrics": {"address": 9464}})", "metrics.address"},
+      {R"({"kernel": {"ring_buffer_kib": "8192"}})", "kernel.ring_buffer_kib"},
+      {R"({"kernel": {"ring_buffer_kib": -64}})", "kernel.ring_buffer_kib"},
+      {R"({"kernel": {"ring_buffer_kib": 64.5}})", "kernel.ring_buffer_kib"},
+      {R"({"kernel": {"ring_buffer_kib": 4294967296}})", "kernel.ring_buffer_kib"},
+  };
+  for (const auto &[text, key] : cases) {
+    std::string message = apply_error(text);
+    EXPECT_NE(message.find(std::string("'") + key + "'"), std::string::npos)
+        << text << " -> " << message;
+  }
+}
+
+TEST(ApplyConfigJson, BadFormatValueNamesKeyValueAndChoices) {
+  std::string message = apply_error(R"({"output": {"format": "xml"}})");
+  EXPECT_NE(message.find("output.format"), std::string::npos) << message;
+  EXPECT_NE(message.find("xml"), std::string::npos) << message;
+  EXPECT_NE(message.find("auto, json, text"), std::string::npos) << message;
+}
+
+TEST(ApplyConfigJson, InvalidJson) {
+  for (const char *text : {"", "{", R"({"watch": })", "{'watch': {}}", "{} trailing"}) {
+    std::string message = apply_error(text);
+    EXPECT_NE(message.find("JSON"), std::string::npos) << text << " -> " << message;
+  }
+}
+
+TEST(ApplyConfigJson, NonObjectRoot) {
+  for (const char *text : {"[]", "42", "null", R"("watch")"}) {
+    std::string message = apply_error(text);
+    EXPECT_NE(message.find("object"), std::string::npos) << text << " -> " << message;
+  }
+}
+
+TEST(ApplyConfigJson, ErrorLeavesNothingHalfApplied) {
+  // A later bad key must fail the whole document, not return a partial config.
+  auto applied = apply_config_json(R"({"watch": {"exec": ["nerdctl"]}, "output": {"stdout": 1}})",
+                                   default_config());
+  EXPECT_FALSE(applied.ok());
+}
+
+TEST(ValidateConfig, DefaultsAreValid) {
+  auto status = validate_config(default_config());
+  EXPECT_TRUE(status.ok()) << status.error().message;
+}
+
+TEST(ValidateConfig, WatchingNothingIsAnError) {
+  Config c = default_config();
+  c.watch_exec.clear();
+  c.watch_sockets.clear();
+  validate_error(c);
+
+  c.watch_sockets = {"/run/docker.sock"};
+  EXPECT_TRUE(validate_config(c).ok());
+}
+
+TEST(ValidateConfig, ExecNames) {
+  for (const std::string &bad :
+       {std::string("usr/bin/docker"), std::string("/docker"), std::string(""),
+        std::string(256, 'a'), std::string("."), std::string(".."), std::string("doc\0ker", 7)}) {
+    Config c = default_config();
+    c.watch_exec = {"docker", bad};
+    std::string message = validate_error(c);
+    EXPECT_NE(message.find("watch.exec"), std::string::npos) << message;
+  }
+  Config c = default_config();
+  c.watch_exec = {std::string(255, 'a'), "docker-credential-helper", ".docker", "a"};
+  auto status = validate_config(c);
+  EXPECT_TRUE(status.ok()) << status.error().message;
+}
+
+TEST(ValidateConfig, ExecNameInMessage) {
+  Config c = default_config();
+  c.watch_exec = {"usr/bin/docker"};
+  std::string message = validate_error(c);
+  EXPECT_NE(message.find("'usr/bin/docker'"), std::string::npos) << message;
+}
+
+TEST(ValidateConfig, SocketPaths) {
+  for (const std::string &bad :
+       {std::string("docker.sock"), std::string("run/docker.sock"), std::string(""),
+        std::string("@"), "/" + std::string(108, 's'), "@" + std::string(108, 's')}) {
+    Config c = default_config();
+    c.watch_sockets = {bad};
+    std::string message = validate_error(c);
+    EXPECT_NE(message.find("watch.sockets"), std::string::npos) << message;
+  }
+  Config c = default_config();
+  c.watch_sockets = {"/" + std::string(107, 's'), "@" + std::string(107, 's'), "@docker",
+                     "/host/run/d.sock"};
+  auto status = validate_config(c);
+  EXPECT_TRUE(status.ok()) << status.error().message;
+}
+
+TEST(ValidateConfig, MetricsAddress) {
+  for (const char *bad :
+       {"127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:70000", "127.0.0.1:65536",
+        "127.0.0.1:-1", "127.0.0.1:94x", ":9464", "::1:9464", "[::1]"}) {
+    Config c = default_config();
+    c.metrics_address = bad;
+    std::string message = validate_error(c);
+    EXPECT_NE(message.find("metrics.address"), std::string::npos) << bad << " -> " << message;
+  }
+  for (const char *good :
+       {"", "127.0.0.1:9464", "0.0.0.0:1", "localhost:65535", "[::1]:9464", "[::]:9464"}) {
+    Config c = default_config();
+    c.metrics_address = good;
+    auto status = validate_config(c);
+    EXPECT_TRUE(status.ok()) << good << " -> " << status.error().message;
+  }
+}
+
+TEST(ValidateConfig, IPv6WithoutBracketsSaysSo) {
+  Config c = default_config();
+  c.metrics_address = "::1:9464";
+  std::string message = validate_error(c);
+  EXPECT_NE(message.find("brackets"), std::string::npos) << message;
+}
+
+TEST(ValidateConfig, RingBufferSize) {
+  for (uint32_t bad : {0u, 32u, 100u, 8191u, 2'097'152u, 0x80000000u}) {
+    Config c = default_config();
+    c.ring_buffer_kib = bad;
+    std::string message = validate_error(c);
+    EXPECT_NE(message.find("kernel.ring_buffer_kib"), std::string::npos) << message;
+    EXPECT_NE(message.find(std::to_string(bad)), std::string::npos) << message;
+  }
+  for (uint32_t good : {64u, 128u, 8192u, 1'048'576u}) {
+    Config c = default_config();
+    c.ring_buffer_kib = good;
+    auto status = validate_config(c);
+    EXPECT_TRUE(status.ok()) << good << " -> " << status.error().message;
+  }
+}
+
+TEST(ConfigToJson, RoundTripsThroughApply) {
+  Config c;
+  c.watch_exec = {"nerdctl", "podman"};
+  c.watch_sockets = {"@dockerd", "/host/run/docker.sock"};
+  c.format = OutputFormat::text;
+  c.stdout_enabled = false;
+  c.log_file = "/var/log/shimwatch/audit.json";
+  c.metrics_address = "";
+  c.ring_buffer_kib = 64;
+
+  std::string text = config_to_json(c);
+  // Applied to a different base, every key of the output must win.
+  auto applied = apply_config_json(text, default_config());
+  ASSERT_TRUE(applied.ok()) << applied.error().message << "\n" << text;
+  expect_same(*applied, c);
+
+  auto defaults = apply_config_json(config_to_json(default_config()), Config{});
+  ASSERT_TRUE(defaults.ok()) << defaults.error().message;
+  expect_same(*defaults, default_config());
+}
+
+TEST(ConfigToJson, BytesThatAreNotUtf8AreShownNotThrown) {
+  Config c = default_config();
+  c.watch_exec.push_back("\xff");
+  auto doc = nlohmann::json::parse(config_to_json(c));
+  EXPECT_EQ(doc["watch"]["exec"].back(), "\xEF\xBF\xBD");
+}
+
+TEST(ConfigToJson, SameSchemaAsTheFile) {
+  auto doc = nlohmann::json::parse(config_to_json(default_config()));
+  EXPECT_EQ(doc, nlohmann::json::parse(shimwatch::default_config_json()));
+}
+
+} // namespace
