@@ -1,0 +1,115 @@
+// kubernetes: pod metadata from the API server (list + watch of this node's
+// pods), kept in a cache that attribution reads without ever blocking.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "shimwatch/result.hpp"
+
+namespace shimwatch {
+
+struct KubeContainer {
+  std::string id;      // hex id, without the "containerd://" scheme
+  std::string runtime; // the scheme: "containerd", "cri-o", "docker"
+  std::string name;
+  std::string image;
+};
+
+struct PodInfo {
+  std::string uid;
+  std::string namespace_name;
+  std::string name;
+  std::string node_name;
+  std::map<std::string, std::string> labels;
+  // Regular, init and ephemeral containers that have an id in the pod status.
+  std::vector<KubeContainer> containers;
+  // The owning workload: "Deployment", "DaemonSet", "StatefulSet", "Job",
+  // "CronJob", "ReplicaSet" (not from a Deployment), "Node" (static pod),
+  // other owner kinds as they are; empty for a bare pod.
+  std::string workload_kind;
+  std::string workload_name;
+
+  const KubeContainer *find_container(std::string_view id) const;
+};
+
+// One core/v1 Pod object as the API server serves it. An Error when
+// metadata.uid, metadata.name or metadata.namespace is missing.
+Result<PodInfo> parse_pod(const nlohmann::json &pod);
+
+// ownerReferences (the controller one) + labels -> workload kind and name.
+// ReplicaSet "web-7d4b9c8f6d" with label pod-template-hash=7d4b9c8f6d is
+// Deployment "web"; Job "backup-28930120" (a CronJob's scheduled-time suffix)
+// is CronJob "backup". No extra API calls: the agent may only read pods.
+struct Workload {
+  std::string kind;
+  std::string name;
+};
+Workload resolve_workload(const nlohmann::json &pod_metadata);
+
+// Thread-safe pod table: the watcher writes, attribution reads.
+class PodCache {
+public:
+  void upsert(PodInfo pod);
+  void erase(const std::string &uid);
+  void replace_all(std::vector<PodInfo> pods); // after a (re)list
+  std::optional<PodInfo> find(std::string_view uid) const;
+  size_t size() const;
+
+private:
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, PodInfo> pods_;
+};
+
+struct KubeClientOptions {
+  std::string api_server; // https://HOST:PORT
+  std::string token_file; // bearer token, re-read at each (re)connect: it rotates
+  std::string ca_file;    // CA bundle for the API server's certificate
+  std::string node_name;  // only pods with spec.nodeName == node_name
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds request_timeout{30000}; // list; watch streams have none
+  std::chrono::seconds watch_timeout{300};          // timeoutSeconds of each watch
+  std::chrono::milliseconds backoff_initial{500};
+  std::chrono::milliseconds backoff_max{30000};
+};
+
+struct KubeClientStats {
+  bool synced = false;      // a list succeeded and the watch is current
+  bool reachable = false;   // last request got an answer
+  uint64_t lists = 0;       // successful lists
+  uint64_t watch_events = 0;
+  uint64_t relists_gone = 0; // 410 Gone, resourceVersion too old
+  uint64_t errors = 0;       // failed requests, bad answers
+  uint64_t outages = 0;      // reachable -> unreachable transitions (one log line each)
+  std::string last_error;
+};
+
+// Lists then watches pods with fieldSelector=spec.nodeName=<node>, tracking
+// resourceVersion; reconnects with exponential backoff, re-lists on 410 Gone.
+// Runs on its own thread; never blocks the caller.
+class KubeClient {
+public:
+  KubeClient(KubeClientOptions options, PodCache &cache);
+  ~KubeClient(); // stops and joins
+  KubeClient(const KubeClient &) = delete;
+  KubeClient &operator=(const KubeClient &) = delete;
+
+  void start();
+  void stop();
+  KubeClientStats stats() const;
+
+private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+} // namespace shimwatch
