@@ -28,6 +28,14 @@
 #define SW_EXE_BUF (SW_EXE_DATA + SW_EXE_SLACK)
 /* Directory levels walked to build the executable path. */
 #define SW_EXE_DEPTH 32
+/* Innermost cgroup levels captured, names packed innermost first, each NUL
+ * terminated, with the same slack scheme as the executable path. */
+#define SW_CGROUP_LEVELS 8
+#define SW_CGROUP_DATA 512
+#define SW_CGROUP_SLACK 256
+#define SW_CGROUP_BUF (SW_CGROUP_DATA + SW_CGROUP_SLACK)
+/* Ancestors captured, nearest first. */
+#define SW_ANCESTORS_MAX 8
 
 enum sw_event_type {
 	SW_EVENT_EXEC = 1,
@@ -48,6 +56,12 @@ enum sw_counter {
 #define SW_FLAG_ARGS_UNREADABLE (1U << 1)
 #define SW_FLAG_EXE_TRUNCATED (1U << 2)
 #define SW_FLAG_EXEC_PATH_TRUNCATED (1U << 3)
+#define SW_FLAG_CGROUP_TRUNCATED (1U << 4)   /* levels above the captured ones exist */
+#define SW_FLAG_ANCESTRY_TRUNCATED (1U << 5) /* ancestors above the captured ones exist */
+
+/* sw_cgroup_info.hierarchy: where the names come from. */
+#define SW_CGROUP_HIERARCHY_V2 0
+/* Values above 0 are a cgroup v1 controller: its subsys id + 1. */
 
 /* Every record starts with this header; size is the record's byte count. */
 struct sw_event_header {
@@ -69,6 +83,25 @@ struct sw_task_info {
 	__u64 cgroup_id; /* cgroup v2 id (bpf_get_current_cgroup_id) */
 	char comm[SW_COMM_LEN];
 	char parent_comm[SW_COMM_LEN];
+};
+
+/* One ancestor of the task, read from the live chain of real_parent links. */
+struct sw_ancestor {
+	__u32 pid;
+	__u32 pid_ns; /* its pid namespace: a change marks a container boundary */
+	__u64 start_boottime_ns;
+	char comm[SW_COMM_LEN];
+};
+
+/* The cgroup the task is in: the cgroup v2 one, or on a cgroup v1 host the
+ * pids (else memory) controller's. */
+struct sw_cgroup_info {
+	__u32 hierarchy; /* SW_CGROUP_HIERARCHY_V2 or a v1 subsys id + 1 */
+	__u32 level;	 /* depth of the cgroup; the root is 0 */
+	__u16 names_size;
+	__u16 levels; /* names captured */
+	__u32 pad;
+	char names[SW_CGROUP_BUF];
 };
 
 /* A unix socket address as a map key: len bytes of path, the rest zero.
@@ -96,7 +129,11 @@ struct sw_event {
 	struct sw_unix_addr addr; /* connect: the address passed by the caller */
 	__u16 exe_size;		  /* bytes used in exe */
 	__u16 args_size;	  /* bytes used in args */
-	__u32 pad[2];
+	__u16 ancestors;	  /* entries used in ancestor */
+	__u16 pad16;
+	__u32 pad;
+	struct sw_ancestor ancestor[SW_ANCESTORS_MAX];
+	struct sw_cgroup_info cgroup;
 	char exec_path[SW_EXEC_PATH_MAX]; /* exec: the path passed to execve() */
 	char exe[SW_EXE_BUF];
 	char args[SW_ARGS_MAX];

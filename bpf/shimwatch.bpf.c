@@ -98,6 +98,114 @@ static __always_inline void task__fill(struct sw_task_info *info, struct task_st
 }
 
 /*
+ * The chain of real parents, nearest first: captured now because a short
+ * script's parents may be gone by the time user space looks.
+ */
+static __always_inline void ancestors__fill(struct sw_event *e, struct task_struct *task)
+{
+	struct task_struct *cur = BPF_CORE_READ(task, real_parent);
+	__u32 n = 0;
+
+	for (int i = 0; i < SW_ANCESTORS_MAX; i++) {
+		struct sw_ancestor *a = &e->ancestor[i];
+		__u32 pid = BPF_CORE_READ(cur, tgid);
+		unsigned int level;
+
+		/* The idle task (pid 0) is the parent of init and kthreadd. */
+		if (!cur || pid == 0)
+			break;
+		level = BPF_CORE_READ(cur, thread_pid, level);
+		a->pid = pid;
+		a->pid_ns = BPF_CORE_READ(cur, thread_pid, numbers[level].ns, ns.inum);
+		a->start_boottime_ns = BPF_CORE_READ(cur, start_boottime);
+		bpf_probe_read_kernel_str(a->comm, sizeof(a->comm), cur->comm);
+		n++;
+		cur = BPF_CORE_READ(cur, real_parent);
+	}
+	if (n == SW_ANCESTORS_MAX && cur && BPF_CORE_READ(cur, tgid) != 0)
+		e->flags |= SW_FLAG_ANCESTRY_TRUNCATED;
+	e->ancestors = n;
+}
+
+/* kernfs_node.parent became __parent in Linux 6.15. */
+struct kernfs_node___pre615 {
+	struct kernfs_node *parent;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct kernfs_node *kernfs__parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(kn->__parent))
+		return BPF_CORE_READ(kn, __parent);
+	return BPF_CORE_READ((struct kernfs_node___pre615 *)kn, parent);
+}
+
+/*
+ * Names of the task's innermost cgroup levels, innermost first. The cgroup v2
+ * one when the task is below the v2 root; otherwise (a cgroup v1 host) the
+ * pids controller's, else the memory controller's, which kubelet, Docker and
+ * systemd all lay out the same way.
+ */
+static __always_inline void cgroup__fill(struct sw_event *e, struct task_struct *task)
+{
+	struct cgroup *cgrp = BPF_CORE_READ(task, cgroups, dfl_cgrp);
+	struct sw_cgroup_info *info = &e->cgroup;
+	struct kernfs_node *kn;
+	__u32 pos = 0, levels = 0;
+	int level;
+
+	info->hierarchy = SW_CGROUP_HIERARCHY_V2;
+	level = BPF_CORE_READ(cgrp, level);
+	if (level == 0 && bpf_core_enum_value_exists(enum cgroup_subsys_id, pids_cgrp_id)) {
+		int id = bpf_core_enum_value(enum cgroup_subsys_id, pids_cgrp_id);
+		struct cgroup *v1 = BPF_CORE_READ(task, cgroups, subsys[id], cgroup);
+
+		if (v1 && BPF_CORE_READ(v1, level) > 0) {
+			cgrp = v1;
+			info->hierarchy = id + 1;
+		}
+	}
+	if (info->hierarchy == SW_CGROUP_HIERARCHY_V2 && level == 0 &&
+	    bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id)) {
+		int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+		struct cgroup *v1 = BPF_CORE_READ(task, cgroups, subsys[id], cgroup);
+
+		if (v1 && BPF_CORE_READ(v1, level) > 0) {
+			cgrp = v1;
+			info->hierarchy = id + 1;
+		}
+	}
+	level = BPF_CORE_READ(cgrp, level);
+	info->level = level;
+	kn = BPF_CORE_READ(cgrp, kn);
+
+	for (int i = 0; i < SW_CGROUP_LEVELS; i++) {
+		/* The root's own name is not part of any path. */
+		if (i >= level || !kn)
+			break;
+		if (pos >= SW_CGROUP_DATA)
+			break;
+		/* Same bound as the executable path: pos < SW_CGROUP_DATA and a
+		 * name is at most 256 bytes with its NUL. */
+		const char *name = BPF_CORE_READ(kn, name);
+		long n = bpf_probe_read_kernel_str(&info->names[pos & (SW_CGROUP_DATA - 1)],
+						   SW_CGROUP_SLACK, name);
+		if (n <= 0)
+			break;
+		if (pos + n > SW_CGROUP_DATA)
+			/* It would overhang into the slack: leave it out. */
+			break;
+		pos += n;
+		levels++;
+		kn = kernfs__parent(kn);
+	}
+	if (levels < (__u32)level)
+		e->flags |= SW_FLAG_CGROUP_TRUNCATED;
+	info->names_size = pos;
+	info->levels = levels;
+	info->pad = 0;
+}
+
+/*
  * The executable's path, walked up from its dentry to the root of the task's
  * mount namespace. Components go out leaf first ("docker\0bin\0usr\0"); user
  * space reverses them. bpf_d_path() would be simpler but is not allowed from
@@ -133,10 +241,8 @@ static __always_inline void exe__fill(struct sw_event *e, struct task_struct *ta
 			vfsmnt = (void *)mnt + bpf_core_field_offset(struct mount, mnt);
 			continue;
 		}
-		if (pos >= SW_EXE_DATA) {
-			e->flags |= SW_FLAG_EXE_TRUNCATED;
+		if (pos >= SW_EXE_DATA)
 			break;
-		}
 		/* pos < SW_EXE_DATA and a name is at most 256 bytes with its NUL,
 		 * so the write stays inside exe[SW_EXE_BUF]; the mask tells the
 		 * verifier the same. */
@@ -145,17 +251,15 @@ static __always_inline void exe__fill(struct sw_event *e, struct task_struct *ta
 		    bpf_probe_read_kernel_str(&e->exe[pos & (SW_EXE_DATA - 1)], SW_EXE_SLACK, name);
 		if (n <= 0)
 			break;
+		if (pos + n > SW_EXE_DATA)
+			/* It would overhang into the slack: leave it out. */
+			break;
 		pos += n;
 		dentry = parent;
 	}
 	/* Out of levels or room before the root: the path misses its top. */
 	if (!complete)
 		e->flags |= SW_FLAG_EXE_TRUNCATED;
-	if (pos > SW_EXE_DATA) {
-		/* The last component overhangs into the slack: drop it. */
-		e->flags |= SW_FLAG_EXE_TRUNCATED;
-		pos = SW_EXE_DATA;
-	}
 	e->exe_size = pos;
 }
 
@@ -212,9 +316,11 @@ static __always_inline void event__fill(void *ctx, struct sw_event *e, __u32 typ
 	e->hdr.type = type;
 	e->hdr.ktime_ns = bpf_ktime_get_boot_ns();
 	e->flags = flags;
-	e->pad[0] = 0;
-	e->pad[1] = 0;
+	e->pad16 = 0;
+	e->pad = 0;
 	task__fill(&e->task, task);
+	ancestors__fill(e, task);
+	cgroup__fill(e, task);
 	exe__fill(e, task);
 	args_len = args__fill(e, task);
 	event__submit(ctx, e, args_len);

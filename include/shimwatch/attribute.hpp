@@ -7,35 +7,16 @@
 #include <string>
 #include <string_view>
 
-namespace shimwatch {
+#include <memory>
+#include <vector>
 
-enum class OriginType { host, pod, container, systemd_unit, user_session };
+#include "shimwatch/config.hpp"
+#include "shimwatch/event.hpp"
+
+namespace shimwatch {
 
 // "host", "pod", "container", "systemd_unit", "user_session"
 std::string_view origin_type_name(OriginType type);
-
-// What a cgroup path alone says about its owner.
-struct CgroupOrigin {
-  OriginType type = OriginType::host;
-
-  // pod: kubelet's pod cgroup, uid with dashes as the API server spells it.
-  std::string pod_uid;
-  std::string qos_class; // "guaranteed", "burstable" or "besteffort"
-
-  // pod or container: the container's full id (hex, no runtime prefix).
-  std::string container_id;
-  // "containerd", "cri-o", "docker", "podman"; empty when the layout does not say
-  // (kubelet's cgroupfs driver names the container by id only).
-  std::string container_runtime;
-
-  // systemd_unit: the innermost unit, e.g. "cron.service", "getty@tty1.service".
-  std::string unit;
-  // user_session: "3" for session-3.scope; the login uid from user-1000.slice.
-  std::string session;
-  std::optional<uint32_t> session_uid;
-  // The innermost slice, e.g. "system.slice", "user-1000.slice", "kubepods-burstable.slice".
-  std::string slice;
-};
 
 // Parses a cgroup path as it appears in /proc/<pid>/cgroup or is rebuilt from
 // the probe's captured levels ("/kubepods/burstable/pod<uid>/<id>",
@@ -43,5 +24,35 @@ struct CgroupOrigin {
 // (it may start with "..."); the innermost levels decide. Never fails: a path
 // that matches no known layout is the host.
 CgroupOrigin parse_cgroup_path(std::string_view path);
+
+class PodCache;
+class ProcessTable;
+
+// The attribute stage: cgroup path -> origin, pod uid -> Kubernetes metadata,
+// ancestors -> their executables. Never blocks: what is not known yet (a pod
+// the watch has not delivered) is left out and counted.
+class Attributor {
+public:
+  // pods may be null (no Kubernetes metadata source).
+  Attributor(const Config &config, const PodCache *pods);
+  ~Attributor();
+  Attributor(const Attributor &) = delete;
+  Attributor &operator=(const Attributor &) = delete;
+
+  // Scans /proc once so that ancestors already running are known.
+  void scan_processes();
+
+  void attribute(Event &event);
+
+  // Events of a pod the metadata source did not know (yet).
+  uint64_t kubernetes_misses() const { return kubernetes_misses_; }
+  size_t process_table_size() const;
+
+private:
+  std::unique_ptr<ProcessTable> processes_;
+  const PodCache *pods_;
+  std::vector<std::string> labels_;
+  uint64_t kubernetes_misses_ = 0;
+};
 
 } // namespace shimwatch

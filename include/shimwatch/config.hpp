@@ -14,6 +14,33 @@ enum class OutputFormat { automatic, json, text };
 
 std::string_view format_name(OutputFormat format);
 
+// A known node agent (monitoring, logging, security) and how to recognise it.
+// Patterns are shell globs (fnmatch); any one match of any field is enough.
+struct AgentRule {
+  std::string name;
+  std::vector<std::string> images;      // container image of the pod's container
+  std::vector<std::string> containers;  // Kubernetes container name
+  std::vector<std::string> workloads;   // owning workload name
+  std::vector<std::string> executables; // the process' or an ancestor's executable
+  std::vector<std::string> units;       // systemd unit
+};
+
+enum class KubernetesMode { automatic, on, off };
+
+std::string_view kubernetes_mode_name(KubernetesMode mode);
+Result<KubernetesMode> parse_kubernetes_mode(const std::string &text);
+
+struct KubernetesConfig {
+  // automatic: on when api_server is set or KUBERNETES_SERVICE_HOST is (in a pod).
+  KubernetesMode mode = KubernetesMode::automatic;
+  std::string api_server; // https://HOST:PORT; empty: from KUBERNETES_SERVICE_HOST/PORT
+  std::string token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+  std::string ca_file = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
+  std::string node_name; // empty: $NODE_NAME, else the host name
+  // Pod labels copied into events; all others are left out.
+  std::vector<std::string> labels;
+};
+
 struct Config {
   // Basenames of executables whose exec is reported.
   std::vector<std::string> watch_exec;
@@ -28,6 +55,14 @@ struct Config {
   std::string metrics_address; // host:port; empty: no metrics endpoint
 
   uint32_t ring_buffer_kib = 8192;
+
+  // Processes remembered for ancestry (executable paths); least recently used go first.
+  uint32_t process_table_size = 16384;
+
+  KubernetesConfig kubernetes;
+
+  bool builtin_agents = true;         // the rules shipped in src/classify/default_agents.json
+  std::vector<AgentRule> agent_rules; // checked before the built-in ones
 };
 
 // The built-in defaults (src/config/default_config.json, embedded at build time).

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +18,59 @@ enum class Action {
 // The value written to event.action.
 std::string_view action_name(Action action);
 
+enum class OriginType { host, pod, container, systemd_unit, user_session };
+
+// What a cgroup path alone says about its owner (see parse_cgroup_path).
+struct CgroupOrigin {
+  OriginType type = OriginType::host;
+
+  // pod: kubelet's pod cgroup, uid with dashes as the API server spells it.
+  std::string pod_uid;
+  std::string qos_class; // "guaranteed", "burstable" or "besteffort"
+
+  // pod or container: the container's full id (hex, no runtime prefix).
+  std::string container_id;
+  // "containerd", "cri-o", "docker", "podman"; empty when the layout does not say
+  // (kubelet's cgroupfs driver names the container by id only).
+  std::string container_runtime;
+
+  // systemd_unit: the innermost unit, e.g. "cron.service", "getty@tty1.service".
+  std::string unit;
+  // user_session: "3" for session-3.scope; the login uid from user-1000.slice.
+  std::string session;
+  std::optional<uint32_t> session_uid;
+  // The innermost slice, e.g. "system.slice", "user-1000.slice", "kubepods-burstable.slice".
+  std::string slice;
+};
+
+// Who is behind an event: filled by the attribute stage.
+struct Origin {
+  OriginType type = OriginType::host;
+  CgroupOrigin cgroup;
+
+  // Kubernetes metadata, once the pod is known to the agent.
+  bool kubernetes_known = false;
+  std::string namespace_name;
+  std::string pod_name;
+  std::string container_name;
+  std::string container_image;
+  std::string workload_kind; // Deployment, DaemonSet, StatefulSet, Job, CronJob, ...
+  std::string workload_name;
+  std::map<std::string, std::string> labels; // the configured allow-list only
+
+  // A known monitoring or security agent (rule name), e.g. "datadog".
+  std::string agent;
+};
+
+// One ancestor, nearest first; captured in the kernel at the time of the event.
+struct Ancestor {
+  uint32_t pid = 0;
+  uint32_t pid_ns = 0;
+  uint64_t start_boottime_ns = 0;
+  std::string name;       // comm
+  std::string executable; // from the process table; empty when unknown
+};
+
 struct ProcessInfo {
   uint32_t pid = 0;
   uint32_t tid = 0;
@@ -27,8 +82,10 @@ struct ProcessInfo {
   std::string executable;  // absolute path inside the process' mount namespace
   bool executable_truncated = false;
   std::vector<std::string> args;
-  bool args_truncated = false;  // argv longer than the kernel-side bound
-  bool args_unreadable = false; // argv was not resident when the probe ran
+  bool args_truncated = false;     // argv longer than the kernel-side bound
+  bool args_unreadable = false;    // argv was not resident when the probe ran
+  std::vector<Ancestor> ancestry;  // nearest first, up to the container boundary or pid 1
+  bool ancestry_truncated = false; // more ancestors above the captured ones
 };
 
 struct Event {
@@ -37,6 +94,10 @@ struct Event {
   uint64_t ktime_ns = 0;    // CLOCK_BOOTTIME, as recorded by the probe
   ProcessInfo process;
   uint64_t cgroup_id = 0;
+  // "/kubepods/burstable/pod<uid>/<id>"; ".../a/b" when only the innermost
+  // levels were captured.
+  std::string cgroup_path;
+  uint32_t cgroup_hierarchy = 0; // 0: cgroup v2; else a v1 controller's subsys id + 1
   uint32_t mnt_ns = 0;
   uint32_t pid_ns = 0;
   std::string exec_path;            // exec: the path passed to execve()
@@ -46,6 +107,8 @@ struct Event {
   std::string socket_path; // as passed by the caller; abstract names start with '@'
   bool socket_abstract = false;
   int error = 0; // errno of a failed call, 0 on success
+
+  Origin origin;
 
   bool success() const { return error == 0; }
 };

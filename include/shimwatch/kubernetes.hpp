@@ -83,14 +83,18 @@ struct KubeClientOptions {
 };
 
 struct KubeClientStats {
-  bool synced = false;      // a list succeeded and the watch is current
-  bool reachable = false;   // last request got an answer
-  uint64_t lists = 0;       // successful lists
+  bool synced = false;    // a list succeeded and the watch is current
+  bool reachable = false; // the last request got a usable answer (false during an outage)
+  uint64_t lists = 0;     // successful lists
+  uint64_t watches = 0;   // watch requests answered with a stream
   uint64_t watch_events = 0;
-  uint64_t relists_gone = 0; // 410 Gone, resourceVersion too old
-  uint64_t errors = 0;       // failed requests, bad answers
-  uint64_t outages = 0;      // reachable -> unreachable transitions (one log line each)
-  std::string last_error;
+  uint64_t relists_gone = 0;   // 410 Gone, resourceVersion too old
+  uint64_t errors = 0;         // failed requests, bad answers (HTTP errors, invalid JSON, ...)
+  uint64_t malformed_pods = 0; // pods in lists or watch events that parse_pod refused; skipped
+  // Outages: the API server went from usable to failing (unreachable, HTTP
+  // errors, garbage); one warning line each, one info line when it recovers.
+  uint64_t outages = 0;
+  std::string last_error; // never contains the token
 };
 
 // Lists then watches pods with fieldSelector=spec.nodeName=<node>, tracking

@@ -33,6 +33,7 @@ public:
   void count_event(const Event &event);
   void count_decode_error();
   void count_filtered();
+  void count_enrichment_miss(const std::string &source);
   void count_output_error(const std::string &output);
 
 private:

@@ -1,6 +1,8 @@
 #include "shimwatch/agent.hpp"
 
 #include <atomic>
+#include <cstdlib>
+#include <optional>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -9,7 +11,9 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "shimwatch/attribute.hpp"
 #include "shimwatch/check.hpp"
+#include "shimwatch/kubernetes.hpp"
 #include "shimwatch/classify.hpp"
 #include "shimwatch/decode.hpp"
 #include "shimwatch/metrics.hpp"
@@ -41,6 +45,39 @@ std::string join(const std::vector<std::string> &items) {
   for (const auto &item : items)
     out += (out.empty() ? "" : ", ") + item;
   return out.empty() ? "(none)" : out;
+}
+
+std::string env(const char *name) {
+  const char *value = std::getenv(name);
+  return value ? value : "";
+}
+
+// Where pod metadata comes from, or nothing when Kubernetes is off or absent.
+std::optional<KubeClientOptions> kubernetes_options(const KubernetesConfig &k,
+                                                    const HostInfo &host) {
+  if (k.mode == KubernetesMode::off)
+    return std::nullopt;
+  std::string api_server = k.api_server;
+  if (api_server.empty() && !env("KUBERNETES_SERVICE_HOST").empty()) {
+    std::string h = env("KUBERNETES_SERVICE_HOST");
+    std::string port =
+        env("KUBERNETES_SERVICE_PORT").empty() ? "443" : env("KUBERNETES_SERVICE_PORT");
+    api_server = "https://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" + port;
+  }
+  if (api_server.empty()) {
+    if (k.mode == KubernetesMode::on)
+      throw StartupError("kubernetes.mode is on but no API server is known: set "
+                         "--kube-api-server, or run in a pod (KUBERNETES_SERVICE_HOST)");
+    return std::nullopt;
+  }
+  KubeClientOptions options;
+  options.api_server = api_server;
+  options.token_file = k.token_file;
+  options.ca_file = k.ca_file;
+  options.node_name = !k.node_name.empty()        ? k.node_name
+                      : !env("NODE_NAME").empty() ? env("NODE_NAME")
+                                                  : host.name;
+  return options;
 }
 
 struct OutputSet {
@@ -80,6 +117,11 @@ int run_agent(const CliRequest &request) {
   outputs.reported_errors.assign(outputs.sinks.size(), 0);
 
   Classifier classifier(config);
+  PodCache pods;
+  std::unique_ptr<KubeClient> kube;
+  auto kube_options = kubernetes_options(config.kubernetes, host);
+  Attributor attributor(config, kube_options ? &pods : nullptr);
+  attributor.scan_processes();
   ClockOffset clock = ClockOffset::now();
   std::unique_ptr<Metrics> metrics;
   uint64_t decode_errors = 0;
@@ -100,6 +142,11 @@ int run_agent(const CliRequest &request) {
         metrics->count_filtered();
       return;
     }
+    uint64_t misses_before = attributor.kubernetes_misses();
+    attributor.attribute(*event);
+    if (metrics && attributor.kubernetes_misses() != misses_before)
+      metrics->count_enrichment_miss("kubernetes");
+    classifier.tag_agent(*event);
     for (auto &sink : outputs.sinks)
       sink->write(*event);
     if (metrics)
@@ -117,6 +164,13 @@ int run_agent(const CliRequest &request) {
     if (!started)
       throw StartupError(started.error().message);
     metrics = std::move(*started);
+  }
+
+  if (kube_options) {
+    kube = std::make_unique<KubeClient>(*kube_options, pods);
+    kube->start();
+    spdlog::info("pod metadata from {} for node {}", kube_options->api_server,
+                 kube_options->node_name);
   }
 
   install_signal_handlers();
@@ -157,6 +211,8 @@ int run_agent(const CliRequest &request) {
                "connect table full {}), {} malformed",
                kc.emitted, kc.dropped_ring_buffer_full + kc.dropped_pending_full,
                kc.dropped_ring_buffer_full, kc.dropped_pending_full, decode_errors);
+  if (kube)
+    kube->stop();
   metrics.reset(); // stops the HTTP thread before the probe goes away
   return 0;
 }

@@ -16,6 +16,16 @@ Classifier::Classifier(const Config &config)
     : exec_names_(config.watch_exec.begin(), config.watch_exec.end()) {
   for (const auto &name : config.watch_exec)
     exec_comm_keys_.insert(name.substr(0, comm_bytes));
+  agent_rules_ = config.agent_rules;
+  if (config.builtin_agents) {
+    // Checked by a unit test; cannot fail at run time.
+    if (auto builtin = parse_agent_rules(builtin_agent_rules_json()))
+      agent_rules_.insert(agent_rules_.end(), builtin->begin(), builtin->end());
+  }
+}
+
+void Classifier::tag_agent(Event &event) const {
+  event.origin.agent = match_agent(agent_rules_, event);
 }
 
 bool Classifier::accept(const Event &event) const {

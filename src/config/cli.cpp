@@ -32,12 +32,22 @@ struct FlagValues {
   bool no_stdout = false;
   std::optional<std::string> metrics_address;
   std::optional<std::string> ring_buffer_kib;
+  std::optional<std::string> kubernetes_mode;
+  std::optional<std::string> kube_api_server;
+  std::optional<std::string> kube_token_file;
+  std::optional<std::string> kube_ca_file;
+  std::optional<std::string> node_name;
+  std::vector<std::string> kube_labels;
 };
 
 // Flags that take a value; both "--flag VALUE" and "--flag=VALUE" work.
-constexpr const char *value_flags[] = {
-    "--config", "-c",         "--watch-exec",      "--watch-socket",
-    "--format", "--log-file", "--metrics-address", "--ring-buffer-kib"};
+constexpr const char *value_flags[] = {"--config",          "-c",
+                                       "--watch-exec",      "--watch-socket",
+                                       "--format",          "--log-file",
+                                       "--metrics-address", "--ring-buffer-kib",
+                                       "--kubernetes",      "--kube-api-server",
+                                       "--kube-token-file", "--kube-ca-file",
+                                       "--node-name",       "--kube-label"};
 
 bool takes_value(const std::string &flag) {
   for (const char *f : value_flags)
@@ -111,6 +121,18 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
       flags.metrics_address = *value;
     else if (flag == "--ring-buffer-kib")
       flags.ring_buffer_kib = *value;
+    else if (flag == "--kubernetes")
+      flags.kubernetes_mode = *value;
+    else if (flag == "--kube-api-server")
+      flags.kube_api_server = *value;
+    else if (flag == "--kube-token-file")
+      flags.kube_token_file = *value;
+    else if (flag == "--kube-ca-file")
+      flags.kube_ca_file = *value;
+    else if (flag == "--node-name")
+      flags.node_name = *value;
+    else if (flag == "--kube-label")
+      flags.kube_labels.push_back(*value);
     else if (flag == "--print-config" && request.command == Command::run)
       request.print_config = true;
     else if (flag == "-v" || flag == "--verbose")
@@ -158,6 +180,21 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
                    "' is not a number (a power of two from 64 to 1048576)"};
     config.ring_buffer_kib = kib;
   }
+  if (flags.kubernetes_mode) {
+    auto mode = parse_kubernetes_mode(*flags.kubernetes_mode);
+    if (!mode)
+      return Error{"--kubernetes " + mode.error().message};
+    config.kubernetes.mode = *mode;
+  }
+  if (flags.kube_api_server)
+    config.kubernetes.api_server = *flags.kube_api_server;
+  if (flags.kube_token_file)
+    config.kubernetes.token_file = *flags.kube_token_file;
+  if (flags.kube_ca_file)
+    config.kubernetes.ca_file = *flags.kube_ca_file;
+  if (flags.node_name)
+    config.kubernetes.node_name = *flags.node_name;
+  append_unique(config.kubernetes.labels, flags.kube_labels);
   if (!config.stdout_enabled && config.log_file.empty() && request.command == Command::run &&
       !request.print_config)
     return Error{"--no-stdout without --log-file leaves no output; give --log-file PATH"};
@@ -193,6 +230,15 @@ OPTIONS (run, check)
                                (default: 127.0.0.1:9464)
       --ring-buffer-kib N      kernel ring buffer size, power of two
                                (64..1048576, default: 8192)
+      --node-name NAME         this node's name (default: $NODE_NAME, else
+                               the host name)
+      --kubernetes auto|on|off pod metadata from the API server; auto = on
+                               inside a pod (KUBERNETES_SERVICE_HOST set) or
+                               when --kube-api-server is given (default: auto)
+      --kube-api-server URL    API server, e.g. https://10.96.0.1:443
+      --kube-token-file PATH   bearer token (default: the service account's)
+      --kube-ca-file PATH      CA bundle (default: the service account's)
+      --kube-label KEY         also copy this pod label into events (repeatable)
       --print-config           print the effective config as JSON and exit
   -v, --verbose                debug logging (libbpf included) on stderr
   -h, --help                   this text

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "config/address.hpp"
+#include "shimwatch/classify.hpp"
 
 namespace shimwatch {
 
@@ -71,7 +72,44 @@ bool contains_byte(const std::string &s, char c) {
   return s.find(c) != std::string::npos;
 }
 
+json rules_to_json(const std::vector<AgentRule> &rules) {
+  json out = json::array();
+  for (const auto &r : rules) {
+    json rule = {{"name", r.name}};
+    for (auto [key, list] :
+         {std::pair{"images", &r.images}, std::pair{"containers", &r.containers},
+          std::pair{"workloads", &r.workloads}, std::pair{"executables", &r.executables},
+          std::pair{"units", &r.units}})
+      if (!list->empty())
+        rule[key] = *list;
+    out.push_back(std::move(rule));
+  }
+  return out;
+}
+
 } // namespace
+
+Result<KubernetesMode> parse_kubernetes_mode(const std::string &text) {
+  if (text == "auto")
+    return KubernetesMode::automatic;
+  if (text == "on")
+    return KubernetesMode::on;
+  if (text == "off")
+    return KubernetesMode::off;
+  return Error{"'" + text + "' is not a mode (allowed: auto, on, off)"};
+}
+
+std::string_view kubernetes_mode_name(KubernetesMode mode) {
+  switch (mode) {
+  case KubernetesMode::automatic:
+    return "auto";
+  case KubernetesMode::on:
+    return "on";
+  case KubernetesMode::off:
+    return "off";
+  }
+  return "auto";
+}
 
 std::string_view format_name(OutputFormat format) {
   switch (format) {
@@ -100,7 +138,10 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
   }
   if (!root.is_object())
     return Error{"config must be a JSON object, got " + type_name(root)};
-  if (auto st = check_keys(root, "", {"watch", "output", "metrics", "kernel"}); !st)
+  if (auto st = check_keys(
+          root, "",
+          {"watch", "output", "metrics", "kernel", "attribution", "kubernetes", "agents"});
+      !st)
     return st.error();
 
   auto watch = section(root, "watch", {"exec", "sockets"});
@@ -165,6 +206,64 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
                        "must be a positive whole number, got " + v.dump());
     base.ring_buffer_kib = v.get<uint32_t>();
   }
+
+  auto attribution = section(root, "attribution", {"process_table_size"});
+  if (!attribution)
+    return attribution.error();
+  if (attribution->contains("process_table_size")) {
+    const json &v = attribution->at("process_table_size");
+    if (!v.is_number_unsigned() || v.get<uint64_t>() > UINT32_MAX)
+      return key_error("attribution.process_table_size",
+                       "must be a positive whole number, got " + v.dump());
+    base.process_table_size = v.get<uint32_t>();
+  }
+
+  auto kube = section(root, "kubernetes",
+                      {"mode", "api_server", "token_file", "ca_file", "node_name", "labels"});
+  if (!kube)
+    return kube.error();
+  if (kube->contains("mode")) {
+    const json &v = kube->at("mode");
+    auto mode = v.is_string()
+                    ? parse_kubernetes_mode(v.get<std::string>())
+                    : Result<KubernetesMode>(Error{"must be a string, got " + type_name(v)});
+    if (!mode)
+      return key_error("kubernetes.mode", mode.error().message);
+    base.kubernetes.mode = *mode;
+  }
+  for (auto [key, target] : {std::pair{"api_server", &base.kubernetes.api_server},
+                             std::pair{"token_file", &base.kubernetes.token_file},
+                             std::pair{"ca_file", &base.kubernetes.ca_file},
+                             std::pair{"node_name", &base.kubernetes.node_name}}) {
+    if (!kube->contains(key))
+      continue;
+    const json &v = kube->at(key);
+    if (!v.is_string())
+      return key_error(std::string("kubernetes.") + key, "must be a string, got " + type_name(v));
+    *target = v.get<std::string>();
+  }
+  if (kube->contains("labels")) {
+    auto list = string_list(kube->at("labels"), "kubernetes.labels");
+    if (!list)
+      return list.error();
+    base.kubernetes.labels = *list;
+  }
+
+  auto agents = section(root, "agents", {"builtin", "rules"});
+  if (!agents)
+    return agents.error();
+  if (agents->contains("builtin")) {
+    const json &v = agents->at("builtin");
+    if (!v.is_boolean())
+      return key_error("agents.builtin", "must be true or false, got " + type_name(v));
+    base.builtin_agents = v.get<bool>();
+  }
+  if (agents->contains("rules")) {
+    auto rules = parse_agent_rules(agents->at("rules"), "agents.rules");
+    if (!rules)
+      return Error{"config key " + rules.error().message};
+    base.agent_rules = *rules;
+  }
   return base;
 }
 
@@ -199,6 +298,13 @@ Status validate_config(const Config &config) {
     if (!address)
       return key_error("metrics.address", address.error().message);
   }
+  if (config.process_table_size < 64 || config.process_table_size > 4'000'000)
+    return key_error("attribution.process_table_size",
+                     std::to_string(config.process_table_size) + " is not from 64 to 4000000");
+  if (const auto &url = config.kubernetes.api_server;
+      !url.empty() && url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0)
+    return key_error("kubernetes.api_server",
+                     "'" + url + "' is not a URL (e.g. https://10.96.0.1:443)");
   uint32_t kib = config.ring_buffer_kib;
   if (kib < 64 || kib > 1024 * 1024 || (kib & (kib - 1)) != 0)
     return key_error("kernel.ring_buffer_kib",
@@ -215,6 +321,16 @@ std::string config_to_json(const Config &config) {
         {"log_file", config.log_file}}},
       {"metrics", {{"address", config.metrics_address}}},
       {"kernel", {{"ring_buffer_kib", config.ring_buffer_kib}}},
+      {"attribution", {{"process_table_size", config.process_table_size}}},
+      {"kubernetes",
+       {{"mode", kubernetes_mode_name(config.kubernetes.mode)},
+        {"api_server", config.kubernetes.api_server},
+        {"token_file", config.kubernetes.token_file},
+        {"ca_file", config.kubernetes.ca_file},
+        {"node_name", config.kubernetes.node_name},
+        {"labels", config.kubernetes.labels}}},
+      {"agents",
+       {{"builtin", config.builtin_agents}, {"rules", rules_to_json(config.agent_rules)}}},
   };
   // Flags can carry bytes that are not UTF-8; show them as U+FFFD rather than fail.
   return root.dump(2, ' ', false, json::error_handler_t::replace);

@@ -20,9 +20,13 @@ static_assert(offsetof(sw_event, task) == 16);
 static_assert(offsetof(sw_event, ret) == 88);
 static_assert(offsetof(sw_event, addr) == 96);
 static_assert(offsetof(sw_event, exe_size) == 212);
-static_assert(offsetof(sw_event, exec_path) == 224);
-static_assert(offsetof(sw_event, exe) == 480);
-static_assert(offsetof(sw_event, args) == 1248);
+static_assert(sizeof(sw_ancestor) == 32);
+static_assert(sizeof(sw_cgroup_info) == 16 + SW_CGROUP_BUF);
+static_assert(offsetof(sw_event, ancestor) == 224);
+static_assert(offsetof(sw_event, cgroup) == 480);
+static_assert(offsetof(sw_event, exec_path) == 1264);
+static_assert(offsetof(sw_event, exe) == 1520);
+static_assert(offsetof(sw_event, args) == 2288);
 static_assert(sizeof(sw_event) == offsetof(sw_event, args) + SW_ARGS_MAX);
 static_assert(sizeof(sw_event) % 8 == 0);
 
@@ -39,6 +43,7 @@ std::string bounded_string(const char *data, size_t max) {
 }
 
 // Components arrive leaf first, each NUL terminated: "docker\0bin\0usr\0".
+// Bytes after the last NUL are not a whole component and are left out.
 std::string join_path_components(const char *data, size_t size, bool truncated) {
   std::vector<std::string_view> parts;
   size_t start = 0;
@@ -100,6 +105,11 @@ Result<Event> decode_event(std::span<const std::byte> raw, const ClockOffset &cl
     return Error{"argv size " + std::to_string(rec.args_size) + " overruns the record"};
   if (rec.exe_size > SW_EXE_DATA)
     return Error{"executable path size " + std::to_string(rec.exe_size) + " overruns its field"};
+  if (rec.cgroup.names_size > SW_CGROUP_DATA)
+    return Error{"cgroup names size " + std::to_string(rec.cgroup.names_size) +
+                 " overruns its field"};
+  if (rec.ancestors > SW_ANCESTORS_MAX)
+    return Error{"ancestor count " + std::to_string(rec.ancestors) + " overruns its field"};
   if (rec.addr.len > SW_UNIX_PATH_MAX)
     return Error{"socket path length " + std::to_string(rec.addr.len) + " overruns its field"};
 
@@ -132,7 +142,19 @@ Result<Event> decode_event(std::span<const std::byte> raw, const ClockOffset &cl
   p.args_truncated = rec.flags & SW_FLAG_ARGS_TRUNCATED;
   p.args_unreadable = rec.flags & SW_FLAG_ARGS_UNREADABLE;
 
+  for (size_t i = 0; i < rec.ancestors; ++i) {
+    const sw_ancestor &a = rec.ancestor[i];
+    p.ancestry.push_back(
+        Ancestor{a.pid, a.pid_ns, a.start_boottime_ns, bounded_string(a.comm, sizeof(a.comm)), ""});
+  }
+  p.ancestry_truncated = rec.flags & SW_FLAG_ANCESTRY_TRUNCATED;
+
   event.cgroup_id = rec.task.cgroup_id;
+  event.cgroup_hierarchy = rec.cgroup.hierarchy;
+  event.cgroup_path = rec.cgroup.level == 0
+                          ? "/"
+                          : join_path_components(rec.cgroup.names, rec.cgroup.names_size,
+                                                 rec.flags & SW_FLAG_CGROUP_TRUNCATED);
   event.mnt_ns = rec.task.mnt_ns;
   event.pid_ns = rec.task.pid_ns;
 

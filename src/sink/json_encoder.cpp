@@ -1,5 +1,6 @@
 #include <nlohmann/json.hpp>
 
+#include "shimwatch/attribute.hpp"
 #include "shimwatch/sink.hpp"
 
 namespace shimwatch {
@@ -7,6 +8,81 @@ namespace shimwatch {
 namespace {
 
 using ordered_json = nlohmann::ordered_json;
+
+ordered_json ancestry_json(const std::vector<Ancestor> &ancestry, bool *replaced) {
+  ordered_json out = ordered_json::array();
+  for (const auto &a : ancestry) {
+    ordered_json entry = {{"pid", a.pid}, {"name", utf8::sanitize(a.name, replaced)}};
+    if (!a.executable.empty())
+      entry["executable"] = utf8::sanitize(a.executable, replaced);
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+// container.*, orchestrator.*, kubernetes.* from the attributed origin.
+void add_origin_ecs(ordered_json &record, const Origin &o, bool *replaced) {
+  const CgroupOrigin &c = o.cgroup;
+  if (!c.container_id.empty()) {
+    ordered_json container = {{"id", c.container_id}};
+    if (!c.container_runtime.empty())
+      container["runtime"] = c.container_runtime;
+    if (!o.container_name.empty())
+      container["name"] = utf8::sanitize(o.container_name, replaced);
+    if (!o.container_image.empty())
+      container["image"] = {{"name", utf8::sanitize(o.container_image, replaced)}};
+    record["container"] = std::move(container);
+  }
+  if (o.type != OriginType::pod)
+    return;
+  ordered_json orchestrator = {{"type", "kubernetes"}};
+  if (o.kubernetes_known)
+    orchestrator["namespace"] = utf8::sanitize(o.namespace_name, replaced);
+  orchestrator["resource"] = {{"type", "pod"}};
+  if (o.kubernetes_known)
+    orchestrator["resource"]["name"] = utf8::sanitize(o.pod_name, replaced);
+  record["orchestrator"] = std::move(orchestrator);
+
+  ordered_json kubernetes = {{"pod", {{"uid", c.pod_uid}}}};
+  if (o.kubernetes_known) {
+    kubernetes["pod"]["name"] = utf8::sanitize(o.pod_name, replaced);
+    kubernetes["namespace"] = utf8::sanitize(o.namespace_name, replaced);
+    if (!o.labels.empty()) {
+      ordered_json labels = ordered_json::object();
+      for (const auto &[k, v] : o.labels)
+        labels[utf8::sanitize(k, replaced)] = utf8::sanitize(v, replaced);
+      kubernetes["pod"]["labels"] = std::move(labels);
+    }
+  }
+  if (!o.container_name.empty())
+    kubernetes["container"] = {{"name", utf8::sanitize(o.container_name, replaced)}};
+  record["kubernetes"] = std::move(kubernetes);
+}
+
+// shimwatch.origin: the kind of origin and its attributes.
+ordered_json origin_json(const Origin &o, bool *replaced) {
+  const CgroupOrigin &c = o.cgroup;
+  ordered_json out = {{"type", origin_type_name(o.type)}};
+  if (o.type == OriginType::pod) {
+    out["kubernetes_metadata"] = o.kubernetes_known ? "known" : "unknown";
+    if (!c.qos_class.empty())
+      out["qos_class"] = c.qos_class;
+    if (!o.workload_kind.empty())
+      out["workload"] = {{"kind", o.workload_kind},
+                         {"name", utf8::sanitize(o.workload_name, replaced)}};
+  }
+  if (!c.unit.empty())
+    out["unit"] = utf8::sanitize(c.unit, replaced);
+  if (!c.session.empty())
+    out["session"] = utf8::sanitize(c.session, replaced);
+  if (c.session_uid)
+    out["login_uid"] = *c.session_uid;
+  if (!c.slice.empty())
+    out["slice"] = utf8::sanitize(c.slice, replaced);
+  if (!o.agent.empty())
+    out["agent"] = o.agent;
+  return out;
+}
 
 } // namespace
 
@@ -41,12 +117,15 @@ std::string encode_json(const Event &event, const HostInfo &host) {
       {"args_count", p.args.size()},
       {"command_line", utf8::sanitize(command_line(p.args))},
       {"parent", {{"pid", p.ppid}, {"name", utf8::sanitize(p.parent_name, &replaced)}}},
+      {"ancestry", ancestry_json(p.ancestry, &replaced)},
   };
   record["user"] = {{"id", std::to_string(p.uid)}};
   record["group"] = {{"id", std::to_string(p.gid)}};
+  add_origin_ecs(record, event.origin, &replaced);
 
   ordered_json sw;
-  sw["cgroup"] = {{"id", event.cgroup_id}};
+  sw["origin"] = origin_json(event.origin, &replaced);
+  sw["cgroup"] = {{"id", event.cgroup_id}, {"path", utf8::sanitize(event.cgroup_path, &replaced)}};
   sw["namespace"] = {{"mnt", event.mnt_ns}, {"pid", event.pid_ns}};
   if (connect)
     sw["socket"] = {{"path", utf8::sanitize(event.socket_path, &replaced)},
@@ -60,6 +139,8 @@ std::string encode_json(const Event &event, const HostInfo &host) {
     proc["args_unreadable"] = true;
   if (p.executable_truncated)
     proc["executable_truncated"] = true;
+  if (p.ancestry_truncated)
+    proc["ancestry_truncated"] = true;
   if (args_replaced) {
     // The args above show U+FFFD for bytes that are not UTF-8; the exact
     // bytes, NUL separated as in the kernel, are kept here.

@@ -66,6 +66,7 @@ struct Metrics::Impl {
   prometheus::Family<prometheus::Counter> *events = nullptr;
   prometheus::Family<prometheus::Counter> *dropped = nullptr;
   prometheus::Family<prometheus::Counter> *output_errors = nullptr;
+  prometheus::Family<prometheus::Counter> *enrichment_misses = nullptr;
   prometheus::Counter *decode_errors = nullptr;
   prometheus::Counter *filtered = nullptr;
 };
@@ -97,6 +98,12 @@ Result<std::unique_ptr<Metrics>> Metrics::start(const std::string &address,
                          .Name("shimwatch_output_errors_total")
                          .Help("Failed writes, by output.")
                          .Register(*m.registry);
+  m.enrichment_misses = &prometheus::BuildCounter()
+                             .Name("shimwatch_enrichment_misses_total")
+                             .Help("Events whose origin a metadata source did not know (yet), "
+                                   "by source.")
+                             .Register(*m.registry);
+  m.enrichment_misses->Add({{"source", "kubernetes"}});
   prometheus::BuildGauge()
       .Name("shimwatch_build_info")
       .Help("Version of the agent and the kernel it runs on; always 1.")
@@ -128,6 +135,10 @@ void Metrics::count_decode_error() {
 }
 void Metrics::count_filtered() {
   impl_->filtered->Increment();
+}
+
+void Metrics::count_enrichment_miss(const std::string &source) {
+  impl_->enrichment_misses->Add({{"source", source}}).Increment();
 }
 
 void Metrics::count_output_error(const std::string &output) {

@@ -53,6 +53,39 @@ std::string fit(const std::string &text, size_t width) {
   return text + std::string(width > columns ? width - columns : 0, ' ');
 }
 
+// Short, most precise name of who did it.
+std::string origin_label(const Event &event) {
+  const Origin &o = event.origin;
+  const CgroupOrigin &c = o.cgroup;
+  std::string label;
+  switch (o.type) {
+  case OriginType::pod:
+    if (o.kubernetes_known)
+      label = o.namespace_name + "/" + (o.workload_name.empty() ? o.pod_name : o.workload_name) +
+              (o.container_name.empty() ? "" : ":" + o.container_name);
+    else
+      label = "pod:" + c.pod_uid;
+    break;
+  case OriginType::container:
+    label = (c.container_runtime.empty() ? "container" : c.container_runtime) + ":" +
+            c.container_id.substr(0, 12);
+    break;
+  case OriginType::systemd_unit:
+    label = c.unit;
+    break;
+  case OriginType::user_session:
+    label = "session " + c.session +
+            (c.session_uid ? " uid " + std::to_string(*c.session_uid) : std::string());
+    break;
+  case OriginType::host:
+    label = "host";
+    break;
+  }
+  if (!o.agent.empty())
+    label = o.agent + " " + label;
+  return label;
+}
+
 } // namespace
 
 std::string text_header() {
@@ -67,7 +100,7 @@ std::string encode_text(const Event &event) {
   std::string time = format_timestamp(event.timestamp_ns).substr(11, 15);
   std::string target = connect ? event.socket_path : command_line(event.process.args);
   std::string outcome = event.success() ? "ok" : errno_name(event.error);
-  std::string origin = "cgroup:" + std::to_string(event.cgroup_id);
+  std::string origin = origin_label(event);
   std::string line;
   char buf[128];
   snprintf(buf, sizeof(buf), "%-15s %-7s %-15s %7u ", time.c_str(), connect ? "connect" : "exec",

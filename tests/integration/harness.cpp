@@ -147,7 +147,8 @@ AgentOutput Agent::stop() {
 
 namespace {
 
-ProcessResult run_process_impl(const std::vector<std::string> &argv, bool drop_to, uid_t uid) {
+ProcessResult run_process_impl(const std::vector<std::string> &argv, bool drop_to, uid_t uid,
+                               const std::string &cgroup_dir = "") {
   TempDir dir;
   chmod(dir.path().c_str(), 0777);
   std::string out_path = dir.file("out");
@@ -156,6 +157,12 @@ ProcessResult run_process_impl(const std::vector<std::string> &argv, bool drop_t
   if (result.pid == 0) {
     if (drop_to && (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0))
       _exit(126);
+    if (!cgroup_dir.empty()) {
+      std::ofstream procs(cgroup_dir + "/cgroup.procs");
+      procs << getpid() << std::flush;
+      if (!procs)
+        _exit(125);
+    }
     int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(out, STDOUT_FILENO);
     dup2(out, STDERR_FILENO);
@@ -178,11 +185,51 @@ ProcessResult run_process_as(uid_t uid, const std::vector<std::string> &argv) {
   return run_process_impl(argv, true, uid);
 }
 
-std::string fake_executable(const TempDir &dir, const std::string &name) {
+std::string copy_executable(const TempDir &dir, const std::string &from, const std::string &name) {
   std::string path = dir.file(name);
-  std::filesystem::copy_file("/bin/true", path, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(std::filesystem::canonical(from), path,
+                             std::filesystem::copy_options::overwrite_existing);
   chmod(path.c_str(), 0755);
   return path;
+}
+
+std::string fake_executable(const TempDir &dir, const std::string &name) {
+  return copy_executable(dir, "/bin/true", name);
+}
+
+ProcessResult run_process_in_cgroup(const std::string &cgroup_dir,
+                                    const std::vector<std::string> &argv) {
+  return run_process_impl(argv, false, 0, cgroup_dir);
+}
+
+std::string cgroup2_root() {
+  std::ifstream mounts("/proc/mounts");
+  for (std::string device, dir, type, rest; mounts >> device >> dir >> type;) {
+    std::getline(mounts, rest);
+    if (type == "cgroup2")
+      return dir;
+  }
+  throw std::runtime_error("no cgroup2 mount in /proc/mounts");
+}
+
+TestCgroup::TestCgroup(const std::string &relative_path) {
+  std::string path = cgroup2_root();
+  std::istringstream parts(relative_path);
+  for (std::string part; std::getline(parts, part, '/');) {
+    if (part.empty())
+      continue;
+    path += "/" + part;
+    if (mkdir(path.c_str(), 0755) == 0)
+      created_.push_back(path);
+    else if (errno != EEXIST)
+      throw std::runtime_error("mkdir " + path + ": " + std::strerror(errno));
+  }
+  path_ = path;
+}
+
+TestCgroup::~TestCgroup() {
+  for (auto it = created_.rbegin(); it != created_.rend(); ++it)
+    rmdir(it->c_str());
 }
 
 std::string http_get(int port, const std::string &path) {

@@ -99,3 +99,33 @@ std::string http_get(int port, const std::string &path);
 int free_port();
 
 } // namespace swtest
+
+namespace swtest {
+
+// The cgroup v2 mount point (/sys/fs/cgroup or /sys/fs/cgroup/unified).
+std::string cgroup2_root();
+
+// A cgroup made for a test below the cgroup v2 root (e.g.
+// "system.slice/nightly-cleanup.service"), removed with its parents that the
+// test created at destruction.
+class TestCgroup {
+public:
+  explicit TestCgroup(const std::string &relative_path);
+  ~TestCgroup();
+  TestCgroup(const TestCgroup &) = delete;
+  TestCgroup &operator=(const TestCgroup &) = delete;
+  const std::string &path() const { return path_; }
+
+private:
+  std::string path_;
+  std::vector<std::string> created_; // innermost last
+};
+
+// run_process, with the child moved into cgroup_dir before exec.
+ProcessResult run_process_in_cgroup(const std::string &cgroup_dir,
+                                    const std::vector<std::string> &argv);
+
+// Copies an executable (e.g. /bin/sh) to dir/name, so its comm is name.
+std::string copy_executable(const TempDir &dir, const std::string &from, const std::string &name);
+
+} // namespace swtest

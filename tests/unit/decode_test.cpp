@@ -420,4 +420,75 @@ TEST_F(DecodeTest, RejectsUnknownType) {
   }
 }
 
+TEST_F(DecodeTest, CgroupLevelsArriveInnermostFirst) {
+  make_exec();
+  constexpr auto names = "abc123\0pod6f1b\0burstable\0kubepods\0"sv;
+  std::memcpy(rec->cgroup.names, names.data(), names.size());
+  rec->cgroup.names_size = static_cast<__u16>(names.size());
+  rec->cgroup.levels = 4;
+  rec->cgroup.level = 4;
+  auto raw = wire();
+  auto event = decode_event(raw, no_offset);
+  ASSERT_TRUE(event.ok()) << event.error().message;
+  EXPECT_EQ(event->cgroup_path, "/kubepods/burstable/pod6f1b/abc123");
+  EXPECT_EQ(event->cgroup_hierarchy, 0u);
+}
+
+TEST_F(DecodeTest, CgroupPathMissingItsTopLevelsSaysSo) {
+  make_exec();
+  constexpr auto names = "session-7.scope\0user-1000.slice\0"sv;
+  std::memcpy(rec->cgroup.names, names.data(), names.size());
+  rec->cgroup.names_size = static_cast<__u16>(names.size());
+  rec->cgroup.levels = 2;
+  rec->cgroup.level = 3;
+  rec->cgroup.hierarchy = 12; // a v1 controller
+  rec->flags |= SW_FLAG_CGROUP_TRUNCATED;
+  auto raw = wire();
+  auto event = decode_event(raw, no_offset);
+  ASSERT_TRUE(event.ok()) << event.error().message;
+  EXPECT_EQ(event->cgroup_path, ".../user-1000.slice/session-7.scope");
+  EXPECT_EQ(event->cgroup_hierarchy, 12u);
+}
+
+TEST_F(DecodeTest, RootCgroupIsSlash) {
+  make_exec();
+  auto raw = wire();
+  auto event = decode_event(raw, no_offset);
+  ASSERT_TRUE(event.ok());
+  EXPECT_EQ(event->cgroup_path, "/");
+}
+
+TEST_F(DecodeTest, RejectsCgroupNamesBeyondTheirField) {
+  make_exec();
+  rec->cgroup.names_size = SW_CGROUP_DATA + 1;
+  rec->cgroup.level = 1;
+  auto raw = wire();
+  EXPECT_FALSE(decode_event(raw, no_offset).ok());
+}
+
+TEST_F(DecodeTest, AncestorsNearestFirst) {
+  make_exec();
+  rec->ancestors = 2;
+  rec->ancestor[0] = {300, 4026531836u, 1'000'000'000, "sshd"};
+  rec->ancestor[1] = {1, 4026531836u, 0, "systemd"};
+  rec->flags |= SW_FLAG_ANCESTRY_TRUNCATED;
+  auto raw = wire();
+  auto event = decode_event(raw, no_offset);
+  ASSERT_TRUE(event.ok()) << event.error().message;
+  ASSERT_EQ(event->process.ancestry.size(), 2u);
+  EXPECT_EQ(event->process.ancestry[0].pid, 300u);
+  EXPECT_EQ(event->process.ancestry[0].name, "sshd");
+  EXPECT_EQ(event->process.ancestry[0].start_boottime_ns, 1'000'000'000u);
+  EXPECT_EQ(event->process.ancestry[1].name, "systemd");
+  EXPECT_TRUE(event->process.ancestry_truncated);
+}
+
+TEST_F(DecodeTest, RejectsMoreAncestorsThanTheFieldHolds) {
+  make_exec();
+  rec->ancestors = SW_ANCESTORS_MAX + 1;
+  auto raw = wire();
+  auto event = decode_event(raw, no_offset);
+  ASSERT_FALSE(event.ok());
+}
+
 } // namespace

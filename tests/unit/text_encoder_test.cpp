@@ -72,15 +72,15 @@ TEST(TextEncoder, ExecRowExactLayout) {
   std::string row = encode_text(exec_event({"docker", "ps", "-a"}));
   std::string expected = "22:13:20.123456 " + pad("exec", 7) + " " + pad("ok", 15) + " " +
                          "   4242 " + pad("docker", process_width) + " " +
-                         pad("cgroup:1234", origin_width) + " docker ps -a";
+                         pad("host", origin_width) + " docker ps -a";
   EXPECT_EQ(row, expected);
 }
 
 TEST(TextEncoder, FailedConnectRowShowsErrnoNameAndSocket) {
   std::string row = encode_text(connect_event("/var/run/docker.sock", ECONNREFUSED));
   std::string expected = "22:13:20.123456 connect ECONNREFUSED       4242 " +
-                         pad("node_exporter", process_width) + " " +
-                         pad("cgroup:1234", origin_width) + " /var/run/docker.sock";
+                         pad("node_exporter", process_width) + " " + pad("host", origin_width) +
+                         " /var/run/docker.sock";
   EXPECT_EQ(row, expected);
 }
 
@@ -113,15 +113,14 @@ TEST(TextEncoder, ControlCharactersInProcessNameAreEscapedThenFitted) {
   // Escaping makes this 15-byte comm 16 columns wide: it is cut, not let overflow.
   e.process.name = "a\tbcdefghijklmn";
   row = encode_text(e);
-  EXPECT_NE(row.find(" a\\tbcdefghijkl~ cgroup:"), std::string::npos) << row;
+  EXPECT_NE(row.find(" a\\tbcdefghijkl~ host"), std::string::npos) << row;
 }
 
 TEST(TextEncoder, MultibyteProcessNameIsPaddedByCodePoints) {
   Event e = exec_event({"docker"});
   e.process.name = "dücker";
   std::string row = encode_text(e);
-  EXPECT_NE(row.find(" dücker" + std::string(process_width - 6, ' ') + " cgroup:1234"),
-            std::string::npos)
+  EXPECT_NE(row.find(" dücker" + std::string(process_width - 6, ' ') + " host"), std::string::npos)
       << row;
 }
 
@@ -139,16 +138,42 @@ TEST(TextEncoder, LongTargetIsKeptWhole) {
 
 TEST(TextEncoder, LongOriginIsCutWithTilde) {
   Event e = exec_event({"docker", "ps"});
-  e.cgroup_id = std::numeric_limits<uint64_t>::max(); // "cgroup:" + 20 digits
+  e.origin.type = shimwatch::OriginType::pod;
+  e.origin.kubernetes_known = true;
+  e.origin.namespace_name = "monitoring";
+  e.origin.workload_name = "datadog-agent-cluster-wide";
+  e.origin.container_name = "agent";
   std::string row = encode_text(e);
-  EXPECT_EQ(origin_cell(row), "cgroup:1844674407370955~");
+  EXPECT_EQ(origin_cell(row), "monitoring/datadog-agen~");
   EXPECT_EQ(target_cell(row), "docker ps");
 
-  // 7 + 17 digits fill the column exactly: nothing to cut.
-  e.cgroup_id = 10'000'000'000'000'000ull;
+  // Exactly the column's width: nothing to cut.
+  e.origin.namespace_name = "ns";
+  e.origin.workload_name = "sixteen-chars-ab";
+  e.origin.container_name = "abcd";
   row = encode_text(e);
-  EXPECT_EQ(origin_cell(row), "cgroup:10000000000000000");
+  EXPECT_EQ(origin_cell(row), "ns/sixteen-chars-ab:abcd");
   EXPECT_EQ(row.find('~'), std::string::npos) << row;
+}
+
+TEST(TextEncoder, OriginNamesWhoIsBehind) {
+  Event e = exec_event({"docker", "ps"});
+  e.origin.type = shimwatch::OriginType::pod;
+  e.origin.cgroup.pod_uid = "6f1b5a8e-3c2d-4e8f-9a0b-1c2d3e4f5a6b";
+  EXPECT_EQ(origin_cell(encode_text(e)), pad("pod:6f1b5a8e-3c2d-4e8f-~", origin_width));
+  e.origin.type = shimwatch::OriginType::systemd_unit;
+  e.origin.cgroup.unit = "cron.service";
+  EXPECT_EQ(origin_cell(encode_text(e)), pad("cron.service", origin_width));
+  e.origin.type = shimwatch::OriginType::user_session;
+  e.origin.cgroup.session = "7";
+  e.origin.cgroup.session_uid = 1000;
+  EXPECT_EQ(origin_cell(encode_text(e)), pad("session 7 uid 1000", origin_width));
+  e.origin.type = shimwatch::OriginType::container;
+  e.origin.cgroup.container_runtime = "docker";
+  e.origin.cgroup.container_id = std::string(64, 'a');
+  EXPECT_EQ(origin_cell(encode_text(e)), pad("docker:aaaaaaaaaaaa", origin_width));
+  e.origin.agent = "datadog";
+  EXPECT_EQ(origin_cell(encode_text(e)), "datadog docker:aaaaaaaa~");
 }
 
 TEST(TextEncoder, ColumnsAlignWithHeader) {
@@ -165,9 +190,10 @@ TEST(TextEncoder, ColumnsAlignWithHeader) {
       connect_event("/var/run/docker.sock", ECONNREFUSED),
       connect_event("@abstract"),
   };
-  events[1].process.name = "docker-compose1";                 // comm at its 15-byte maximum
-  events[1].process.pid = 4194304;                            // pid_max on 64-bit
-  events[1].cgroup_id = std::numeric_limits<uint64_t>::max(); // origin cut
+  events[1].process.name = "docker-compose1";                  // comm at its 15-byte maximum
+  events[1].process.pid = 4194304;                             // pid_max on 64-bit
+  events[1].origin.type = shimwatch::OriginType::systemd_unit; // origin cut
+  events[1].origin.cgroup.unit = std::string(40, 'u') + ".service";
   for (const Event &e : events) {
     std::string row = encode_text(e);
     std::string target = e.action == Action::docker_socket_connect
@@ -175,7 +201,8 @@ TEST(TextEncoder, ColumnsAlignWithHeader) {
                              : shimwatch::command_line(e.process.args);
     EXPECT_EQ(row.substr(process_at, e.process.name.size()), e.process.name) << header << "\n"
                                                                              << row;
-    EXPECT_EQ(row.substr(origin_at, 7), "cgroup:") << header << "\n" << row;
+    std::string origin = e.origin.type == shimwatch::OriginType::host ? "host" : "uuuu";
+    EXPECT_EQ(row.substr(origin_at, 4), origin) << header << "\n" << row;
     EXPECT_EQ(row.substr(target_at), target) << header << "\n" << row;
     EXPECT_EQ(row.find('\n'), std::string::npos);
   }

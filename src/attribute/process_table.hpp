@@ -1,0 +1,61 @@
+// A bounded table of processes seen on the node: (pid, start time) -> executable.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <string>
+#include <unordered_map>
+
+namespace shimwatch {
+
+class ProcessTable {
+public:
+  // capacity: most entries kept; the least recently used go first.
+  explicit ProcessTable(size_t capacity, std::string proc_root = "/proc");
+
+  // One pass over /proc at start, up to capacity entries.
+  void scan();
+
+  // The executable of the process that started at start_boottime_ns with this
+  // pid; on a miss, read from /proc if that pid is still the same process.
+  // Empty when it is gone and was never seen.
+  std::string executable(uint32_t pid, uint64_t start_boottime_ns);
+
+  void remember(uint32_t pid, uint64_t start_boottime_ns, std::string executable);
+
+  size_t size() const { return entries_.size(); }
+  size_t capacity() const { return capacity_; }
+  uint64_t misses() const { return misses_; }
+
+  // Clock ticks since boot, as /proc/<pid>/stat field 22 gives the start time.
+  static uint64_t ticks_from_ns(uint64_t ns);
+
+private:
+  struct Key {
+    uint32_t pid;
+    uint64_t start_ticks;
+    bool operator==(const Key &) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key &k) const {
+      return std::hash<uint64_t>()(k.start_ticks * 4194304 + k.pid);
+    }
+  };
+  struct Entry {
+    Key key;
+    std::string executable;
+  };
+
+  void insert(Key key, std::string executable);
+  // The start time in ticks of /proc/<pid>, or 0 when it cannot be read.
+  uint64_t read_start_ticks(uint32_t pid) const;
+  std::string read_executable(uint32_t pid) const;
+
+  size_t capacity_;
+  std::string proc_root_;
+  std::list<Entry> lru_; // most recently used first
+  std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> entries_;
+  uint64_t misses_ = 0;
+};
+
+} // namespace shimwatch
