@@ -1,0 +1,118 @@
+// ProcessTable: (pid, start time) -> executable, bounded, never fooled by pid reuse.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+#include "attribute/process_table.hpp"
+
+using shimwatch::ProcessTable;
+
+namespace {
+
+// A /proc look-alike: <pid>/stat and the <pid>/exe link are all the table reads.
+class FakeProc {
+public:
+  FakeProc() {
+    char templ[] = "/tmp/shimwatch-proc-XXXXXX";
+    root_ = mkdtemp(templ);
+  }
+  ~FakeProc() { std::filesystem::remove_all(root_); }
+
+  void add(uint32_t pid, uint64_t start_ticks, const std::string &exe,
+           const std::string &comm = "sh") {
+    auto dir = root_ + "/" + std::to_string(pid);
+    std::filesystem::create_directories(dir);
+    // Field 22 is the start time; comm may hold spaces and parentheses.
+    std::ofstream(dir + "/stat") << pid << " (" << comm
+                                 << ") S 1 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 "
+                                 << start_ticks << " 1000 100 0\n";
+    std::filesystem::remove(dir + "/exe");
+    std::filesystem::create_symlink(exe, dir + "/exe");
+  }
+  void remove(uint32_t pid) { std::filesystem::remove_all(root_ + "/" + std::to_string(pid)); }
+  const std::string &root() const { return root_; }
+
+private:
+  std::string root_;
+};
+
+uint64_t ns_of_ticks(uint64_t ticks) {
+  return ticks * (1'000'000'000ULL / static_cast<uint64_t>(sysconf(_SC_CLK_TCK)));
+}
+
+TEST(ProcessTable, ScanThenLookUpByPidAndStartTime) {
+  FakeProc proc;
+  proc.add(100, 5000, "/usr/sbin/sshd");
+  proc.add(200, 6000, "/usr/bin/bash", "weird) name (x");
+  ProcessTable table(64, proc.root());
+  table.scan();
+  EXPECT_EQ(table.size(), 2u);
+  // The processes may exit: the table still knows them.
+  proc.remove(100);
+  proc.remove(200);
+  EXPECT_EQ(table.executable(100, ns_of_ticks(5000)), "/usr/sbin/sshd");
+  EXPECT_EQ(table.executable(200, ns_of_ticks(6000)), "/usr/bin/bash");
+  EXPECT_EQ(table.misses(), 0u);
+}
+
+TEST(ProcessTable, ReusedPidIsNotTakenForTheOldProcess) {
+  FakeProc proc;
+  proc.add(100, 5000, "/usr/sbin/cron");
+  ProcessTable table(64, proc.root());
+  table.scan();
+  // pid 100 is now another process: an ancestor that started at 4000 is unknown.
+  proc.add(100, 9000, "/usr/bin/python3");
+  EXPECT_EQ(table.executable(100, ns_of_ticks(4000)), "");
+  EXPECT_EQ(table.executable(100, ns_of_ticks(9000)), "/usr/bin/python3");
+  EXPECT_EQ(table.executable(100, ns_of_ticks(5000)), "/usr/sbin/cron");
+}
+
+TEST(ProcessTable, MissReadsProcOnceThenRemembers) {
+  FakeProc proc;
+  ProcessTable table(64, proc.root());
+  proc.add(300, 7000, "/usr/bin/make");
+  EXPECT_EQ(table.executable(300, ns_of_ticks(7000)), "/usr/bin/make");
+  EXPECT_EQ(table.misses(), 1u);
+  proc.remove(300);
+  EXPECT_EQ(table.executable(300, ns_of_ticks(7000)), "/usr/bin/make");
+  EXPECT_EQ(table.misses(), 1u);
+}
+
+TEST(ProcessTable, StaysWithinItsCapacityDroppingTheLeastRecentlyUsed) {
+  FakeProc proc;
+  ProcessTable table(3, proc.root());
+  for (uint32_t pid = 1; pid <= 3; ++pid)
+    table.remember(pid, ns_of_ticks(pid * 10), "/bin/p" + std::to_string(pid));
+  // Touch pid 1 so that pid 2 is the least recently used.
+  EXPECT_EQ(table.executable(1, ns_of_ticks(10)), "/bin/p1");
+  for (uint32_t pid = 4; pid <= 1000; ++pid)
+    table.remember(pid, ns_of_ticks(pid * 10), "/bin/p" + std::to_string(pid));
+  EXPECT_EQ(table.size(), 3u);
+  EXPECT_EQ(table.executable(1000, ns_of_ticks(10000)), "/bin/p1000");
+  EXPECT_EQ(table.executable(2, ns_of_ticks(20)), "");
+}
+
+TEST(ProcessTable, ScanStopsAtCapacity) {
+  FakeProc proc;
+  for (uint32_t pid = 1; pid <= 50; ++pid)
+    proc.add(pid, pid, "/bin/x");
+  ProcessTable table(10, proc.root());
+  table.scan();
+  EXPECT_EQ(table.size(), 10u);
+}
+
+TEST(ProcessTable, GarbageInProcIsIgnored) {
+  FakeProc proc;
+  std::filesystem::create_directories(proc.root() + "/42");
+  std::ofstream(proc.root() + "/42/stat") << "garbage without parens";
+  std::filesystem::create_directories(proc.root() + "/not-a-pid");
+  ProcessTable table(10, proc.root());
+  table.scan();
+  EXPECT_EQ(table.size(), 0u);
+  EXPECT_EQ(table.executable(42, 0), "");
+}
+
+} // namespace
