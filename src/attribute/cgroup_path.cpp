@@ -545,15 +545,16 @@ void fill_pod(const std::vector<Level> &levels, size_t at, CgroupOrigin &origin)
   origin.type = OriginType::pod;
   origin.pod_uid = pod.uid;
   origin.qos_class = pod.qos;
-  const std::optional<ContainerRef> &same = levels[at].container;
-  const std::optional<ContainerRef> *container = &same;
-  if (!same && at + 1 < levels.size()) {
-    container = &levels[at + 1].container;
+  // The pod's container is named in the same level ("<slice>:<prefix>:<id>")
+  // or is the level directly below the pod; deeper levels are inside it.
+  std::optional<ContainerRef> container = levels[at].container;
+  if (!container && at + 1 < levels.size()) {
+    container = levels[at + 1].container;
   }
-  if (*container) {
-    origin.container_runtime = (*container)->runtime;
-    if (!(*container)->conmon) {
-      origin.container_id = (*container)->id;
+  if (container) {
+    origin.container_runtime = container->runtime;
+    if (!container->conmon) {
+      origin.container_id = container->id;
     }
   }
 }
