@@ -21,8 +21,25 @@ std::string_view origin_type_name(OriginType type);
 // Parses a cgroup path as it appears in /proc/<pid>/cgroup or is rebuilt from
 // the probe's captured levels ("/kubepods/burstable/pod<uid>/<id>",
 // "/system.slice/cron.service", ...). The path may have lost its top levels
-// (it may start with "..."); the innermost levels decide. Never fails: a path
-// that matches no known layout is the host.
+// (it may start with "..."). Never fails: a path that matches no known layout
+// is the host.
+//
+// Which level decides: the innermost pod, else the innermost container, else
+// the innermost unit or session, else the host. Inside a pod, the pod's own
+// container (the level right below the pod) is reported, as the pod status
+// names it; a pod inside a container (a kind node seen from the host) is a
+// pod. Levels below the deciding one (".../init", ".../container", a
+// service's sub-cgroup) are ignored.
+// - Pod uids come back with dashes; static pods' 32-hex uids as they are.
+// - qos_class only with a pod uid, empty when truncation lost the QoS level.
+// - conmon (crio-conmon-, libpod-conmon-) under a pod is the pod with no
+//   container id; outside a pod it is the container it watches.
+// - A bare 64-hex level is a container: runtime docker under "docker",
+//   containerd under "default"/"k8s.io", unknown elsewhere.
+// - A runtime-prefixed level with a malformed id is neither container nor
+//   unit; the outer levels decide. Unit names keep systemd's escapes.
+// - slice and session_uid come from the innermost slice and user-N.slice /
+//   user@N.service at or above the deciding level, for every type.
 CgroupOrigin parse_cgroup_path(std::string_view path);
 
 class PodCache;
