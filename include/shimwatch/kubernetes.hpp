@@ -50,6 +50,10 @@ Result<PodInfo> parse_pod(const nlohmann::json &pod);
 // ReplicaSet "web-7d4b9c8f6d" with label pod-template-hash=7d4b9c8f6d is
 // Deployment "web"; Job "backup-28930120" (a CronJob's scheduled-time suffix)
 // is CronJob "backup". No extra API calls: the agent may only read pods.
+// Only an owner with controller: true counts (none: empty kind and name). The
+// CronJob rule is name-based only (a suffix of 8 or more digits, the
+// scheduled time in minutes); both rules apply to the built-in API groups
+// (apps/extensions, batch) or an owner without apiVersion.
 struct Workload {
   std::string kind;
   std::string name;
@@ -76,18 +80,19 @@ struct KubeClientOptions {
   std::string ca_file;    // CA bundle for the API server's certificate
   std::string node_name;  // only pods with spec.nodeName == node_name
   std::chrono::milliseconds connect_timeout{5000};
-  std::chrono::milliseconds request_timeout{30000}; // list; watch streams have none
-  std::chrono::seconds watch_timeout{300};          // timeoutSeconds of each watch
+  std::chrono::milliseconds request_timeout{30000}; // each list page
+  // timeoutSeconds of each watch; a stream still open 60 s after it is cut as half-open.
+  std::chrono::seconds watch_timeout{300};
   std::chrono::milliseconds backoff_initial{500};
   std::chrono::milliseconds backoff_max{30000};
 };
 
 struct KubeClientStats {
-  bool synced = false;    // a list succeeded and the watch is current
-  bool reachable = false; // the last request got a usable answer (false during an outage)
-  uint64_t lists = 0;     // successful lists
-  uint64_t watches = 0;   // watch requests answered with a stream
-  uint64_t watch_events = 0;
+  bool synced = false;         // a list succeeded and the watch is current
+  bool reachable = false;      // the last request got a usable answer (false during an outage)
+  uint64_t lists = 0;          // successful lists
+  uint64_t watches = 0;        // watch requests answered with a stream
+  uint64_t watch_events = 0;   // ADDED/MODIFIED/DELETED received (bookmarks not counted)
   uint64_t relists_gone = 0;   // 410 Gone, resourceVersion too old
   uint64_t errors = 0;         // failed requests, bad answers (HTTP errors, invalid JSON, ...)
   uint64_t malformed_pods = 0; // pods in lists or watch events that parse_pod refused; skipped

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "shimwatch/event.hpp"
+#include "shimwatch/kubernetes.hpp"
 #include "shimwatch/probe.hpp"
 #include "shimwatch/result.hpp"
 
@@ -29,6 +30,10 @@ public:
   ~Metrics();
   Metrics(const Metrics &) = delete;
   Metrics &operator=(const Metrics &) = delete;
+
+  // Exports the metadata source's health (synced, pods, outages ...), read at
+  // each scrape.
+  void watch_kubernetes(std::function<KubeClientStats()> stats, std::function<size_t()> pods);
 
   void count_event(const Event &event);
   void count_decode_error();

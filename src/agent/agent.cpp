@@ -169,6 +169,11 @@ int run_agent(const CliRequest &request) {
   if (kube_options) {
     kube = std::make_unique<KubeClient>(*kube_options, pods);
     kube->start();
+    if (metrics) {
+      KubeClient *client = kube.get();
+      metrics->watch_kubernetes([client] { return client->stats(); },
+                                [&pods] { return pods.size(); });
+    }
     spdlog::info("pod metadata from {} for node {}", kube_options->api_server,
                  kube_options->node_name);
   }

@@ -22,10 +22,12 @@
 // leaves the Authorization header.
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -66,6 +68,8 @@ void global_init() {
 
 // Printable, bounded excerpt of what the server sent, for error messages.
 std::string excerpt(std::string_view text, size_t limit = 80) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+    text.remove_suffix(1);
   std::string out;
   for (char c : text.substr(0, limit))
     out += (c >= 0x20 && c < 0x7f) ? c : '?';
@@ -232,7 +236,6 @@ struct KubeClient::Impl {
       }
       std::string line = "Authorization: Bearer " + *token;
       headers = curl_slist_append(headers, line.c_str());
-      std::fill(line.begin(), line.end(), '\0');
     }
     return headers;
   }
@@ -360,8 +363,10 @@ struct KubeClient::Impl {
       if (items->is_array())
         for (const auto &item : *items) {
           auto pod = parse_pod(item);
-          if (pod)
+          if (pod && ours(*pod))
             pods.push_back(std::move(pod).value());
+          else if (pod)
+            continue;
           else {
             ++malformed;
             note_malformed(pod.error().message);
@@ -380,11 +385,15 @@ struct KubeClient::Impl {
       stats.malformed_pods += malformed;
       stats.synced = true;
     }
-    if (!ever_synced)
-      spdlog::info("kubernetes: {} pods on node {} listed from {}", count, options.node_name,
-                   base_url);
+    last_contact = Clock::now();
+    std::string what = fmt::format("{} pods on node {}", count, options.node_name);
+    if (!healthy)
+      note_usable(what); // the one "works again" line
+    else if (!ever_synced)
+      spdlog::info("kubernetes: listed {} from {}", what, base_url);
     else
-      spdlog::debug("kubernetes: listed {} pods, resourceVersion {}", count, rv);
+      spdlog::debug("kubernetes: listed {}, resourceVersion {}", what, rv);
+    note_usable();
     ever_synced = true;
     return {};
   }
@@ -482,8 +491,10 @@ struct KubeClient::Impl {
     bool malformed = false;
     if (type == "ADDED" || type == "MODIFIED") {
       auto pod = parse_pod(*object);
-      if (pod)
+      if (pod && ours(*pod))
         cache.upsert(std::move(pod).value());
+      else if (pod)
+        cache.erase(pod->uid);
       else {
         malformed = true;
         note_malformed(pod.error().message);
@@ -556,14 +567,15 @@ struct KubeClient::Impl {
 
   // ---- state and logging -------------------------------------------------
 
-  void note_usable() {
+  void note_usable(const std::string &detail = "") {
     {
       std::lock_guard lock(stats_mutex);
       stats.reachable = true;
     }
     if (!healthy) {
       healthy = true;
-      spdlog::info("kubernetes: the API server {} works again", base_url);
+      spdlog::info("kubernetes: the API server {} works again{}{}", base_url,
+                   detail.empty() ? "" : ": ", detail);
     }
   }
 
@@ -598,6 +610,16 @@ struct KubeClient::Impl {
     }
   }
 
+  static int next(int &failures) {
+    int n = failures;
+    failures = std::min(failures + 1, 64);
+    return n;
+  }
+
+  // Our node's pods only: the field selector does that, unless something
+  // between us and the API server drops it.
+  bool ours(const PodInfo &pod) const { return pod.node_name == options.node_name; }
+
   // Sleeps the backoff for the n-th consecutive failure; false when stopped.
   bool backoff(int n, std::minstd_rand &rng) {
     using ms = std::chrono::milliseconds;
@@ -620,6 +642,13 @@ struct KubeClient::Impl {
       note_failure({Outcome::config, "libcurl could not be initialised"});
       return;
     }
+    if (options.node_name.empty()) { // would select the unscheduled pods: a config error
+      std::lock_guard lock(stats_mutex);
+      stats.errors++;
+      stats.last_error = "no node name configured";
+      spdlog::warn("kubernetes: no node name configured, pod metadata from {} is off", base_url);
+      return;
+    }
     bool need_list = true;
     int failures = 0;      // consecutive, sets the backoff
     int gone_in_a_row = 0; // 410s with no event in between
@@ -633,11 +662,9 @@ struct KubeClient::Impl {
             break;
           if (a.outcome != Outcome::ok) {
             note_failure(a);
-            backoff(failures++, rng);
+            backoff(next(failures), rng);
             continue;
           }
-          last_contact = Clock::now();
-          note_usable();
           need_list = false;
           failures = 0;
         }
@@ -677,13 +704,13 @@ struct KubeClient::Impl {
           // Events may have been missed for as long as the outage lasts, and
           // a fresh list is what tells that the server works again: list.
           need_list = true;
-          backoff(failures++, rng);
+          backoff(next(failures), rng);
           break;
         }
       } catch (const std::exception &e) { // bad_alloc and the like: keep the agent alive
         note_failure({Outcome::garbage, std::string("kubernetes client: ") + e.what()});
         need_list = true;
-        backoff(failures++, rng);
+        backoff(next(failures), rng);
       }
     }
   }

@@ -52,6 +52,46 @@ private:
   Metrics::KernelCountersFn read_;
 };
 
+prometheus::ClientMetric sample(double value) {
+  prometheus::ClientMetric m;
+  m.counter.value = value;
+  m.gauge.value = value;
+  return m;
+}
+
+class KubernetesCollectable final : public prometheus::Collectable {
+public:
+  KubernetesCollectable(std::function<KubeClientStats()> stats, std::function<size_t()> pods)
+      : stats_(std::move(stats)), pods_(std::move(pods)) {}
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    KubeClientStats s = stats_();
+    using prometheus::MetricType;
+    auto family = [](const char *name, const char *help, MetricType type, double value) {
+      return prometheus::MetricFamily{name, help, type, {sample(value)}};
+    };
+    return {
+        family("shimwatch_kubernetes_synced",
+               "1 when the pod list is current (listed and watching).", MetricType::Gauge,
+               s.synced ? 1 : 0),
+        family("shimwatch_kubernetes_pods", "Pods of this node known to the agent.",
+               MetricType::Gauge, static_cast<double>(pods_())),
+        family("shimwatch_kubernetes_outages_total",
+               "Times the API server became unreachable or unusable.", MetricType::Counter,
+               static_cast<double>(s.outages)),
+        family("shimwatch_kubernetes_errors_total", "Failed requests and bad answers.",
+               MetricType::Counter, static_cast<double>(s.errors)),
+        family("shimwatch_kubernetes_relists_total",
+               "Re-lists after 410 Gone (the watch fell too far behind).", MetricType::Counter,
+               static_cast<double>(s.relists_gone)),
+    };
+  }
+
+private:
+  std::function<KubeClientStats()> stats_;
+  std::function<size_t()> pods_;
+};
+
 std::string kernel_release() {
   utsname u{};
   return uname(&u) == 0 ? u.release : "unknown";
@@ -62,6 +102,7 @@ std::string kernel_release() {
 struct Metrics::Impl {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::shared_ptr<KernelCollectable> kernel;
+  std::shared_ptr<KubernetesCollectable> kubernetes;
   std::unique_ptr<prometheus::Exposer> exposer;
   prometheus::Family<prometheus::Counter> *events = nullptr;
   prometheus::Family<prometheus::Counter> *dropped = nullptr;
@@ -121,6 +162,12 @@ Result<std::unique_ptr<Metrics>> Metrics::start(const std::string &address,
   m.exposer->RegisterCollectable(m.registry);
   m.exposer->RegisterCollectable(m.kernel);
   return metrics;
+}
+
+void Metrics::watch_kubernetes(std::function<KubeClientStats()> stats,
+                               std::function<size_t()> pods) {
+  impl_->kubernetes = std::make_shared<KubernetesCollectable>(std::move(stats), std::move(pods));
+  impl_->exposer->RegisterCollectable(impl_->kubernetes);
 }
 
 void Metrics::count_event(const Event &event) {

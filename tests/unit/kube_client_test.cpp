@@ -240,3 +240,18 @@ TEST(KubeClientUnit, LifecycleWithoutStartAndRepeatedStops) {
   ASSERT_TRUE(wait_for([&] { return client.stats().errors >= 1; }));
   // The destructor stops and joins.
 }
+
+TEST(KubeClientUnit, NoNodeNameIsAConfigError) {
+  LogCapture log;
+  Fixture f;
+  PodCache cache;
+  auto options = f.options(closed_port());
+  options.node_name = "";
+  KubeClient client(options, cache);
+  client.start();
+  ASSERT_TRUE(wait_for([&] { return client.stats().errors == 1; }));
+  std::this_thread::sleep_for(100ms); // no retries
+  EXPECT_EQ(client.stats().errors, 1u);
+  EXPECT_EQ(log.lines(spdlog::level::warn).size(), 1u);
+  client.stop();
+}

@@ -441,3 +441,40 @@ TEST(KubeWorkload, NoOwnerOrBrokenMetadata) {
       R"({"labels": "x", "ownerReferences": [{"controller": true, "kind": "ReplicaSet", "name": "a-b", "apiVersion": "apps/v1"}]})"));
   EXPECT_EQ(w.kind, "ReplicaSet");
 }
+
+TEST(KubePod, NeverThrowsWhateverTheTypes) {
+  // Every node of realistic pods, replaced by a value of every JSON type.
+  const json replacements[] = {
+      nullptr,       1, -1.5, "x", "", true, json::array(), json::object(), json::array({1, "a"}),
+      json{{"a", 1}}};
+  size_t variants = 0;
+  for (const char *text : {kDeploymentPod, kDaemonSetPod, kCronJobPod, kStaticPod}) {
+    const json original = json::parse(text);
+    const json flat = original.flatten();
+    std::vector<std::string> pointers;
+    for (auto it = flat.begin(); it != flat.end(); ++it) {
+      // Every leaf and every ancestor of it.
+      json::json_pointer p(it.key());
+      while (!p.empty()) {
+        pointers.push_back(p.to_string());
+        p = p.parent_pointer();
+      }
+    }
+    for (const auto &pointer : pointers)
+      for (const auto &value : replacements) {
+        json pod = original;
+        pod[json::json_pointer(pointer)] = value;
+        ++variants;
+        EXPECT_NO_THROW({
+          auto result = parse_pod(pod);
+          if (result.ok()) {
+            EXPECT_FALSE(result->uid.empty());
+          }
+        }) << pointer
+           << " = " << value.dump();
+        EXPECT_NO_THROW((void)resolve_workload(pod.value("metadata", json())))
+            << pointer << " = " << value.dump();
+      }
+  }
+  EXPECT_GT(variants, 1000u);
+}

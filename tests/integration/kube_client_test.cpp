@@ -1,0 +1,578 @@
+// The real KubeClient against a stand-in API server (fake_apiserver.py next to
+// this file) over HTTPS: list, watch, 410 Gone, outages, garbage, bad tokens,
+// prompt stop(). Needs python3 and the openssl CLI; no root, no dockerd.
+#include <gtest/gtest.h>
+
+// Needs shimwatch_core linked into this executable (tests/CMakeLists.txt).
+// Until it is, the include path lacks shimwatch/ and this file only skips,
+// so the other integration tests still build.
+#if !__has_include("shimwatch/kubernetes.hpp")
+TEST(KubeClientIntegration, NeedsShimwatchCore) {
+  GTEST_SKIP() << "shimwatch_integration_tests does not link shimwatch_core";
+}
+#else
+
+#include <algorithm>
+#include <arpa/inet.h>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdexcept>
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
+#include <string>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include "harness.hpp"
+#include "shimwatch/kubernetes.hpp"
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+using shimwatch::KubeClient;
+using shimwatch::KubeClientOptions;
+using shimwatch::KubeClientStats;
+using shimwatch::PodCache;
+
+namespace {
+
+const std::string kToken = "k8s-test-token-7f3a9c";
+const std::string kNode = "node-a";
+
+std::string script_path() {
+  return (std::filesystem::path(__FILE__).parent_path() / "fake_apiserver.py").string();
+}
+
+// One HTTP/1.0 request to 127.0.0.1:port; {status, body}, status 0 on failure.
+std::pair<int, std::string> http_request(int port, const std::string &method,
+                                         const std::string &path, const std::string &body = "") {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return {0, std::strerror(errno)};
+  }
+  std::string request =
+      method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n" +
+      "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n" + body;
+  for (size_t sent = 0; sent < request.size();) {
+    ssize_t n = send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0)
+      break;
+    sent += static_cast<size_t>(n);
+  }
+  std::string answer;
+  char buf[4096];
+  ssize_t n;
+  while ((n = recv(fd, buf, sizeof buf, 0)) > 0)
+    answer.append(buf, static_cast<size_t>(n));
+  close(fd);
+  int status = 0;
+  if (answer.rfind("HTTP/", 0) == 0 && answer.size() > 12)
+    status = std::atoi(answer.c_str() + 9);
+  auto end = answer.find("\r\n\r\n");
+  return {status, end == std::string::npos ? "" : answer.substr(end + 4)};
+}
+
+// fake_apiserver.py in a child process, stopped at destruction.
+class FakeApiServer {
+public:
+  explicit FakeApiServer(const std::string &dir) {
+    int out[2];
+    if (pipe(out) != 0)
+      throw std::runtime_error("pipe");
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(out[1], STDOUT_FILENO);
+      close(out[0]);
+      close(out[1]);
+      std::string script = script_path(), token = kToken, certs = dir + "/certs";
+      execlp("python3", "python3", script.c_str(), "--token", token.c_str(), "--dir", certs.c_str(),
+             static_cast<char *>(nullptr));
+      _exit(127);
+    }
+    close(out[1]);
+    // The first stdout line: {"ready": true, "port": ..., "control_port": ..., "ca_file": ...}
+    std::string line;
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (line.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{out[0], POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0)
+        continue;
+      char buf[512];
+      ssize_t n = read(out[0], buf, sizeof buf);
+      if (n <= 0)
+        break;
+      line.append(buf, static_cast<size_t>(n));
+    }
+    close(out[0]);
+    json ready = json::parse(line, nullptr, false);
+    if (!ready.is_object() || !ready.value("ready", false))
+      throw std::runtime_error("fake_apiserver.py did not start: " + line);
+    port_ = ready["port"];
+    control_port_ = ready["control_port"];
+    ca_file_ = ready["ca_file"];
+  }
+
+  ~FakeApiServer() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(port_); }
+  const std::string &ca_file() const { return ca_file_; }
+
+  json control(const std::string &path, const json &body) {
+    auto [status, text] = http_request(control_port_, "POST", path, body.dump());
+    EXPECT_EQ(status, 200) << path << " " << body.dump() << ": " << text;
+    return json::parse(text, nullptr, false);
+  }
+  void add(const json &pod) { control("/_control/pods", {{"op", "add"}, {"pod", pod}}); }
+  void modify(const json &pod) { control("/_control/pods", {{"op", "modify"}, {"pod", pod}}); }
+  void remove(const std::string &uid) {
+    control("/_control/pods", {{"op", "delete"}, {"pod", {{"metadata", {{"uid", uid}}}}}});
+  }
+  void mode(const std::string &m, double delay = 0) {
+    control("/_control/mode", {{"mode", m}, {"delay", delay}});
+  }
+  json stats() {
+    auto [status, text] = http_request(control_port_, "GET", "/_control/stats");
+    EXPECT_EQ(status, 200) << text;
+    return json::parse(text, nullptr, false);
+  }
+
+private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+  int control_port_ = 0;
+  std::string ca_file_;
+};
+
+// A core/v1 Pod as the API server serves it: a Deployment's, with a container id.
+json make_pod(const std::string &uid, const std::string &name, const std::string &node = kNode) {
+  std::string hash = "5d8f7c6b4";
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata",
+           {{"uid", uid},
+            {"name", name + "-" + hash + "-abcde"},
+            {"namespace", "default"},
+            {"labels", {{"app", name}, {"pod-template-hash", hash}}},
+            {"ownerReferences", json::array({{{"apiVersion", "apps/v1"},
+                                              {"kind", "ReplicaSet"},
+                                              {"name", name + "-" + hash},
+                                              {"uid", "rs-" + uid},
+                                              {"controller", true}}})}}},
+          {"spec",
+           {{"nodeName", node},
+            {"containers", json::array({{{"name", "main"}, {"image", "busybox"}}})}}},
+          {"status",
+           {{"phase", "Running"},
+            {"containerStatuses", json::array({{{"name", "main"},
+                                                {"containerID", "containerd://c0de" + uid},
+                                                {"image", "docker.io/library/busybox:1.36"}}})}}}};
+}
+
+// Collects log lines while alive; restores the previous default logger.
+class LogCapture {
+public:
+  LogCapture() : previous_(spdlog::default_logger()), sink_(std::make_shared<Sink>()) {
+    auto logger = std::make_shared<spdlog::logger>("capture", sink_);
+    logger->set_level(spdlog::level::debug);
+    spdlog::set_default_logger(logger);
+  }
+  ~LogCapture() {
+    spdlog::set_default_logger(previous_);
+    if (std::getenv("SHIMWATCH_TEST_LOG")) // the client's debug lines, for diagnosis
+      for (const auto &[level, text] : sink_->lines)
+        std::fprintf(stderr, "  captured %s: %s\n", spdlog::level::to_string_view(level).data(),
+                     text.c_str());
+  }
+  std::vector<std::string> lines(spdlog::level::level_enum level) const {
+    std::lock_guard lock(sink_->lines_mutex);
+    std::vector<std::string> out;
+    for (const auto &[l, text] : sink_->lines)
+      if (l == level)
+        out.push_back(text);
+    return out;
+  }
+  bool contains(const std::string &needle) const {
+    std::lock_guard lock(sink_->lines_mutex);
+    for (const auto &entry : sink_->lines)
+      if (entry.second.find(needle) != std::string::npos)
+        return true;
+    return false;
+  }
+
+private:
+  struct Sink : spdlog::sinks::base_sink<std::mutex> {
+    mutable std::mutex lines_mutex;
+    std::vector<std::pair<spdlog::level::level_enum, std::string>> lines;
+    void sink_it_(const spdlog::details::log_msg &msg) override {
+      std::lock_guard lock(lines_mutex);
+      lines.emplace_back(msg.level, std::string(msg.payload.data(), msg.payload.size()));
+    }
+    void flush_() override {}
+  };
+  std::shared_ptr<spdlog::logger> previous_;
+  std::shared_ptr<Sink> sink_;
+};
+
+template <typename Pred> bool wait_until(Pred pred, std::chrono::milliseconds limit = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return pred();
+}
+
+class KubeClientIntegration : public ::testing::Test {
+protected:
+  void SetUp() override {
+    server_ = std::make_unique<FakeApiServer>(dir_.path());
+    swtest::write_file(token_file(), kToken + "\n", 0600);
+  }
+
+  std::string token_file() const { return dir_.file("token"); }
+
+  KubeClientOptions options() const {
+    KubeClientOptions o;
+    o.api_server = server_->url();
+    o.token_file = token_file();
+    o.ca_file = server_->ca_file();
+    o.node_name = kNode;
+    o.connect_timeout = 2000ms;
+    o.request_timeout = 3000ms;
+    o.watch_timeout = 30s;
+    o.backoff_initial = 50ms;
+    o.backoff_max = 200ms;
+    return o;
+  }
+
+  std::unique_ptr<KubeClient> start(KubeClientOptions o) {
+    auto client = std::make_unique<KubeClient>(std::move(o), cache_);
+    client->start();
+    return client;
+  }
+
+  bool has(const std::string &uid) const { return cache_.find(uid).has_value(); }
+
+  swtest::TempDir dir_;
+  std::unique_ptr<FakeApiServer> server_;
+  PodCache cache_;
+};
+
+} // namespace
+
+TEST_F(KubeClientIntegration, InitialListFillsTheCacheAcrossPages) {
+  for (int i = 0; i < 5; ++i)
+    server_->add(make_pod("uid-" + std::to_string(i), "web" + std::to_string(i)));
+  server_->add(make_pod("uid-elsewhere", "other", "node-b"));
+  json broken = make_pod("uid-broken", "broken");
+  broken["metadata"].erase("name");
+  server_->add(broken);
+  server_->control("/_control/config", {{"page_size", 2}}); // 7 pods on node-a: 3 pages
+
+  auto client = start(options());
+  ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
+  KubeClientStats s = client->stats();
+  EXPECT_EQ(s.lists, 1u);
+  EXPECT_EQ(s.malformed_pods, 1u);
+  EXPECT_EQ(s.errors, 0u);
+  EXPECT_TRUE(s.reachable);
+  EXPECT_EQ(cache_.size(), 5u);
+  EXPECT_FALSE(has("uid-elsewhere"));
+  auto pod = cache_.find("uid-3");
+  ASSERT_TRUE(pod.has_value());
+  EXPECT_EQ(pod->workload_kind, "Deployment");
+  EXPECT_EQ(pod->workload_name, "web3");
+  EXPECT_EQ(pod->node_name, kNode);
+  ASSERT_NE(pod->find_container("c0deuid-3"), nullptr);
+  EXPECT_EQ(pod->find_container("c0deuid-3")->runtime, "containerd");
+
+  json stats = server_->stats();
+  EXPECT_EQ(stats["lists"], 3); // 6 pods on node-a, 2 a page
+  json list_query = stats["last_list_query"];
+  EXPECT_EQ(list_query["fieldSelector"], "spec.nodeName=node-a");
+  EXPECT_EQ(list_query["limit"], "500");
+  EXPECT_TRUE(list_query.contains("continue"));
+  ASSERT_TRUE(wait_until([&] { return server_->stats()["open_watches"] == 1; }));
+  json watch_query = server_->stats()["last_watch_query"];
+  EXPECT_EQ(watch_query["watch"], "1");
+  EXPECT_EQ(watch_query["allowWatchBookmarks"], "true");
+  EXPECT_EQ(watch_query["timeoutSeconds"], "30");
+  EXPECT_EQ(watch_query["fieldSelector"], "spec.nodeName=node-a");
+  EXPECT_EQ(watch_query["resourceVersion"], stats["resourceVersion"]);
+}
+
+TEST_F(KubeClientIntegration, WatchAddsModifiesAndDeletes) {
+  server_->add(make_pod("uid-a", "alpha"));
+  // Each event line arrives over several chunks, with bookmarks in between.
+  server_->control("/_control/config", {{"fragment", true}, {"bookmark_interval", 0.2}});
+  auto client = start(options());
+  ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
+  ASSERT_TRUE(wait_until([&] { return server_->stats()["open_watches"] == 1; }));
+  EXPECT_EQ(cache_.size(), 1u);
+
+  auto added = std::chrono::steady_clock::now();
+  server_->add(make_pod("uid-b", "beta"));
+  ASSERT_TRUE(wait_until([&] { return has("uid-b"); }, 5s));
+  EXPECT_LT(std::chrono::steady_clock::now() - added, 1s);
+  EXPECT_EQ(cache_.find("uid-b")->workload_name, "beta");
+
+  json modified = make_pod("uid-b", "beta");
+  modified["metadata"]["labels"]["release"] = "canary";
+  server_->modify(modified);
+  ASSERT_TRUE(wait_until([&] { return cache_.find("uid-b")->labels.count("release") == 1; }));
+
+  server_->add(make_pod("uid-other-node", "gamma", "node-b")); // not ours: never shows
+  server_->remove("uid-a");
+  ASSERT_TRUE(wait_until([&] { return !has("uid-a"); }));
+  EXPECT_FALSE(has("uid-other-node"));
+  EXPECT_EQ(cache_.size(), 1u);
+
+  // A malformed pod in the stream is skipped and counted; the watch goes on.
+  json broken = make_pod("uid-broken", "broken");
+  broken["metadata"]["namespace"] = 17;
+  server_->add(broken);
+  server_->add(make_pod("uid-c", "gamma"));
+  ASSERT_TRUE(wait_until([&] { return has("uid-c"); }));
+  EXPECT_FALSE(has("uid-broken"));
+
+  std::this_thread::sleep_for(500ms); // a few bookmarks
+  KubeClientStats s = client->stats();
+  EXPECT_EQ(s.malformed_pods, 1u);
+  EXPECT_EQ(s.watch_events, 5u); // ADDED b, MODIFIED b, DELETED a, ADDED broken, ADDED c
+  EXPECT_EQ(s.lists, 1u);
+  EXPECT_EQ(s.errors, 0u);
+  EXPECT_EQ(s.outages, 0u);
+  EXPECT_TRUE(s.synced);
+}
+
+TEST_F(KubeClientIntegration, EndedWatchIsResumedWithoutAList) {
+  auto o = options();
+  o.watch_timeout = 1s;
+  auto client = start(o);
+  ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
+  ASSERT_TRUE(wait_until([&] { return client->stats().watches >= 3; }, 6s));
+  server_->add(make_pod("uid-late", "late"));
+  ASSERT_TRUE(wait_until([&] { return has("uid-late"); }, 3s));
+  KubeClientStats s = client->stats();
+  EXPECT_EQ(s.lists, 1u);
+  EXPECT_EQ(s.errors, 0u);
+  EXPECT_EQ(s.relists_gone, 0u);
+  EXPECT_EQ(server_->stats()["lists"], 1);
+}
+
+TEST_F(KubeClientIntegration, GoneResourceVersionRelists) {
+  server_->add(make_pod("uid-a", "alpha"));
+  auto o = options();
+  o.watch_timeout = 1s;
+  auto client = start(o);
+  ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
+
+  // Compaction: the next watch (after timeoutSeconds) starts from a
+  // resourceVersion the server no longer has -> ERROR 410 -> list again.
+  server_->control("/_control/compact", json::object());
+  ASSERT_TRUE(wait_until([&] { return client->stats().relists_gone >= 1; }, 5s));
+  ASSERT_TRUE(wait_until([&] { return client->stats().lists >= 2 && client->stats().synced; }));
+
+  // "gone": open and new watches get ERROR 410; changes meanwhile come from lists.
+  server_->mode("gone");
+  server_->add(make_pod("uid-b", "beta"));
+  server_->remove("uid-a");
+  ASSERT_TRUE(wait_until([&] { return has("uid-b") && !has("uid-a"); }));
+  uint64_t gone = client->stats().relists_gone;
+  EXPECT_GE(gone, 2u);
+
+  // HTTP 410 instead of an ERROR event.
+  server_->mode("gone_http");
+  server_->add(make_pod("uid-c", "gamma"));
+  ASSERT_TRUE(wait_until([&] { return has("uid-c"); }));
+  ASSERT_TRUE(wait_until([&] { return client->stats().relists_gone > gone; }));
+
+  server_->mode("normal");
+  server_->add(make_pod("uid-d", "delta"));
+  ASSERT_TRUE(wait_until([&] { return has("uid-d"); }));
+  EXPECT_EQ(cache_.size(), 3u);
+  KubeClientStats s = client->stats();
+  EXPECT_EQ(s.outages, 0u); // 410 is a normal answer, not an outage
+  EXPECT_EQ(s.errors, 0u);
+}
+
+TEST_F(KubeClientIntegration, OutageIsLoggedOnceAndTheClientRecovers) {
+  LogCapture log;
+  server_->add(make_pod("uid-a", "alpha"));
+  server_->add(make_pod("uid-b", "beta"));
+  auto client = start(options());
+  ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
+  ASSERT_TRUE(wait_until([&] { return server_->stats()["open_watches"] == 1; }));
+
+  server_->mode("down");
+  ASSERT_TRUE(wait_until([&] { return !client->stats().reachable; }));
+  // Changes the client cannot see while the server is down.
+  server_->add(make_pod("uid-c", "gamma"));
+  server_->remove("uid-a");
+  ASSERT_TRUE(wait_until([&] { return client->stats().errors >= 5; })); // several retries
+  EXPECT_FALSE(client->stats().synced);
+  EXPECT_TRUE(has("uid-a")); // stale, but still there for attribution
+
+  server_->mode("normal");
+  ASSERT_TRUE(wait_until([&] { return client->stats().synced && client->stats().reachable; }));
+  EXPECT_TRUE(has("uid-c"));
+  EXPECT_FALSE(has("uid-a"));
+  EXPECT_EQ(cache_.size(), 2u);
+  KubeClientStats s = client->stats();
+  EXPECT_EQ(s.outages, 1u);
+
+  std::vector<std::string> warnings = log.lines(spdlog::level::warn);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find(server_->url()), std::string::npos) << warnings[0];
+  std::vector<std::string> infos = log.lines(spdlog::level::info);
+  EXPECT_EQ(std::count_if(infos.begin(), infos.end(),
+                          [](const std::string &l) { return l.find("works again") != l.npos; }),
+            1);
+  EXPECT_FALSE(log.contains(kToken));
+
+  // And it watches again.
+  server_->add(make_pod("uid-e", "epsilon"));
+  ASSERT_TRUE(wait_until([&] { return has("uid-e"); }));
+}
+
+TEST_F(KubeClientIntegration, DroppedLongLivedWatchIsResumedWithoutAnOutage) {
+  LogCapture log;
+  auto client = start(options());
+  ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
+  ASSERT_TRUE(wait_until([&] { return server_->stats()["open_watches"] == 1; }));
+  std::this_thread::sleep_for(1200ms); // an established stream
+  server_->control("/_control/cut", json::object());
+  ASSERT_TRUE(wait_until([&] { return client->stats().errors == 1; }));
+  server_->add(make_pod("uid-a", "alpha"));
+  ASSERT_TRUE(wait_until([&] { return has("uid-a"); }));
+  KubeClientStats s = client->stats();
+  EXPECT_EQ(s.outages, 0u);
+  EXPECT_EQ(s.lists, 1u); // watched again from the last resourceVersion
+  EXPECT_EQ(s.watches, 2u);
+  EXPECT_TRUE(s.synced);
+  EXPECT_TRUE(log.lines(spdlog::level::warn).empty());
+}
+
+TEST_F(KubeClientIntegration, GarbageIsCountedNotFatal) {
+  LogCapture log;
+  server_->add(make_pod("uid-a", "alpha"));
+  auto client = start(options());
+  ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
+  ASSERT_TRUE(wait_until([&] { return server_->stats()["open_watches"] == 1; }));
+
+  server_->mode("garbage"); // the open watch gets a garbage line, new requests HTML
+  ASSERT_TRUE(wait_until([&] { return client->stats().errors >= 3; }));
+  KubeClientStats s = client->stats();
+  EXPECT_EQ(s.outages, 1u);
+  EXPECT_FALSE(s.reachable);
+  EXPECT_NE(s.last_error.find("not JSON"), std::string::npos) << s.last_error;
+  EXPECT_TRUE(has("uid-a"));
+
+  server_->mode("error500");
+  ASSERT_TRUE(wait_until([&] {
+    return client->stats().last_error.find("HTTP 500") != std::string::npos;
+  })) << client->stats().last_error;
+
+  server_->mode("normal");
+  ASSERT_TRUE(wait_until([&] { return client->stats().synced; }));
+  server_->add(make_pod("uid-b", "beta"));
+  ASSERT_TRUE(wait_until([&] { return has("uid-b"); }));
+  EXPECT_EQ(client->stats().outages, 1u);
+  EXPECT_EQ(log.lines(spdlog::level::warn).size(), 1u);
+}
+
+TEST_F(KubeClientIntegration, WrongTokenIsCountedAndARotatedTokenIsPickedUp) {
+  LogCapture log;
+  swtest::write_file(token_file(), "not-the-token\n", 0600);
+  server_->add(make_pod("uid-a", "alpha"));
+  auto client = start(options());
+  ASSERT_TRUE(wait_until([&] { return client->stats().errors >= 3; }));
+  KubeClientStats s = client->stats();
+  EXPECT_EQ(s.lists, 0u);
+  EXPECT_FALSE(s.synced);
+  EXPECT_EQ(s.outages, 1u);
+  EXPECT_NE(s.last_error.find("HTTP 401"), std::string::npos) << s.last_error;
+  EXPECT_GE(server_->stats()["unauthorized"].get<int>(), 3);
+  EXPECT_EQ(cache_.size(), 0u);
+
+  // The kubelet rotates projected tokens; the client reads the file at each request.
+  swtest::write_file(token_file(), kToken + "\n", 0600);
+  ASSERT_TRUE(wait_until([&] { return client->stats().synced; }));
+  EXPECT_TRUE(has("uid-a"));
+  EXPECT_FALSE(log.contains("not-the-token"));
+  EXPECT_FALSE(log.contains(kToken));
+}
+
+TEST_F(KubeClientIntegration, StopIsPromptDuringAnIdleWatch) {
+  auto o = options();
+  o.watch_timeout = 300s;
+  auto client = start(o);
+  ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
+  ASSERT_TRUE(wait_until([&] { return server_->stats()["open_watches"] == 1; }));
+  std::this_thread::sleep_for(1500ms); // idle: nothing moves on the stream
+  auto begin = std::chrono::steady_clock::now();
+  client->stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 1s);
+  EXPECT_EQ(client->stats().errors, 0u);
+}
+
+TEST_F(KubeClientIntegration, SlowAnswersTimeOutAndStopIsStillPrompt) {
+  server_->mode("slow", 5);
+  auto o = options();
+  o.request_timeout = 500ms;
+  auto client = start(o);
+  ASSERT_TRUE(wait_until([&] { return client->stats().errors >= 1; }, 5s));
+  EXPECT_EQ(client->stats().outages, 1u);
+  EXPECT_NE(client->stats().last_error.find("imed out"), std::string::npos)
+      << client->stats().last_error;
+  // Stop while the next request waits for its slow answer.
+  o.request_timeout = 60s;
+  PodCache other_cache;
+  KubeClient waiting(o, other_cache);
+  waiting.start();
+  std::this_thread::sleep_for(500ms);
+  auto begin = std::chrono::steady_clock::now();
+  waiting.stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 1s);
+  EXPECT_EQ(waiting.stats().errors, 0u);
+}
+
+TEST_F(KubeClientIntegration, UntrustedCertificateIsRefused) {
+  auto o = options();
+  // Public CAs, none of which signed the test server's certificate. (Not the
+  // server certificate itself: curl accepts a trusted leaf as a partial chain.)
+  o.ca_file = "/etc/ssl/certs/ca-certificates.crt";
+  if (!std::filesystem::exists(o.ca_file))
+    GTEST_SKIP() << "no " << o.ca_file;
+  auto client = start(o);
+  ASSERT_TRUE(wait_until([&] { return client->stats().errors >= 2; }));
+  KubeClientStats s = client->stats();
+  EXPECT_EQ(s.lists, 0u);
+  EXPECT_EQ(s.outages, 1u);
+  EXPECT_NE(s.last_error.find("certificate"), std::string::npos) << s.last_error;
+  EXPECT_EQ(server_->stats()["lists"], 0);
+}
+
+#endif // __has_include("shimwatch/kubernetes.hpp")
