@@ -154,7 +154,7 @@ TEST(KubeClientUnit, UnreachableServerIsOneOutageWithOneWarning) {
   EXPECT_FALSE(s.synced);
   EXPECT_EQ(s.lists, 0u);
   EXPECT_FALSE(s.last_error.empty());
-  EXPECT_LT(timed_stop(client), 1000ms);
+  EXPECT_LT(timed_stop(client), 5000ms); // hangs for minutes if broken
 
   auto warnings = log.lines(spdlog::level::warn);
   ASSERT_EQ(warnings.size(), 1u);
@@ -191,8 +191,8 @@ TEST(KubeClientUnit, StopDuringAHangingHandshakeIsPrompt) {
   KubeClient client(options, cache);
   client.start();
   std::this_thread::sleep_for(300ms);
-  EXPECT_EQ(client.stats().errors, 0u); // still waiting for the server hello
-  EXPECT_LT(timed_stop(client), 1000ms);
+  EXPECT_EQ(client.stats().errors, 0u);  // still waiting for the server hello
+  EXPECT_LT(timed_stop(client), 5000ms); // hangs for minutes if broken
 }
 
 TEST(KubeClientUnit, StopDuringBackoffIsPrompt) {
@@ -204,7 +204,7 @@ TEST(KubeClientUnit, StopDuringBackoffIsPrompt) {
   KubeClient client(options, cache);
   client.start();
   ASSERT_TRUE(wait_for([&] { return client.stats().errors >= 1; }));
-  EXPECT_LT(timed_stop(client), 1000ms);
+  EXPECT_LT(timed_stop(client), 5000ms); // hangs for minutes if broken
 }
 
 TEST(KubeClientUnit, MissingTokenFileIsAnError) {
