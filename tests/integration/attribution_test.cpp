@@ -25,24 +25,6 @@ std::vector<json> docker_execs_below(const AgentOutput &out, pid_t ancestor) {
   return found;
 }
 
-std::string docker_image_with_connect_helper() {
-  static const std::string image = "shimwatch-test/connect:1";
-  TempDir rootfs;
-  std::string copied = copy_executable(rootfs, SW_TEST_CONNECT_STATIC_BINARY, "sw_test_connect");
-  (void)copied;
-  auto r = run_process(
-      {"sh", "-c", "tar -C " + rootfs.path() + " -c . | docker import - " + image + " >/dev/null"});
-  if (r.exit_code != 0)
-    throw std::runtime_error("docker import failed: " + r.output);
-  return image;
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
-    s.pop_back();
-  return s;
-}
-
 } // namespace
 
 TEST(Attribution, SystemdServiceRunningDockerPs) {

@@ -311,4 +311,31 @@ UnixListener::~UnixListener() {
     unlink(path_.c_str());
 }
 
+bool wait_for(const std::function<bool()> &condition, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition())
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return condition();
+}
+
+std::string docker_image_with_connect_helper() {
+  static const std::string image = "shimwatch-test/connect:1";
+  TempDir rootfs;
+  copy_executable(rootfs, SW_TEST_CONNECT_STATIC_BINARY, "sw_test_connect");
+  auto r = run_process(
+      {"sh", "-c", "tar -C " + rootfs.path() + " -c . | docker import - " + image + " >/dev/null"});
+  if (r.exit_code != 0)
+    throw std::runtime_error("docker import failed: " + r.output);
+  return image;
+}
+
+std::string trim(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+    text.pop_back();
+  return text;
+}
+
 } // namespace swtest

@@ -129,3 +129,20 @@ ProcessResult run_process_in_cgroup(const std::string &cgroup_dir,
 std::string copy_executable(const TempDir &dir, const std::string &from, const std::string &name);
 
 } // namespace swtest
+
+#include <chrono>
+#include <functional>
+
+namespace swtest {
+
+// Polls condition every 50 ms until it holds or limit passes; its last answer.
+bool wait_for(const std::function<bool()> &condition, std::chrono::milliseconds limit);
+
+// A container image whose only file is /sw_test_connect (static), made with
+// `docker import` since no registry is reachable. Returns its tag.
+std::string docker_image_with_connect_helper();
+
+// text without trailing newlines and spaces.
+std::string trim(std::string text);
+
+} // namespace swtest

@@ -50,22 +50,6 @@ double metric(int port, const std::string &sample) {
   return -1;
 }
 
-bool wait_for(const std::function<bool()> &condition, std::chrono::seconds limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition())
-      return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return condition();
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
-    s.pop_back();
-  return s;
-}
-
 std::vector<std::string> agent_args(const FakeApiServer &api, const TempDir &dir, int port,
                                     std::vector<std::string> extra = {}) {
   write_file(dir.file("token"), token + "\n", 0600);
@@ -91,12 +75,7 @@ TEST(Kubernetes, DaemonSetContainerOnRealDockerdGetsPodMetadata) {
   FakeApiServer api(dir.path(), token);
   const std::string pod_uid = "0b7e6c1d-2a3f-4b5c-8d9e-0f1a2b3c4d5e";
   int port = free_port();
-  TempDir rootfs;
-  copy_executable(rootfs, SW_TEST_CONNECT_STATIC_BINARY, "sw_test_connect");
-  auto imported = run_process(
-      {"sh", "-c",
-       "tar -C " + rootfs.path() + " -c . | docker import - shimwatch-test/connect:1 >/dev/null"});
-  ASSERT_EQ(imported.exit_code, 0) << imported.output;
+  const std::string image = docker_image_with_connect_helper();
   Agent agent(agent_args(api, dir, port, {"--watch-socket", "/host/d.sock"}),
               /*default_output_flags=*/false);
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "log_capture.hpp"
 #include "shimwatch/kubernetes.hpp"
 
 using namespace std::chrono_literals;
@@ -29,45 +30,7 @@ namespace {
 
 const char *kToken = "s3cr3t-t0ken-never-logged";
 
-// Collects log lines while alive; restores the previous default logger.
-class LogCapture {
-public:
-  LogCapture() : previous_(spdlog::default_logger()), sink_(std::make_shared<Sink>()) {
-    auto logger = std::make_shared<spdlog::logger>("capture", sink_);
-    logger->set_level(spdlog::level::debug);
-    spdlog::set_default_logger(logger);
-  }
-  ~LogCapture() { spdlog::set_default_logger(previous_); }
-
-  std::vector<std::string> lines(spdlog::level::level_enum level) const {
-    std::lock_guard lock(sink_->lines_mutex);
-    std::vector<std::string> out;
-    for (const auto &[l, text] : sink_->lines)
-      if (l == level)
-        out.push_back(text);
-    return out;
-  }
-  bool contains(const std::string &needle) const {
-    std::lock_guard lock(sink_->lines_mutex);
-    for (const auto &entry : sink_->lines)
-      if (entry.second.find(needle) != std::string::npos)
-        return true;
-    return false;
-  }
-
-private:
-  struct Sink : spdlog::sinks::base_sink<std::mutex> {
-    mutable std::mutex lines_mutex;
-    std::vector<std::pair<spdlog::level::level_enum, std::string>> lines;
-    void sink_it_(const spdlog::details::log_msg &msg) override {
-      std::lock_guard lock(lines_mutex);
-      lines.emplace_back(msg.level, std::string(msg.payload.data(), msg.payload.size()));
-    }
-    void flush_() override {}
-  };
-  std::shared_ptr<spdlog::logger> previous_;
-  std::shared_ptr<Sink> sink_;
-};
+using swtest::LogCapture;
 
 // A TCP socket on 127.0.0.1 that listens but never accepts: connects
 // complete in the kernel, the TLS handshake then hangs forever.
