@@ -38,6 +38,10 @@ struct PodInfo {
   // other owner kinds as they are; empty for a bare pod.
   std::string workload_kind;
   std::string workload_name;
+  // Static pods: the uid kubelet runs them under (and names their cgroup
+  // after), from the mirror pod's kubernetes.io/config.mirror annotation; the
+  // mirror pod's own metadata.uid differs.
+  std::string mirror_of;
 
   const KubeContainer *find_container(std::string_view id) const;
 };
@@ -66,12 +70,16 @@ public:
   void upsert(PodInfo pod);
   void erase(const std::string &uid);
   void replace_all(std::vector<PodInfo> pods); // after a (re)list
+  // By metadata.uid, or by the uid a static pod runs under (mirror_of).
   std::optional<PodInfo> find(std::string_view uid) const;
   size_t size() const;
 
 private:
+  void index_mirror(const PodInfo &pod);
+
   mutable std::mutex mutex_;
   std::unordered_map<std::string, PodInfo> pods_;
+  std::unordered_map<std::string, std::string> mirrors_; // mirror_of -> metadata.uid
 };
 
 struct KubeClientOptions {

@@ -191,6 +191,8 @@ Result<PodInfo> parse_pod(const nlohmann::json &pod) {
   if (info.namespace_name.empty())
     return Error{"pod " + info.uid + " has no metadata.namespace"};
 
+  if (const json *annotations = object_member(*metadata, "annotations"))
+    info.mirror_of = string_member(*annotations, "kubernetes.io/config.mirror");
   if (const json *labels = object_member(*metadata, "labels"))
     for (auto it = labels->begin(); it != labels->end(); ++it)
       if (it.value().is_string())
@@ -215,34 +217,55 @@ Result<PodInfo> parse_pod(const nlohmann::json &pod) {
   return info;
 }
 
+void PodCache::index_mirror(const PodInfo &pod) {
+  if (!pod.mirror_of.empty())
+    mirrors_.insert_or_assign(pod.mirror_of, pod.uid);
+}
+
 void PodCache::upsert(PodInfo pod) {
   std::lock_guard lock(mutex_);
+  index_mirror(pod);
   std::string uid = pod.uid;
   pods_.insert_or_assign(std::move(uid), std::move(pod));
 }
 
 void PodCache::erase(const std::string &uid) {
   std::lock_guard lock(mutex_);
-  pods_.erase(uid);
+  if (auto it = pods_.find(uid); it != pods_.end()) {
+    if (auto m = mirrors_.find(it->second.mirror_of); m != mirrors_.end() && m->second == uid)
+      mirrors_.erase(m);
+    pods_.erase(it);
+  }
 }
 
 void PodCache::replace_all(std::vector<PodInfo> pods) {
   std::unordered_map<std::string, PodInfo> fresh;
+  std::unordered_map<std::string, std::string> mirrors;
   fresh.reserve(pods.size());
   for (auto &pod : pods) {
+    if (!pod.mirror_of.empty())
+      mirrors.insert_or_assign(pod.mirror_of, pod.uid);
     std::string uid = pod.uid;
     fresh.insert_or_assign(std::move(uid), std::move(pod));
   }
   std::lock_guard lock(mutex_);
   pods_.swap(fresh);
-  // The old table is freed after the unlock, when `fresh` goes out of scope.
+  mirrors_.swap(mirrors);
+  // The old tables are freed after the unlock, when they go out of scope.
 }
 
 std::optional<PodInfo> PodCache::find(std::string_view uid) const {
   std::lock_guard lock(mutex_);
-  auto it = pods_.find(std::string(uid));
-  if (it == pods_.end())
-    return std::nullopt;
+  std::string key(uid);
+  auto it = pods_.find(key);
+  if (it == pods_.end()) {
+    auto m = mirrors_.find(key);
+    if (m == mirrors_.end())
+      return std::nullopt;
+    it = pods_.find(m->second);
+    if (it == pods_.end())
+      return std::nullopt;
+  }
   return it->second;
 }
 

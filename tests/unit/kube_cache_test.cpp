@@ -1,5 +1,6 @@
 // PodCache: the table the watcher writes and attribution reads.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <string>
@@ -94,4 +95,40 @@ TEST(KubePodCache, ConcurrentReadersAndWriter) {
     t.join();
   EXPECT_EQ(cache.size(), 10u);
   EXPECT_EQ(cache.find("p0")->name, "r1999");
+}
+
+// Static pods run under kubelet's own uid (their cgroup says so); the API
+// server only knows the mirror pod, whose annotation carries that uid.
+TEST(KubePodCache, StaticPodIsFoundByTheUidItRunsUnder) {
+  nlohmann::json mirror = {
+      {"metadata",
+       {{"uid", "a1b2c3d4-0000-4000-8000-000000000001"},
+        {"name", "etcd-node-1"},
+        {"namespace", "kube-system"},
+        {"annotations", {{"kubernetes.io/config.mirror", "3f1c5e7a9b2d4f6a8c0e1b3d5f7a9c2e"}}},
+        {"ownerReferences", nlohmann::json::array({{{"apiVersion", "v1"},
+                                                    {"kind", "Node"},
+                                                    {"name", "node-1"},
+                                                    {"uid", "n1"},
+                                                    {"controller", true}}})}}},
+      {"spec", {{"nodeName", "node-1"}}}};
+  auto parsed = shimwatch::parse_pod(mirror);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  EXPECT_EQ(parsed->mirror_of, "3f1c5e7a9b2d4f6a8c0e1b3d5f7a9c2e");
+
+  PodCache cache;
+  cache.upsert(*parsed);
+  auto by_cgroup_uid = cache.find("3f1c5e7a9b2d4f6a8c0e1b3d5f7a9c2e");
+  ASSERT_TRUE(by_cgroup_uid.has_value());
+  EXPECT_EQ(by_cgroup_uid->name, "etcd-node-1");
+  EXPECT_EQ(by_cgroup_uid->workload_kind, "Node");
+  EXPECT_TRUE(cache.find("a1b2c3d4-0000-4000-8000-000000000001").has_value());
+
+  cache.erase("a1b2c3d4-0000-4000-8000-000000000001");
+  EXPECT_FALSE(cache.find("3f1c5e7a9b2d4f6a8c0e1b3d5f7a9c2e").has_value());
+
+  cache.replace_all({*parsed});
+  EXPECT_TRUE(cache.find("3f1c5e7a9b2d4f6a8c0e1b3d5f7a9c2e").has_value());
+  cache.replace_all({});
+  EXPECT_FALSE(cache.find("3f1c5e7a9b2d4f6a8c0e1b3d5f7a9c2e").has_value());
 }
