@@ -1,11 +1,13 @@
 # shimwatch: `make run` and `make test` do all the set-up on Debian 12 (as root).
 BUILD_DIR ?= build
+# Unit tests also run under AddressSanitizer + UndefinedBehaviorSanitizer.
+SANITIZE_DIR ?= build-sanitize
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 # Extra flags for `make run`, e.g. make run ARGS="--watch-exec nerdctl"
 ARGS ?=
 
-.PHONY: all build deps test-deps run test unit-test integration-test format clean
+.PHONY: all build deps test-deps run test unit-test sanitize-test integration-test format clean
 
 all: build
 
@@ -24,10 +26,15 @@ build: deps
 run: build
 	$(BUILD_DIR)/shimwatch run --format json $(ARGS)
 
-# Every test: unit tests, then integration tests (root, real BPF; they start
-# and stop their own dockerd).
-test: test-deps build
+# Every test: unit tests under sanitizers, then unit and integration tests
+# (root, real BPF; they start and stop their own dockerd).
+test: test-deps build sanitize-test
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
+
+sanitize-test: deps
+	@cmake -S . -B $(SANITIZE_DIR) -DCMAKE_BUILD_TYPE=Debug -DSHIMWATCH_SANITIZE=ON >/dev/null
+	@cmake --build $(SANITIZE_DIR) -j$(JOBS) --target shimwatch_unit_tests
+	cd $(SANITIZE_DIR) && ctest --output-on-failure -L unit -j$(JOBS)
 
 unit-test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L unit -j$(JOBS)
@@ -39,4 +46,4 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.h' '*.c')
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR)
