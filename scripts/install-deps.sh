@@ -7,12 +7,14 @@ set -euo pipefail
 build_packages=(
   cmake make g++ pkg-config git
   clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
-  libspdlog-dev nlohmann-json3-dev prometheus-cpp-dev libcurl4-openssl-dev
+  libspdlog-dev nlohmann-json3-dev prometheus-cpp-dev libcurl4-openssl-dev libssl-dev
   libgtest-dev
 )
 test_packages=(
   docker.io # a real dockerd and docker CLI for the integration tests
   python3 openssl # the stand-in Kubernetes API server (HTTPS) in the tests
+  rsyslog rsyslog-gnutls # a real syslog peer (UDP, TCP, TLS) for the output tests
+  prometheus # a real Prometheus server and promtool for the metrics tests
 )
 
 case "${1:-build}" in

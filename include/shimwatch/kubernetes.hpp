@@ -1,5 +1,6 @@
 // kubernetes: pod metadata from the API server (list + watch of this node's
-// pods), kept in a cache that attribution reads without ever blocking.
+// pods) or from the kubelet (polls of its /pods), kept in a cache that
+// attribution reads without ever blocking.
 #pragma once
 
 #include <chrono>
@@ -82,37 +83,53 @@ private:
   std::unordered_map<std::string, std::string> mirrors_; // mirror_of -> metadata.uid
 };
 
+enum class KubeSource {
+  api_server, // list + watch of /api/v1/pods
+  kubelet,    // poll of the kubelet's /pods, for agents that may not talk to the API server
+};
+
 struct KubeClientOptions {
-  std::string api_server; // https://HOST:PORT
-  std::string token_file; // bearer token, re-read at each (re)connect: it rotates
-  std::string ca_file;    // CA bundle for the API server's certificate
-  std::string node_name;  // only pods with spec.nodeName == node_name
+  KubeSource source = KubeSource::api_server;
+  std::string api_server;  // https://HOST:PORT
+  std::string kubelet_url; // https://NODE_IP:10250
+  std::string token_file;  // bearer token, re-read at each (re)connect: it rotates
+  std::string ca_file;     // CA bundle for the server's certificate
+  // Kubelet serving certificates are often self-signed; false sends the token
+  // to whoever answers, so it is off only when asked for, with a warning.
+  bool tls_verify = true;
+  // API server: only pods with spec.nodeName == node_name (required). Kubelet:
+  // the same filter when set; empty keeps all, the kubelet serves only its own.
+  std::string node_name;
   std::chrono::milliseconds connect_timeout{5000};
-  std::chrono::milliseconds request_timeout{30000}; // each list page
+  std::chrono::milliseconds request_timeout{30000}; // each list page, each kubelet poll
   // timeoutSeconds of each watch; a stream still open 60 s after it is cut as half-open.
   std::chrono::seconds watch_timeout{300};
+  std::chrono::milliseconds poll_interval{10000}; // kubelet: between polls
   std::chrono::milliseconds backoff_initial{500};
   std::chrono::milliseconds backoff_max{30000};
 };
 
 struct KubeClientStats {
-  bool synced = false;         // a list succeeded and the watch is current
+  bool synced = false;         // listed and watching (kubelet: the last poll succeeded)
   bool reachable = false;      // the last request got a usable answer (false during an outage)
-  uint64_t lists = 0;          // successful lists
+  uint64_t lists = 0;          // successful lists (kubelet: successful polls)
   uint64_t watches = 0;        // watch requests answered with a stream
   uint64_t watch_events = 0;   // ADDED/MODIFIED/DELETED received (bookmarks not counted)
   uint64_t relists_gone = 0;   // 410 Gone, resourceVersion too old
   uint64_t errors = 0;         // failed requests, bad answers (HTTP errors, invalid JSON, ...)
   uint64_t malformed_pods = 0; // pods in lists or watch events that parse_pod refused; skipped
-  // Outages: the API server went from usable to failing (unreachable, HTTP
-  // errors, garbage); one warning line each, one info line when it recovers.
+  // Outages: the API server (or kubelet) went from usable to failing
+  // (unreachable, HTTP errors, garbage); one warning line each, one info line
+  // when it recovers.
   uint64_t outages = 0;
   std::string last_error; // never contains the token
 };
 
-// Lists then watches pods with fieldSelector=spec.nodeName=<node>, tracking
-// resourceVersion; reconnects with exponential backoff, re-lists on 410 Gone.
-// Runs on its own thread; never blocks the caller.
+// API server: lists then watches pods with fieldSelector=spec.nodeName=<node>,
+// tracking resourceVersion; reconnects with exponential backoff, re-lists on
+// 410 Gone. Kubelet: GETs /pods every poll_interval and replaces the cache
+// with the answer; retries failures with backoff, never waiting longer than
+// poll_interval. Runs on its own thread; never blocks the caller.
 class KubeClient {
 public:
   KubeClient(KubeClientOptions options, PodCache &cache);

@@ -1,0 +1,2 @@
+// Durable audit log file: being written.
+#include "shimwatch/sink.hpp"

@@ -1,0 +1,2 @@
+// Syslog transport (UDP, TCP, TLS): being written.
+#include "shimwatch/syslog.hpp"
