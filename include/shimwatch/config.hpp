@@ -30,13 +30,30 @@ enum class KubernetesMode { automatic, on, off };
 std::string_view kubernetes_mode_name(KubernetesMode mode);
 Result<KubernetesMode> parse_kubernetes_mode(const std::string &text);
 
+// Where pod metadata comes from.
+enum class KubernetesSource { api_server, kubelet };
+
+std::string_view kubernetes_source_name(KubernetesSource source); // "api-server", "kubelet"
+Result<KubernetesSource> parse_kubernetes_source(const std::string &text);
+
+constexpr std::string_view kDefaultKubeletUrl = "https://127.0.0.1:10250";
+
 struct KubernetesConfig {
-  // automatic: on when api_server is set or KUBERNETES_SERVICE_HOST is (in a pod).
+  // automatic, api_server source: on when api_server is set or
+  // KUBERNETES_SERVICE_HOST is (in a pod). kubelet source: on in a pod or
+  // when kubelet_url was given.
   KubernetesMode mode = KubernetesMode::automatic;
+  KubernetesSource source = KubernetesSource::api_server;
   std::string api_server; // https://HOST:PORT; empty: from KUBERNETES_SERVICE_HOST/PORT
+  std::string kubelet_url{kDefaultKubeletUrl};
+  // Set by --kubelet-url and by a kubelet_url key in a config file (not by
+  // the embedded defaults); not part of the JSON document.
+  bool kubelet_url_given = false;
+  bool kubelet_tls_verify = true;
+  uint32_t kubelet_poll_seconds = 10;
   std::string token_file = "/var/run/secrets/kubernetes.io/serviceaccount/token";
   std::string ca_file = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt";
-  std::string node_name; // empty: $NODE_NAME, else the host name
+  std::string node_name; // empty: $NODE_NAME, else (api_server source) the host name
   // Pod labels copied into events; all others are left out.
   std::vector<std::string> labels;
 };

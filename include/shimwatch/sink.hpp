@@ -77,4 +77,54 @@ private:
   uint64_t errors_ = 0;
 };
 
+struct LogFileOptions {
+  uint64_t max_bytes = 100ull * 1024 * 1024; // rotate before a write would pass it; 0: never
+  uint32_t keep = 5;                         // rotated files kept: PATH.1 .. PATH.keep
+};
+
+// The audit log: JSON lines appended with one write(2) per flush, so a crash
+// (even kill -9) can at worst cut the last line; such a torn tail is cut off
+// when the file is opened again, so every line in the file is whole. Rotates
+// by size, reopens on request (SIGHUP, after logrotate moved the file). A
+// failing disk (full, read-only, gone) is counted and logged once per
+// episode; the agent and its other outputs go on.
+class LogFile final : public Sink {
+public:
+  static Result<std::unique_ptr<LogFile>> open(const std::string &path, HostInfo host,
+                                               LogFileOptions options = {});
+  ~LogFile() override;
+  LogFile(const LogFile &) = delete;
+  LogFile &operator=(const LogFile &) = delete;
+
+  void write(const Event &event) override;
+  void write_line(const std::string &json_line); // any record, e.g. a summary or gap
+  void flush() override;
+  // Closes and opens PATH again (creating it if logrotate moved it away).
+  void reopen();
+
+  uint64_t errors() const { return errors_; }     // failed writes/opens
+  uint64_t lost_records() const { return lost_; } // records in failed writes
+  uint64_t torn_bytes_repaired() const { return torn_bytes_; }
+  uint64_t rotations() const { return rotations_; }
+
+private:
+  LogFile(std::string path, HostInfo host, LogFileOptions options);
+  Status open_fd();
+  void rotate();
+  void fail(const std::string &what, int err);
+
+  std::string path_;
+  HostInfo host_;
+  LogFileOptions options_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+  std::string pending_;
+  uint64_t pending_records_ = 0;
+  bool failing_ = false;
+  uint64_t errors_ = 0;
+  uint64_t lost_ = 0;
+  uint64_t torn_bytes_ = 0;
+  uint64_t rotations_ = 0;
+};
+
 } // namespace shimwatch

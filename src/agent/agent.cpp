@@ -57,6 +57,24 @@ std::optional<KubeClientOptions> kubernetes_options(const KubernetesConfig &k,
                                                     const HostInfo &host) {
   if (k.mode == KubernetesMode::off)
     return std::nullopt;
+  KubeClientOptions options;
+  options.token_file = k.token_file;
+  options.ca_file = k.ca_file;
+  if (k.source == KubernetesSource::kubelet) {
+    // Outside a pod this may be no Kubernetes node at all: auto polls only a
+    // kubelet it was pointed at, rather than warn of an outage forever.
+    if (k.mode == KubernetesMode::automatic && env("KUBERNETES_SERVICE_HOST").empty() &&
+        !k.kubelet_url_given)
+      return std::nullopt;
+    options.source = KubeSource::kubelet;
+    options.kubelet_url = k.kubelet_url;
+    options.tls_verify = k.kubelet_tls_verify;
+    options.poll_interval = std::chrono::seconds(k.kubelet_poll_seconds);
+    // No host name fallback: the kubelet lists only its own pods anyway, and
+    // a host name that is not the node name would hide them all.
+    options.node_name = !k.node_name.empty() ? k.node_name : env("NODE_NAME");
+    return options;
+  }
   std::string api_server = k.api_server;
   if (api_server.empty() && !env("KUBERNETES_SERVICE_HOST").empty()) {
     std::string h = env("KUBERNETES_SERVICE_HOST");
@@ -70,10 +88,7 @@ std::optional<KubeClientOptions> kubernetes_options(const KubernetesConfig &k,
                          "--kube-api-server, or run in a pod (KUBERNETES_SERVICE_HOST)");
     return std::nullopt;
   }
-  KubeClientOptions options;
   options.api_server = api_server;
-  options.token_file = k.token_file;
-  options.ca_file = k.ca_file;
   options.node_name = !k.node_name.empty()        ? k.node_name
                       : !env("NODE_NAME").empty() ? env("NODE_NAME")
                                                   : host.name;
@@ -174,8 +189,14 @@ int run_agent(const CliRequest &request) {
       metrics->watch_kubernetes([client] { return client->stats(); },
                                 [&pods] { return pods.size(); });
     }
-    spdlog::info("pod metadata from {} for node {}", kube_options->api_server,
-                 kube_options->node_name);
+    if (kube_options->source == KubeSource::kubelet)
+      spdlog::info(
+          "pod metadata from the kubelet {} every {} s{}", kube_options->kubelet_url,
+          std::chrono::duration_cast<std::chrono::seconds>(kube_options->poll_interval).count(),
+          kube_options->node_name.empty() ? "" : " for node " + kube_options->node_name);
+    else
+      spdlog::info("pod metadata from {} for node {}", kube_options->api_server,
+                   kube_options->node_name);
   }
 
   install_signal_handlers();

@@ -34,6 +34,10 @@ struct FlagValues {
   std::optional<std::string> ring_buffer_kib;
   std::optional<std::string> kubernetes_mode;
   std::optional<std::string> kube_api_server;
+  std::optional<std::string> kubernetes_source;
+  std::optional<std::string> kubelet_url;
+  bool kubelet_insecure = false;
+  std::optional<std::string> kubelet_poll_seconds;
   std::optional<std::string> kube_token_file;
   std::optional<std::string> kube_ca_file;
   std::optional<std::string> node_name;
@@ -41,13 +45,23 @@ struct FlagValues {
 };
 
 // Flags that take a value; both "--flag VALUE" and "--flag=VALUE" work.
-constexpr const char *value_flags[] = {"--config",          "-c",
-                                       "--watch-exec",      "--watch-socket",
-                                       "--format",          "--log-file",
-                                       "--metrics-address", "--ring-buffer-kib",
-                                       "--kubernetes",      "--kube-api-server",
-                                       "--kube-token-file", "--kube-ca-file",
-                                       "--node-name",       "--kube-label"};
+constexpr const char *value_flags[] = {"--config",
+                                       "-c",
+                                       "--watch-exec",
+                                       "--watch-socket",
+                                       "--format",
+                                       "--log-file",
+                                       "--metrics-address",
+                                       "--ring-buffer-kib",
+                                       "--kubernetes",
+                                       "--kube-api-server",
+                                       "--kube-token-file",
+                                       "--kube-ca-file",
+                                       "--node-name",
+                                       "--kube-label",
+                                       "--kubernetes-source",
+                                       "--kubelet-url",
+                                       "--kubelet-poll-seconds"};
 
 bool takes_value(const std::string &flag) {
   for (const char *f : value_flags)
@@ -125,6 +139,14 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
       flags.kubernetes_mode = *value;
     else if (flag == "--kube-api-server")
       flags.kube_api_server = *value;
+    else if (flag == "--kubernetes-source")
+      flags.kubernetes_source = *value;
+    else if (flag == "--kubelet-url")
+      flags.kubelet_url = *value;
+    else if (flag == "--kubelet-insecure-skip-tls-verify")
+      flags.kubelet_insecure = true;
+    else if (flag == "--kubelet-poll-seconds")
+      flags.kubelet_poll_seconds = *value;
     else if (flag == "--kube-token-file")
       flags.kube_token_file = *value;
     else if (flag == "--kube-ca-file")
@@ -188,6 +210,27 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
   }
   if (flags.kube_api_server)
     config.kubernetes.api_server = *flags.kube_api_server;
+  if (flags.kubernetes_source) {
+    auto source = parse_kubernetes_source(*flags.kubernetes_source);
+    if (!source)
+      return Error{"--kubernetes-source " + source.error().message};
+    config.kubernetes.source = *source;
+  }
+  if (flags.kubelet_url) {
+    config.kubernetes.kubelet_url = *flags.kubelet_url;
+    config.kubernetes.kubelet_url_given = true;
+  }
+  if (flags.kubelet_insecure)
+    config.kubernetes.kubelet_tls_verify = false;
+  if (flags.kubelet_poll_seconds) {
+    const std::string &text = *flags.kubelet_poll_seconds;
+    uint32_t seconds = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+    if (ec != std::errc{} || end != text.data() + text.size())
+      return Error{"--kubelet-poll-seconds '" + text +
+                   "' is not a number (whole seconds from 1 to 3600)"};
+    config.kubernetes.kubelet_poll_seconds = seconds;
+  }
   if (flags.kube_token_file)
     config.kubernetes.token_file = *flags.kube_token_file;
   if (flags.kube_ca_file)
@@ -231,14 +274,28 @@ OPTIONS (run, check)
       --ring-buffer-kib N      kernel ring buffer size, power of two
                                (64..1048576, default: 8192)
       --node-name NAME         this node's name (default: $NODE_NAME, else
-                               the host name)
-      --kubernetes auto|on|off pod metadata from the API server; auto = on
+                               the host name; kubelet source: $NODE_NAME,
+                               else every pod the kubelet lists)
+      --kubernetes auto|on|off pod metadata from Kubernetes; auto = on
                                inside a pod (KUBERNETES_SERVICE_HOST set) or
                                when --kube-api-server is given (default: auto)
       --kube-api-server URL    API server, e.g. https://10.96.0.1:443
       --kube-token-file PATH   bearer token (default: the service account's)
       --kube-ca-file PATH      CA bundle (default: the service account's)
       --kube-label KEY         also copy this pod label into events (repeatable)
+      --kubernetes-source api-server|kubelet
+                               where pod metadata comes from (default:
+                               api-server); kubelet polls the kubelet's /pods,
+                               and auto = on inside a pod or when
+                               --kubelet-url is given
+      --kubelet-url URL        the kubelet (default: https://127.0.0.1:10250;
+                               in a pod: https://$(NODE_IP):10250 with NODE_IP
+                               from status.hostIP)
+      --kubelet-insecure-skip-tls-verify
+                               do not check the kubelet's certificate (often
+                               self-signed); the token is sent regardless
+      --kubelet-poll-seconds N seconds between polls of the kubelet (1..3600,
+                               default: 10)
       --print-config           print the effective config as JSON and exit
   -v, --verbose                debug logging (libbpf included) on stderr
   -h, --help                   this text

@@ -111,6 +111,24 @@ std::string_view kubernetes_mode_name(KubernetesMode mode) {
   return "auto";
 }
 
+Result<KubernetesSource> parse_kubernetes_source(const std::string &text) {
+  if (text == "api-server")
+    return KubernetesSource::api_server;
+  if (text == "kubelet")
+    return KubernetesSource::kubelet;
+  return Error{"'" + text + "' is not a source (allowed: api-server, kubelet)"};
+}
+
+std::string_view kubernetes_source_name(KubernetesSource source) {
+  switch (source) {
+  case KubernetesSource::api_server:
+    return "api-server";
+  case KubernetesSource::kubelet:
+    return "kubelet";
+  }
+  return "api-server";
+}
+
 std::string_view format_name(OutputFormat format) {
   switch (format) {
   case OutputFormat::automatic:
@@ -126,7 +144,11 @@ std::string_view format_name(OutputFormat format) {
 Config default_config() {
   auto config = apply_config_json(default_config_json(), Config{});
   // The embedded document is checked by a unit test; it cannot fail here.
-  return config ? *config : Config{};
+  if (!config)
+    return Config{};
+  // Only a URL the user gave turns the kubelet source on in auto mode.
+  config->kubernetes.kubelet_url_given = false;
+  return *config;
 }
 
 Result<Config> apply_config_json(std::string_view text, Config base) {
@@ -219,7 +241,8 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
   }
 
   auto kube = section(root, "kubernetes",
-                      {"mode", "api_server", "token_file", "ca_file", "node_name", "labels"});
+                      {"mode", "source", "api_server", "kubelet_url", "kubelet_tls_verify",
+                       "kubelet_poll_seconds", "token_file", "ca_file", "node_name", "labels"});
   if (!kube)
     return kube.error();
   if (kube->contains("mode")) {
@@ -231,7 +254,33 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
       return key_error("kubernetes.mode", mode.error().message);
     base.kubernetes.mode = *mode;
   }
+  if (kube->contains("source")) {
+    const json &v = kube->at("source");
+    auto source = v.is_string()
+                      ? parse_kubernetes_source(v.get<std::string>())
+                      : Result<KubernetesSource>(Error{"must be a string, got " + type_name(v)});
+    if (!source)
+      return key_error("kubernetes.source", source.error().message);
+    base.kubernetes.source = *source;
+  }
+  if (kube->contains("kubelet_url"))
+    base.kubernetes.kubelet_url_given = true;
+  if (kube->contains("kubelet_tls_verify")) {
+    const json &v = kube->at("kubelet_tls_verify");
+    if (!v.is_boolean())
+      return key_error("kubernetes.kubelet_tls_verify",
+                       "must be true or false, got " + type_name(v));
+    base.kubernetes.kubelet_tls_verify = v.get<bool>();
+  }
+  if (kube->contains("kubelet_poll_seconds")) {
+    const json &v = kube->at("kubelet_poll_seconds");
+    if (!v.is_number_unsigned() || v.get<uint64_t>() > UINT32_MAX)
+      return key_error("kubernetes.kubelet_poll_seconds",
+                       "must be a whole number of seconds (1 to 3600), got " + v.dump());
+    base.kubernetes.kubelet_poll_seconds = v.get<uint32_t>();
+  }
   for (auto [key, target] : {std::pair{"api_server", &base.kubernetes.api_server},
+                             std::pair{"kubelet_url", &base.kubernetes.kubelet_url},
                              std::pair{"token_file", &base.kubernetes.token_file},
                              std::pair{"ca_file", &base.kubernetes.ca_file},
                              std::pair{"node_name", &base.kubernetes.node_name}}) {
@@ -305,6 +354,13 @@ Status validate_config(const Config &config) {
       !url.empty() && url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0)
     return key_error("kubernetes.api_server",
                      "'" + url + "' is not a URL (e.g. https://10.96.0.1:443)");
+  if (const auto &url = config.kubernetes.kubelet_url;
+      url.rfind("https://", 0) != 0 && url.rfind("http://", 0) != 0)
+    return key_error("kubernetes.kubelet_url",
+                     "'" + url + "' is not a URL (e.g. https://10.0.0.12:10250)");
+  if (uint32_t s = config.kubernetes.kubelet_poll_seconds; s < 1 || s > 3600)
+    return key_error("kubernetes.kubelet_poll_seconds",
+                     std::to_string(s) + " is not from 1 to 3600 (seconds)");
   uint32_t kib = config.ring_buffer_kib;
   if (kib < 64 || kib > 1024 * 1024 || (kib & (kib - 1)) != 0)
     return key_error("kernel.ring_buffer_kib",
@@ -324,7 +380,11 @@ std::string config_to_json(const Config &config) {
       {"attribution", {{"process_table_size", config.process_table_size}}},
       {"kubernetes",
        {{"mode", kubernetes_mode_name(config.kubernetes.mode)},
+        {"source", kubernetes_source_name(config.kubernetes.source)},
         {"api_server", config.kubernetes.api_server},
+        {"kubelet_url", config.kubernetes.kubelet_url},
+        {"kubelet_tls_verify", config.kubernetes.kubelet_tls_verify},
+        {"kubelet_poll_seconds", config.kubernetes.kubelet_poll_seconds},
         {"token_file", config.kubernetes.token_file},
         {"ca_file", config.kubernetes.ca_file},
         {"node_name", config.kubernetes.node_name},

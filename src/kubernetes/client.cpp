@@ -1,7 +1,7 @@
-// KubeClient: list + watch of this node's pods on the API server, on its own
-// thread, with libcurl.
+// KubeClient: this node's pods from the API server (list + watch) or from the
+// kubelet (polls of /pods), on its own thread, with libcurl.
 //
-// Life of the worker thread:
+// Life of the worker thread, API server source:
 //   list (paginated with limit/continue) -> PodCache::replace_all, remember
 //   the list's resourceVersion -> watch from it, applying each event as it
 //   arrives -> when the server ends the watch (timeoutSeconds), watch again
@@ -12,12 +12,18 @@
 //   restart, idle timeout of a load balancer) is re-watched at once from the
 //   last resourceVersion, unless that is older than kStaleAfter.
 //
+// Kubelet source: GET /pods (a PodList of the kubelet's own pods, without
+// resourceVersion, paging or watch) -> PodCache::replace_all, again every
+// poll_interval. It is a list like the API server's first page, so it goes
+// through the same request, PodList reading and outage accounting; failures
+// back off as above but never wait longer than poll_interval.
+//
 // Each transfer is an easy handle driven by a private multi handle so that
 // stop() can interrupt curl_multi_poll at once with curl_multi_wakeup (an
 // easy_perform only looks at its progress callback about once a second when
 // nothing moves); the progress callback aborts the transfer as well.
 //
-// Logging: one warning when the API server stops being usable (an outage),
+// Logging: one warning when the server stops being usable (an outage),
 // one info line when it works again, details at debug level. The token never
 // leaves the Authorization header.
 #include <curl/curl.h>
@@ -164,7 +170,7 @@ struct KubeClient::Impl {
 
   Impl(KubeClientOptions o, PodCache &c) : options(std::move(o)), cache(c) {
     global_init();
-    base_url = options.api_server;
+    base_url = kubelet() ? options.kubelet_url : options.api_server;
     while (!base_url.empty() && base_url.back() == '/')
       base_url.pop_back();
     multi = curl_multi_init();
@@ -177,6 +183,9 @@ struct KubeClient::Impl {
     if (multi)
       curl_multi_cleanup(multi);
   }
+
+  bool kubelet() const { return options.source == KubeSource::kubelet; }
+  const char *server_kind() const { return kubelet() ? "kubelet" : "API server"; }
 
   // ---- transfers ---------------------------------------------------------
 
@@ -209,8 +218,12 @@ struct KubeClient::Impl {
     std::string agent = "shimwatch/" + std::string(version());
     curl_easy_setopt(easy, CURLOPT_USERAGENT, agent.c_str()); // copied by curl
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, curl_error);
-    if (!options.ca_file.empty())
+    if (!options.tls_verify) {
+      curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
+      curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else if (!options.ca_file.empty()) {
       curl_easy_setopt(easy, CURLOPT_CAINFO, options.ca_file.c_str());
+    }
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(options.connect_timeout.count()));
     auto total = watch ? std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -311,74 +324,66 @@ struct KubeClient::Impl {
     return len;
   }
 
-  Attempt list() {
-    std::vector<PodInfo> pods;
-    uint64_t malformed = 0;
-    std::string continue_token, rv;
-    int restarts = 0;
-    while (true) {
-      std::string url = pods_url() + "&limit=" + std::to_string(kPageSize);
-      if (!continue_token.empty())
-        url += "&continue=" + escape(continue_token);
-      auto headers = make_headers();
-      if (!headers)
-        return {Outcome::config, headers.error().message};
-      Body body;
-      setup(url, *headers, false);
-      curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Impl::on_body);
-      curl_easy_setopt(easy, CURLOPT_WRITEDATA, &body);
-      CURLcode rc = perform();
-      curl_slist_free_all(*headers);
-      if (stop_requested)
-        return {Outcome::stopped, "stopped"};
-      long status = response_code();
-      if (body.overflow)
-        return {Outcome::garbage,
-                "the pod list is larger than " + std::to_string(kMaxListBody >> 20) + " MiB"};
-      if (rc != CURLE_OK)
-        return {Outcome::connection, "listing pods: " + curl_message(rc)};
-      if (status == 410 && !continue_token.empty() && restarts++ < 3) {
-        // The continue token expired between pages: start over.
-        pods.clear();
-        malformed = 0;
-        continue_token.clear();
-        continue;
-      }
-      if (status != 200)
-        return {Outcome::http,
-                "listing pods: HTTP " + std::to_string(status) + ": " + status_message(body.data)};
-      json page = json::parse(body.data, nullptr, false);
-      if (page.is_discarded() || !page.is_object())
-        return {Outcome::garbage, "listing pods: the answer is not JSON: " + excerpt(body.data)};
-      const json *metadata = object_at(page, "metadata");
-      auto items = page.find("items");
-      bool items_ok = items != page.end() && (items->is_array() || items->is_null());
-      if (!metadata || !items_ok)
-        return {Outcome::garbage,
-                "listing pods: the answer is not a PodList: " + excerpt(body.data)};
-      rv = string_at(*metadata, "resourceVersion");
-      if (rv.empty())
-        return {Outcome::garbage, "listing pods: the PodList has no resourceVersion"};
-      continue_token = string_at(*metadata, "continue");
-      if (items->is_array())
-        for (const auto &item : *items) {
-          auto pod = parse_pod(item);
-          if (pod && ours(*pod))
-            pods.push_back(std::move(pod).value());
-          else if (pod)
-            continue;
-          else {
-            ++malformed;
-            note_malformed(pod.error().message);
-          }
-        }
-      if (continue_token.empty())
-        break;
-    }
+  // A GET of url into body. ok means an HTTP answer, of any status: the
+  // caller judges it.
+  Attempt get(const std::string &url, const std::string &what, Body &body, long &status) {
+    auto headers = make_headers();
+    if (!headers)
+      return {Outcome::config, headers.error().message};
+    setup(url, *headers, false);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Impl::on_body);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &body);
+    CURLcode rc = perform();
+    curl_slist_free_all(*headers);
+    if (stop_requested)
+      return {Outcome::stopped, "stopped"};
+    status = response_code();
+    if (body.overflow)
+      return {Outcome::garbage,
+              "the pod list is larger than " + std::to_string(kMaxListBody >> 20) + " MiB"};
+    if (rc != CURLE_OK)
+      return {Outcome::connection, what + ": " + curl_message(rc)};
+    return {};
+  }
 
+  struct ListMeta {
+    std::string resource_version; // empty from the kubelet
+    std::string continue_token;
+  };
+
+  // One PodList (or a page of one): this node's pods are appended to pods,
+  // malformed ones skipped and counted.
+  Attempt read_pod_list(const std::string &text, const std::string &what,
+                        std::vector<PodInfo> &pods, uint64_t &malformed, ListMeta &meta) {
+    json page = json::parse(text, nullptr, false);
+    if (page.is_discarded() || !page.is_object())
+      return {Outcome::garbage, what + ": the answer is not JSON: " + excerpt(text)};
+    const json *metadata = object_at(page, "metadata");
+    auto items = page.find("items");
+    bool items_ok = items != page.end() && (items->is_array() || items->is_null());
+    if (!metadata || !items_ok)
+      return {Outcome::garbage, what + ": the answer is not a PodList: " + excerpt(text)};
+    meta.resource_version = string_at(*metadata, "resourceVersion");
+    meta.continue_token = string_at(*metadata, "continue");
+    if (items->is_array())
+      for (const auto &item : *items) {
+        auto pod = parse_pod(item);
+        if (pod && ours(*pod))
+          pods.push_back(std::move(pod).value());
+        else if (pod)
+          continue;
+        else {
+          ++malformed;
+          note_malformed(pod.error().message);
+        }
+      }
+    return {};
+  }
+
+  // A complete list replaces the cache; it is what ends an outage.
+  void commit_list(std::vector<PodInfo> pods, uint64_t malformed, const std::string &rv) {
     size_t count = pods.size();
     cache.replace_all(std::move(pods));
-    resource_version = rv;
     {
       std::lock_guard lock(stats_mutex);
       stats.lists++;
@@ -386,15 +391,74 @@ struct KubeClient::Impl {
       stats.synced = true;
     }
     last_contact = Clock::now();
-    std::string what = fmt::format("{} pods on node {}", count, options.node_name);
+    std::string what = options.node_name.empty()
+                           ? fmt::format("{} pods", count)
+                           : fmt::format("{} pods on node {}", count, options.node_name);
     if (!healthy)
       note_usable(what); // the one "works again" line
     else if (!ever_synced)
       spdlog::info("kubernetes: listed {} from {}", what, base_url);
-    else
+    else if (!rv.empty())
       spdlog::debug("kubernetes: listed {}, resourceVersion {}", what, rv);
+    else
+      spdlog::debug("kubernetes: listed {}", what);
     note_usable();
     ever_synced = true;
+  }
+
+  Attempt list() {
+    const std::string what = "listing pods";
+    std::vector<PodInfo> pods;
+    uint64_t malformed = 0;
+    ListMeta meta;
+    int restarts = 0;
+    while (true) {
+      std::string url = pods_url() + "&limit=" + std::to_string(kPageSize);
+      if (!meta.continue_token.empty())
+        url += "&continue=" + escape(meta.continue_token);
+      Body body;
+      long status = 0;
+      if (Attempt a = get(url, what, body, status); a.outcome != Outcome::ok)
+        return a;
+      if (status == 410 && !meta.continue_token.empty() && restarts++ < 3) {
+        // The continue token expired between pages: start over.
+        pods.clear();
+        malformed = 0;
+        meta = {};
+        continue;
+      }
+      if (status != 200)
+        return {Outcome::http,
+                what + ": HTTP " + std::to_string(status) + ": " + status_message(body.data)};
+      if (Attempt a = read_pod_list(body.data, what, pods, malformed, meta);
+          a.outcome != Outcome::ok)
+        return a;
+      if (meta.resource_version.empty())
+        return {Outcome::garbage, what + ": the PodList has no resourceVersion"};
+      if (meta.continue_token.empty())
+        break;
+    }
+    resource_version = meta.resource_version;
+    commit_list(std::move(pods), malformed, resource_version);
+    return {};
+  }
+
+  // The kubelet answers /pods with all of its pods at once, no paging.
+  Attempt poll_kubelet() {
+    const std::string what = "listing the kubelet's pods";
+    Body body;
+    long status = 0;
+    if (Attempt a = get(base_url + "/pods", what, body, status); a.outcome != Outcome::ok)
+      return a;
+    if (status != 200)
+      return {Outcome::http,
+              what + ": HTTP " + std::to_string(status) + ": " + status_message(body.data)};
+    std::vector<PodInfo> pods;
+    uint64_t malformed = 0;
+    ListMeta meta;
+    if (Attempt a = read_pod_list(body.data, what, pods, malformed, meta); a.outcome != Outcome::ok)
+      return a;
+    commit_list(std::move(pods), malformed, "");
     return {};
   }
 
@@ -574,7 +638,7 @@ struct KubeClient::Impl {
     }
     if (!healthy) {
       healthy = true;
-      spdlog::info("kubernetes: the API server {} works again{}{}", base_url,
+      spdlog::info("kubernetes: the {} {} works again{}{}", server_kind(), base_url,
                    detail.empty() ? "" : ": ", detail);
     }
   }
@@ -591,9 +655,9 @@ struct KubeClient::Impl {
     }
     if (healthy) {
       healthy = false;
-      spdlog::warn("kubernetes: the API server {} is not usable, pod metadata will be missing or "
+      spdlog::warn("kubernetes: the {} {} is not usable, pod metadata will be missing or "
                    "stale until it is: {}",
-                   base_url, a.message);
+                   server_kind(), base_url, a.message);
     } else {
       spdlog::debug("kubernetes: still failing: {}", a.message);
     }
@@ -617,23 +681,54 @@ struct KubeClient::Impl {
   }
 
   // Our node's pods only: the field selector does that, unless something
-  // between us and the API server drops it.
-  bool ours(const PodInfo &pod) const { return pod.node_name == options.node_name; }
+  // between us and the API server drops it. The kubelet serves only its own
+  // pods; without a node name they are all kept.
+  bool ours(const PodInfo &pod) const {
+    return pod.node_name == options.node_name || (kubelet() && options.node_name.empty());
+  }
 
-  // Sleeps the backoff for the n-th consecutive failure; false when stopped.
-  bool backoff(int n, std::minstd_rand &rng) {
+  // Sleeps for d, or until stop(); false when stopped.
+  bool pause(std::chrono::milliseconds d) {
+    std::unique_lock lock(wait_mutex);
+    return !wait_cv.wait_for(lock, d, [this] { return stop_requested.load(); });
+  }
+
+  // Sleeps the backoff for the n-th consecutive failure, at most cap; false
+  // when stopped.
+  bool backoff(int n, std::minstd_rand &rng,
+               std::chrono::milliseconds cap = std::chrono::milliseconds::max()) {
     using ms = std::chrono::milliseconds;
     double delay = static_cast<double>(std::max<int64_t>(options.backoff_initial.count(), 1));
-    double max =
-        static_cast<double>(std::max(options.backoff_max, options.backoff_initial).count());
+    double max = static_cast<double>(std::max<int64_t>(
+        std::min(std::max(options.backoff_max, options.backoff_initial), cap).count(), 1));
     for (int i = 0; i < n && delay < max; ++i)
       delay *= 2;
     delay = std::min(delay, max);
     std::uniform_real_distribution<double> jitter(0.8, 1.2); // unsynchronised agents
     delay = std::min(delay * jitter(rng), max);
-    std::unique_lock lock(wait_mutex);
-    return !wait_cv.wait_for(lock, ms(static_cast<int64_t>(delay)),
-                             [this] { return stop_requested.load(); });
+    return pause(ms(static_cast<int64_t>(delay)));
+  }
+
+  void run_kubelet(std::minstd_rand &rng) {
+    int failures = 0; // consecutive, sets the backoff
+    while (!stop_requested) {
+      try {
+        Attempt a = poll_kubelet();
+        if (a.outcome == Outcome::stopped)
+          break;
+        if (a.outcome == Outcome::ok) {
+          failures = 0;
+          pause(options.poll_interval);
+          continue;
+        }
+        note_failure(a);
+      } catch (const std::exception &e) { // bad_alloc and the like: keep the agent alive
+        note_failure({Outcome::garbage, std::string("kubernetes client: ") + e.what()});
+      }
+      // Sooner than the next poll at first, never later: a kubelet that comes
+      // back is seen within one poll interval.
+      backoff(next(failures), rng, options.poll_interval);
+    }
   }
 
   void run() {
@@ -642,6 +737,12 @@ struct KubeClient::Impl {
       note_failure({Outcome::config, "libcurl could not be initialised"});
       return;
     }
+    if (!options.tls_verify)
+      spdlog::warn("kubernetes: TLS certificate verification for {} is off: the token goes to, "
+                   "and pod metadata comes from, whoever answers there",
+                   base_url);
+    if (kubelet())
+      return run_kubelet(rng);
     if (options.node_name.empty()) { // would select the unscheduled pods: a config error
       std::lock_guard lock(stats_mutex);
       stats.errors++;

@@ -1,2 +1,160 @@
-// Durable audit log file: being written.
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "shimwatch/sink.hpp"
+
+namespace shimwatch {
+
+namespace {
+
+// Bytes after the last newline of the file open on fd: a record cut by a crash.
+Result<uint64_t> torn_tail(int fd, uint64_t size) {
+  char buf[4096];
+  uint64_t end = size;
+  while (end > 0) {
+    uint64_t chunk = std::min<uint64_t>(end, sizeof(buf));
+    ssize_t n = pread(fd, buf, chunk, static_cast<off_t>(end - chunk));
+    if (n != static_cast<ssize_t>(chunk))
+      return Error{std::string("reading its end failed: ") + std::strerror(errno), errno};
+    for (uint64_t i = chunk; i > 0; --i)
+      if (buf[i - 1] == '\n')
+        return size - (end - chunk + i);
+    end -= chunk;
+  }
+  return size; // no newline at all: the whole file is one torn record
+}
+
+} // namespace
+
+LogFile::LogFile(std::string path, HostInfo host, LogFileOptions options)
+    : path_(std::move(path)), host_(std::move(host)), options_(options) {}
+
+LogFile::~LogFile() {
+  flush();
+  if (fd_ >= 0)
+    ::close(fd_);
+}
+
+Result<std::unique_ptr<LogFile>> LogFile::open(const std::string &path, HostInfo host,
+                                               LogFileOptions options) {
+  std::unique_ptr<LogFile> file(new LogFile(path, std::move(host), options));
+  if (auto st = file->open_fd(); !st)
+    return st.error();
+  return file;
+}
+
+Status LogFile::open_fd() {
+  int fd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0)
+    return Error{"cannot open log file " + path_ + ": " + std::strerror(errno), errno};
+  struct stat st {};
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return Error{"cannot stat log file " + path_ + ": " + std::strerror(err), err};
+  }
+  uint64_t size = S_ISREG(st.st_mode) ? static_cast<uint64_t>(st.st_size) : 0;
+  if (size > 0) {
+    auto torn = torn_tail(fd, size);
+    if (torn && *torn > 0) {
+      if (ftruncate(fd, static_cast<off_t>(size - *torn)) == 0) {
+        spdlog::warn("log file {}: cut {} bytes of a record left incomplete by a crash", path_,
+                     *torn);
+        torn_bytes_ += *torn;
+        size -= *torn;
+      }
+    }
+  }
+  if (fd_ >= 0)
+    ::close(fd_);
+  fd_ = fd;
+  size_ = size;
+  return Ok{};
+}
+
+void LogFile::fail(const std::string &what, int err) {
+  ++errors_;
+  if (!failing_)
+    spdlog::error("log file {}: {}: {} (events are counted as lost until it works again)", path_,
+                  what, std::strerror(err));
+  failing_ = true;
+}
+
+void LogFile::write(const Event &event) {
+  write_line(encode_json(event, host_));
+}
+
+void LogFile::write_line(const std::string &json_line) {
+  pending_ += json_line;
+  pending_ += '\n';
+  ++pending_records_;
+}
+
+void LogFile::rotate() {
+  if (options_.keep == 0) {
+    // Nothing kept: start the file over.
+    if (ftruncate(fd_, 0) == 0)
+      size_ = 0;
+    ++rotations_;
+    return;
+  }
+  for (uint32_t i = options_.keep; i > 1; --i)
+    std::rename((path_ + "." + std::to_string(i - 1)).c_str(),
+                (path_ + "." + std::to_string(i)).c_str());
+  if (std::rename(path_.c_str(), (path_ + ".1").c_str()) != 0) {
+    fail("rotating failed", errno);
+    return;
+  }
+  ++rotations_;
+  if (auto st = open_fd(); !st)
+    fail("reopening after rotation failed", st.error().errno_value);
+}
+
+void LogFile::flush() {
+  if (pending_.empty())
+    return;
+  if (fd_ < 0) {
+    if (auto st = open_fd(); !st) {
+      fail("opening failed", st.error().errno_value);
+      lost_ += pending_records_;
+      pending_.clear();
+      pending_records_ = 0;
+      return;
+    }
+  }
+  if (options_.max_bytes > 0 && size_ > 0 && size_ + pending_.size() > options_.max_bytes)
+    rotate();
+  // One write(2) for the whole batch: a crash can only cut its end.
+  ssize_t n = ::write(fd_, pending_.data(), pending_.size());
+  if (n == static_cast<ssize_t>(pending_.size())) {
+    size_ += pending_.size();
+    if (failing_)
+      spdlog::info("log file {}: writing works again", path_);
+    failing_ = false;
+  } else {
+    int err = n < 0 ? errno : ENOSPC;
+    if (n > 0) {
+      // A partial line must not stay in the middle of the file.
+      if (ftruncate(fd_, static_cast<off_t>(size_)) != 0)
+        err = errno;
+    }
+    fail("writing failed", err);
+    lost_ += pending_records_;
+  }
+  pending_.clear();
+  pending_records_ = 0;
+}
+
+void LogFile::reopen() {
+  flush();
+  if (auto st = open_fd(); !st)
+    fail("reopening failed", st.error().errno_value);
+  else
+    spdlog::info("log file {}: reopened", path_);
+}
+
+} // namespace shimwatch

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""A stand-in Kubernetes API server for shimwatch's tests (python3 stdlib only).
+"""A stand-in Kubernetes API server (and kubelet) for shimwatch's tests
+(python3 stdlib only).
 
 Serves, over HTTPS with a bearer token, what KubeClient reads:
   GET /api/v1/pods?fieldSelector=spec.nodeName=X&limit=N&continue=T   a PodList
   GET /api/v1/pods?...&watch=1&resourceVersion=R&timeoutSeconds=S     a watch stream
+  GET /pods                                 the kubelet's: every pod, one PodList
 in the real wire format: PodList with metadata.resourceVersion/continue,
 chunked watch streams of one {"type": ..., "object": ...} JSON event per line,
 metav1.Status bodies for errors, ERROR events with code 410 for expired
-resourceVersions.
+resourceVersions. The kubelet's PodList has empty metadata and no paging.
+The modes below apply to /pods as well (gone and gone_http only to watches).
 
 Tests drive it through a plain-HTTP control port (JSON bodies):
   POST /_control/pods    {"op": "add"|"modify"|"delete", "pod": {...}}
@@ -21,7 +24,8 @@ Tests drive it through a plain-HTTP control port (JSON bodies):
   POST /_control/cut     {}  open watches are cut (no last chunk); new requests work
   POST /_control/config  {"page_size": N, "bookmark_interval": s, "token": T,
                           "fragment": bool (split each event line over several chunks)}
-  GET  /_control/stats   request counters and the last list/watch query
+  GET  /_control/stats   request counters ("kubelet_polls" for /pods) and the last
+                         list/watch query
 
 When ready it prints one JSON line to stdout:
   {"ready": true, "port": P, "control_port": C, "ca_file": "/path/ca.crt"}
@@ -66,8 +70,8 @@ class State:
         self.generation = 0  # bumped on every mode change and cut: wakes open watches
         self.cuts = 0
         self.snapshots = {}  # continue token -> (rv, items left)
-        self.stats = {"lists": 0, "watches": 0, "unauthorized": 0, "open_watches": 0,
-                      "last_list_query": {}, "last_watch_query": {}}
+        self.stats = {"lists": 0, "watches": 0, "kubelet_polls": 0, "unauthorized": 0,
+                      "open_watches": 0, "last_list_query": {}, "last_watch_query": {}}
 
     def change(self, op, pod):
         with self.cond:
@@ -141,7 +145,7 @@ class ApiHandler(BaseHTTPRequestHandler):
             with state.cond:
                 state.stats["unauthorized"] += 1
             return self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
-        if url.path != "/api/v1/pods":
+        if url.path not in ("/api/v1/pods", "/pods"):
             return self.send_json(404, status(404, "NotFound", "the server could not find "
                                               "the requested resource"))
         if mode == "garbage":
@@ -154,6 +158,8 @@ class ApiHandler(BaseHTTPRequestHandler):
             return
         if mode == "error500":
             return self.send_json(500, status(500, "InternalError", "etcdserver: request timed out"))
+        if url.path == "/pods":
+            return self.kubelet_pods()
         node = None
         selector = query.get("fieldSelector", "")
         if selector.startswith("spec.nodeName="):
@@ -191,6 +197,14 @@ class ApiHandler(BaseHTTPRequestHandler):
                 metadata["remainingItemCount"] = len(rest)
         self.send_json(200, {"kind": "PodList", "apiVersion": "v1", "metadata": metadata,
                              "items": page})
+
+    def kubelet_pods(self):
+        state = self.server.state
+        with state.cond:
+            state.stats["kubelet_polls"] += 1
+            items = [copy.deepcopy(p) for p in state.pods.values()]
+        self.send_json(200, {"kind": "PodList", "apiVersion": "v1", "metadata": {},
+                             "items": items})
 
     def write_chunk(self, data):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))

@@ -1,6 +1,7 @@
 // The real KubeClient against a stand-in API server (fake_apiserver.py next to
 // this file) over HTTPS: list, watch, 410 Gone, outages, garbage, bad tokens,
-// prompt stop(). Needs python3 and the openssl CLI; no root, no dockerd.
+// prompt stop(); and the same for polls of the stand-in's kubelet /pods.
+// Needs python3 and the openssl CLI; no root, no dockerd.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -98,6 +99,16 @@ protected:
     o.watch_timeout = 30s;
     o.backoff_initial = 50ms;
     o.backoff_max = 200ms;
+    return o;
+  }
+
+  // The kubelet source, polled every second.
+  KubeClientOptions kubelet_options() const {
+    KubeClientOptions o = options();
+    o.source = shimwatch::KubeSource::kubelet;
+    o.api_server.clear();
+    o.kubelet_url = server_->url();
+    o.poll_interval = 1s;
     return o;
   }
 
@@ -407,4 +418,201 @@ TEST_F(KubeClientIntegration, UntrustedCertificateIsRefused) {
   EXPECT_EQ(s.outages, 1u);
   EXPECT_NE(s.last_error.find("certificate"), std::string::npos) << s.last_error;
   EXPECT_EQ(server_->stats()["lists"], 0);
+}
+
+// ---- kubelet source ------------------------------------------------------
+
+TEST_F(KubeClientIntegration, KubeletPollsFillTheCacheAndFollowChanges) {
+  server_->add(make_pod("uid-a", "alpha"));
+  server_->add(make_pod("uid-b", "beta"));
+  server_->add(make_pod("uid-elsewhere", "other", "node-b"));
+  json broken = make_pod("uid-broken", "broken");
+  broken["metadata"].erase("name");
+  server_->add(broken);
+
+  auto client = start(kubelet_options());
+  ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
+  EXPECT_EQ(cache_.size(), 2u);
+  EXPECT_FALSE(has("uid-elsewhere"));
+  EXPECT_FALSE(has("uid-broken"));
+  auto pod = cache_.find("uid-a");
+  ASSERT_TRUE(pod.has_value());
+  EXPECT_EQ(pod->workload_kind, "Deployment");
+  EXPECT_EQ(pod->workload_name, "alpha");
+  ASSERT_NE(pod->find_container("c0deuid-a"), nullptr);
+  KubeClientStats s = client->stats();
+  EXPECT_GE(s.lists, 1u);
+  EXPECT_EQ(s.malformed_pods, s.lists); // the broken pod, skipped at every poll
+  EXPECT_EQ(s.watches, 0u);
+  EXPECT_EQ(s.errors, 0u);
+  EXPECT_TRUE(s.reachable);
+  json stats = server_->stats();
+  EXPECT_GE(stats["kubelet_polls"].get<int>(), 1);
+  EXPECT_EQ(stats["lists"], 0); // never the API server
+  EXPECT_EQ(stats["watches"], 0);
+
+  // Changes show at a later poll.
+  server_->add(make_pod("uid-c", "gamma"));
+  ASSERT_TRUE(wait_until([&] { return has("uid-c"); }, 10s));
+  server_->remove("uid-a");
+  ASSERT_TRUE(wait_until([&] { return !has("uid-a"); }, 10s));
+  json modified = make_pod("uid-b", "beta");
+  modified["metadata"]["labels"]["release"] = "canary";
+  server_->modify(modified);
+  ASSERT_TRUE(wait_until([&] { return cache_.find("uid-b")->labels.count("release") == 1; }, 10s));
+  EXPECT_EQ(cache_.size(), 2u);
+  s = client->stats();
+  EXPECT_GE(s.lists, 3u);
+  EXPECT_EQ(s.errors, 0u);
+  EXPECT_EQ(s.outages, 0u);
+  EXPECT_TRUE(s.synced);
+}
+
+TEST_F(KubeClientIntegration, KubeletWithoutANodeNameKeepsEveryPod) {
+  server_->add(make_pod("uid-a", "alpha"));
+  server_->add(make_pod("uid-elsewhere", "other", "node-b"));
+  auto o = kubelet_options();
+  o.node_name.clear();
+  auto client = start(o);
+  ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
+  EXPECT_EQ(cache_.size(), 2u);
+  EXPECT_TRUE(has("uid-elsewhere"));
+  EXPECT_EQ(client->stats().errors, 0u);
+}
+
+TEST_F(KubeClientIntegration, KubeletOutageIsLoggedOnceAndTheClientRecovers) {
+  LogCapture log;
+  server_->add(make_pod("uid-a", "alpha"));
+  server_->add(make_pod("uid-b", "beta"));
+  auto client = start(kubelet_options());
+  ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
+
+  server_->mode("down");
+  ASSERT_TRUE(wait_until([&] { return !client->stats().reachable; }));
+  server_->add(make_pod("uid-c", "gamma"));
+  server_->remove("uid-a");
+  ASSERT_TRUE(wait_until([&] { return client->stats().errors >= 3; })); // several retries
+  EXPECT_FALSE(client->stats().synced);
+  EXPECT_TRUE(has("uid-a")); // stale, but still there for attribution
+
+  server_->mode("normal");
+  ASSERT_TRUE(wait_until([&] { return client->stats().synced && client->stats().reachable; }));
+  EXPECT_TRUE(has("uid-c"));
+  EXPECT_FALSE(has("uid-a"));
+  EXPECT_EQ(cache_.size(), 2u);
+  EXPECT_EQ(client->stats().outages, 1u);
+
+  std::vector<std::string> warnings = log.lines(spdlog::level::warn);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("kubelet " + server_->url()), std::string::npos) << warnings[0];
+  std::vector<std::string> infos = log.lines(spdlog::level::info);
+  EXPECT_EQ(std::count_if(infos.begin(), infos.end(),
+                          [](const std::string &l) { return l.find("works again") != l.npos; }),
+            1);
+  EXPECT_FALSE(log.contains(kToken));
+}
+
+TEST_F(KubeClientIntegration, KubeletGarbageIsCountedNotFatal) {
+  LogCapture log;
+  server_->add(make_pod("uid-a", "alpha"));
+  auto client = start(kubelet_options());
+  ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
+
+  server_->mode("garbage");
+  ASSERT_TRUE(wait_until([&] { return client->stats().errors >= 3; }));
+  KubeClientStats s = client->stats();
+  EXPECT_EQ(s.outages, 1u);
+  EXPECT_FALSE(s.reachable);
+  EXPECT_FALSE(s.synced);
+  EXPECT_NE(s.last_error.find("not JSON"), std::string::npos) << s.last_error;
+  EXPECT_TRUE(has("uid-a"));
+
+  server_->mode("error500");
+  ASSERT_TRUE(wait_until([&] {
+    return client->stats().last_error.find("HTTP 500") != std::string::npos;
+  })) << client->stats().last_error;
+
+  server_->mode("normal");
+  server_->add(make_pod("uid-b", "beta"));
+  ASSERT_TRUE(wait_until([&] { return client->stats().synced && has("uid-b"); }));
+  EXPECT_EQ(client->stats().outages, 1u);
+  EXPECT_EQ(log.lines(spdlog::level::warn).size(), 1u);
+}
+
+TEST_F(KubeClientIntegration, KubeletWrongTokenIsCountedAndARotatedTokenIsPickedUp) {
+  LogCapture log;
+  swtest::write_file(token_file(), "not-the-token\n", 0600);
+  server_->add(make_pod("uid-a", "alpha"));
+  auto client = start(kubelet_options());
+  ASSERT_TRUE(wait_until([&] { return client->stats().errors >= 3; }));
+  KubeClientStats s = client->stats();
+  EXPECT_EQ(s.lists, 0u);
+  EXPECT_FALSE(s.synced);
+  EXPECT_EQ(s.outages, 1u);
+  EXPECT_NE(s.last_error.find("HTTP 401"), std::string::npos) << s.last_error;
+  EXPECT_GE(server_->stats()["unauthorized"].get<int>(), 3);
+  EXPECT_EQ(cache_.size(), 0u);
+
+  swtest::write_file(token_file(), kToken + "\n", 0600);
+  ASSERT_TRUE(wait_until([&] { return client->stats().synced; }));
+  EXPECT_TRUE(has("uid-a"));
+  EXPECT_FALSE(log.contains("not-the-token"));
+  EXPECT_FALSE(log.contains(kToken));
+}
+
+TEST_F(KubeClientIntegration, KubeletStopIsPromptBetweenPollsAndDuringASlowAnswer) {
+  auto o = kubelet_options();
+  o.poll_interval = 300s;
+  auto client = start(o);
+  ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
+  std::this_thread::sleep_for(300ms); // waiting for the next poll
+  auto begin = std::chrono::steady_clock::now();
+  client->stop();
+  // A broken stop() would wait out the poll interval; this is no speed test.
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 5s);
+  EXPECT_EQ(client->stats().errors, 0u);
+
+  server_->mode("slow", 30);
+  o.request_timeout = 60s;
+  PodCache other_cache;
+  KubeClient waiting(o, other_cache);
+  waiting.start();
+  std::this_thread::sleep_for(500ms); // the poll waits for its answer
+  begin = std::chrono::steady_clock::now();
+  waiting.stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 5s);
+  EXPECT_EQ(waiting.stats().errors, 0u);
+}
+
+TEST_F(KubeClientIntegration, KubeletCertificateIsCheckedUnlessVerificationIsOff) {
+  LogCapture log;
+  server_->add(make_pod("uid-a", "alpha"));
+  auto o = kubelet_options();
+  // Public CAs, none of which signed the stand-in's certificate.
+  o.ca_file = "/etc/ssl/certs/ca-certificates.crt";
+  if (!std::filesystem::exists(o.ca_file))
+    GTEST_SKIP() << "no " << o.ca_file;
+  {
+    PodCache other_cache;
+    KubeClient refused(o, other_cache);
+    refused.start();
+    ASSERT_TRUE(wait_until([&] { return refused.stats().errors >= 1; }));
+    EXPECT_NE(refused.stats().last_error.find("certificate"), std::string::npos)
+        << refused.stats().last_error;
+    EXPECT_EQ(refused.stats().lists, 0u);
+  }
+  EXPECT_FALSE(log.contains("verification for"));
+
+  o.tls_verify = false;
+  auto client = start(o);
+  ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
+  EXPECT_TRUE(has("uid-a"));
+  auto warnings = log.lines(spdlog::level::warn);
+  EXPECT_EQ(std::count_if(warnings.begin(), warnings.end(),
+                          [&](const std::string &l) {
+                            return l.find("verification for " + server_->url() + " is off") !=
+                                   l.npos;
+                          }),
+            1);
+  EXPECT_FALSE(log.contains(kToken));
 }

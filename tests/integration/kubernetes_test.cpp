@@ -192,3 +192,47 @@ TEST(Kubernetes, PodAppearingAfterAnEventIsBackfilledForLaterEvents) {
   EXPECT_EQ(second[0]["orchestrator"]["namespace"], "monitoring");
   EXPECT_EQ(second[0]["shimwatch"]["origin"]["qos_class"], "besteffort");
 }
+
+TEST(Kubernetes, KubeletSourcePodAppearingAfterAnEventIsBackfilledForLaterEvents) {
+  TempDir dir;
+  FakeApiServer kubelet(dir.path(), token);
+  const std::string pod_uid = "3e0b9f4a-5d6c-4e7f-9a1b-3c4d5e6f7081";
+  const std::string container_id(64, 'e');
+  TestCgroup pod_cgroup("kubepods/besteffort/pod" + pod_uid + "/" + container_id);
+  int port = free_port();
+  write_file(dir.file("token"), token + "\n", 0600);
+  Agent agent({"--format", "json", "--metrics-address", "127.0.0.1:" + std::to_string(port),
+               "--kubernetes-source", "kubelet", "--kubelet-url", kubelet.url(),
+               "--kubelet-poll-seconds", "1", "--kube-token-file", dir.file("token"),
+               "--kube-ca-file", kubelet.ca_file(), "--node-name", node},
+              /*default_output_flags=*/false);
+  std::string docker = fake_executable(dir, "docker");
+  ASSERT_TRUE(wait_for([&] { return metric(port, "shimwatch_kubernetes_synced") == 1; },
+                       std::chrono::seconds(10)));
+
+  // TRIGGER
+  auto before = run_process_in_cgroup(pod_cgroup.path(), {docker, "ps"});
+  kubelet.add(daemonset_pod(pod_uid, container_id));
+  ASSERT_TRUE(wait_for([&] { return metric(port, "shimwatch_kubernetes_pods") >= 1; },
+                       std::chrono::seconds(10)));
+  auto after = run_process_in_cgroup(pod_cgroup.path(), {docker, "ps"});
+
+  // ASSERT
+  json stats = kubelet.stats();
+  auto out = agent.stop();
+  ASSERT_EQ(out.exit_code, 0) << out.log;
+  auto first = events_of(out, before.pid, "docker-cli-exec");
+  auto second = events_of(out, after.pid, "docker-cli-exec");
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(first[0]["shimwatch"]["origin"]["kubernetes_metadata"], "unknown");
+  EXPECT_EQ(second[0]["shimwatch"]["origin"]["kubernetes_metadata"], "known");
+  EXPECT_EQ(second[0]["orchestrator"]["namespace"], "monitoring");
+  EXPECT_EQ(second[0]["shimwatch"]["origin"]["workload"]["kind"], "DaemonSet");
+  EXPECT_EQ(second[0]["shimwatch"]["origin"]["qos_class"], "besteffort");
+  EXPECT_GE(stats["kubelet_polls"].get<int>(), 2);
+  EXPECT_EQ(stats["lists"], 0); // the API server was never asked
+  EXPECT_EQ(stats["watches"], 0);
+  EXPECT_NE(out.log.find("pod metadata from the kubelet " + kubelet.url()), std::string::npos)
+      << out.log;
+}

@@ -8,10 +8,14 @@
 #include <unistd.h>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "shimwatch/cli.hpp"
 
 using shimwatch::CliRequest;
 using shimwatch::Command;
+using shimwatch::KubernetesMode;
+using shimwatch::KubernetesSource;
 using shimwatch::OutputFormat;
 using shimwatch::parse_cli;
 using strings = std::vector<std::string>;
@@ -147,7 +151,8 @@ TEST(Cli, EqualsForm) {
 
 TEST(Cli, FlagWithoutItsValue) {
   for (const char *flag : {"--format", "--watch-exec", "--watch-socket", "--config", "-c",
-                           "--log-file", "--metrics-address", "--ring-buffer-kib"}) {
+                           "--log-file", "--metrics-address", "--ring-buffer-kib",
+                           "--kubernetes-source", "--kubelet-url", "--kubelet-poll-seconds"}) {
     std::string message = parse_error({"run", flag});
     EXPECT_NE(message.find(flag), std::string::npos) << message;
   }
@@ -181,6 +186,109 @@ TEST(Cli, RingBufferKib) {
   }
   std::string message = parse_error({"run", "--ring-buffer-kib", "100"});
   EXPECT_NE(message.find("kernel.ring_buffer_kib"), std::string::npos) << message;
+}
+
+TEST(Cli, KubeletSourceDefaults) {
+  CliRequest r = parse_ok({"run"});
+  EXPECT_EQ(r.config.kubernetes.source, KubernetesSource::api_server);
+  EXPECT_EQ(r.config.kubernetes.kubelet_url, "https://127.0.0.1:10250");
+  EXPECT_FALSE(r.config.kubernetes.kubelet_url_given);
+  EXPECT_TRUE(r.config.kubernetes.kubelet_tls_verify);
+  EXPECT_EQ(r.config.kubernetes.kubelet_poll_seconds, 10u);
+}
+
+TEST(Cli, KubeletFlags) {
+  CliRequest r =
+      parse_ok({"run", "--kubernetes-source", "kubelet", "--kubelet-url", "https://10.0.0.12:10250",
+                "--kubelet-insecure-skip-tls-verify", "--kubelet-poll-seconds", "30"});
+  EXPECT_EQ(r.config.kubernetes.source, KubernetesSource::kubelet);
+  EXPECT_EQ(r.config.kubernetes.kubelet_url, "https://10.0.0.12:10250");
+  EXPECT_TRUE(r.config.kubernetes.kubelet_url_given);
+  EXPECT_FALSE(r.config.kubernetes.kubelet_tls_verify);
+  EXPECT_EQ(r.config.kubernetes.kubelet_poll_seconds, 30u);
+  EXPECT_EQ(r.config.kubernetes.mode, KubernetesMode::automatic);
+
+  r = parse_ok({"run", "--kubernetes-source=api-server", "--kubelet-url=http://127.0.0.1:10255",
+                "--kubelet-poll-seconds=3600"});
+  EXPECT_EQ(r.config.kubernetes.source, KubernetesSource::api_server);
+  EXPECT_EQ(r.config.kubernetes.kubelet_url, "http://127.0.0.1:10255");
+  EXPECT_TRUE(r.config.kubernetes.kubelet_tls_verify);
+  EXPECT_EQ(r.config.kubernetes.kubelet_poll_seconds, 3600u);
+
+  // The source alone leaves the URL at its default, not given.
+  r = parse_ok({"run", "--kubernetes-source", "kubelet"});
+  EXPECT_FALSE(r.config.kubernetes.kubelet_url_given);
+}
+
+TEST(Cli, BadKubernetesSourceNamesFlagValueAndChoices) {
+  std::string message = parse_error({"run", "--kubernetes-source", "apiserver"});
+  EXPECT_NE(message.find("--kubernetes-source"), std::string::npos) << message;
+  EXPECT_NE(message.find("'apiserver'"), std::string::npos) << message;
+  EXPECT_NE(message.find("api-server, kubelet"), std::string::npos) << message;
+}
+
+TEST(Cli, KubeletPollSeconds) {
+  for (const char *bad : {"abc", "", "-1", "10s", "4294967296"}) {
+    std::string message = parse_error({"run", "--kubelet-poll-seconds", bad});
+    EXPECT_NE(message.find("--kubelet-poll-seconds"), std::string::npos)
+        << bad << " -> " << message;
+    EXPECT_NE(message.find(std::string("'") + bad + "'"), std::string::npos) << message;
+    EXPECT_NE(message.find("1 to 3600"), std::string::npos) << message;
+  }
+  for (const char *bad : {"0", "3601"}) {
+    std::string message = parse_error({"run", "--kubelet-poll-seconds", bad});
+    EXPECT_NE(message.find("kubernetes.kubelet_poll_seconds"), std::string::npos) << message;
+    EXPECT_NE(message.find(bad), std::string::npos) << message;
+  }
+}
+
+TEST(Cli, BadKubeletUrlIsNamed) {
+  std::string message = parse_error({"run", "--kubelet-url", "10.0.0.12:10250"});
+  EXPECT_NE(message.find("kubernetes.kubelet_url"), std::string::npos) << message;
+  EXPECT_NE(message.find("'10.0.0.12:10250'"), std::string::npos) << message;
+}
+
+TEST(Cli, KubeletInsecureSkipTlsVerifyTakesNoValue) {
+  std::string message = parse_error({"run", "--kubelet-insecure-skip-tls-verify=true"});
+  EXPECT_NE(message.find("--kubelet-insecure-skip-tls-verify"), std::string::npos) << message;
+}
+
+TEST(Cli, KubeletFlagsApplyOnTopOfConfigFile) {
+  TempFile file(R"({"kubernetes": {"source": "kubelet", "kubelet_url": "https://10.0.0.1:10250",
+                    "kubelet_tls_verify": true, "kubelet_poll_seconds": 5}})");
+  CliRequest r = parse_ok({"run", "--config", file.path()});
+  EXPECT_EQ(r.config.kubernetes.source, KubernetesSource::kubelet);
+  EXPECT_EQ(r.config.kubernetes.kubelet_url, "https://10.0.0.1:10250");
+  EXPECT_TRUE(r.config.kubernetes.kubelet_url_given); // named in the file
+  EXPECT_EQ(r.config.kubernetes.kubelet_poll_seconds, 5u);
+
+  r = parse_ok({"run", "--kubernetes-source", "api-server", "--kubelet-url",
+                "https://10.0.0.2:10250", "--kubelet-insecure-skip-tls-verify",
+                "--kubelet-poll-seconds", "60", "--config", file.path()});
+  EXPECT_EQ(r.config.kubernetes.source, KubernetesSource::api_server);
+  EXPECT_EQ(r.config.kubernetes.kubelet_url, "https://10.0.0.2:10250");
+  EXPECT_FALSE(r.config.kubernetes.kubelet_tls_verify);
+  EXPECT_EQ(r.config.kubernetes.kubelet_poll_seconds, 60u);
+}
+
+TEST(Cli, PrintConfigShowsTheKubeletKeys) {
+  // --print-config prints config_to_json of the parsed config.
+  CliRequest r = parse_ok({"run", "--print-config", "--kubernetes-source", "kubelet",
+                           "--kubelet-url", "https://10.0.0.12:10250",
+                           "--kubelet-insecure-skip-tls-verify", "--kubelet-poll-seconds", "7"});
+  EXPECT_TRUE(r.print_config);
+  auto doc = nlohmann::json::parse(shimwatch::config_to_json(r.config));
+  EXPECT_EQ(doc["kubernetes"]["source"], "kubelet");
+  EXPECT_EQ(doc["kubernetes"]["kubelet_url"], "https://10.0.0.12:10250");
+  EXPECT_EQ(doc["kubernetes"]["kubelet_tls_verify"], false);
+  EXPECT_EQ(doc["kubernetes"]["kubelet_poll_seconds"], 7);
+  // And it reads back as the same settings.
+  TempFile printed(doc.dump());
+  CliRequest again = parse_ok({"run", "--config", printed.path()});
+  EXPECT_EQ(again.config.kubernetes.source, KubernetesSource::kubelet);
+  EXPECT_EQ(again.config.kubernetes.kubelet_url, "https://10.0.0.12:10250");
+  EXPECT_FALSE(again.config.kubernetes.kubelet_tls_verify);
+  EXPECT_EQ(again.config.kubernetes.kubelet_poll_seconds, 7u);
 }
 
 TEST(Cli, NoStdoutNeedsLogFile) {
@@ -278,7 +386,9 @@ TEST(Cli, UsageEndsWithExamples) {
   ASSERT_NE(examples, std::string::npos);
   for (const char *flag :
        {"--config", "--watch-exec", "--watch-socket", "--format", "--log-file", "--no-stdout",
-        "--metrics-address", "--ring-buffer-kib", "--print-config", "--verbose", "--help"})
+        "--metrics-address", "--ring-buffer-kib", "--print-config", "--verbose", "--help",
+        "--kubernetes-source", "--kubelet-url", "--kubelet-insecure-skip-tls-verify",
+        "--kubelet-poll-seconds"})
     EXPECT_NE(usage.find(flag), std::string::npos) << flag;
   EXPECT_EQ(usage.find("OPTIONS", examples), std::string::npos);
 }

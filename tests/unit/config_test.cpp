@@ -11,6 +11,9 @@ using shimwatch::apply_config_json;
 using shimwatch::Config;
 using shimwatch::config_to_json;
 using shimwatch::default_config;
+using shimwatch::KubernetesConfig;
+using shimwatch::KubernetesMode;
+using shimwatch::KubernetesSource;
 using shimwatch::OutputFormat;
 using shimwatch::validate_config;
 using strings = std::vector<std::string>;
@@ -25,6 +28,20 @@ void expect_same(const Config &a, const Config &b) {
   EXPECT_EQ(a.log_file, b.log_file);
   EXPECT_EQ(a.metrics_address, b.metrics_address);
   EXPECT_EQ(a.ring_buffer_kib, b.ring_buffer_kib);
+}
+
+// Every kubernetes key of the JSON document (kubelet_url_given is not one).
+void expect_same_kubernetes(const KubernetesConfig &a, const KubernetesConfig &b) {
+  EXPECT_EQ(a.mode, b.mode);
+  EXPECT_EQ(a.source, b.source);
+  EXPECT_EQ(a.api_server, b.api_server);
+  EXPECT_EQ(a.kubelet_url, b.kubelet_url);
+  EXPECT_EQ(a.kubelet_tls_verify, b.kubelet_tls_verify);
+  EXPECT_EQ(a.kubelet_poll_seconds, b.kubelet_poll_seconds);
+  EXPECT_EQ(a.token_file, b.token_file);
+  EXPECT_EQ(a.ca_file, b.ca_file);
+  EXPECT_EQ(a.node_name, b.node_name);
+  EXPECT_EQ(a.labels, b.labels);
 }
 
 // The error of applying text to the defaults; fails the test if it applied.
@@ -59,6 +76,27 @@ TEST(Config, EmbeddedDefaultDocumentParsesAndValidates) {
   expect_same(*applied, default_config());
   auto status = validate_config(*applied);
   EXPECT_TRUE(status.ok()) << status.error().message;
+}
+
+TEST(Config, KubernetesDefaults) {
+  KubernetesConfig k = default_config().kubernetes;
+  EXPECT_EQ(k.mode, KubernetesMode::automatic);
+  EXPECT_EQ(k.source, KubernetesSource::api_server);
+  EXPECT_EQ(k.api_server, "");
+  EXPECT_EQ(k.kubelet_url, "https://127.0.0.1:10250");
+  EXPECT_FALSE(k.kubelet_url_given); // the embedded document does not count as given
+  EXPECT_TRUE(k.kubelet_tls_verify);
+  EXPECT_EQ(k.kubelet_poll_seconds, 10u);
+  EXPECT_EQ(k.token_file, "/var/run/secrets/kubernetes.io/serviceaccount/token");
+  EXPECT_EQ(k.ca_file, "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
+}
+
+TEST(Config, KubernetesSourceNames) {
+  EXPECT_EQ(shimwatch::kubernetes_source_name(KubernetesSource::api_server), "api-server");
+  EXPECT_EQ(shimwatch::kubernetes_source_name(KubernetesSource::kubelet), "kubelet");
+  EXPECT_EQ(*shimwatch::parse_kubernetes_source("kubelet"), KubernetesSource::kubelet);
+  EXPECT_EQ(*shimwatch::parse_kubernetes_source("api-server"), KubernetesSource::api_server);
+  EXPECT_FALSE(shimwatch::parse_kubernetes_source("apiserver").ok());
 }
 
 TEST(Config, FormatNames) {
@@ -105,6 +143,41 @@ TEST(ApplyConfigJson, EveryKey) {
   EXPECT_EQ(applied->ring_buffer_kib, 64u);
 }
 
+TEST(ApplyConfigJson, KubeletKeys) {
+  auto applied = apply_config_json(R"({"kubernetes": {
+    "source": "kubelet", "kubelet_url": "https://10.0.0.12:10250",
+    "kubelet_tls_verify": false, "kubelet_poll_seconds": 30}})",
+                                   default_config());
+  ASSERT_TRUE(applied.ok()) << applied.error().message;
+  const KubernetesConfig &k = applied->kubernetes;
+  EXPECT_EQ(k.source, KubernetesSource::kubelet);
+  EXPECT_EQ(k.kubelet_url, "https://10.0.0.12:10250");
+  EXPECT_TRUE(k.kubelet_url_given);
+  EXPECT_FALSE(k.kubelet_tls_verify);
+  EXPECT_EQ(k.kubelet_poll_seconds, 30u);
+  EXPECT_EQ(k.api_server, "");
+  EXPECT_TRUE(validate_config(*applied).ok());
+
+  applied = apply_config_json(R"({"kubernetes": {"source": "kubelet"}})", default_config());
+  ASSERT_TRUE(applied.ok()) << applied.error().message;
+  EXPECT_FALSE(applied->kubernetes.kubelet_url_given);
+  EXPECT_EQ(applied->kubernetes.kubelet_url, "https://127.0.0.1:10250");
+}
+
+TEST(ApplyConfigJson, BadKubernetesSourceNamesKeyValueAndChoices) {
+  std::string message = apply_error(R"({"kubernetes": {"source": "apiserver"}})");
+  EXPECT_NE(message.find("'kubernetes.source'"), std::string::npos) << message;
+  EXPECT_NE(message.find("'apiserver'"), std::string::npos) << message;
+  EXPECT_NE(message.find("api-server, kubelet"), std::string::npos) << message;
+}
+
+TEST(ApplyConfigJson, UnknownKubernetesKeyListsTheKubeletOnes) {
+  std::string message = apply_error(R"({"kubernetes": {"kubelet_tls": false}})");
+  EXPECT_NE(message.find("kubernetes.kubelet_tls"), std::string::npos) << message;
+  for (const char *key : {"source", "kubelet_url", "kubelet_tls_verify", "kubelet_poll_seconds"})
+    EXPECT_NE(message.find(key), std::string::npos) << key << " -> " << message;
+}
+
 TEST(ApplyConfigJson, EmptyListReplacesDefaults) {
   auto applied = apply_config_json(R"({"watch": {"exec": []}})", default_config());
   ASSERT_TRUE(applied.ok()) << applied.error().message;
@@ -141,6 +214,12 @@ TEST(ApplyConfigJson, WrongTypesNameTheKey) {
       {R"({"kernel": {"ring_buffer_kib": -64}})", "kernel.ring_buffer_kib"},
       {R"({"kernel": {"ring_buffer_kib": 64.5}})", "kernel.ring_buffer_kib"},
       {R"({"kernel": {"ring_buffer_kib": 4294967296}})", "kernel.ring_buffer_kib"},
+      {R"({"kubernetes": {"source": 1}})", "kubernetes.source"},
+      {R"({"kubernetes": {"kubelet_url": null}})", "kubernetes.kubelet_url"},
+      {R"({"kubernetes": {"kubelet_tls_verify": "false"}})", "kubernetes.kubelet_tls_verify"},
+      {R"({"kubernetes": {"kubelet_poll_seconds": "10"}})", "kubernetes.kubelet_poll_seconds"},
+      {R"({"kubernetes": {"kubelet_poll_seconds": -1}})", "kubernetes.kubelet_poll_seconds"},
+      {R"({"kubernetes": {"kubelet_poll_seconds": 2.5}})", "kubernetes.kubelet_poll_seconds"},
   };
   for (const auto &[text, key] : cases) {
     std::string message = apply_error(text);
@@ -271,6 +350,40 @@ TEST(ValidateConfig, RingBufferSize) {
   }
 }
 
+TEST(ValidateConfig, KubeletUrl) {
+  for (const char *bad : {"", "10.0.0.12:10250", "ftp://10.0.0.12", "https//x"}) {
+    Config c = default_config();
+    c.kubernetes.kubelet_url = bad;
+    std::string message = validate_error(c);
+    EXPECT_NE(message.find("'kubernetes.kubelet_url'"), std::string::npos) << message;
+    EXPECT_NE(message.find(std::string("'") + bad + "'"), std::string::npos) << message;
+  }
+  for (const char *good :
+       {"https://10.0.0.12:10250", "http://127.0.0.1:10255", "https://[::1]:10250"}) {
+    Config c = default_config();
+    c.kubernetes.kubelet_url = good;
+    auto status = validate_config(c);
+    EXPECT_TRUE(status.ok()) << good << " -> " << status.error().message;
+  }
+}
+
+TEST(ValidateConfig, KubeletPollSeconds) {
+  for (uint32_t bad : {0u, 3601u, 86400u}) {
+    Config c = default_config();
+    c.kubernetes.kubelet_poll_seconds = bad;
+    std::string message = validate_error(c);
+    EXPECT_NE(message.find("'kubernetes.kubelet_poll_seconds'"), std::string::npos) << message;
+    EXPECT_NE(message.find(std::to_string(bad)), std::string::npos) << message;
+    EXPECT_NE(message.find("1 to 3600"), std::string::npos) << message;
+  }
+  for (uint32_t good : {1u, 10u, 3600u}) {
+    Config c = default_config();
+    c.kubernetes.kubelet_poll_seconds = good;
+    auto status = validate_config(c);
+    EXPECT_TRUE(status.ok()) << good << " -> " << status.error().message;
+  }
+}
+
 TEST(ConfigToJson, RoundTripsThroughApply) {
   Config c;
   c.watch_exec = {"nerdctl", "podman"};
@@ -280,16 +393,28 @@ TEST(ConfigToJson, RoundTripsThroughApply) {
   c.log_file = "/var/log/shimwatch/audit.json";
   c.metrics_address = "";
   c.ring_buffer_kib = 64;
+  c.kubernetes.mode = KubernetesMode::on;
+  c.kubernetes.source = KubernetesSource::kubelet;
+  c.kubernetes.api_server = "https://10.96.0.1:443";
+  c.kubernetes.kubelet_url = "https://10.0.0.12:10250";
+  c.kubernetes.kubelet_tls_verify = false;
+  c.kubernetes.kubelet_poll_seconds = 3600;
+  c.kubernetes.token_file = "/etc/shimwatch/token";
+  c.kubernetes.ca_file = "/etc/shimwatch/ca.crt";
+  c.kubernetes.node_name = "node-7";
+  c.kubernetes.labels = {"team"};
 
   std::string text = config_to_json(c);
   // Applied to a different base, every key of the output must win.
   auto applied = apply_config_json(text, default_config());
   ASSERT_TRUE(applied.ok()) << applied.error().message << "\n" << text;
   expect_same(*applied, c);
+  expect_same_kubernetes(applied->kubernetes, c.kubernetes);
 
   auto defaults = apply_config_json(config_to_json(default_config()), Config{});
   ASSERT_TRUE(defaults.ok()) << defaults.error().message;
   expect_same(*defaults, default_config());
+  expect_same_kubernetes(defaults->kubernetes, default_config().kubernetes);
 }
 
 TEST(ConfigToJson, BytesThatAreNotUtf8AreShownNotThrown) {
@@ -297,6 +422,19 @@ TEST(ConfigToJson, BytesThatAreNotUtf8AreShownNotThrown) {
   c.watch_exec.push_back("\xff");
   auto doc = nlohmann::json::parse(config_to_json(c));
   EXPECT_EQ(doc["watch"]["exec"].back(), "\xEF\xBF\xBD");
+}
+
+TEST(ConfigToJson, HasTheKubeletKeys) {
+  Config c = default_config();
+  c.kubernetes.source = KubernetesSource::kubelet;
+  c.kubernetes.kubelet_tls_verify = false;
+  c.kubernetes.kubelet_poll_seconds = 5;
+  auto doc = nlohmann::json::parse(config_to_json(c));
+  EXPECT_EQ(doc["kubernetes"]["source"], "kubelet");
+  EXPECT_EQ(doc["kubernetes"]["kubelet_url"], "https://127.0.0.1:10250");
+  EXPECT_EQ(doc["kubernetes"]["kubelet_tls_verify"], false);
+  EXPECT_EQ(doc["kubernetes"]["kubelet_poll_seconds"], 5);
+  EXPECT_FALSE(doc["kubernetes"].contains("kubelet_url_given"));
 }
 
 TEST(ConfigToJson, SameSchemaAsTheFile) {

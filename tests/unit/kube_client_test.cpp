@@ -218,3 +218,31 @@ TEST(KubeClientUnit, NoNodeNameIsAConfigError) {
   EXPECT_EQ(log.lines(spdlog::level::warn).size(), 1u);
   client.stop();
 }
+
+TEST(KubeClientUnit, KubeletRetriesNoLaterThanThePollIntervalAndNeedsNoNodeName) {
+  LogCapture log;
+  Fixture f;
+  PodCache cache;
+  auto options = f.options(closed_port());
+  options.source = shimwatch::KubeSource::kubelet;
+  options.kubelet_url = options.api_server;
+  options.api_server.clear();
+  options.node_name.clear(); // a config error for the API server only
+  options.backoff_initial = 60000ms;
+  options.backoff_max = 60000ms;
+  options.poll_interval = 100ms;
+  KubeClient client(options, cache);
+  client.start();
+  // With the one-minute backoff uncapped, there would be a single error.
+  ASSERT_TRUE(wait_for([&] { return client.stats().errors >= 3; }));
+  KubeClientStats s = client.stats();
+  EXPECT_EQ(s.outages, 1u);
+  EXPECT_FALSE(s.reachable);
+  EXPECT_EQ(s.lists, 0u);
+  EXPECT_LT(timed_stop(client), 5000ms); // hangs for minutes if broken
+
+  auto warnings = log.lines(spdlog::level::warn);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("kubelet https://127.0.0.1:"), std::string::npos) << warnings[0];
+  EXPECT_FALSE(log.contains(kToken));
+}

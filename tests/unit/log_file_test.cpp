@@ -1,0 +1,140 @@
+// LogFile: whole lines only, rotation by size, reopen, failing disks survived.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <sys/stat.h>
+
+#include "shimwatch/sink.hpp"
+
+using namespace shimwatch;
+
+namespace {
+
+class LogFileTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    char templ[] = "/tmp/shimwatch-logfile-XXXXXX";
+    dir_ = mkdtemp(templ);
+    path_ = dir_ + "/audit.json";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  static std::string read(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream buf;
+    buf << in.rdbuf();
+    return buf.str();
+  }
+  static std::vector<std::string> lines(const std::string &path) {
+    std::vector<std::string> out;
+    std::istringstream in(read(path));
+    for (std::string line; std::getline(in, line);)
+      out.push_back(line);
+    return out;
+  }
+  static Event event(uint32_t pid) {
+    Event e;
+    e.action = Action::docker_cli_exec;
+    e.process.pid = pid;
+    e.process.args = {"docker", "ps", "with\nnewline"};
+    return e;
+  }
+
+  std::string dir_;
+  std::string path_;
+};
+
+TEST_F(LogFileTest, AppendsWholeJsonLinesOnFlushWithMode0640) {
+  auto file = LogFile::open(path_, HostInfo{"node"});
+  ASSERT_TRUE(file.ok()) << file.error().message;
+  (*file)->write(event(1));
+  (*file)->write(event(2));
+  EXPECT_EQ(read(path_), ""); // nothing before the flush
+  (*file)->flush();
+  auto all = lines(path_);
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(all[1])["process"]["pid"], 2);
+  struct stat st {};
+  stat(path_.c_str(), &st);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+}
+
+TEST_F(LogFileTest, TornLastRecordFromACrashIsCutOnOpen) {
+  std::ofstream(path_) << "{\"whole\":1}\n{\"whole\":2}\n{\"torn\":";
+  auto file = LogFile::open(path_, HostInfo{"node"});
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ((*file)->torn_bytes_repaired(), 8u); // {"torn":
+  (*file)->write(event(3));
+  (*file)->flush();
+  auto all = lines(path_);
+  ASSERT_EQ(all.size(), 3u);
+  for (const auto &line : all)
+    EXPECT_NO_THROW(nlohmann::json::parse(line)) << line;
+}
+
+TEST_F(LogFileTest, FileWithoutAnyNewlineIsOneTornRecord) {
+  std::ofstream(path_) << "{\"torn\":";
+  auto file = LogFile::open(path_, HostInfo{"node"});
+  ASSERT_TRUE(file.ok());
+  EXPECT_EQ(read(path_), "");
+}
+
+TEST_F(LogFileTest, RotatesBySizeKeepingTheConfiguredCount) {
+  auto file = LogFile::open(path_, HostInfo{"node"}, LogFileOptions{2000, 2});
+  ASSERT_TRUE(file.ok());
+  for (uint32_t pid = 1; pid <= 40; ++pid) {
+    (*file)->write(event(pid));
+    (*file)->flush();
+  }
+  EXPECT_GT((*file)->rotations(), 2u);
+  EXPECT_TRUE(std::filesystem::exists(path_ + ".1"));
+  EXPECT_TRUE(std::filesystem::exists(path_ + ".2"));
+  EXPECT_FALSE(std::filesystem::exists(path_ + ".3"));
+  for (const auto &p : {path_, path_ + ".1", path_ + ".2"}) {
+    EXPECT_LE(std::filesystem::file_size(p), 2000u) << p;
+    for (const auto &line : lines(p))
+      EXPECT_NO_THROW(nlohmann::json::parse(line));
+  }
+  // The newest events are in the live file.
+  EXPECT_EQ(nlohmann::json::parse(lines(path_).back())["process"]["pid"], 40);
+}
+
+TEST_F(LogFileTest, ReopenAfterLogrotateMovedTheFile) {
+  auto file = LogFile::open(path_, HostInfo{"node"});
+  ASSERT_TRUE(file.ok());
+  (*file)->write(event(1));
+  (*file)->flush();
+  std::filesystem::rename(path_, path_ + ".old"); // what logrotate does
+  (*file)->write(event(2));
+  (*file)->flush(); // still goes to the moved file until told
+  (*file)->reopen();
+  (*file)->write(event(3));
+  (*file)->flush();
+  EXPECT_EQ(lines(path_ + ".old").size(), 2u);
+  ASSERT_EQ(lines(path_).size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(lines(path_)[0])["process"]["pid"], 3);
+}
+
+TEST_F(LogFileTest, FullDiskIsCountedNotFatal) {
+  auto file = LogFile::open("/dev/full", HostInfo{"node"});
+  ASSERT_TRUE(file.ok()) << file.error().message;
+  (*file)->write(event(1));
+  (*file)->write(event(2));
+  (*file)->flush();
+  (*file)->write(event(3));
+  (*file)->flush();
+  EXPECT_EQ((*file)->errors(), 2u);
+  EXPECT_EQ((*file)->lost_records(), 3u);
+}
+
+TEST_F(LogFileTest, UnwritableDirectoryIsAClearError) {
+  auto file = LogFile::open(dir_ + "/missing/audit.json", HostInfo{"node"});
+  ASSERT_FALSE(file.ok());
+  EXPECT_NE(file.error().message.find("missing/audit.json"), std::string::npos);
+  EXPECT_NE(file.error().message.find("No such file"), std::string::npos);
+}
+
+} // namespace
