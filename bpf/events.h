@@ -48,7 +48,8 @@ enum sw_counter {
 	SW_COUNTER_DROP_RINGBUF = 1,	/* ring buffer full: event lost */
 	SW_COUNTER_DROP_PENDING = 2,	/* in-flight connect table full: event lost */
 	SW_COUNTER_ARGS_UNREADABLE = 3, /* argv pages not resident: event sent without argv */
-	SW_COUNTER__MAX = 4,
+	SW_COUNTER_ADDR_UNREADABLE = 4, /* connect address unreadable even at exit: event lost */
+	SW_COUNTER__MAX = 5,
 };
 
 /* sw_event.flags */

@@ -31,13 +31,21 @@ struct {
 	__type(value, __u8);
 } watched_unix SEC(".maps");
 
-/* connect() calls to a watched address, in flight: thread id -> address.
- * Written at sys_enter, consumed at sys_exit where the result is known. */
+/* A connect() in flight, from sys_enter to sys_exit. */
+struct pending_connect {
+	struct sw_unix_addr addr; /* the watched address, unless unread */
+	__u64 uaddr;		  /* unread: where to read it again at exit */
+	__u32 addrlen;
+	__u32 unread;
+};
+
+/* connect() calls to a watched address (or one not readable yet), in
+ * flight: thread id -> call. Consumed at sys_exit where the result is known. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
-	__type(value, struct sw_unix_addr);
+	__type(value, struct pending_connect);
 } pending_connect SEC(".maps");
 
 /* The record being assembled: far larger than the 512-byte BPF stack. */
@@ -94,7 +102,11 @@ static __always_inline void task__fill(struct sw_task_info *info, struct task_st
 	info->pad = 0;
 	info->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(info->comm, sizeof(info->comm));
-	bpf_probe_read_kernel_str(info->parent_comm, sizeof(info->parent_comm), parent->comm);
+	/* The parent process' name: its main thread's, not the forking thread's. */
+	struct task_struct *parent_leader = BPF_CORE_READ(parent, group_leader);
+
+	bpf_probe_read_kernel_str(info->parent_comm, sizeof(info->parent_comm),
+				  parent_leader->comm);
 }
 
 /*
@@ -114,11 +126,15 @@ static __always_inline void ancestors__fill(struct sw_event *e, struct task_stru
 		/* The idle task (pid 0) is the parent of init and kthreadd. */
 		if (!cur || pid == 0)
 			break;
+		/* real_parent is the thread that forked; the process is its
+		 * group leader, whose start time and name /proc reports. */
+		struct task_struct *leader = BPF_CORE_READ(cur, group_leader);
+
 		level = BPF_CORE_READ(cur, thread_pid, level);
 		a->pid = pid;
 		a->pid_ns = BPF_CORE_READ(cur, thread_pid, numbers[level].ns, ns.inum);
-		a->start_boottime_ns = BPF_CORE_READ(cur, start_boottime);
-		bpf_probe_read_kernel_str(a->comm, sizeof(a->comm), cur->comm);
+		a->start_boottime_ns = BPF_CORE_READ(leader, start_boottime);
+		bpf_probe_read_kernel_str(a->comm, sizeof(a->comm), leader->comm);
 		n++;
 		cur = BPF_CORE_READ(cur, real_parent);
 	}
@@ -358,37 +374,42 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_connect")
-int tracepoint__syscalls__sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
+/* Reading the caller's address: */
+#define ADDR_WATCHED 0	  /* a watched unix socket address, in key */
+#define ADDR_OTHER 1	  /* anything else: not our business */
+#define ADDR_UNREADABLE 2 /* the page is not resident: try again at exit */
+
+/* The sockaddr passed to connect() as a filter key. */
+static __always_inline int unix_addr__read(const char *uaddr, __u64 addrlen,
+					   struct sw_unix_addr *key)
 {
-	const char *uaddr = (const char *)ctx->args[1];
-	int addrlen = (int)ctx->args[2];
-	struct sw_unix_addr key = {};
 	__u16 family = 0;
 	__u64 name_len;
-	__u32 tid, i;
+	__u32 i;
 
 	/* An address with no name cannot be a watched socket. */
-	if (addrlen <= SUN_PATH_OFFSET)
-		return 0;
-	if (bpf_probe_read_user(&family, sizeof(family), uaddr) || family != AF_UNIX)
-		return 0;
+	if (addrlen <= SUN_PATH_OFFSET || addrlen > 1024)
+		return ADDR_OTHER;
+	if (bpf_probe_read_user(&family, sizeof(family), uaddr))
+		return ADDR_UNREADABLE;
+	if (family != AF_UNIX)
+		return ADDR_OTHER;
 
-	name_len = (__u64)addrlen - SUN_PATH_OFFSET;
+	name_len = addrlen - SUN_PATH_OFFSET;
 	if (name_len > SW_UNIX_PATH_MAX)
 		name_len = SW_UNIX_PATH_MAX;
 	/* Checked again behind a barrier so that clang cannot fold the bound
 	 * away and the verifier sees it on the register it passes. */
 	barrier_var(name_len);
 	if (name_len > SW_UNIX_PATH_MAX)
-		return 0;
-	if (bpf_probe_read_user(key.path, name_len, uaddr + SUN_PATH_OFFSET))
-		return 0;
+		return ADDR_OTHER;
+	if (bpf_probe_read_user(key->path, name_len, uaddr + SUN_PATH_OFFSET))
+		return ADDR_UNREADABLE;
 
-	if (key.path[0] == 0) {
+	if (key->path[0] == 0) {
 		/* Abstract: the name is exactly addrlen bytes, NULs included. */
-		key.abstract = 1;
-		key.len = name_len;
+		key->abstract = 1;
+		key->len = name_len;
 	} else {
 		/* Filesystem path: up to the first NUL; zero whatever follows it
 		 * so the key compares equal to the one user space built. */
@@ -397,18 +418,37 @@ int tracepoint__syscalls__sys_enter_connect(struct trace_event_raw_sys_enter *ct
 		for (i = 0; i < SW_UNIX_PATH_MAX; i++) {
 			if (i >= name_len)
 				break;
-			if (key.path[i] == 0 && len == name_len)
+			if (key->path[i] == 0 && len == name_len)
 				len = i;
 			if (i >= len)
-				key.path[i] = 0;
+				key->path[i] = 0;
 		}
-		key.len = len;
+		key->len = len;
 	}
-	if (!bpf_map_lookup_elem(&watched_unix, &key))
-		return 0;
+	return bpf_map_lookup_elem(&watched_unix, key) ? ADDR_WATCHED : ADDR_OTHER;
+}
 
+SEC("tracepoint/syscalls/sys_enter_connect")
+int tracepoint__syscalls__sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	const char *uaddr = (const char *)ctx->args[1];
+	__u64 addrlen = (__u32)ctx->args[2];
+	struct pending_connect pending = {};
+	__u32 tid;
+	int found;
+
+	found = unix_addr__read(uaddr, addrlen, &pending.addr);
+	if (found == ADDR_OTHER)
+		return 0;
+	/* Unreadable now (tracepoints cannot fault pages in): the kernel will
+	 * fault it in for the call itself, so read it again at exit. */
+	if (found == ADDR_UNREADABLE) {
+		pending.uaddr = (__u64)uaddr;
+		pending.addrlen = addrlen;
+		pending.unread = 1;
+	}
 	tid = (__u32)bpf_get_current_pid_tgid();
-	if (bpf_map_update_elem(&pending_connect, &tid, &key, BPF_ANY))
+	if (bpf_map_update_elem(&pending_connect, &tid, &pending, BPF_ANY))
 		counter__inc(SW_COUNTER_DROP_PENDING);
 	return 0;
 }
@@ -417,19 +457,31 @@ SEC("tracepoint/syscalls/sys_exit_connect")
 int tracepoint__syscalls__sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct sw_unix_addr *addr;
+	struct pending_connect *pending;
 	struct sw_event *e;
 
-	addr = bpf_map_lookup_elem(&pending_connect, &tid);
-	if (!addr)
+	pending = bpf_map_lookup_elem(&pending_connect, &tid);
+	if (!pending)
 		return 0;
 	e = scratch__get();
 	if (!e) {
 		bpf_map_delete_elem(&pending_connect, &tid);
 		return 0;
 	}
-	__builtin_memcpy(&e->addr, addr, sizeof(e->addr));
-	bpf_map_delete_elem(&pending_connect, &tid);
+	if (pending->unread) {
+		struct sw_unix_addr key = {};
+		int found = unix_addr__read((const char *)pending->uaddr, pending->addrlen, &key);
+
+		bpf_map_delete_elem(&pending_connect, &tid);
+		if (found == ADDR_UNREADABLE)
+			counter__inc(SW_COUNTER_ADDR_UNREADABLE);
+		if (found != ADDR_WATCHED)
+			return 0;
+		__builtin_memcpy(&e->addr, &key, sizeof(e->addr));
+	} else {
+		__builtin_memcpy(&e->addr, &pending->addr, sizeof(e->addr));
+		bpf_map_delete_elem(&pending_connect, &tid);
+	}
 	e->exec_path[0] = 0;
 	e->ret = (__s32)ctx->ret;
 	event__fill(ctx, e, SW_EVENT_CONNECT, 0);

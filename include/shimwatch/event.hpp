@@ -107,6 +107,9 @@ struct Event {
   std::string socket_path; // as passed by the caller; abstract names start with '@'
   bool socket_abstract = false;
   int error = 0; // errno of a failed call, 0 on success
+  // Interrupted by a signal (the kernel's ERESTART* codes): the caller saw
+  // EINTR or the call was restarted, which then shows as a second event.
+  bool interrupted = false;
 
   Origin origin;
 

@@ -25,6 +25,7 @@ struct KernelCounters {
   uint64_t dropped_ring_buffer_full = 0;
   uint64_t dropped_pending_full = 0;
   uint64_t args_unreadable = 0;
+  uint64_t dropped_address_unreadable = 0; // connect address not resident even at exit
 };
 
 class Probe {

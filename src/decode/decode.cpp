@@ -1,6 +1,7 @@
 #include "shimwatch/decode.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
 #include <cstring>
 #include <ctime>
@@ -169,6 +170,12 @@ Result<Event> decode_event(std::span<const std::byte> raw, const ClockOffset &cl
     else
       event.socket_path = std::string(rec.addr.path, rec.addr.len);
     event.error = rec.ret < 0 ? -rec.ret : 0;
+    // ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK:
+    // kernel-internal, never seen by the caller, who gets EINTR or a restart.
+    if (event.error == 512 || event.error == 513 || event.error == 514 || event.error == 516) {
+      event.error = EINTR;
+      event.interrupted = true;
+    }
   }
   return event;
 }

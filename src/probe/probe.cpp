@@ -144,12 +144,14 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
   } attachments[] = {
       {skel->progs.tracepoint__sched__sched_process_exec,
        &skel->links.tracepoint__sched__sched_process_exec, "tracepoint/sched/sched_process_exec"},
+      {skel->progs.tracepoint__syscalls__sys_exit_connect,
+       &skel->links.tracepoint__syscalls__sys_exit_connect, "tracepoint/syscalls/sys_exit_connect"},
       {skel->progs.tracepoint__syscalls__sys_enter_connect,
        &skel->links.tracepoint__syscalls__sys_enter_connect,
        "tracepoint/syscalls/sys_enter_connect"},
-      {skel->progs.tracepoint__syscalls__sys_exit_connect,
-       &skel->links.tracepoint__syscalls__sys_exit_connect, "tracepoint/syscalls/sys_exit_connect"},
   };
+  // Exit before enter: an enter without its exit would leave an in-flight
+  // entry that a later call of the same thread could be mistaken for.
   std::vector<std::string> points;
   for (auto &a : attachments) {
     *a.link = bpf_program__attach(a.program);
@@ -202,6 +204,7 @@ KernelCounters Probe::counters() const {
   out.dropped_ring_buffer_full = sum(SW_COUNTER_DROP_RINGBUF);
   out.dropped_pending_full = sum(SW_COUNTER_DROP_PENDING);
   out.args_unreadable = sum(SW_COUNTER_ARGS_UNREADABLE);
+  out.dropped_address_unreadable = sum(SW_COUNTER_ADDR_UNREADABLE);
   return out;
 }
 

@@ -103,9 +103,14 @@ std::string encode_json(const Event &event, const HostInfo &host) {
       {"category", connect ? ordered_json{"network"} : ordered_json{"process"}},
       {"type", connect ? ordered_json{"connection"} : ordered_json{"start"}},
       {"action", action_name(event.action)},
-      {"outcome", event.success() ? "success" : "failure"},
+      {"outcome", event.interrupted ? "unknown"
+                  : event.success() ? "success"
+                                    : "failure"},
   };
-  if (!event.success())
+  if (event.interrupted)
+    record["error"] = {{"code", "EINTR"},
+                       {"message", "interrupted by a signal; the call may have been restarted"}};
+  else if (!event.success())
     record["error"] = {{"code", errno_name(event.error)}, {"message", std::strerror(event.error)}};
   record["host"] = {{"name", utf8::sanitize(host.name, &replaced)}};
   record["process"] = {

@@ -128,6 +128,11 @@ void LogFile::flush() {
   }
   if (options_.max_bytes > 0 && size_ > 0 && size_ + pending_.size() > options_.max_bytes)
     rotate();
+  // The real end, not the remembered size: the file may have been truncated
+  // under us (logrotate copytruncate).
+  off_t end = lseek(fd_, 0, SEEK_END);
+  if (end >= 0)
+    size_ = static_cast<uint64_t>(end);
   // One write(2) for the whole batch: a crash can only cut its end.
   ssize_t n = ::write(fd_, pending_.data(), pending_.size());
   if (n == static_cast<ssize_t>(pending_.size())) {

@@ -199,6 +199,28 @@ TEST(Detection, ProcessGoneRightAfterConnectKeepsItsArgv) {
   }
 }
 
+TEST(Detection, AddressInAPageNotYetTouchedIsStillReported) {
+  TempDir dir;
+  std::string socket = dir.file("cold.sock");
+  UnixListener listener(socket);
+  Agent agent({"--watch-socket", socket});
+
+  // TRIGGER: at syscall entry the probe cannot read the address (the page
+  // is not mapped yet); the kernel faults it in for the call itself.
+  auto run = run_process({SW_TEST_CONNECT_BINARY, "--cold", socket, "cold-marker"});
+  ASSERT_EQ(run.output, "ok\n");
+
+  // ASSERT
+  auto out = agent.stop();
+  ASSERT_EQ(out.exit_code, 0) << out.log;
+  auto events = events_of(out, run.pid, connect_action);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["shimwatch"]["socket"]["path"], socket);
+  EXPECT_EQ(events[0]["event"]["outcome"], "success");
+  EXPECT_EQ(events[0]["process"]["args"],
+            json::array({SW_TEST_CONNECT_BINARY, "--cold", socket, "cold-marker"}));
+}
+
 TEST(Detection, AbstractSocketsNeverMatchFilesystemPaths) {
   TempDir dir;
   const std::string name = "@shimwatch-test-" + std::to_string(getpid());

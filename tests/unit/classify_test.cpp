@@ -87,6 +87,17 @@ TEST(Classifier, UnusablePathFallsBackToWhatTheKernelMatched) {
   EXPECT_FALSE(classifier.accept(cut));
 }
 
+TEST(Classifier, FexecveFdPathFallsBackToComm) {
+  Classifier classifier(shimwatch::default_config());
+  for (const char *path : {"/dev/fd/3", "/proc/self/fd/12", "/proc/4242/fd/7"}) {
+    EXPECT_TRUE(classifier.accept(exec_event(path, "docker"))) << path;
+    EXPECT_FALSE(classifier.accept(exec_event(path, "dockerd"))) << path;
+  }
+  // Not fd paths: the basename decides.
+  EXPECT_FALSE(classifier.accept(exec_event("/dev/fdx/3", "docker")));
+  EXPECT_FALSE(classifier.accept(exec_event("/opt/3", "docker")));
+}
+
 TEST(Classifier, ConnectEventsAreAlwaysAccepted) {
   // The kernel already matched the socket path; exec names do not apply.
   Classifier classifier(watching({}));

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -489,6 +490,24 @@ TEST_F(DecodeTest, RejectsMoreAncestorsThanTheFieldHolds) {
   auto raw = wire();
   auto event = decode_event(raw, no_offset);
   ASSERT_FALSE(event.ok());
+}
+
+TEST_F(DecodeTest, InterruptedConnectIsEintrNotAKernelInternalCode) {
+  for (int restart : {512, 513, 514, 516}) {
+    make_connect();
+    rec->ret = -restart;
+    auto raw = wire();
+    auto event = decode_event(raw, no_offset);
+    ASSERT_TRUE(event.ok());
+    EXPECT_EQ(event->error, EINTR) << restart;
+    EXPECT_TRUE(event->interrupted) << restart;
+  }
+  make_connect();
+  rec->ret = -ECONNREFUSED;
+  auto raw = wire();
+  auto refused = decode_event(raw, no_offset);
+  ASSERT_TRUE(refused.ok());
+  EXPECT_FALSE(refused->interrupted);
 }
 
 } // namespace

@@ -247,4 +247,15 @@ TEST(JsonEncoder, ArgvFlagsAppearUnderShimwatchProcess) {
   EXPECT_EQ(j["process"]["command_line"], "");
 }
 
+TEST(JsonEncoderInterrupted, OutcomeUnknownWithEintr) {
+  shimwatch::Event e;
+  e.action = shimwatch::Action::docker_socket_connect;
+  e.socket_path = "/var/run/docker.sock";
+  e.error = EINTR;
+  e.interrupted = true;
+  auto j = nlohmann::json::parse(shimwatch::encode_json(e, shimwatch::HostInfo{"n"}));
+  EXPECT_EQ(j["event"]["outcome"], "unknown");
+  EXPECT_EQ(j["error"]["code"], "EINTR");
+}
+
 } // namespace
