@@ -48,8 +48,10 @@ public:
   virtual void flush() = 0;
 };
 
-// Writes events to a stdio stream as JSON lines or text columns. Write
-// errors are counted and logged once, never fatal.
+// Writes events to stdout (or any descriptor) as JSON lines or text columns,
+// one write(2) per flush so a failed or partial write can never glue two
+// records together. Write errors (a closed pipe, a full disk) are counted and
+// logged once per episode, never fatal.
 class StreamSink final : public Sink {
 public:
   StreamSink(FILE *stream, OutputFormat format, HostInfo host, std::string name);
@@ -62,19 +64,24 @@ public:
 
   void write(const Event &event) override;
   void flush() override;
-  uint64_t errors() const { return errors_; }
+  uint64_t errors() const { return errors_; }     // failed flushes
+  uint64_t lost_records() const { return lost_; } // records in them
 
 private:
   void put(const std::string &line);
 
   FILE *stream_;
+  int fd_;
   OutputFormat format_;
   HostInfo host_;
   std::string name_;
   bool owns_stream_ = false;
   bool header_written_ = false;
   bool failing_ = false;
+  std::string pending_;
+  uint64_t pending_records_ = 0;
   uint64_t errors_ = 0;
+  uint64_t lost_ = 0;
 };
 
 struct LogFileOptions {

@@ -1,6 +1,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -9,11 +10,14 @@
 namespace shimwatch {
 
 StreamSink::StreamSink(FILE *stream, OutputFormat format, HostInfo host, std::string name)
-    : stream_(stream), format_(format), host_(std::move(host)), name_(std::move(name)) {}
+    : stream_(stream), fd_(fileno(stream)), format_(format), host_(std::move(host)),
+      name_(std::move(name)) {
+  // Nothing may sit in stdio's buffer ahead of what goes out through fd_.
+  fflush(stream_);
+}
 
 StreamSink::~StreamSink() {
-  if (stream_)
-    fflush(stream_);
+  flush();
   if (owns_stream_ && stream_)
     fclose(stream_);
 }
@@ -34,17 +38,9 @@ Result<std::unique_ptr<StreamSink>> StreamSink::open_file(const std::string &pat
 }
 
 void StreamSink::put(const std::string &line) {
-  if (fwrite(line.data(), 1, line.size(), stream_) != line.size() || fputc('\n', stream_) == EOF) {
-    ++errors_;
-    if (!failing_)
-      spdlog::error("writing events to {} failed: {}", name_, std::strerror(errno));
-    failing_ = true;
-    clearerr(stream_);
-    return;
-  }
-  if (failing_)
-    spdlog::info("writing events to {} works again", name_);
-  failing_ = false;
+  pending_ += line;
+  pending_ += '\n';
+  ++pending_records_;
 }
 
 void StreamSink::write(const Event &event) {
@@ -60,10 +56,45 @@ void StreamSink::write(const Event &event) {
 }
 
 void StreamSink::flush() {
-  if (fflush(stream_) != 0) {
-    ++errors_;
-    clearerr(stream_);
+  size_t done = 0;
+  int err = 0;
+  while (done < pending_.size()) {
+    ssize_t n = ::write(fd_, pending_.data() + done, pending_.size() - done);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && errno == EAGAIN) {
+      // A non-blocking stdout that is full: wait a little for the reader.
+      pollfd p{fd_, POLLOUT, 0};
+      if (poll(&p, 1, 1000) > 0)
+        continue;
+    }
+    err = n < 0 ? errno : EIO;
+    break;
   }
+  if (err != 0) {
+    ++errors_;
+    // Records already written whole stay; a record cut in the middle is
+    // finished with a newline so the next one starts on its own line.
+    uint64_t written = 0;
+    for (size_t i = 0; i < done; ++i)
+      written += pending_[i] == '\n';
+    lost_ += pending_records_ - written;
+    if (done > 0 && pending_[done - 1] != '\n')
+      (void)!::write(fd_, "\n", 1);
+    if (!failing_)
+      spdlog::error("writing events to {} failed: {} (counted as lost until it works again)", name_,
+                    std::strerror(err));
+    failing_ = true;
+  } else if (failing_ && !pending_.empty()) {
+    spdlog::info("writing events to {} works again", name_);
+    failing_ = false;
+  }
+  pending_.clear();
+  pending_records_ = 0;
 }
 
 } // namespace shimwatch

@@ -1,0 +1,76 @@
+// StreamSink: whole lines through a pipe, failures counted, never glued records.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <unistd.h>
+
+#include "shimwatch/sink.hpp"
+
+using namespace shimwatch;
+
+namespace {
+
+Event event(uint32_t pid) {
+  Event e;
+  e.action = Action::docker_cli_exec;
+  e.process.pid = pid;
+  e.process.args = {"docker", "ps"};
+  return e;
+}
+
+TEST(StreamSink, JsonLinesThroughAPipe) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  FILE *out = fdopen(fds[1], "w");
+  {
+    StreamSink sink(out, OutputFormat::json, HostInfo{"n"}, "pipe");
+    sink.write(event(1));
+    sink.write(event(2));
+    sink.flush();
+    EXPECT_EQ(sink.errors(), 0u);
+  }
+  fclose(out);
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;)
+    text.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  std::istringstream lines(text);
+  std::vector<uint32_t> pids;
+  for (std::string line; std::getline(lines, line);)
+    pids.push_back(nlohmann::json::parse(line)["process"]["pid"]);
+  EXPECT_EQ(pids, (std::vector<uint32_t>{1, 2}));
+}
+
+TEST(StreamSink, ClosedReaderIsCountedNotFatal) {
+  signal(SIGPIPE, SIG_IGN); // as the agent does
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  close(fds[0]);
+  FILE *out = fdopen(fds[1], "w");
+  StreamSink sink(out, OutputFormat::json, HostInfo{"n"}, "pipe");
+  sink.write(event(1));
+  sink.flush();
+  sink.write(event(2));
+  sink.write(event(3));
+  sink.flush();
+  EXPECT_EQ(sink.errors(), 2u);
+  EXPECT_EQ(sink.lost_records(), 3u);
+  fclose(out);
+}
+
+TEST(StreamSink, FullDiskLosesWholeBatchesOnly) {
+  FILE *full = fopen("/dev/full", "w");
+  ASSERT_NE(full, nullptr);
+  StreamSink sink(full, OutputFormat::text, HostInfo{"n"}, "/dev/full");
+  sink.write(event(1));
+  sink.flush();
+  EXPECT_EQ(sink.errors(), 1u);
+  EXPECT_EQ(sink.lost_records(), 2u); // the text header and the row
+  fclose(full);
+}
+
+} // namespace
