@@ -67,7 +67,9 @@ struct Config {
   // automatic: JSON lines unless stdout is a terminal, then aligned columns.
   OutputFormat format = OutputFormat::automatic;
   bool stdout_enabled = true;
-  std::string log_file; // empty: no log file; always JSON lines
+  std::string log_file;       // empty: no log file; always JSON lines
+  uint32_t log_max_mib = 100; // rotate the log file at this size; 0: never
+  uint32_t log_keep = 5;      // rotated log files kept: PATH.1 .. PATH.N
 
   std::string metrics_address; // host:port; empty: no metrics endpoint
 

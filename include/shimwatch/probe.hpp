@@ -44,6 +44,9 @@ public:
   // number of records, or -errno (-EINTR is normal when a signal arrives).
   int poll(int timeout_ms);
 
+  // Detaches the programs; the ring buffer stays readable for a final drain.
+  void detach();
+
   KernelCounters counters() const;
   // Attach points in use, e.g. "tracepoint/syscalls/sys_enter_connect".
   const std::vector<std::string> &attach_points() const { return attach_points_; }

@@ -25,9 +25,13 @@ namespace shimwatch {
 namespace {
 
 std::atomic<bool> stop_requested{false};
+std::atomic<bool> reopen_requested{false};
 
 void on_stop_signal(int) {
   stop_requested = true;
+}
+void on_reopen_signal(int) {
+  reopen_requested = true;
 }
 
 void install_signal_handlers() {
@@ -37,6 +41,9 @@ void install_signal_handlers() {
   sa.sa_flags = 0; // no SA_RESTART: let the ring buffer poll return -EINTR
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  // SIGHUP: reopen the log file (after logrotate moved it).
+  sa.sa_handler = on_reopen_signal;
+  sigaction(SIGHUP, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN); // a closed stdout is an output error, not a crash
 }
 
@@ -95,9 +102,36 @@ std::optional<KubeClientOptions> kubernetes_options(const KubernetesConfig &k,
   return options;
 }
 
-struct OutputSet {
-  std::vector<std::unique_ptr<StreamSink>> sinks;
-  std::vector<uint64_t> reported_errors;
+// Every output the events go to, with the error counts already reported.
+struct Outputs {
+  std::unique_ptr<StreamSink> console;
+  std::unique_ptr<LogFile> log_file;
+  uint64_t console_errors = 0;
+  uint64_t log_file_errors = 0;
+
+  void write(const Event &event) {
+    if (console)
+      console->write(event);
+    if (log_file)
+      log_file->write(event);
+  }
+
+  void flush(Metrics *metrics) {
+    if (console) {
+      console->flush();
+      report(metrics, "stdout", console->errors(), console_errors);
+    }
+    if (log_file) {
+      log_file->flush();
+      report(metrics, "log_file", log_file->errors(), log_file_errors);
+    }
+  }
+
+  static void report(Metrics *metrics, const char *name, uint64_t errors, uint64_t &reported) {
+    for (; metrics && reported < errors; ++reported)
+      metrics->count_output_error(name);
+    reported = errors;
+  }
 };
 
 } // namespace
@@ -116,30 +150,35 @@ int run_agent(const CliRequest &request) {
                        "built with CONFIG_DEBUG_INFO_BTF=y");
 
   HostInfo host = HostInfo::local();
-  OutputSet outputs;
+  Outputs outputs;
   if (config.stdout_enabled) {
     OutputFormat format = config.format;
     if (format == OutputFormat::automatic)
       format = isatty(STDOUT_FILENO) ? OutputFormat::text : OutputFormat::json;
-    outputs.sinks.push_back(std::make_unique<StreamSink>(stdout, format, host, "stdout"));
+    outputs.console = std::make_unique<StreamSink>(stdout, format, host, "stdout");
   }
   if (!config.log_file.empty()) {
-    auto sink = StreamSink::open_file(config.log_file, host);
-    if (!sink)
-      throw StartupError(sink.error().message + " (check the directory exists and is writable)");
-    outputs.sinks.push_back(std::move(*sink));
+    auto file =
+        LogFile::open(config.log_file, host,
+                      LogFileOptions{config.log_max_mib * 1024ull * 1024ull, config.log_keep});
+    if (!file)
+      throw StartupError(file.error().message + " (check the directory exists and is writable)");
+    outputs.log_file = std::move(*file);
   }
-  outputs.reported_errors.assign(outputs.sinks.size(), 0);
 
   Classifier classifier(config);
   PodCache pods;
-  std::unique_ptr<KubeClient> kube;
   auto kube_options = kubernetes_options(config.kubernetes, host);
   Attributor attributor(config, kube_options ? &pods : nullptr);
   attributor.scan_processes();
   ClockOffset clock = ClockOffset::now();
-  std::unique_ptr<Metrics> metrics;
   uint64_t decode_errors = 0;
+  // Declared in this order so that they go away in the reverse one: the
+  // metrics HTTP thread reads the probe's counters and the client's stats,
+  // so it must stop before either is freed, even on an exception.
+  std::unique_ptr<KubeClient> kube;
+  std::unique_ptr<Probe> probe;
+  std::unique_ptr<Metrics> metrics;
 
   auto on_record = [&](std::span<const std::byte> raw) {
     auto event = decode_event(raw, clock);
@@ -162,19 +201,19 @@ int run_agent(const CliRequest &request) {
     if (metrics && attributor.kubernetes_misses() != misses_before)
       metrics->count_enrichment_miss("kubernetes");
     classifier.tag_agent(*event);
-    for (auto &sink : outputs.sinks)
-      sink->write(*event);
+    outputs.write(*event);
     if (metrics)
       metrics->count_event(*event);
   };
 
   ProbeOptions options{config.watch_exec, config.watch_sockets, config.ring_buffer_kib * 1024};
-  auto probe = Probe::start(options, on_record);
-  if (!probe)
-    throw StartupError(probe.error().message);
+  auto started_probe = Probe::start(options, on_record);
+  if (!started_probe)
+    throw StartupError(started_probe.error().message);
+  probe = std::move(*started_probe);
 
   if (!config.metrics_address.empty()) {
-    Probe *p = probe->get();
+    Probe *p = probe.get();
     auto started = Metrics::start(config.metrics_address, [p] { return p->counters(); });
     if (!started)
       throw StartupError(started.error().message);
@@ -207,19 +246,14 @@ int run_agent(const CliRequest &request) {
 
   auto last_clock = std::chrono::steady_clock::now();
   while (!stop_requested) {
-    int n = (*probe)->poll(100);
+    int n = probe->poll(100);
     if (n < 0 && n != -EINTR) {
       spdlog::error("reading the ring buffer failed: {}", std::strerror(-n));
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    for (size_t i = 0; i < outputs.sinks.size(); ++i) {
-      outputs.sinks[i]->flush();
-      uint64_t errors = outputs.sinks[i]->errors();
-      if (metrics)
-        for (; outputs.reported_errors[i] < errors; ++outputs.reported_errors[i])
-          metrics->count_output_error(i == 0 && config.stdout_enabled ? "stdout" : "log_file");
-      outputs.reported_errors[i] = errors;
-    }
+    outputs.flush(metrics.get());
+    if (reopen_requested.exchange(false) && outputs.log_file)
+      outputs.log_file->reopen();
     // Follow wall-clock steps (NTP, manual changes) once a second.
     if (auto now = std::chrono::steady_clock::now(); now - last_clock > std::chrono::seconds(1)) {
       clock = ClockOffset::now();
@@ -227,16 +261,20 @@ int run_agent(const CliRequest &request) {
     }
   }
 
-  // Drain what the kernel queued before the signal, then report the totals.
-  while ((*probe)->poll(0) > 0) {
+  // Detach first, so nothing arrives after the drain; then every record the
+  // kernel queued goes out, and the totals below are final.
+  probe->detach();
+  while (probe->poll(0) > 0) {
   }
-  for (auto &sink : outputs.sinks)
-    sink->flush();
-  KernelCounters kc = (*probe)->counters();
+  outputs.flush(metrics.get());
+  KernelCounters kc = probe->counters();
   spdlog::info("stopping: {} events matched in the kernel, {} lost there (ring buffer full {}, "
-               "connect table full {}), {} malformed",
-               kc.emitted, kc.dropped_ring_buffer_full + kc.dropped_pending_full,
-               kc.dropped_ring_buffer_full, kc.dropped_pending_full, decode_errors);
+               "connect table full {}, address unreadable {}), {} malformed",
+               kc.emitted,
+               kc.dropped_ring_buffer_full + kc.dropped_pending_full +
+                   kc.dropped_address_unreadable,
+               kc.dropped_ring_buffer_full, kc.dropped_pending_full, kc.dropped_address_unreadable,
+               decode_errors);
   if (kube)
     kube->stop();
   metrics.reset(); // stops the HTTP thread before the probe goes away

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <tuple>
 #include <sstream>
 
 namespace shimwatch {
@@ -29,6 +30,8 @@ struct FlagValues {
   std::vector<std::string> watch_sockets;
   std::optional<std::string> format;
   std::optional<std::string> log_file;
+  std::optional<std::string> log_max_mib;
+  std::optional<std::string> log_keep;
   bool no_stdout = false;
   std::optional<std::string> metrics_address;
   std::optional<std::string> ring_buffer_kib;
@@ -51,6 +54,8 @@ constexpr const char *value_flags[] = {"--config",
                                        "--watch-socket",
                                        "--format",
                                        "--log-file",
+                                       "--log-max-mib",
+                                       "--log-keep",
                                        "--metrics-address",
                                        "--ring-buffer-kib",
                                        "--kubernetes",
@@ -129,6 +134,10 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
       flags.format = *value;
     else if (flag == "--log-file")
       flags.log_file = *value;
+    else if (flag == "--log-max-mib")
+      flags.log_max_mib = *value;
+    else if (flag == "--log-keep")
+      flags.log_keep = *value;
     else if (flag == "--no-stdout")
       flags.no_stdout = true;
     else if (flag == "--metrics-address")
@@ -189,6 +198,18 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
   }
   if (flags.log_file)
     config.log_file = *flags.log_file;
+  for (auto [name, text, target] :
+       {std::tuple{"--log-max-mib", &flags.log_max_mib, &config.log_max_mib},
+        std::tuple{"--log-keep", &flags.log_keep, &config.log_keep}}) {
+    if (!*text)
+      continue;
+    uint32_t number = 0;
+    const std::string &t = **text;
+    auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), number);
+    if (ec != std::errc{} || end != t.data() + t.size() || number > 1'000'000)
+      return Error{std::string(name) + " '" + t + "' is not a whole number from 0 to 1000000"};
+    *target = number;
+  }
   if (flags.no_stdout)
     config.stdout_enabled = false;
   if (flags.metrics_address)
@@ -267,7 +288,11 @@ OPTIONS (run, check)
                                defaults: /var/run/docker.sock, /run/docker.sock)
       --format auto|json|text  stdout format; auto = JSON lines unless stdout
                                is a terminal (default: auto)
-      --log-file PATH          also append JSON lines to PATH
+      --log-file PATH          also append JSON lines to PATH (reopened on
+                               SIGHUP, for logrotate)
+      --log-max-mib N          rotate the log file at N MiB, 0: never
+                               (default: 100)
+      --log-keep N             rotated files kept, PATH.1..PATH.N (default: 5)
       --no-stdout              write events only to --log-file
       --metrics-address ADDR   Prometheus endpoint HOST:PORT, or off
                                (default: 127.0.0.1:9464)

@@ -182,7 +182,8 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
     base.watch_sockets = *list;
   }
 
-  auto output = section(root, "output", {"format", "stdout", "log_file"});
+  auto output =
+      section(root, "output", {"format", "stdout", "log_file", "log_max_mib", "log_keep"});
   if (!output)
     return output.error();
   if (output->contains("format")) {
@@ -205,6 +206,16 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
     if (!v.is_string())
       return key_error("output.log_file", "must be a string (\"\" for none), got " + type_name(v));
     base.log_file = v.get<std::string>();
+  }
+  for (auto [key, target] :
+       {std::pair{"log_max_mib", &base.log_max_mib}, std::pair{"log_keep", &base.log_keep}}) {
+    if (!output->contains(key))
+      continue;
+    const json &v = output->at(key);
+    if (!v.is_number_unsigned() || v.get<uint64_t>() > 1'000'000)
+      return key_error(std::string("output.") + key,
+                       "must be a whole number from 0 to 1000000, got " + v.dump());
+    *target = v.get<uint32_t>();
   }
 
   auto metrics = section(root, "metrics", {"address"});
@@ -374,7 +385,9 @@ std::string config_to_json(const Config &config) {
       {"output",
        {{"format", format_name(config.format)},
         {"stdout", config.stdout_enabled},
-        {"log_file", config.log_file}}},
+        {"log_file", config.log_file},
+        {"log_max_mib", config.log_max_mib},
+        {"log_keep", config.log_keep}}},
       {"metrics", {{"address", config.metrics_address}}},
       {"kernel", {{"ring_buffer_kib", config.ring_buffer_kib}}},
       {"attribution", {{"process_table_size", config.process_table_size}}},

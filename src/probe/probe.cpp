@@ -181,6 +181,10 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
   return probe;
 }
 
+void Probe::detach() {
+  shimwatch_bpf__detach(state_->skeleton.get());
+}
+
 int Probe::poll(int timeout_ms) {
   return ring_buffer__poll(state_->ring_buffer.get(), timeout_ms);
 }
