@@ -1,21 +1,16 @@
 // Prometheus endpoint: event counters and the agent's own health.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "shimwatch/event.hpp"
 #include "shimwatch/kubernetes.hpp"
 #include "shimwatch/probe.hpp"
 #include "shimwatch/result.hpp"
-
-namespace prometheus {
-class Exposer;
-class Registry;
-template <typename T> class Family;
-class Counter;
-} // namespace prometheus
 
 namespace shimwatch {
 
@@ -23,10 +18,23 @@ class Metrics {
 public:
   using KernelCountersFn = std::function<KernelCounters()>;
 
+  static constexpr size_t default_max_series = 1000;
+
   // Serves /metrics on address (HOST:PORT). kernel_counters is called at each
   // scrape, from the HTTP thread.
+  //
+  // max_series caps the series of each family whose label values come from
+  // the node (events_total, events_dropped_total, output_errors_total,
+  // enrichment_misses_total). Once a family holds max_series series, a new
+  // label set is folded: for shimwatch_events_total its namespace, workload
+  // and unit become "other" (action, outcome, origin_type, workload_kind and
+  // agent are kept: they come from small fixed or configured sets); for the
+  // other families every label becomes "other". Each folded increment is
+  // counted in shimwatch_metrics_series_folded_total{family}. Series already
+  // created keep counting. At least 1.
   static Result<std::unique_ptr<Metrics>> start(const std::string &address,
-                                                KernelCountersFn kernel_counters);
+                                                KernelCountersFn kernel_counters,
+                                                size_t max_series = default_max_series);
   ~Metrics();
   Metrics(const Metrics &) = delete;
   Metrics &operator=(const Metrics &) = delete;
@@ -35,9 +43,15 @@ public:
   // each scrape.
   void watch_kubernetes(std::function<KubeClientStats()> stats, std::function<size_t()> pods);
 
+  // Labelled by workload, never by pod, process or container: see
+  // metrics.cpp for the label values. Thread-safe, like every count_*.
   void count_event(const Event &event);
   void count_decode_error();
   void count_filtered();
+  // An event lost after the kernel: shimwatch_events_dropped_total{stage,
+  // reason}, e.g. ("queue", "full"), ("syslog", "queue_full"). The kernel's
+  // own losses are in the same family with stage="kernel", read at scrape.
+  void count_drop(const std::string &stage, const std::string &reason);
   void count_enrichment_miss(const std::string &source);
   void count_output_error(const std::string &output);
 
@@ -46,5 +60,10 @@ private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The unit label of shimwatch_events_total: the unit less what systemd fills
+// per run, "getty@tty1.service" -> "getty@.service", "run-u42.service" ->
+// "run-*.service"; other names as they are.
+std::string metrics_unit_label(std::string_view unit);
 
 } // namespace shimwatch
