@@ -72,6 +72,8 @@ struct Config {
   uint32_t log_keep = 5;      // rotated log files kept: PATH.1 .. PATH.N
 
   std::string metrics_address; // host:port; empty: no metrics endpoint
+  // Series per metric family; beyond it new workloads fold into "other".
+  uint32_t metrics_max_series = 1000;
 
   uint32_t ring_buffer_kib = 8192;
 

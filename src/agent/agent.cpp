@@ -214,7 +214,8 @@ int run_agent(const CliRequest &request) {
 
   if (!config.metrics_address.empty()) {
     Probe *p = probe.get();
-    auto started = Metrics::start(config.metrics_address, [p] { return p->counters(); });
+    auto started = Metrics::start(
+        config.metrics_address, [p] { return p->counters(); }, config.metrics_max_series);
     if (!started)
       throw StartupError(started.error().message);
     metrics = std::move(*started);

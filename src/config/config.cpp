@@ -218,7 +218,7 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
     *target = v.get<uint32_t>();
   }
 
-  auto metrics = section(root, "metrics", {"address"});
+  auto metrics = section(root, "metrics", {"address", "max_series"});
   if (!metrics)
     return metrics.error();
   if (metrics->contains("address")) {
@@ -227,6 +227,13 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
       return key_error("metrics.address",
                        "must be a string (\"\" to disable), got " + type_name(v));
     base.metrics_address = v.get<std::string>();
+  }
+  if (metrics->contains("max_series")) {
+    const json &v = metrics->at("max_series");
+    if (!v.is_number_unsigned() || v.get<uint64_t>() == 0 || v.get<uint64_t>() > 1'000'000)
+      return key_error("metrics.max_series",
+                       "must be a whole number from 1 to 1000000, got " + v.dump());
+    base.metrics_max_series = v.get<uint32_t>();
   }
 
   auto kernel = section(root, "kernel", {"ring_buffer_kib"});
@@ -388,7 +395,7 @@ std::string config_to_json(const Config &config) {
         {"log_file", config.log_file},
         {"log_max_mib", config.log_max_mib},
         {"log_keep", config.log_keep}}},
-      {"metrics", {{"address", config.metrics_address}}},
+      {"metrics", {{"address", config.metrics_address}, {"max_series", config.metrics_max_series}}},
       {"kernel", {{"ring_buffer_kib", config.ring_buffer_kib}}},
       {"attribution", {{"process_table_size", config.process_table_size}}},
       {"kubernetes",

@@ -99,12 +99,15 @@ const json *object_at(const json &obj, std::string_view key) {
 }
 
 // The message of a metav1.Status body, or an excerpt of whatever it is.
+// The kubelet answers in plain text, and its 403 names the missing
+// permission ("Forbidden (user=..., verb=get, resource=nodes,
+// subresource=proxy)"): room enough for that.
 std::string status_message(const std::string &body) {
   json status = json::parse(body, nullptr, false);
   std::string message = string_at(status, "message");
   if (!message.empty())
     return excerpt(message, 300);
-  return body.empty() ? std::string("empty body") : excerpt(body);
+  return body.empty() ? std::string("empty body") : excerpt(body, 200);
 }
 
 Result<std::string> read_token(const std::string &path) {

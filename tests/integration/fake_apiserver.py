@@ -19,7 +19,8 @@ Tests drive it through a plain-HTTP control port (JSON bodies):
                          normal, down (connections closed unanswered, open watches cut),
                          slow (answers wait `delay` s), garbage (200 with non-JSON,
                          open watches get a garbage line), gone (watches get an ERROR
-                         410 event), gone_http (watches get HTTP 410), error500
+                         410 event), gone_http (watches get HTTP 410), error500,
+                         forbidden (403 in plain text, as the kubelet's authorizer says it)
   POST /_control/compact {}  watches from an older resourceVersion now get 410
   POST /_control/cut     {}  open watches are cut (no last chunk); new requests work
   POST /_control/config  {"page_size": N, "bookmark_interval": s, "token": T,
@@ -152,6 +153,15 @@ class ApiHandler(BaseHTTPRequestHandler):
             data = b"<html><body>502 Bad Gateway (but 200)</body></html>\n"
             self.send_response(200)
             self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        if mode == "forbidden":
+            data = (b"Forbidden (user=system:serviceaccount:monitoring:shimwatch, verb=get, "
+                    b"resource=nodes, subresource=proxy)")
+            self.send_response(403)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -331,7 +341,7 @@ class ControlHandler(BaseHTTPRequestHandler):
         with state.cond:
             if self.path == "/_control/mode":
                 if body.get("mode") not in ("normal", "down", "slow", "garbage", "gone",
-                                            "gone_http", "error500"):
+                                            "gone_http", "error500", "forbidden"):
                     return self.reply(400, {"error": "unknown mode"})
                 state.mode = body["mode"]
                 state.delay = float(body.get("delay", state.delay))

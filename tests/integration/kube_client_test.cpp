@@ -560,6 +560,15 @@ TEST_F(KubeClientIntegration, KubeletWrongTokenIsCountedAndARotatedTokenIsPicked
   EXPECT_FALSE(log.contains(kToken));
 }
 
+TEST_F(KubeClientIntegration, KubeletForbiddenNamesTheMissingPermission) {
+  server_->mode("forbidden");
+  auto client = start(kubelet_options());
+  ASSERT_TRUE(wait_until([&] { return client->stats().errors >= 1; }));
+  std::string error = client->stats().last_error;
+  EXPECT_NE(error.find("HTTP 403"), std::string::npos) << error;
+  EXPECT_NE(error.find("resource=nodes, subresource=proxy)"), std::string::npos) << error;
+}
+
 TEST_F(KubeClientIntegration, KubeletStopIsPromptBetweenPollsAndDuringASlowAnswer) {
   auto o = kubelet_options();
   o.poll_interval = 300s;
