@@ -272,13 +272,14 @@ public:
     };
     return {
         family("shimwatch_kubernetes_synced",
-               "1 when the pod list is current (listed and watching).", MetricType::Gauge,
-               s.synced ? 1 : 0),
+               "1 while the pod list is current (listed and watching, or the last kubelet poll "
+               "worked).",
+               MetricType::Gauge, s.synced ? 1 : 0),
         family("shimwatch_kubernetes_pods", "Pods of this node known to the agent.",
                MetricType::Gauge, static_cast<double>(pods_())),
         family("shimwatch_kubernetes_outages_total",
-               "Times the API server became unreachable or unusable.", MetricType::Counter,
-               static_cast<double>(s.outages)),
+               "Times the metadata source (API server or kubelet) became unreachable or unusable.",
+               MetricType::Counter, static_cast<double>(s.outages)),
         family("shimwatch_kubernetes_errors_total", "Failed requests and bad answers.",
                MetricType::Counter, static_cast<double>(s.errors)),
         family("shimwatch_kubernetes_relists_total",
