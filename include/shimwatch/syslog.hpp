@@ -1,9 +1,20 @@
-// Syslog forwarding: RFC 5424 messages, RFC 6587 octet-counted framing.
+// Syslog forwarding: RFC 5424 messages, RFC 6587 octet-counted framing, and
+// the transport that sends them over UDP, TCP or TLS (RFC 5425).
 #pragma once
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "shimwatch/event.hpp"
 #include "shimwatch/result.hpp"
@@ -50,5 +61,236 @@ SyslogSeverity event_severity(const Event &event);
 // The whole message for an event: its JSON line as MSG, action as MSGID.
 std::string syslog_message(const Event &event, const HostInfo &host, uint8_t facility,
                            uint32_t procid);
+
+// ---------------------------------------------------------------------------
+// Transport: SyslogSink forwards events to a collector over UDP, TCP or TLS.
+// In short: at most once (a message the kernel took is never sent again), a
+// message known not to be written completely is re-sent once; drops are
+// counted and reported in gap records. The reasons: src/sink/syslog_sink.cpp.
+
+enum class SyslogTransport { udp, tcp, tls };
+
+std::string_view syslog_transport_name(SyslogTransport transport); // "udp", "tcp", "tls"
+
+struct SyslogTarget {
+  SyslogTransport transport = SyslogTransport::udp;
+  std::string host; // a name, an IPv4 literal or an IPv6 literal (without brackets)
+  uint16_t port = 0;
+  std::string url() const; // canonical: "tls://[::1]:6514"
+};
+
+// "udp://HOST[:PORT]", "tcp://HOST[:PORT]", "tls://HOST[:PORT]"; IPv6 in
+// brackets. Default ports: 514 for UDP and TCP, 6514 for TLS (RFC 5425).
+Result<SyslogTarget> parse_syslog_url(std::string_view url);
+
+struct SyslogOptions {
+  std::string url; // udp://, tcp:// or tls://HOST:PORT
+  // TLS only: CA bundle for the collector's certificate (empty: the
+  // system's); client certificate and key for collectors that ask for one
+  // (key_file may stay empty when cert_file holds the key too).
+  std::string ca_file, cert_file, key_file;
+  // false: any certificate, any name. For tests and emergencies: the audit
+  // trail then goes to whoever answers.
+  bool tls_verify = true;
+  uint8_t facility = 16; // local0
+  // Bounds of the in-memory queue; a message that does not fit is dropped,
+  // counted and reported in a gap record. Bytes too, since argv makes some
+  // events large and the agent runs under a memory limit.
+  size_t queue_capacity = 10000;
+  size_t queue_max_bytes = 32u << 20;
+  std::chrono::milliseconds connect_timeout{5000}; // TCP connect + TLS handshake; not DNS
+  // A collector that accepts nothing for this long is treated as gone.
+  std::chrono::milliseconds send_timeout{10000};
+  std::chrono::milliseconds backoff_initial{500};
+  std::chrono::milliseconds backoff_max{30000};
+  // While drops go on (a collector slower than the event rate), at most one
+  // gap record per interval, so gap records never crowd out events.
+  std::chrono::milliseconds gap_interval{1000};
+  // A connection the collector closes sooner than this after it was made
+  // counts as refused (warning, growing backoff) even though messages went
+  // through: collectors that reject a client tend to accept it first.
+  std::chrono::milliseconds stable_after{2000};
+  // What the destructor gives the queue to drain.
+  std::chrono::milliseconds stop_drain{2000};
+};
+
+struct SyslogStats {
+  uint64_t sent = 0;                // event messages handed completely to the kernel
+  uint64_t dropped_queue_full = 0;  // write() found the queue full
+  uint64_t dropped_send_failed = 0; // refused by the transport (too large for UDP) or failed twice
+  uint64_t dropped_at_stop = 0;     // still queued at stop()'s deadline, or written after stop()
+  // Failed connects and TLS handshakes, failed writes, connections the
+  // collector closed.
+  uint64_t send_errors = 0;
+  uint64_t reconnects = 0; // connections made after the first one
+  uint64_t gaps_sent = 0;  // gap records sent
+  size_t queued = 0;       // messages waiting now
+  bool connected = false;
+  std::string last_error;
+};
+
+// When a connect or send gives up: at its own timeout, or earlier once stop()
+// has set a drain deadline (re-read while waiting, so a send that started
+// before stop() does not hold the agent's shutdown for a whole send_timeout).
+class SyslogDeadline {
+public:
+  using Clock = std::chrono::steady_clock;
+  explicit SyslogDeadline(Clock::time_point own, const std::atomic<Clock::rep> *stop_by = nullptr)
+      : own_(own), stop_by_(stop_by) {}
+  Clock::time_point at() const {
+    if (!stop_by_)
+      return own_;
+    return std::min(own_, Clock::time_point(Clock::duration(stop_by_->load())));
+  }
+  bool passed() const { return Clock::now() >= at(); }
+
+private:
+  Clock::time_point own_;
+  const std::atomic<Clock::rep> *stop_by_;
+};
+
+// The sending side of a SyslogSink: one connection to the collector, used by
+// the sink's sender thread only. Production: make_syslog_connector (sockets,
+// OpenSSL). Unit tests inject fakes to drive the queue, drop and gap logic.
+class SyslogConnection {
+public:
+  using Clock = std::chrono::steady_clock;
+
+  enum class Outcome {
+    sent,     // every byte handed to the kernel (TCP/TLS: the whole frame)
+    failed,   // the connection is unusable; the message was not written completely
+    rejected, // this message can never be sent (too large for a datagram); the link is fine
+  };
+  struct SendResult {
+    Outcome outcome = Outcome::sent;
+    std::string error;
+  };
+
+  virtual ~SyslogConnection() = default;
+  // One RFC 5424 message; the connection frames it (octet counting on
+  // TCP/TLS). Gives up at deadline (checked at least every 100 ms).
+  virtual SendResult send(std::string_view message, const SyslogDeadline &deadline) = 0;
+  // False when the collector is known to have closed the connection, so that
+  // no message is written into a socket whose other end is gone.
+  virtual bool alive() = 0;
+  // Closes the sending direction and waits, until deadline, for the
+  // collector to close too: it has then read everything.
+  virtual void finish(const SyslogDeadline &deadline) { (void)deadline; }
+};
+
+using SyslogConnector =
+    std::function<Result<std::unique_ptr<SyslogConnection>>(const SyslogDeadline &deadline)>;
+
+// The real connector for options.url: resolves, connects (TLS: handshake with
+// SNI, certificate and host name verification unless tls_verify is false).
+// Fails now for a bad URL, unreadable TLS files, or TLS files with udp:// or
+// tcp://.
+Result<SyslogConnector> make_syslog_connector(const SyslogOptions &options);
+
+// Dropped messages not yet reported.
+struct SyslogGap {
+  uint64_t queue_full = 0;
+  uint64_t send_failed = 0;
+  int64_t first_ns = 0; // event timestamps of the dropped messages: earliest, latest
+  int64_t last_ns = 0;
+  uint64_t dropped() const { return queue_full + send_failed; }
+  void add(int64_t timestamp_ns, bool queue_was_full);
+  void merge(const SyslogGap &other);
+};
+
+// The gap record: an ECS JSON event (event.action "shimwatch-gap", kind
+// "event", outcome "unknown", shimwatch.gap.{dropped,queue_full,send_failed,
+// first,last,destination}) as an RFC 5424 message with severity warning and
+// MSGID "shimwatch-gap".
+std::string syslog_gap_message(const SyslogGap &gap, const HostInfo &host, uint8_t facility,
+                               uint32_t procid, int64_t now_ns, std::string_view destination);
+
+// Forwards events to a syslog collector. write() formats the message on the
+// caller's thread and queues it; it never waits for the network. A sender
+// thread connects lazily, reconnects with exponential backoff and jitter, and
+// sends in order. Logs one warning per outage and one info line when the
+// collector is back, never a line per message.
+class SyslogSink final : public Sink {
+public:
+  // The production sink for options.url (checks the URL and TLS files now).
+  static Result<std::unique_ptr<SyslogSink>> open(const SyslogOptions &options, HostInfo host);
+  // With any sending side (tests); options.url names the destination.
+  SyslogSink(SyslogOptions options, HostInfo host, SyslogConnector connector);
+  ~SyslogSink() override; // stop(options.stop_drain)
+  SyslogSink(const SyslogSink &) = delete;
+  SyslogSink &operator=(const SyslogSink &) = delete;
+
+  void write(const Event &event) override;
+  // Wakes the sender; never waits for the network.
+  void flush() override;
+  // Sends what it can until drain has passed (with a collector that is down:
+  // one more connect attempt), then closes. What is left is counted as
+  // dropped_at_stop, and so are later writes.
+  void stop(std::chrono::milliseconds drain);
+  SyslogStats stats() const;
+
+private:
+  using Clock = SyslogConnection::Clock;
+  struct Item {
+    std::string message;
+    int64_t timestamp_ns = 0;
+    int attempts = 0; // sends that failed with the message not (completely) written
+  };
+
+  void enqueue(std::string message, int64_t timestamp_ns);
+  void run();
+  bool step();
+  bool stable() const;
+  bool wait_for_work();
+  bool sleep_until(Clock::time_point until);
+  bool gap_due(Clock::time_point now) const; // with mutex_ held
+  Clock::duration backoff_delay();
+  void note_failure(const std::string &error);
+  void note_success(bool stable);
+  void drop_front();
+  void connection_broke(const std::string &error, bool stable);
+  void close_connection(bool graceful);
+
+  SyslogOptions options_;
+  std::string destination_; // canonical URL, for logs and gap records
+  HostInfo host_;
+  uint32_t procid_ = 0;
+  SyslogConnector connector_;
+
+  // Shared with writers, under mutex_.
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Item> queue_; // the sender reads the front in place; only it pops
+  size_t queued_bytes_ = 0;
+  SyslogGap gap_;            // drops not yet reported
+  bool drop_warned_ = false; // one queue-full warning per drop episode
+  bool link_up_ = true;      // false during an outage: its warning covers the drops
+  bool stopping_ = false;
+  Clock::time_point stop_deadline_{};
+  std::atomic<Clock::rep> stop_by_{Clock::time_point::max().time_since_epoch().count()};
+  std::string last_error_;
+  std::mutex stop_mutex_; // stop() from the destructor after an explicit one
+
+  std::atomic<uint64_t> sent_{0}, dropped_queue_full_{0}, dropped_send_failed_{0},
+      dropped_at_stop_{0}, send_errors_{0}, reconnects_{0}, gaps_sent_{0};
+  std::atomic<bool> connected_{false};
+
+  // The sender thread's own.
+  std::unique_ptr<SyslogConnection> connection_;
+  Clock::time_point connected_at_{};
+  bool carried_ = false; // the current connection has carried a message
+  bool ever_connected_ = false;
+  bool drain_retried_ = false; // once stopping, one more connect attempt at most
+  int failures_ = 0;           // consecutive, without a message sent in between; sets the backoff
+  Clock::time_point next_attempt_{};
+  bool outage_ = false;
+  Clock::time_point outage_since_{};
+  bool gap_sent_once_ = false; // read by gap_due under mutex_, written by the sender only
+  Clock::time_point last_gap_{};
+  bool rejected_warned_ = false;
+  std::minstd_rand rng_;
+
+  std::thread thread_; // last: started once everything above exists
+};
 
 } // namespace shimwatch
