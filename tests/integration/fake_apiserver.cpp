@@ -26,40 +26,6 @@ std::string script_path() {
 
 } // namespace
 
-std::pair<int, std::string> http_request(int port, const std::string &method,
-                                         const std::string &path, const std::string &body) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return {0, std::strerror(errno)};
-  }
-  std::string request =
-      method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n" +
-      "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-      "\r\n\r\n" + body;
-  for (size_t sent = 0; sent < request.size();) {
-    ssize_t n = send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0)
-      break;
-    sent += static_cast<size_t>(n);
-  }
-  std::string answer;
-  char buf[4096];
-  ssize_t n;
-  while ((n = recv(fd, buf, sizeof buf, 0)) > 0)
-    answer.append(buf, static_cast<size_t>(n));
-  close(fd);
-  int status = 0;
-  if (answer.rfind("HTTP/", 0) == 0 && answer.size() > 12)
-    status = std::atoi(answer.c_str() + 9);
-  auto end = answer.find("\r\n\r\n");
-  return {status, end == std::string::npos ? "" : answer.substr(end + 4)};
-}
-
 FakeApiServer::FakeApiServer(const std::string &dir, const std::string &token) {
   int out[2];
   if (pipe(out) != 0)

@@ -6,11 +6,9 @@
 #include <sys/types.h>
 #include <utility>
 
-namespace swtest {
+#include "http_client.hpp"
 
-// One HTTP/1.0 request to 127.0.0.1:port; {status, body}, status 0 on failure.
-std::pair<int, std::string> http_request(int port, const std::string &method,
-                                         const std::string &path, const std::string &body = "");
+namespace swtest {
 
 // fake_apiserver.py in a child process (HTTPS, self-made CA), stopped at destruction.
 class FakeApiServer {

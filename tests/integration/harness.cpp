@@ -232,30 +232,6 @@ TestCgroup::~TestCgroup() {
     rmdir(it->c_str());
 }
 
-std::string http_get(int port, const std::string &path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "";
-  }
-  std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
-    close(fd);
-    return "";
-  }
-  std::string response;
-  char buf[4096];
-  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;)
-    response.append(buf, static_cast<size_t>(n));
-  close(fd);
-  auto body = response.find("\r\n\r\n");
-  return body == std::string::npos ? "" : response.substr(body + 4);
-}
-
 int free_port() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -283,6 +259,14 @@ std::vector<json> events_of(const AgentOutput &out, pid_t pid, const std::string
       continue;
     found.push_back(e);
   }
+  return found;
+}
+
+std::vector<json> events_of_container(const AgentOutput &out, const std::string &container_id) {
+  std::vector<json> found;
+  for (const auto &e : out.events)
+    if (e.contains("container") && e["container"].value("id", "") == container_id)
+      found.push_back(e);
   return found;
 }
 

@@ -6,6 +6,8 @@
 #include <sys/types.h>
 #include <vector>
 
+#include "http_client.hpp"
+
 namespace swtest {
 
 using nlohmann::json;
@@ -66,6 +68,9 @@ ProcessResult run_shimwatch(const std::vector<std::string> &args);
 // Events whose process.pid is pid (and, if given, whose event.action is action).
 std::vector<json> events_of(const AgentOutput &out, pid_t pid, const std::string &action = "");
 
+// Events whose container.id is container_id.
+std::vector<json> events_of_container(const AgentOutput &out, const std::string &container_id);
+
 // A listening unix socket; path may be "@name" for an abstract one.
 class UnixListener {
 public:
@@ -91,9 +96,6 @@ ProcessResult run_process_as(uid_t uid, const std::vector<std::string> &argv);
 
 // Copies /bin/true to dir/name: a harmless executable with any basename.
 std::string fake_executable(const TempDir &dir, const std::string &name);
-
-// GET http://127.0.0.1:port/path; the body, or "" on failure.
-std::string http_get(int port, const std::string &path);
 
 // A free TCP port on 127.0.0.1.
 int free_port();

@@ -98,10 +98,7 @@ TEST(Kubernetes, DaemonSetContainerOnRealDockerdGetsPodMetadata) {
   // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
-  std::vector<json> found;
-  for (const auto &e : out.events)
-    if (e.contains("container") && e["container"]["id"] == container_id)
-      found.push_back(e);
+  auto found = events_of_container(out, container_id);
   ASSERT_EQ(found.size(), 1u) << out.log;
   const json &e = found[0];
   EXPECT_EQ(e["shimwatch"]["origin"]["type"], "pod");

@@ -2,6 +2,8 @@
 // label values that stay at the workload level.
 #include <gtest/gtest.h>
 
+#include "http_client.hpp"
+
 #include <arpa/inet.h>
 #include <atomic>
 #include <chrono>
@@ -33,27 +35,7 @@ int free_port() {
 
 // GET /metrics over a plain socket, as a scraper would; the body or "".
 std::string scrape(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "";
-  }
-  std::string request = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
-    close(fd);
-    return "";
-  }
-  std::string response;
-  char buf[4096];
-  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;)
-    response.append(buf, static_cast<size_t>(n));
-  close(fd);
-  auto body = response.find("\r\n\r\n");
-  return body == std::string::npos ? "" : response.substr(body + 4);
+  return swtest::http_get(port, "/metrics");
 }
 
 // "name{labels}" -> value, for every sample line.
