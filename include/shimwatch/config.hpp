@@ -58,6 +58,21 @@ struct KubernetesConfig {
   std::vector<std::string> labels;
 };
 
+// Forwarding to a syslog collector (RFC 5424 over UDP, TCP or TLS).
+struct SyslogConfig {
+  std::string url; // udp://HOST:PORT, tcp://HOST:PORT, tls://HOST:PORT; empty: off
+  std::string ca_file, cert_file, key_file; // TLS only; empty ca_file: the system's CAs
+  bool tls_verify = true;
+  std::string facility = "local0";
+  uint32_t queue_size = 10000; // messages held while the collector is slow or away
+};
+
+// Folding repeats of the same call into summary records.
+struct DedupeConfig {
+  bool enabled = true;
+  uint32_t window_seconds = 60;
+};
+
 struct Config {
   // Basenames of executables whose exec is reported.
   std::vector<std::string> watch_exec;
@@ -70,6 +85,11 @@ struct Config {
   std::string log_file;       // empty: no log file; always JSON lines
   uint32_t log_max_mib = 100; // rotate the log file at this size; 0: never
   uint32_t log_keep = 5;      // rotated log files kept: PATH.1 .. PATH.N
+  SyslogConfig syslog;
+  DedupeConfig dedupe;
+  // Records between the ring buffer reader and the outputs; an output that
+  // falls further behind loses the oldest (counted, reported as a gap).
+  uint32_t output_queue_size = 16384;
 
   std::string metrics_address; // host:port; empty: no metrics endpoint
   // Series per metric family; beyond it new workloads fold into "other".

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace shimwatch {
@@ -88,6 +89,16 @@ struct ProcessInfo {
   bool ancestry_truncated = false; // more ancestors above the captured ones
 };
 
+// Set on a summary record: this many more events with the same origin,
+// action, outcome, target and command line were folded after the first one
+// was written in full (see aggregate.hpp).
+struct Repeat {
+  uint64_t count = 0;
+  int64_t first_seen_ns = 0; // Unix time of the first and last folded event
+  int64_t last_seen_ns = 0;
+  int64_t window_ns = 0;
+};
+
 struct Event {
   Action action = Action::docker_cli_exec;
   int64_t timestamp_ns = 0; // Unix time
@@ -113,7 +124,32 @@ struct Event {
 
   Origin origin;
 
+  std::optional<Repeat> repeat; // only on summary records
+
   bool success() const { return error == 0; }
+};
+
+// Events that some output (or all of them) never got: written as a record
+// of its own (event.action "shimwatch-gap") where the loss happened, so the
+// trail says how much is missing and when, instead of just being shorter.
+struct Gap {
+  std::string stage; // "kernel", "queue", "log_file", "syslog" ...
+  // Lost events by reason, e.g. {"ring_buffer_full", 12}; the JSON record
+  // carries each as shimwatch.gap.<reason>.
+  std::vector<std::pair<std::string, uint64_t>> reasons;
+  int64_t first_ns = 0; // the span the loss covers (event times where known)
+  int64_t last_ns = 0;
+  int64_t timestamp_ns = 0; // when the record was made
+  std::string destination;  // the output that lost them; empty: every output
+  std::string reason;       // event.reason; empty: the stage
+  std::string message;      // empty: made from the counts
+
+  uint64_t dropped() const {
+    uint64_t total = 0;
+    for (const auto &[reason, n] : reasons)
+      total += n;
+    return total;
+  }
 };
 
 } // namespace shimwatch

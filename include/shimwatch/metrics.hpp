@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -51,9 +52,9 @@ public:
   // An event lost after the kernel: shimwatch_events_dropped_total{stage,
   // reason}, e.g. ("queue", "full"), ("syslog", "queue_full"). The kernel's
   // own losses are in the same family with stage="kernel", read at scrape.
-  void count_drop(const std::string &stage, const std::string &reason);
+  void count_drop(const std::string &stage, const std::string &reason, uint64_t n = 1);
   void count_enrichment_miss(const std::string &source);
-  void count_output_error(const std::string &output);
+  void count_output_error(const std::string &output, uint64_t n = 1);
 
 private:
   Metrics() = default;

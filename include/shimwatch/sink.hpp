@@ -1,6 +1,7 @@
 // sinks: where events go (stdout, log file) and how they are written.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -20,12 +21,19 @@ struct HostInfo {
 };
 
 // One JSON object, one line (no trailing newline), ECS field names.
+// A summary record (event.repeat set) carries shimwatch.repeat.*.
 std::string encode_json(const Event &event, const HostInfo &host);
+// A gap record: event.action "shimwatch-gap", shimwatch.gap.{dropped, stage,
+// <reason>: count ..., first, last, destination}.
+std::string encode_gap_json(const Gap &gap, const HostInfo &host);
 
 // Aligned columns for people, one line per event (no trailing newline).
 std::string text_header();
 std::string encode_text(const Event &event);
+std::string encode_gap_text(const Gap &gap);
 
+// The wall clock, nanoseconds since the Unix epoch.
+int64_t unix_now_ns();
 // RFC 3339, UTC, microseconds: 2026-11-25T14:19:51.542864Z
 std::string format_timestamp(int64_t unix_ns);
 // ENOENT, ECONNREFUSED ...; "E<number>" for values the C library does not name.
@@ -41,11 +49,21 @@ std::string sanitize(std::string_view text, bool *replaced = nullptr);
 
 std::string base64_encode(std::string_view bytes);
 
+// An output. The dispatcher calls every method of one sink from that sink's
+// own thread, so a sink needs no locking of its own.
 class Sink {
 public:
   virtual ~Sink() = default;
   virtual void write(const Event &event) = 0;
+  virtual void write_gap(const Gap &gap) = 0;
+  // Hands what was written so far on (one write(2), a wake-up ...).
   virtual void flush() = 0;
+  // SIGHUP: files are opened again (after logrotate moved them).
+  virtual void reopen() {}
+  // For the metrics, cumulative: failed writes or sends, and the records
+  // this output lost by reason (e.g. {"write_failed", 3}). Any thread.
+  virtual uint64_t errors() const = 0;
+  virtual std::vector<std::pair<std::string, uint64_t>> drops() const = 0;
 };
 
 // Writes events to stdout (or any descriptor) as JSON lines or text columns,
@@ -63,9 +81,13 @@ public:
   static Result<std::unique_ptr<StreamSink>> open_file(const std::string &path, HostInfo host);
 
   void write(const Event &event) override;
+  void write_gap(const Gap &gap) override;
   void flush() override;
-  uint64_t errors() const { return errors_; }     // failed flushes
-  uint64_t lost_records() const { return lost_; } // records in them
+  uint64_t errors() const override { return errors_; } // failed flushes
+  uint64_t lost_records() const { return lost_; }      // records in them
+  std::vector<std::pair<std::string, uint64_t>> drops() const override {
+    return {{"write_failed", lost_}};
+  }
 
 private:
   void put(const std::string &line);
@@ -80,8 +102,8 @@ private:
   bool failing_ = false;
   std::string pending_;
   uint64_t pending_records_ = 0;
-  uint64_t errors_ = 0;
-  uint64_t lost_ = 0;
+  std::atomic<uint64_t> errors_{0};
+  std::atomic<uint64_t> lost_{0};
 };
 
 struct LogFileOptions {
@@ -104,13 +126,19 @@ public:
   LogFile &operator=(const LogFile &) = delete;
 
   void write(const Event &event) override;
-  void write_line(const std::string &json_line); // any record, e.g. a summary or gap
+  void write_gap(const Gap &gap) override;
+  void write_line(const std::string &json_line); // any JSON record
+  // Once writing works again after records were lost, a gap record
+  // (stage "log_file") goes in first.
   void flush() override;
   // Closes and opens PATH again (creating it if logrotate moved it away).
-  void reopen();
+  void reopen() override;
 
-  uint64_t errors() const { return errors_; }     // failed writes/opens
-  uint64_t lost_records() const { return lost_; } // records in failed writes
+  uint64_t errors() const override { return errors_; } // failed writes/opens
+  uint64_t lost_records() const { return lost_; }      // records in failed writes
+  std::vector<std::pair<std::string, uint64_t>> drops() const override {
+    return {{"write_failed", lost_}};
+  }
   uint64_t torn_bytes_repaired() const { return torn_bytes_; }
   uint64_t rotations() const { return rotations_; }
 
@@ -128,8 +156,10 @@ private:
   std::string pending_;
   uint64_t pending_records_ = 0;
   bool failing_ = false;
-  uint64_t errors_ = 0;
-  uint64_t lost_ = 0;
+  std::atomic<uint64_t> errors_{0};
+  std::atomic<uint64_t> lost_{0};
+  uint64_t lost_unreported_ = 0; // lost since the last gap record
+  int64_t lost_since_ns_ = 0;
   uint64_t torn_bytes_ = 0;
   uint64_t rotations_ = 0;
 };

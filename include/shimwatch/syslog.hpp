@@ -204,6 +204,10 @@ struct SyslogGap {
 // MSGID "shimwatch-gap".
 std::string syslog_gap_message(const SyslogGap &gap, const HostInfo &host, uint8_t facility,
                                uint32_t procid, int64_t now_ns, std::string_view destination);
+// A gap record made elsewhere (encode_gap_json) as an RFC 5424 message, the
+// same way: severity warning, MSGID "shimwatch-gap".
+std::string syslog_record_message(const std::string &gap_json, const HostInfo &host,
+                                  uint8_t facility, uint32_t procid, int64_t now_ns);
 
 // Forwards events to a syslog collector. write() formats the message on the
 // caller's thread and queues it; it never waits for the network. A sender
@@ -221,6 +225,8 @@ public:
   SyslogSink &operator=(const SyslogSink &) = delete;
 
   void write(const Event &event) override;
+  // A gap record from another stage (the kernel, the agent's queue).
+  void write_gap(const Gap &gap) override;
   // Wakes the sender; never waits for the network.
   void flush() override;
   // Sends what it can until drain has passed (with a collector that is down:
@@ -228,6 +234,9 @@ public:
   // dropped_at_stop, and so are later writes.
   void stop(std::chrono::milliseconds drain);
   SyslogStats stats() const;
+  uint64_t errors() const override; // send_errors
+  // queue_full, send_failed, at_stop
+  std::vector<std::pair<std::string, uint64_t>> drops() const override;
 
 private:
   using Clock = SyslogConnection::Clock;

@@ -8,21 +8,29 @@
 #include <csignal>
 #include <cstring>
 #include <thread>
+#include <tuple>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "shimwatch/aggregate.hpp"
 #include "shimwatch/attribute.hpp"
 #include "shimwatch/check.hpp"
 #include "shimwatch/kubernetes.hpp"
 #include "shimwatch/classify.hpp"
 #include "shimwatch/decode.hpp"
+#include "shimwatch/dispatch.hpp"
 #include "shimwatch/metrics.hpp"
 #include "shimwatch/probe.hpp"
 #include "shimwatch/sink.hpp"
+#include "shimwatch/syslog.hpp"
 
 namespace shimwatch {
 
 namespace {
+
+// Distinct (origin, action, target, command line) keys folded at once; past
+// it events are written in full, never dropped.
+constexpr size_t kDedupeMaxKeys = 10000;
 
 std::atomic<bool> stop_requested{false};
 std::atomic<bool> reopen_requested{false};
@@ -102,37 +110,59 @@ std::optional<KubeClientOptions> kubernetes_options(const KubernetesConfig &k,
   return options;
 }
 
-// Every output the events go to, with the error counts already reported.
-struct Outputs {
-  std::unique_ptr<StreamSink> console;
-  std::unique_ptr<LogFile> log_file;
-  uint64_t console_errors = 0;
-  uint64_t log_file_errors = 0;
+// A summary record for repeats folded by the deduplicator: the first event
+// of the key, stamped with the time of the last repeat.
+Event summary_event(RepeatSummary summary, int64_t window_ns) {
+  Event event = std::move(summary.sample);
+  event.repeat = Repeat{summary.repeats, summary.first_seen_ns, summary.last_seen_ns, window_ns};
+  event.timestamp_ns = summary.last_seen_ns;
+  return event;
+}
 
-  void write(const Event &event) {
-    if (console)
-      console->write(event);
-    if (log_file)
-      log_file->write(event);
-  }
-
-  void flush(Metrics *metrics) {
-    if (console) {
-      console->flush();
-      report(metrics, "stdout", console->errors(), console_errors);
+// Losses before the queue (kernel, decode) become gap records for every output.
+class LossWatcher {
+public:
+  std::optional<Gap> check(const KernelCounters &kc, uint64_t decode_errors) {
+    int64_t now = unix_now_ns();
+    Gap gap;
+    gap.stage = "kernel";
+    for (auto [reason, total, seen] :
+         {std::tuple{"ring_buffer_full", kc.dropped_ring_buffer_full, &ring_buffer_full_},
+          std::tuple{"connect_table_full", kc.dropped_pending_full, &pending_full_},
+          std::tuple{"address_unreadable", kc.dropped_address_unreadable, &address_unreadable_},
+          std::tuple{"malformed", decode_errors, &decode_errors_}}) {
+      if (total > *seen)
+        gap.reasons.emplace_back(reason, total - *seen);
+      *seen = total;
     }
-    if (log_file) {
-      log_file->flush();
-      report(metrics, "log_file", log_file->errors(), log_file_errors);
-    }
+    int64_t since = since_ns_;
+    since_ns_ = now;
+    if (gap.reasons.empty())
+      return std::nullopt;
+    gap.first_ns = since;
+    gap.last_ns = gap.timestamp_ns = now;
+    gap.message = std::to_string(gap.dropped()) +
+                  " events were lost before reaching any output (kernel ring buffer or connect "
+                  "table full, address unreadable, or malformed)";
+    return gap;
   }
 
-  static void report(Metrics *metrics, const char *name, uint64_t errors, uint64_t &reported) {
-    for (; metrics && reported < errors; ++reported)
-      metrics->count_output_error(name);
-    reported = errors;
-  }
+private:
+  uint64_t ring_buffer_full_ = 0, pending_full_ = 0, address_unreadable_ = 0, decode_errors_ = 0;
+  int64_t since_ns_ = unix_now_ns();
 };
+
+SyslogOptions syslog_options(const SyslogConfig &c) {
+  SyslogOptions options;
+  options.url = c.url;
+  options.ca_file = c.ca_file;
+  options.cert_file = c.cert_file;
+  options.key_file = c.key_file;
+  options.tls_verify = c.tls_verify;
+  options.facility = *syslog_facility(c.facility); // checked by validate_config
+  options.queue_capacity = c.queue_size;
+  return options;
+}
 
 } // namespace
 
@@ -150,12 +180,15 @@ int run_agent(const CliRequest &request) {
                        "built with CONFIG_DEBUG_INFO_BTF=y");
 
   HostInfo host = HostInfo::local();
-  Outputs outputs;
+  // The outputs outlive the dispatcher that feeds them (declared below it).
+  std::unique_ptr<StreamSink> console;
+  std::unique_ptr<LogFile> log_file;
+  std::unique_ptr<SyslogSink> syslog;
   if (config.stdout_enabled) {
     OutputFormat format = config.format;
     if (format == OutputFormat::automatic)
       format = isatty(STDOUT_FILENO) ? OutputFormat::text : OutputFormat::json;
-    outputs.console = std::make_unique<StreamSink>(stdout, format, host, "stdout");
+    console = std::make_unique<StreamSink>(stdout, format, host, "stdout");
   }
   if (!config.log_file.empty()) {
     auto file =
@@ -163,8 +196,18 @@ int run_agent(const CliRequest &request) {
                       LogFileOptions{config.log_max_mib * 1024ull * 1024ull, config.log_keep});
     if (!file)
       throw StartupError(file.error().message + " (check the directory exists and is writable)");
-    outputs.log_file = std::move(*file);
+    log_file = std::move(*file);
   }
+  if (!config.syslog.url.empty()) {
+    auto sink = SyslogSink::open(syslog_options(config.syslog), host);
+    if (!sink)
+      throw StartupError("--syslog " + config.syslog.url + ": " + sink.error().message);
+    syslog = std::move(*sink);
+  }
+  const int64_t dedupe_window_ns = int64_t{config.dedupe.window_seconds} * 1'000'000'000;
+  std::optional<Deduplicator> dedupe;
+  if (config.dedupe.enabled)
+    dedupe.emplace(dedupe_window_ns, kDedupeMaxKeys);
 
   Classifier classifier(config);
   PodCache pods;
@@ -179,6 +222,7 @@ int run_agent(const CliRequest &request) {
   std::unique_ptr<KubeClient> kube;
   std::unique_ptr<Probe> probe;
   std::unique_ptr<Metrics> metrics;
+  std::unique_ptr<Dispatcher> dispatcher; // its threads count into metrics
 
   auto on_record = [&](std::span<const std::byte> raw) {
     auto event = decode_event(raw, clock);
@@ -201,9 +245,10 @@ int run_agent(const CliRequest &request) {
     if (metrics && attributor.kubernetes_misses() != misses_before)
       metrics->count_enrichment_miss("kubernetes");
     classifier.tag_agent(*event);
-    outputs.write(*event);
     if (metrics)
-      metrics->count_event(*event);
+      metrics->count_event(*event); // every event, folded or not
+    if (!dedupe || dedupe->admit(*event))
+      dispatcher->push(std::move(*event));
   };
 
   ProbeOptions options{config.watch_exec, config.watch_sockets, config.ring_buffer_kib * 1024};
@@ -239,9 +284,22 @@ int run_agent(const CliRequest &request) {
                    kube_options->node_name);
   }
 
+  dispatcher = std::make_unique<Dispatcher>(config.output_queue_size, metrics.get());
+  std::vector<std::string> output_names;
+  for (auto [name, sink] : {std::pair<const char *, Sink *>{"stdout", console.get()},
+                            std::pair<const char *, Sink *>{"log_file", log_file.get()},
+                            std::pair<const char *, Sink *>{"syslog", syslog.get()}})
+    if (sink) {
+      dispatcher->add(name, *sink);
+      output_names.push_back(name);
+    }
+  dispatcher->start();
+  LossWatcher losses;
+
   install_signal_handlers();
-  spdlog::info("ready: exec [{}], unix sockets [{}], metrics {}", join(config.watch_exec),
-               join(config.watch_sockets),
+  spdlog::info("ready: exec [{}], unix sockets [{}], outputs [{}], dedupe {}, metrics {}",
+               join(config.watch_exec), join(config.watch_sockets), join(output_names),
+               dedupe ? std::to_string(config.dedupe.window_seconds) + " s" : "off",
                config.metrics_address.empty() ? "off"
                                               : "http://" + config.metrics_address + "/metrics");
 
@@ -252,13 +310,17 @@ int run_agent(const CliRequest &request) {
       spdlog::error("reading the ring buffer failed: {}", std::strerror(-n));
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    outputs.flush(metrics.get());
-    if (reopen_requested.exchange(false) && outputs.log_file)
-      outputs.log_file->reopen();
-    // Follow wall-clock steps (NTP, manual changes) once a second.
+    if (dedupe)
+      for (auto &summary : dedupe->due(unix_now_ns()))
+        dispatcher->push(summary_event(std::move(summary), dedupe_window_ns));
+    if (reopen_requested.exchange(false))
+      dispatcher->reopen();
+    // Once a second: follow wall-clock steps (NTP, manual changes), report losses.
     if (auto now = std::chrono::steady_clock::now(); now - last_clock > std::chrono::seconds(1)) {
       clock = ClockOffset::now();
       last_clock = now;
+      if (auto gap = losses.check(probe->counters(), decode_errors))
+        dispatcher->push(std::move(*gap));
     }
   }
 
@@ -267,8 +329,22 @@ int run_agent(const CliRequest &request) {
   probe->detach();
   while (probe->poll(0) > 0) {
   }
-  outputs.flush(metrics.get());
+  if (dedupe)
+    for (auto &summary : dedupe->due(unix_now_ns(), true))
+      dispatcher->push(summary_event(std::move(summary), dedupe_window_ns));
   KernelCounters kc = probe->counters();
+  if (auto gap = losses.check(kc, decode_errors))
+    dispatcher->push(std::move(*gap));
+  dispatcher->stop(); // every output writes what is queued
+  if (syslog) {
+    syslog->stop(std::chrono::seconds(2));
+    SyslogStats st = syslog->stats();
+    spdlog::info("syslog: {} events sent to {}, {} dropped (queue full {}, send failed {}, at "
+                 "stop {}), {} gap records",
+                 st.sent, config.syslog.url,
+                 st.dropped_queue_full + st.dropped_send_failed + st.dropped_at_stop,
+                 st.dropped_queue_full, st.dropped_send_failed, st.dropped_at_stop, st.gaps_sent);
+  }
   spdlog::info("stopping: {} events matched in the kernel, {} lost there (ring buffer full {}, "
                "connect table full {}, address unreadable {}), {} malformed",
                kc.emitted,

@@ -33,6 +33,16 @@ struct FlagValues {
   std::optional<std::string> log_max_mib;
   std::optional<std::string> log_keep;
   bool no_stdout = false;
+  std::optional<std::string> syslog_url;
+  std::optional<std::string> syslog_ca_file;
+  std::optional<std::string> syslog_cert_file;
+  std::optional<std::string> syslog_key_file;
+  std::optional<std::string> syslog_facility;
+  std::optional<std::string> syslog_queue_size;
+  bool syslog_insecure = false;
+  bool no_dedupe = false;
+  std::optional<std::string> dedupe_window;
+  std::optional<std::string> queue_size;
   std::optional<std::string> metrics_address;
   std::optional<std::string> ring_buffer_kib;
   std::optional<std::string> kubernetes_mode;
@@ -56,6 +66,14 @@ constexpr const char *value_flags[] = {"--config",
                                        "--log-file",
                                        "--log-max-mib",
                                        "--log-keep",
+                                       "--syslog",
+                                       "--syslog-ca-file",
+                                       "--syslog-cert-file",
+                                       "--syslog-key-file",
+                                       "--syslog-facility",
+                                       "--syslog-queue-size",
+                                       "--dedupe-window-seconds",
+                                       "--output-queue-size",
                                        "--metrics-address",
                                        "--ring-buffer-kib",
                                        "--kubernetes",
@@ -140,6 +158,26 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
       flags.log_keep = *value;
     else if (flag == "--no-stdout")
       flags.no_stdout = true;
+    else if (flag == "--syslog")
+      flags.syslog_url = *value;
+    else if (flag == "--syslog-ca-file")
+      flags.syslog_ca_file = *value;
+    else if (flag == "--syslog-cert-file")
+      flags.syslog_cert_file = *value;
+    else if (flag == "--syslog-key-file")
+      flags.syslog_key_file = *value;
+    else if (flag == "--syslog-facility")
+      flags.syslog_facility = *value;
+    else if (flag == "--syslog-queue-size")
+      flags.syslog_queue_size = *value;
+    else if (flag == "--syslog-insecure-skip-verify")
+      flags.syslog_insecure = true;
+    else if (flag == "--no-dedupe")
+      flags.no_dedupe = true;
+    else if (flag == "--dedupe-window-seconds")
+      flags.dedupe_window = *value;
+    else if (flag == "--output-queue-size")
+      flags.queue_size = *value;
     else if (flag == "--metrics-address")
       flags.metrics_address = *value;
     else if (flag == "--ring-buffer-kib")
@@ -200,7 +238,10 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
     config.log_file = *flags.log_file;
   for (auto [name, text, target] :
        {std::tuple{"--log-max-mib", &flags.log_max_mib, &config.log_max_mib},
-        std::tuple{"--log-keep", &flags.log_keep, &config.log_keep}}) {
+        std::tuple{"--log-keep", &flags.log_keep, &config.log_keep},
+        std::tuple{"--syslog-queue-size", &flags.syslog_queue_size, &config.syslog.queue_size},
+        std::tuple{"--dedupe-window-seconds", &flags.dedupe_window, &config.dedupe.window_seconds},
+        std::tuple{"--output-queue-size", &flags.queue_size, &config.output_queue_size}}) {
     if (!*text)
       continue;
     uint32_t number = 0;
@@ -212,6 +253,20 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
   }
   if (flags.no_stdout)
     config.stdout_enabled = false;
+  if (flags.syslog_url)
+    config.syslog.url = *flags.syslog_url == "off" ? "" : *flags.syslog_url;
+  if (flags.syslog_ca_file)
+    config.syslog.ca_file = *flags.syslog_ca_file;
+  if (flags.syslog_cert_file)
+    config.syslog.cert_file = *flags.syslog_cert_file;
+  if (flags.syslog_key_file)
+    config.syslog.key_file = *flags.syslog_key_file;
+  if (flags.syslog_facility)
+    config.syslog.facility = *flags.syslog_facility;
+  if (flags.syslog_insecure)
+    config.syslog.tls_verify = false;
+  if (flags.no_dedupe)
+    config.dedupe.enabled = false;
   if (flags.metrics_address)
     config.metrics_address = *flags.metrics_address == "off" ? "" : *flags.metrics_address;
   if (flags.ring_buffer_kib) {
@@ -259,9 +314,10 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
   if (flags.node_name)
     config.kubernetes.node_name = *flags.node_name;
   append_unique(config.kubernetes.labels, flags.kube_labels);
-  if (!config.stdout_enabled && config.log_file.empty() && request.command == Command::run &&
-      !request.print_config)
-    return Error{"--no-stdout without --log-file leaves no output; give --log-file PATH"};
+  if (!config.stdout_enabled && config.log_file.empty() && config.syslog.url.empty() &&
+      request.command == Command::run && !request.print_config)
+    return Error{"--no-stdout without --log-file or --syslog leaves no output; give --log-file "
+                 "PATH or --syslog URL"};
 
   if (auto valid = validate_config(config); !valid)
     return valid.error();
@@ -293,7 +349,29 @@ OPTIONS (run, check)
       --log-max-mib N          rotate the log file at N MiB, 0: never
                                (default: 100)
       --log-keep N             rotated files kept, PATH.1..PATH.N (default: 5)
-      --no-stdout              write events only to --log-file
+      --no-stdout              no events on stdout (needs --log-file or --syslog)
+      --syslog URL             also forward events to a syslog collector:
+                               udp://HOST[:514], tcp://HOST[:514] or
+                               tls://HOST[:6514] (RFC 5424, the JSON event as
+                               MSG; octet-counted framing on TCP/TLS), or off
+      --syslog-ca-file PATH    TLS: CA bundle for the collector (default: the
+                               system's)
+      --syslog-cert-file PATH  TLS: client certificate, for collectors that
+                               ask for one
+      --syslog-key-file PATH   TLS: its key (default: in --syslog-cert-file)
+      --syslog-insecure-skip-verify
+                               TLS: accept any certificate and name
+      --syslog-facility NAME   facility (default: local0)
+      --syslog-queue-size N    messages held while the collector is slow or
+                               away; beyond it they are dropped, counted and
+                               reported in a gap record (default: 10000)
+      --no-dedupe              write every event; default: repeats of the
+                               same call from the same origin within the
+                               window are folded into one summary record
+      --dedupe-window-seconds N
+                               the folding window (1..86400, default: 60)
+      --output-queue-size N    records held for outputs that fall behind
+                               (64..1000000, default: 16384)
       --metrics-address ADDR   Prometheus endpoint HOST:PORT, or off
                                (default: 127.0.0.1:9464)
       --ring-buffer-kib N      kernel ring buffer size, power of two
@@ -333,6 +411,7 @@ EXAMPLES
   shimwatch run                                  # JSON lines on stdout
   shimwatch run --format text                    # aligned columns
   shimwatch run --log-file /var/log/shimwatch/audit.json --no-stdout
+  shimwatch run --syslog tls://siem.example.com:6514 --syslog-ca-file /etc/ssl/siem-ca.pem
   shimwatch run --watch-socket /host/run/docker.sock --watch-exec nerdctl
   shimwatch run --config /etc/shimwatch/config.json
   shimwatch check

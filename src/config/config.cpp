@@ -5,6 +5,7 @@
 
 #include "config/address.hpp"
 #include "shimwatch/classify.hpp"
+#include "shimwatch/syslog.hpp"
 
 namespace shimwatch {
 
@@ -54,6 +55,19 @@ Result<json> section(const json &root, const char *name,
   if (!s.is_object())
     return key_error(name, "must be an object, got " + type_name(s));
   if (auto st = check_keys(s, std::string(name) + ".", known); !st)
+    return st.error();
+  return s;
+}
+
+// An object inside a section, e.g. output.syslog.
+Result<json> subsection(const json &parent, const char *name, const std::string &full_name,
+                        std::initializer_list<std::string_view> known) {
+  if (!parent.contains(name))
+    return json::object();
+  const json &s = parent.at(name);
+  if (!s.is_object())
+    return key_error(full_name, "must be an object, got " + type_name(s));
+  if (auto st = check_keys(s, full_name + ".", known); !st)
     return st.error();
   return s;
 }
@@ -182,8 +196,9 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
     base.watch_sockets = *list;
   }
 
-  auto output =
-      section(root, "output", {"format", "stdout", "log_file", "log_max_mib", "log_keep"});
+  auto output = section(root, "output",
+                        {"format", "stdout", "log_file", "log_max_mib", "log_keep", "queue_size",
+                         "syslog", "dedupe"});
   if (!output)
     return output.error();
   if (output->contains("format")) {
@@ -216,6 +231,60 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
       return key_error(std::string("output.") + key,
                        "must be a whole number from 0 to 1000000, got " + v.dump());
     *target = v.get<uint32_t>();
+  }
+  if (output->contains("queue_size")) {
+    const json &v = output->at("queue_size");
+    if (!v.is_number_unsigned() || v.get<uint64_t>() > UINT32_MAX)
+      return key_error("output.queue_size",
+                       "must be a whole number (64 to 1000000), got " + v.dump());
+    base.output_queue_size = v.get<uint32_t>();
+  }
+  auto syslog = subsection(
+      *output, "syslog", "output.syslog",
+      {"url", "ca_file", "cert_file", "key_file", "tls_verify", "facility", "queue_size"});
+  if (!syslog)
+    return syslog.error();
+  for (auto [key, target] :
+       {std::pair{"url", &base.syslog.url}, std::pair{"ca_file", &base.syslog.ca_file},
+        std::pair{"cert_file", &base.syslog.cert_file},
+        std::pair{"key_file", &base.syslog.key_file},
+        std::pair{"facility", &base.syslog.facility}}) {
+    if (!syslog->contains(key))
+      continue;
+    const json &v = syslog->at(key);
+    if (!v.is_string())
+      return key_error(std::string("output.syslog.") + key,
+                       "must be a string, got " + type_name(v));
+    *target = v.get<std::string>();
+  }
+  if (syslog->contains("tls_verify")) {
+    const json &v = syslog->at("tls_verify");
+    if (!v.is_boolean())
+      return key_error("output.syslog.tls_verify", "must be true or false, got " + type_name(v));
+    base.syslog.tls_verify = v.get<bool>();
+  }
+  if (syslog->contains("queue_size")) {
+    const json &v = syslog->at("queue_size");
+    if (!v.is_number_unsigned() || v.get<uint64_t>() > UINT32_MAX)
+      return key_error("output.syslog.queue_size",
+                       "must be a whole number (1 to 1000000), got " + v.dump());
+    base.syslog.queue_size = v.get<uint32_t>();
+  }
+  auto dedupe = subsection(*output, "dedupe", "output.dedupe", {"enabled", "window_seconds"});
+  if (!dedupe)
+    return dedupe.error();
+  if (dedupe->contains("enabled")) {
+    const json &v = dedupe->at("enabled");
+    if (!v.is_boolean())
+      return key_error("output.dedupe.enabled", "must be true or false, got " + type_name(v));
+    base.dedupe.enabled = v.get<bool>();
+  }
+  if (dedupe->contains("window_seconds")) {
+    const json &v = dedupe->at("window_seconds");
+    if (!v.is_number_unsigned() || v.get<uint64_t>() > UINT32_MAX)
+      return key_error("output.dedupe.window_seconds",
+                       "must be a whole number of seconds (1 to 86400), got " + v.dump());
+    base.dedupe.window_seconds = v.get<uint32_t>();
   }
 
   auto metrics = section(root, "metrics", {"address", "max_series"});
@@ -379,6 +448,26 @@ Status validate_config(const Config &config) {
   if (uint32_t s = config.kubernetes.kubelet_poll_seconds; s < 1 || s > 3600)
     return key_error("kubernetes.kubelet_poll_seconds",
                      std::to_string(s) + " is not from 1 to 3600 (seconds)");
+  if (uint32_t n = config.output_queue_size; n < 64 || n > 1'000'000)
+    return key_error("output.queue_size", std::to_string(n) + " is not from 64 to 1000000");
+  if (uint32_t n = config.dedupe.window_seconds; n < 1 || n > 86400)
+    return key_error("output.dedupe.window_seconds",
+                     std::to_string(n) + " is not from 1 to 86400 (seconds)");
+  if (const SyslogConfig &sl = config.syslog; !sl.url.empty()) {
+    auto target = parse_syslog_url(sl.url);
+    if (!target)
+      return key_error("output.syslog.url", target.error().message);
+    if (target->transport != SyslogTransport::tls &&
+        (!sl.ca_file.empty() || !sl.cert_file.empty() || !sl.key_file.empty()))
+      return key_error("output.syslog.url",
+                       "'" + sl.url +
+                           "' is not TLS, but a CA, certificate or key file is set (use "
+                           "tls://HOST:PORT, or drop the files)");
+  }
+  if (auto facility = syslog_facility(config.syslog.facility); !facility)
+    return key_error("output.syslog.facility", facility.error().message);
+  if (uint32_t n = config.syslog.queue_size; n < 1 || n > 1'000'000)
+    return key_error("output.syslog.queue_size", std::to_string(n) + " is not from 1 to 1000000");
   uint32_t kib = config.ring_buffer_kib;
   if (kib < 64 || kib > 1024 * 1024 || (kib & (kib - 1)) != 0)
     return key_error("kernel.ring_buffer_kib",
@@ -394,7 +483,18 @@ std::string config_to_json(const Config &config) {
         {"stdout", config.stdout_enabled},
         {"log_file", config.log_file},
         {"log_max_mib", config.log_max_mib},
-        {"log_keep", config.log_keep}}},
+        {"log_keep", config.log_keep},
+        {"queue_size", config.output_queue_size},
+        {"syslog",
+         {{"url", config.syslog.url},
+          {"ca_file", config.syslog.ca_file},
+          {"cert_file", config.syslog.cert_file},
+          {"key_file", config.syslog.key_file},
+          {"tls_verify", config.syslog.tls_verify},
+          {"facility", config.syslog.facility},
+          {"queue_size", config.syslog.queue_size}}},
+        {"dedupe",
+         {{"enabled", config.dedupe.enabled}, {"window_seconds", config.dedupe.window_seconds}}}}},
       {"metrics", {{"address", config.metrics_address}, {"max_series", config.metrics_max_series}}},
       {"kernel", {{"ring_buffer_kib", config.ring_buffer_kib}}},
       {"attribution", {{"process_table_size", config.process_table_size}}},

@@ -160,8 +160,46 @@ std::string encode_json(const Event &event, const HostInfo &host) {
     sw["process"] = std::move(proc);
   if (replaced || args_replaced)
     sw["invalid_utf8"] = true;
+  if (event.repeat) {
+    const Repeat &r = *event.repeat;
+    sw["repeat"] = {{"count", r.count},
+                    {"first_seen", format_timestamp(r.first_seen_ns)},
+                    {"last_seen", format_timestamp(r.last_seen_ns)},
+                    {"window_seconds", r.window_ns / 1'000'000'000}};
+  }
   record["shimwatch"] = std::move(sw);
 
+  return record.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+}
+
+static std::string gap_message(const Gap &gap) {
+  if (!gap.message.empty())
+    return gap.message;
+  std::string why;
+  for (const auto &[reason, n] : gap.reasons)
+    if (n > 0)
+      why += (why.empty() ? "" : ", ") + reason + " " + std::to_string(n);
+  return std::to_string(gap.dropped()) + " events were lost at stage " + gap.stage +
+         (gap.destination.empty() ? "" : " (" + gap.destination + ")") + ": " + why;
+}
+
+std::string encode_gap_json(const Gap &gap, const HostInfo &host) {
+  ordered_json record;
+  record["@timestamp"] = format_timestamp(gap.timestamp_ns);
+  record["event"] = {{"kind", "event"},
+                     {"action", "shimwatch-gap"},
+                     {"outcome", "unknown"},
+                     {"reason", gap.reason.empty() ? gap.stage : gap.reason}};
+  record["message"] = utf8::sanitize(gap_message(gap));
+  record["host"] = {{"name", utf8::sanitize(host.name)}};
+  ordered_json g = {{"dropped", gap.dropped()}, {"stage", gap.stage}};
+  for (const auto &[reason, n] : gap.reasons)
+    g[reason] = n;
+  g["first"] = format_timestamp(gap.first_ns);
+  g["last"] = format_timestamp(gap.last_ns);
+  if (!gap.destination.empty())
+    g["destination"] = utf8::sanitize(gap.destination);
+  record["shimwatch"] = {{"gap", std::move(g)}};
   return record.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
 }
 

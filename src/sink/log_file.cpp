@@ -78,6 +78,8 @@ Status LogFile::open_fd() {
 
 void LogFile::fail(const std::string &what, int err) {
   ++errors_;
+  if (lost_unreported_ == 0 && pending_records_ > 0)
+    lost_since_ns_ = unix_now_ns();
   if (!failing_)
     spdlog::error("log file {}: {}: {} (events are counted as lost until it works again)", path_,
                   what, std::strerror(err));
@@ -86,6 +88,10 @@ void LogFile::fail(const std::string &what, int err) {
 
 void LogFile::write(const Event &event) {
   write_line(encode_json(event, host_));
+}
+
+void LogFile::write_gap(const Gap &gap) {
+  write_line(encode_gap_json(gap, host_));
 }
 
 void LogFile::write_line(const std::string &json_line) {
@@ -121,6 +127,7 @@ void LogFile::flush() {
     if (auto st = open_fd(); !st) {
       fail("opening failed", st.error().errno_value);
       lost_ += pending_records_;
+      lost_unreported_ += pending_records_;
       pending_.clear();
       pending_records_ = 0;
       return;
@@ -128,6 +135,17 @@ void LogFile::flush() {
   }
   if (options_.max_bytes > 0 && size_ > 0 && size_ + pending_.size() > options_.max_bytes)
     rotate();
+  if (lost_unreported_ > 0) {
+    // Writing may work again: the gap record leads, and goes or fails with
+    // the batch, so it is never written twice or lost without a count.
+    Gap gap;
+    gap.stage = "log_file";
+    gap.reasons = {{"write_failed", lost_unreported_}};
+    gap.first_ns = lost_since_ns_;
+    gap.timestamp_ns = gap.last_ns = unix_now_ns();
+    gap.destination = path_;
+    pending_.insert(0, encode_gap_json(gap, host_) + "\n");
+  }
   // The real end, not the remembered size: the file may have been truncated
   // under us (logrotate copytruncate).
   off_t end = lseek(fd_, 0, SEEK_END);
@@ -137,6 +155,7 @@ void LogFile::flush() {
   ssize_t n = ::write(fd_, pending_.data(), pending_.size());
   if (n == static_cast<ssize_t>(pending_.size())) {
     size_ += pending_.size();
+    lost_unreported_ = 0;
     if (failing_)
       spdlog::info("log file {}: writing works again", path_);
     failing_ = false;
@@ -149,6 +168,7 @@ void LogFile::flush() {
     }
     fail("writing failed", err);
     lost_ += pending_records_;
+    lost_unreported_ += pending_records_;
   }
   pending_.clear();
   pending_records_ = 0;

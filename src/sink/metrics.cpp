@@ -66,7 +66,9 @@ public:
         folds_(folds) {}
 
   // values in the order of names.
-  void increment(std::vector<std::string> values) { counter(std::move(values)).Increment(); }
+  void increment(std::vector<std::string> values, double by = 1) {
+    counter(std::move(values)).Increment(by);
+  }
 
   prometheus::Counter &counter(std::vector<std::string> values) {
     std::lock_guard lock(mutex_);
@@ -475,16 +477,19 @@ void Metrics::count_filtered() {
   impl_->filtered->Increment();
 }
 
-void Metrics::count_drop(const std::string &stage, const std::string &reason) {
-  impl_->dropped->increment({utf8::sanitize(stage), utf8::sanitize(reason)});
+void Metrics::count_drop(const std::string &stage, const std::string &reason, uint64_t n) {
+  if (n > 0)
+    impl_->dropped->increment({utf8::sanitize(stage), utf8::sanitize(reason)},
+                              static_cast<double>(n));
 }
 
 void Metrics::count_enrichment_miss(const std::string &source) {
   impl_->enrichment_misses->increment({utf8::sanitize(source)});
 }
 
-void Metrics::count_output_error(const std::string &output) {
-  impl_->output_errors->increment({utf8::sanitize(output)});
+void Metrics::count_output_error(const std::string &output, uint64_t n) {
+  if (n > 0)
+    impl_->output_errors->increment({utf8::sanitize(output)}, static_cast<double>(n));
 }
 
 } // namespace shimwatch

@@ -55,6 +55,18 @@ void StreamSink::write(const Event &event) {
   put(encode_json(event, host_));
 }
 
+void StreamSink::write_gap(const Gap &gap) {
+  if (format_ == OutputFormat::text) {
+    if (!header_written_) {
+      put(text_header());
+      header_written_ = true;
+    }
+    put(encode_gap_text(gap));
+    return;
+  }
+  put(encode_gap_json(gap, host_));
+}
+
 void StreamSink::flush() {
   size_t done = 0;
   int err = 0;

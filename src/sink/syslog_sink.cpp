@@ -76,12 +76,6 @@ namespace {
 // collector before the first message goes out (see make_syslog_connector).
 constexpr auto kSettle = std::chrono::milliseconds(200);
 
-int64_t unix_now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // poll() timeout for deadline: 0 when passed, at most 100 ms so that a
 // deadline brought forward by stop() is seen.
 int poll_timeout(const SyslogDeadline &deadline) {
@@ -635,25 +629,25 @@ void SyslogGap::merge(const SyslogGap &other) {
 
 std::string syslog_gap_message(const SyslogGap &gap, const HostInfo &host, uint8_t facility,
                                uint32_t procid, int64_t now_ns, std::string_view destination) {
-  using ordered_json = nlohmann::ordered_json;
   std::string why = gap.queue_full > 0 && gap.send_failed > 0
                         ? "the queue was full or sending failed"
                     : gap.queue_full > 0 ? "the queue was full"
                                          : "sending failed";
-  ordered_json record;
-  record["@timestamp"] = format_timestamp(now_ns);
-  record["event"] = {
-      {"kind", "event"}, {"action", "shimwatch-gap"}, {"outcome", "unknown"}, {"reason", why}};
-  record["message"] = std::to_string(gap.dropped()) + " events were not forwarded to " +
-                      std::string(destination) + ": " + why;
-  record["host"] = {{"name", utf8::sanitize(host.name)}};
-  record["shimwatch"] = {{"gap",
-                          {{"dropped", gap.dropped()},
-                           {"queue_full", gap.queue_full},
-                           {"send_failed", gap.send_failed},
-                           {"first", format_timestamp(gap.first_ns)},
-                           {"last", format_timestamp(gap.last_ns)},
-                           {"destination", std::string(destination)}}}};
+  Gap record;
+  record.stage = "syslog";
+  record.reasons = {{"queue_full", gap.queue_full}, {"send_failed", gap.send_failed}};
+  record.first_ns = gap.first_ns;
+  record.last_ns = gap.last_ns;
+  record.timestamp_ns = now_ns;
+  record.destination = std::string(destination);
+  record.reason = why;
+  record.message = std::to_string(gap.dropped()) + " events were not forwarded to " +
+                   std::string(destination) + ": " + why;
+  return syslog_record_message(encode_gap_json(record, host), host, facility, procid, now_ns);
+}
+
+std::string syslog_record_message(const std::string &gap_json, const HostInfo &host,
+                                  uint8_t facility, uint32_t procid, int64_t now_ns) {
   SyslogHeader header;
   header.facility = facility;
   header.severity = SyslogSeverity::warning;
@@ -661,8 +655,7 @@ std::string syslog_gap_message(const SyslogGap &gap, const HostInfo &host, uint8
   header.hostname = host.name;
   header.procid = procid;
   header.msgid = "shimwatch-gap";
-  return format_rfc5424(header,
-                        record.dump(-1, ' ', false, ordered_json::error_handler_t::replace));
+  return format_rfc5424(header, gap_json);
 }
 
 // ---------------------------------------------------------------------------
@@ -696,6 +689,22 @@ void SyslogSink::write(const Event &event) {
   // Formatting here keeps the sender thread's work to I/O, and the queue
   // holds finished messages: the bytes that arrive are the bytes queued.
   enqueue(syslog_message(event, host_, options_.facility, procid_), event.timestamp_ns);
+}
+
+void SyslogSink::write_gap(const Gap &gap) {
+  enqueue(syslog_record_message(encode_gap_json(gap, host_), host_, options_.facility, procid_,
+                                gap.timestamp_ns),
+          gap.timestamp_ns);
+}
+
+uint64_t SyslogSink::errors() const {
+  return send_errors_;
+}
+
+std::vector<std::pair<std::string, uint64_t>> SyslogSink::drops() const {
+  return {{"queue_full", dropped_queue_full_},
+          {"send_failed", dropped_send_failed_},
+          {"at_stop", dropped_at_stop_}};
 }
 
 void SyslogSink::enqueue(std::string message, int64_t timestamp_ns) {

@@ -109,7 +109,21 @@ std::string encode_text(const Event &event) {
   line += fit(printable(event.process.name), 15) + " ";
   line += fit(printable(origin), origin_width) + " ";
   line += printable(target);
+  if (event.repeat)
+    line += " (" + std::to_string(event.repeat->count) + " more times until " +
+            format_timestamp(event.repeat->last_seen_ns).substr(11, 8) + ")";
   return line;
+}
+
+std::string encode_gap_text(const Gap &gap) {
+  std::string time = format_timestamp(gap.timestamp_ns).substr(11, 15);
+  char buf[64];
+  snprintf(buf, sizeof(buf), "%-15s %-7s ", time.c_str(), "GAP");
+  std::string line = buf;
+  for (const auto &[reason, n] : gap.reasons)
+    if (n > 0)
+      line += reason + "=" + std::to_string(n) + " ";
+  return line + "(" + std::to_string(gap.dropped()) + " events lost at " + gap.stage + ")";
 }
 
 } // namespace shimwatch

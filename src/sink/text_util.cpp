@@ -1,4 +1,5 @@
 // Encoding helpers shared by every output: timestamps, errno names, UTF-8.
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <unistd.h>
@@ -12,6 +13,12 @@ HostInfo HostInfo::local() {
   if (gethostname(name, sizeof(name) - 1) != 0)
     return HostInfo{"unknown"};
   return HostInfo{name};
+}
+
+int64_t unix_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 std::string format_timestamp(int64_t unix_ns) {

@@ -87,7 +87,8 @@ Agent::Agent(std::vector<std::string> extra_args, bool default_output_flags) {
     throw std::runtime_error("integration tests need root (they load BPF programs)");
   std::vector<std::string> args = {SHIMWATCH_BINARY, "run"};
   if (default_output_flags) {
-    args.insert(args.end(), {"--format", "json", "--metrics-address", "off"});
+    // Every event in full: tests look events up by pid. Dedupe has tests of its own.
+    args.insert(args.end(), {"--format", "json", "--metrics-address", "off", "--no-dedupe"});
   }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
   std::string out_path = dir_.file("stdout");

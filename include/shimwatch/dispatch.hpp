@@ -1,0 +1,127 @@
+// dispatch: one in-process queue between the ring buffer reader and every
+// output, each output on a thread of its own.
+//
+// The reader pushes and never waits. Each output reads the same queue at its
+// own pace through a cursor of its own; when the queue is full the oldest
+// record goes, and only the outputs that had not read it yet lose it (counted,
+// and reported to that output as a gap record once it catches up). So a slow
+// or stuck output (a stdout pipe nobody reads, a log file on a dying disk)
+// never blocks the reader and never stalls the others.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <variant>
+#include <vector>
+
+#include "shimwatch/event.hpp"
+#include "shimwatch/sink.hpp"
+
+namespace shimwatch {
+
+class Metrics;
+
+// What goes through the queue: an event (or a repeat summary) or a gap record.
+using Record = std::variant<Event, Gap>;
+
+int64_t record_time_ns(const Record &record);
+
+// Records one reader lost because the queue was full while it lagged.
+struct QueueLoss {
+  uint64_t count = 0;
+  int64_t first_ns = 0; // event times of the lost records
+  int64_t last_ns = 0;
+  void add(int64_t timestamp_ns);
+};
+
+class OutputQueue {
+public:
+  explicit OutputQueue(size_t capacity); // records held at most; at least 1
+
+  // Registers a reader; all readers are added before the first push.
+  size_t add_reader();
+
+  // Never waits. When the queue is full, its oldest record goes.
+  void push(Record record);
+
+  struct Batch {
+    std::vector<std::shared_ptr<const Record>> records;
+    QueueLoss lost;      // lost by this reader since its last batch
+    bool closed = false; // closed and everything read: the last batch
+  };
+  // Up to max records after the reader's cursor, waiting up to wait for the
+  // first one.
+  Batch next(size_t reader, size_t max, std::chrono::milliseconds wait);
+
+  // Readers get what is left, then a batch with closed set.
+  void close();
+
+  size_t size() const;
+  uint64_t pushed() const;
+
+private:
+  struct Reader {
+    uint64_t cursor = 0; // sequence number of the next record to read
+    QueueLoss lost;
+  };
+  void trim(); // with mutex_ held: drops records every reader has read
+
+  const size_t capacity_;
+  mutable std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::shared_ptr<const Record>> items_;
+  uint64_t base_ = 0; // sequence number of items_.front()
+  std::vector<Reader> readers_;
+  bool closed_ = false;
+};
+
+// Runs every output on its own thread, fed from one OutputQueue; reports
+// each output's errors and losses to the metrics (when given).
+class Dispatcher {
+public:
+  Dispatcher(size_t queue_capacity, Metrics *metrics);
+  ~Dispatcher(); // stop()
+  Dispatcher(const Dispatcher &) = delete;
+  Dispatcher &operator=(const Dispatcher &) = delete;
+
+  // name: the output's label in metrics and gap records ("stdout",
+  // "log_file", "syslog"). Before start().
+  void add(std::string name, Sink &sink);
+  void start();
+
+  void push(Record record) { queue_.push(std::move(record)); }
+  // Each output reopens its files on its own thread (SIGHUP).
+  void reopen();
+  // Every output writes what the queue holds, flushes and its thread ends.
+  void stop();
+
+  size_t queued() const { return queue_.size(); }
+
+private:
+  struct Output {
+    std::string name;
+    Sink *sink = nullptr;
+    size_t reader = 0;
+    std::atomic<bool> reopen{false};
+    uint64_t errors_reported = 0;
+    std::vector<std::pair<std::string, uint64_t>> drops_reported;
+    std::thread thread;
+  };
+  void run(Output &output);
+  void report(Output &output);
+
+  OutputQueue queue_;
+  Metrics *metrics_;
+  std::vector<std::unique_ptr<Output>> outputs_;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+} // namespace shimwatch
