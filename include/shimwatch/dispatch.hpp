@@ -65,11 +65,14 @@ public:
 
   size_t size() const;
   uint64_t pushed() const;
+  // Records reader has lost so far, reported in a batch or not.
+  uint64_t lost_total(size_t reader) const;
 
 private:
   struct Reader {
     uint64_t cursor = 0; // sequence number of the next record to read
     QueueLoss lost;
+    uint64_t lost_total = 0;
   };
   void trim(); // with mutex_ held: drops records every reader has read
 
@@ -99,8 +102,16 @@ public:
   void push(Record record) { queue_.push(std::move(record)); }
   // Each output reopens its files on its own thread (SIGHUP).
   void reopen();
+  // Counts what outputs lost in the queue since the last call into the
+  // metrics, and warns once per episode. Now, not when the output catches
+  // up: a stuck one may never do so. From the thread that pushes.
+  void report_losses();
   // Every output writes what the queue holds, flushes and its thread ends.
-  void stop();
+  // An output still busy after grace (a stdout pipe nobody reads) is
+  // abandoned: its thread is detached, never touches the metrics again, and
+  // its name is returned. The caller must then keep that sink and this
+  // dispatcher alive until the process exits (the thread may still wake).
+  std::vector<std::string> stop(std::chrono::milliseconds grace = std::chrono::seconds(5));
 
   size_t queued() const { return queue_.size(); }
 
@@ -111,7 +122,12 @@ private:
     size_t reader = 0;
     std::atomic<bool> reopen{false};
     uint64_t errors_reported = 0;
+    uint64_t queue_losses_reported = 0; // by report_losses
+    bool behind = false;                // in a loss episode, already warned
     std::vector<std::pair<std::string, uint64_t>> drops_reported;
+    std::atomic<bool> done{false};
+    std::mutex abandon_mutex; // held while reporting, so abandoning waits for it
+    bool abandoned = false;
     std::thread thread;
   };
   void run(Output &output);
@@ -120,7 +136,6 @@ private:
   OutputQueue queue_;
   Metrics *metrics_;
   std::vector<std::unique_ptr<Output>> outputs_;
-  bool started_ = false;
   bool stopped_ = false;
 };
 

@@ -321,6 +321,7 @@ int run_agent(const CliRequest &request) {
       last_clock = now;
       if (auto gap = losses.check(probe->counters(), decode_errors))
         dispatcher->push(std::move(*gap));
+      dispatcher->report_losses();
     }
   }
 
@@ -335,7 +336,20 @@ int run_agent(const CliRequest &request) {
   KernelCounters kc = probe->counters();
   if (auto gap = losses.check(kc, decode_errors))
     dispatcher->push(std::move(*gap));
-  dispatcher->stop(); // every output writes what is queued
+  // Every output writes what is queued. One that is stuck (a stdout nobody
+  // reads) must not hold the exit: it is left behind, with its sink.
+  auto stuck = dispatcher->stop();
+  dispatcher->report_losses();
+  if (!stuck.empty()) {
+    for (const auto &name : stuck)
+      if (name == "stdout")
+        (void)console.release();
+      else if (name == "log_file")
+        (void)log_file.release();
+      else if (name == "syslog")
+        (void)syslog.release();
+    (void)dispatcher.release();
+  }
   if (syslog) {
     syslog->stop(std::chrono::seconds(2));
     SyslogStats st = syslog->stats();

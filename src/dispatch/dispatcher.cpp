@@ -45,6 +45,7 @@ void OutputQueue::push(Record record) {
       for (Reader &r : readers_)
         if (r.cursor == base_) {
           r.lost.add(when);
+          ++r.lost_total;
           ++r.cursor;
         }
       items_.pop_front();
@@ -91,6 +92,11 @@ size_t OutputQueue::size() const {
   return items_.size();
 }
 
+uint64_t OutputQueue::lost_total(size_t reader) const {
+  std::lock_guard lock(mutex_);
+  return readers_.at(reader).lost_total;
+}
+
 uint64_t OutputQueue::pushed() const {
   std::lock_guard lock(mutex_);
   return base_ + items_.size();
@@ -102,7 +108,7 @@ namespace {
 
 // Records an output takes at once: enough to make one write(2) of a burst,
 // few enough that a gap record is never far behind its loss.
-constexpr size_t kBatch = 512;
+constexpr size_t kBatch = 256;
 
 } // namespace
 
@@ -122,7 +128,6 @@ void Dispatcher::add(std::string name, Sink &sink) {
 }
 
 void Dispatcher::start() {
-  started_ = true;
   for (auto &output : outputs_)
     output->thread = std::thread([this, o = output.get()] { run(*o); });
 }
@@ -132,27 +137,59 @@ void Dispatcher::reopen() {
     output->reopen = true;
 }
 
-void Dispatcher::stop() {
+std::vector<std::string> Dispatcher::stop(std::chrono::milliseconds grace) {
+  std::vector<std::string> abandoned;
   if (stopped_)
-    return;
+    return abandoned;
   stopped_ = true;
   queue_.close();
-  for (auto &output : outputs_)
-    if (output->thread.joinable())
+  auto deadline = std::chrono::steady_clock::now() + grace;
+  for (auto &output : outputs_) {
+    if (!output->thread.joinable())
+      continue;
+    while (!output->done && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (output->done) {
       output->thread.join();
+      continue;
+    }
+    {
+      std::lock_guard lock(output->abandon_mutex);
+      output->abandoned = true;
+    }
+    output->thread.detach();
+    spdlog::error("output {} is stuck (a write has not returned for {} s); left behind at exit, "
+                  "with what it had not written yet",
+                  output->name, std::chrono::duration_cast<std::chrono::seconds>(grace).count());
+    abandoned.push_back(output->name);
+  }
+  return abandoned;
+}
+
+void Dispatcher::report_losses() {
+  for (auto &output : outputs_) {
+    uint64_t total = queue_.lost_total(output->reader);
+    uint64_t fresh = total - output->queue_losses_reported;
+    output->queue_losses_reported = total;
+    if (fresh == 0) {
+      output->behind = false;
+      continue;
+    }
+    if (metrics_)
+      metrics_->count_drop("queue", output->name, fresh);
+    if (!output->behind)
+      spdlog::warn("output {} fell behind: {} events skipped, more may follow (it gets a gap "
+                   "record for them once it catches up)",
+                   output->name, fresh);
+    output->behind = true;
+  }
 }
 
 void Dispatcher::run(Output &output) {
-  bool warned = false;
   for (;;) {
     // A short wait so a reopen request is served without an event.
     auto batch = queue_.next(output.reader, kBatch, std::chrono::milliseconds(200));
     if (batch.lost.count > 0) {
-      if (!warned)
-        spdlog::warn("output {} fell behind: {} events skipped so far, more may follow (it gets a "
-                     "gap record for each run of them)",
-                     output.name, batch.lost.count);
-      warned = true;
       Gap gap;
       gap.stage = "queue";
       gap.reasons = {{"output_behind", batch.lost.count}};
@@ -161,10 +198,6 @@ void Dispatcher::run(Output &output) {
       gap.timestamp_ns = unix_now_ns();
       gap.destination = output.name;
       output.sink->write_gap(gap);
-      if (metrics_)
-        metrics_->count_drop("queue", output.name, batch.lost.count);
-    } else if (!batch.records.empty()) {
-      warned = false;
     }
     for (const auto &record : batch.records) {
       if (const Event *event = std::get_if<Event>(record.get()))
@@ -175,9 +208,16 @@ void Dispatcher::run(Output &output) {
     if (output.reopen.exchange(false))
       output.sink->reopen();
     output.sink->flush();
-    report(output);
-    if (batch.closed)
+    {
+      std::lock_guard lock(output.abandon_mutex);
+      if (output.abandoned)
+        return;
+      report(output);
+    }
+    if (batch.closed) {
+      output.done = true;
       return;
+    }
   }
 }
 
