@@ -128,7 +128,7 @@ public:
     gap.stage = "kernel";
     for (auto [reason, total, seen] :
          {std::tuple{"ring_buffer_full", kc.dropped_ring_buffer_full, &ring_buffer_full_},
-          std::tuple{"connect_table_full", kc.dropped_pending_full, &pending_full_},
+          std::tuple{"pending_table_full", kc.dropped_pending_full, &pending_full_},
           std::tuple{"address_unreadable", kc.dropped_address_unreadable, &address_unreadable_},
           std::tuple{"malformed", decode_errors, &decode_errors_}}) {
       if (total > *seen)
