@@ -14,10 +14,17 @@ namespace shimwatch {
 enum class Action {
   docker_cli_exec,
   docker_socket_connect,
+  docker_service_control, // systemctl/service/init.d acting on docker
+  runtime_socket_connect, // another container runtime's socket
 };
 
 // The value written to event.action.
 std::string_view action_name(Action action);
+
+// A connect() (to a unix socket, later TCP), as opposed to an exec.
+inline bool is_connect(Action action) {
+  return action == Action::docker_socket_connect || action == Action::runtime_socket_connect;
+}
 
 enum class OriginType { host, pod, container, systemd_unit, user_session };
 
@@ -117,12 +124,27 @@ struct Event {
   // connect
   std::string socket_path; // as passed by the caller; abstract names start with '@'
   bool socket_abstract = false;
+  // What a successful unix connect reached: the listening socket's bound
+  // name (as its server bound it) and its socket file's identity.
+  std::string socket_peer;
+  uint64_t socket_peer_ino = 0;
+  uint64_t socket_peer_dev = 0; // user-space encoding, as in struct stat
+  bool socket_matched_by_peer = false; // the passed path is not a watched one
+  // The configured socket (watch.sockets or a runtime socket) this connect
+  // matched, by the passed path or by the peer's identity.
+  std::string socket_watched;
   int error = 0; // errno of a failed call, 0 on success
   // Interrupted by a signal (the kernel's ERESTART* codes): the caller saw
   // EINTR or the call was restarted, which then shows as a second event.
   bool interrupted = false;
 
   Origin origin;
+
+  // runtime_socket_connect: the runtime the socket belongs to ("containerd").
+  std::string runtime;
+  // docker_service_control: the verb ("restart") and unit ("docker.service").
+  std::string service_verb;
+  std::string service_unit;
 
   std::optional<Repeat> repeat; // only on summary records
 

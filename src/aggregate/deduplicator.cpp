@@ -30,7 +30,7 @@ std::string dedupe_key(const Event &event) {
     break;
   }
   std::string target =
-      event.action == Action::docker_socket_connect ? event.socket_path : event.exec_path;
+      is_connect(event.action) ? event.socket_path : event.exec_path;
   // Fields joined with NUL: none of them can hold one.
   std::string key = origin;
   for (const std::string &part :

@@ -8,6 +8,10 @@ std::string_view action_name(Action action) {
     return "docker-cli-exec";
   case Action::docker_socket_connect:
     return "docker-socket-connect";
+  case Action::docker_service_control:
+    return "docker-service-control";
+  case Action::runtime_socket_connect:
+    return "runtime-socket-connect";
   }
   return "unknown";
 }

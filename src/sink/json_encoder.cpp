@@ -88,7 +88,7 @@ ordered_json origin_json(const Origin &o, bool *replaced) {
 
 std::string encode_json(const Event &event, const HostInfo &host) {
   const ProcessInfo &p = event.process;
-  const bool connect = event.action == Action::docker_socket_connect;
+  const bool connect = is_connect(event.action);
   bool replaced = false;
 
   ordered_json args = ordered_json::array();

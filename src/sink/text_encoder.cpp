@@ -96,7 +96,7 @@ std::string text_header() {
 }
 
 std::string encode_text(const Event &event) {
-  const bool connect = event.action == Action::docker_socket_connect;
+  const bool connect = is_connect(event.action);
   std::string time = format_timestamp(event.timestamp_ns).substr(11, 15);
   std::string target = connect ? event.socket_path : command_line(event.process.args);
   std::string outcome = event.success() ? "ok" : errno_name(event.error);
