@@ -59,6 +59,9 @@ enum sw_counter {
 #define SW_FLAG_EXEC_PATH_TRUNCATED (1U << 3)
 #define SW_FLAG_CGROUP_TRUNCATED (1U << 4)   /* levels above the captured ones exist */
 #define SW_FLAG_ANCESTRY_TRUNCATED (1U << 5) /* ancestors above the captured ones exist */
+#define SW_FLAG_MATCHED_PATH (1U << 6)	     /* connect: the passed address is watched */
+#define SW_FLAG_MATCHED_PEER (1U << 7)	     /* connect: the socket it reached is watched */
+#define SW_FLAG_PEER_KNOWN (1U << 8)	     /* connect: peer below is filled in */
 
 /* sw_cgroup_info.hierarchy: where the names come from. */
 #define SW_CGROUP_HIERARCHY_V2 0
@@ -115,6 +118,26 @@ struct sw_unix_addr {
 	char path[SW_UNIX_PATH_MAX];
 };
 
+/* The identity of a socket file as a map key: the inode number and the
+ * kernel's encoding of its filesystem's device (major << 20 | minor). */
+struct sw_inode_key {
+	__u64 ino;
+	__u32 dev;
+	__u32 pad;
+};
+
+/* What a successful unix connect reached: the listening socket's bound name
+ * (as its server bound it, leading NUL kept for abstract names) and the
+ * identity of its socket file (zero for abstract sockets). */
+struct sw_unix_peer {
+	struct sw_inode_key id;
+	__u16 len;
+	__u8 abstract;
+	__u8 pad[5];
+	char path[SW_UNIX_PATH_MAX];
+	__u32 pad2;
+};
+
 /* Key of the watched executable map: a basename cut and NUL padded to
  * comm length, as exec leaves it in task->comm. */
 struct sw_exec_name {
@@ -128,6 +151,8 @@ struct sw_event {
 	__s32 ret; /* connect: return value (0 or -errno); exec: 0 */
 	__u32 flags;
 	struct sw_unix_addr addr; /* connect: the address passed by the caller */
+	__u32 pad0;
+	struct sw_unix_peer peer; /* connect: what it reached (SW_FLAG_PEER_KNOWN) */
 	__u16 exe_size;		  /* bytes used in exe */
 	__u16 args_size;	  /* bytes used in args */
 	__u16 ancestors;	  /* entries used in ancestor */

@@ -12,6 +12,8 @@
 #define AF_UNIX 1
 /* offsetof(struct sockaddr_un, sun_path) */
 #define SUN_PATH_OFFSET 2
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -31,12 +33,29 @@ struct {
 	__type(value, __u8);
 } watched_unix SEC(".maps");
 
+/* Identities (inode, device) of the watched sockets' files: a connect that
+ * reaches one of them is reported whatever path the caller passed (a
+ * bind mount into a container, a symlink, /proc/<pid>/root/...). Kept
+ * current by the agent as the sockets are re-created. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct sw_inode_key);
+	__type(value, __u8);
+} watched_unix_inode SEC(".maps");
+
+/* Set by the agent before load when watched_unix_inode will hold entries. */
+const volatile bool watching_inodes = false;
+
 /* A connect() in flight, from sys_enter to sys_exit. */
 struct pending_connect {
-	struct sw_unix_addr addr; /* the watched address, unless unread */
-	__u64 uaddr;		  /* unread: where to read it again at exit */
+	struct sw_unix_addr addr; /* the address passed, unless unread */
+	__u32 fd;
+	__u64 uaddr; /* unread: where to read it again at exit */
 	__u32 addrlen;
-	__u32 unread;
+	__u8 unread;
+	__u8 watched;	 /* addr is a watched address */
+	__u8 pad[2];
 };
 
 /* connect() calls to a watched address (or one not readable yet), in
@@ -369,6 +388,7 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 	if (n == sizeof(e->exec_path))
 		flags |= SW_FLAG_EXEC_PATH_TRUNCATED;
 	__builtin_memset(&e->addr, 0, sizeof(e->addr));
+	__builtin_memset(&e->peer, 0, sizeof(e->peer));
 	e->ret = 0;
 	event__fill(ctx, e, SW_EVENT_EXEC, flags);
 	return 0;
@@ -376,8 +396,9 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 
 /* Reading the caller's address: */
 #define ADDR_WATCHED 0	  /* a watched unix socket address, in key */
-#define ADDR_OTHER 1	  /* anything else: not our business */
+#define ADDR_OTHER 1	  /* not a unix socket path: not our business */
 #define ADDR_UNREADABLE 2 /* the page is not resident: try again at exit */
+#define ADDR_UNIX_PATH 3  /* a unix socket path not watched: what it reaches may be */
 
 /* The sockaddr passed to connect() as a filter key. */
 static __always_inline int unix_addr__read(const char *uaddr, __u64 addrlen,
@@ -425,7 +446,72 @@ static __always_inline int unix_addr__read(const char *uaddr, __u64 addrlen,
 		}
 		key->len = len;
 	}
-	return bpf_map_lookup_elem(&watched_unix, key) ? ADDR_WATCHED : ADDR_OTHER;
+	if (bpf_map_lookup_elem(&watched_unix, key))
+		return ADDR_WATCHED;
+	/* Abstract sockets have no file: their name is all there is to match. */
+	return key->abstract ? ADDR_OTHER : ADDR_UNIX_PATH;
+}
+
+/* The socket that unix socket fd of the current task is connected to: its
+ * bound name and file identity. False when fd is no connected unix socket. */
+static __always_inline bool unix_peer__read(__u32 fd, struct sw_unix_peer *peer)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct unix_address *addr;
+	struct unix_sock *u, *up;
+	struct dentry *dentry;
+	struct file **fds;
+	struct file *file = NULL;
+	struct socket *sock;
+	struct sock *sk;
+	unsigned int max_fds;
+	const char *src;
+	char tail = 1;
+	__u32 len;
+
+	fds = BPF_CORE_READ(task, files, fdt, fd);
+	max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
+	if (fd >= max_fds || !fds)
+		return false;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return false;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return false;
+	sock = BPF_CORE_READ(file, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_family) != AF_UNIX)
+		return false;
+	u = (struct unix_sock *)sk;
+	up = (struct unix_sock *)BPF_CORE_READ(u, peer);
+	if (!up)
+		return false;
+
+	/* The server side of a connection carries its listener's name and path. */
+	dentry = BPF_CORE_READ(up, path.dentry);
+	if (dentry) {
+		peer->id.ino = BPF_CORE_READ(dentry, d_inode, i_ino);
+		peer->id.dev = BPF_CORE_READ(dentry, d_sb, s_dev);
+	}
+	addr = BPF_CORE_READ(up, addr);
+	if (addr) {
+		len = BPF_CORE_READ(addr, len);
+		len = len > SUN_PATH_OFFSET ? len - SUN_PATH_OFFSET : 0;
+		if (len > SW_UNIX_PATH_MAX)
+			len = SW_UNIX_PATH_MAX;
+		barrier_var(len);
+		src = (void *)addr + bpf_core_field_offset(struct unix_address, name) + SUN_PATH_OFFSET;
+		if (len > 0 && len <= SW_UNIX_PATH_MAX && !bpf_probe_read_kernel(peer->path, len, src)) {
+			peer->abstract = peer->path[0] == 0;
+			peer->len = len;
+			/* Bound filesystem names end in a NUL the length counts. The
+			 * byte is read from the source: an index into the record
+			 * would need a bound the verifier can follow. */
+			if (!peer->abstract && !bpf_probe_read_kernel(&tail, 1, src + len - 1) &&
+			    tail == 0)
+				peer->len = len - 1;
+		}
+	}
+	return true;
 }
 
 SEC("tracepoint/syscalls/sys_enter_connect")
@@ -440,6 +526,12 @@ int tracepoint__syscalls__sys_enter_connect(struct trace_event_raw_sys_enter *ct
 	found = unix_addr__read(uaddr, addrlen, &pending.addr);
 	if (found == ADDR_OTHER)
 		return 0;
+	/* An unwatched path only matters if something is watched by identity;
+	 * which socket it reaches is known at exit. */
+	if (found == ADDR_UNIX_PATH && !watching_inodes)
+		return 0;
+	pending.watched = found == ADDR_WATCHED;
+	pending.fd = (__u32)ctx->args[0];
 	/* Unreadable now (tracepoints cannot fault pages in): the kernel will
 	 * fault it in for the call itself, so read it again at exit. */
 	if (found == ADDR_UNREADABLE) {
@@ -459,6 +551,8 @@ int tracepoint__syscalls__sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct pending_connect *pending;
 	struct sw_event *e;
+	__u32 flags, fd;
+	int found;
 
 	pending = bpf_map_lookup_elem(&pending_connect, &tid);
 	if (!pending)
@@ -468,22 +562,34 @@ int tracepoint__syscalls__sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 		bpf_map_delete_elem(&pending_connect, &tid);
 		return 0;
 	}
+	__builtin_memset(&e->peer, 0, sizeof(e->peer));
+	flags = 0;
 	if (pending->unread) {
-		struct sw_unix_addr key = {};
-		int found = unix_addr__read((const char *)pending->uaddr, pending->addrlen, &key);
-
-		bpf_map_delete_elem(&pending_connect, &tid);
-		if (found == ADDR_UNREADABLE)
+		found = unix_addr__read((const char *)pending->uaddr, pending->addrlen, &e->addr);
+		if (found == ADDR_UNREADABLE) {
+			bpf_map_delete_elem(&pending_connect, &tid);
 			counter__inc(SW_COUNTER_ADDR_UNREADABLE);
-		if (found != ADDR_WATCHED)
 			return 0;
-		__builtin_memcpy(&e->addr, &key, sizeof(e->addr));
+		}
+		if (found == ADDR_WATCHED)
+			flags |= SW_FLAG_MATCHED_PATH;
 	} else {
 		__builtin_memcpy(&e->addr, &pending->addr, sizeof(e->addr));
-		bpf_map_delete_elem(&pending_connect, &tid);
+		if (pending->watched)
+			flags |= SW_FLAG_MATCHED_PATH;
 	}
+	fd = pending->fd;
+	bpf_map_delete_elem(&pending_connect, &tid);
+	/* Connected: what it reached, for the record, and to match by identity. */
+	if (ctx->ret == 0 && unix_peer__read(fd, &e->peer)) {
+		flags |= SW_FLAG_PEER_KNOWN;
+		if (e->peer.id.ino && bpf_map_lookup_elem(&watched_unix_inode, &e->peer.id))
+			flags |= SW_FLAG_MATCHED_PEER;
+	}
+	if (!(flags & (SW_FLAG_MATCHED_PATH | SW_FLAG_MATCHED_PEER)))
+		return 0;
 	e->exec_path[0] = 0;
 	e->ret = (__s32)ctx->ret;
-	event__fill(ctx, e, SW_EVENT_CONNECT, 0);
+	event__fill(ctx, e, SW_EVENT_CONNECT, flags);
 	return 0;
 }

@@ -17,7 +17,24 @@ struct ProbeOptions {
   std::vector<std::string> watch_exec;    // basenames
   std::vector<std::string> watch_sockets; // absolute paths or @abstract
   uint32_t ring_buffer_bytes = 8 * 1024 * 1024;
+  // Also report connects that reach a watched socket under another path
+  // (identities set with set_watched_sockets). Costs a table entry per unix
+  // connect in flight.
+  bool match_socket_identity = true;
 };
+
+// A socket file's identity, as stat() reports it.
+struct SocketIdentity {
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  bool operator==(const SocketIdentity &) const = default;
+  auto operator<=>(const SocketIdentity &) const = default;
+};
+
+// The identity of each path that is a socket now (stat follows symlinks);
+// abstract names and paths that are missing or not sockets are left out.
+std::vector<std::pair<SocketIdentity, std::string>>
+resolve_socket_identities(const std::vector<std::string> &paths);
 
 // Summed over CPUs from the kernel's per-CPU counters map.
 struct KernelCounters {
@@ -48,6 +65,11 @@ public:
   void detach();
 
   KernelCounters counters() const;
+
+  // Replaces the identities a connect is matched by (see
+  // ProbeOptions::match_socket_identity). Sockets are re-created when their
+  // server restarts, so the agent calls this again from time to time.
+  Status set_watched_sockets(const std::vector<SocketIdentity> &identities);
   // Attach points in use, e.g. "tracepoint/syscalls/sys_enter_connect".
   const std::vector<std::string> &attach_points() const { return attach_points_; }
 
@@ -56,6 +78,7 @@ private:
   explicit Probe(std::unique_ptr<State> state);
 
   std::unique_ptr<State> state_;
+  std::vector<SocketIdentity> watched_identities_;
   std::vector<std::string> attach_points_;
 };
 

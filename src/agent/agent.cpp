@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <map>
 #include <optional>
 #include <cerrno>
 #include <chrono>
@@ -119,6 +120,47 @@ Event summary_event(RepeatSummary summary, int64_t window_ns) {
   return event;
 }
 
+// The watched sockets' files, by identity: a connect that reached one under
+// another path is labelled with the configured path it stands for. Sockets
+// come and go with their servers, so the table is refreshed.
+class SocketIdentities {
+public:
+  explicit SocketIdentities(std::vector<std::string> paths) : paths_(std::move(paths)) {}
+
+  // True when the set changed.
+  bool refresh() {
+    auto resolved = resolve_socket_identities(paths_);
+    std::map<SocketIdentity, std::string> fresh(resolved.begin(), resolved.end());
+    if (fresh == by_identity_)
+      return false;
+    by_identity_ = std::move(fresh);
+    return true;
+  }
+
+  std::vector<SocketIdentity> identities() const {
+    std::vector<SocketIdentity> out;
+    for (const auto &[id, path] : by_identity_)
+      out.push_back(id);
+    return out;
+  }
+
+  void label(Event &event) const {
+    if (!is_connect(event.action))
+      return;
+    if (!event.socket_matched_by_peer) {
+      event.socket_watched = event.socket_path;
+      return;
+    }
+    auto it = by_identity_.find({event.socket_peer_dev, event.socket_peer_ino});
+    // Replaced since the kernel matched it: its bound name is the best guess.
+    event.socket_watched = it != by_identity_.end() ? it->second : event.socket_peer;
+  }
+
+private:
+  std::vector<std::string> paths_;
+  std::map<SocketIdentity, std::string> by_identity_;
+};
+
 // Losses before the queue (kernel, decode) become gap records for every output.
 class LossWatcher {
 public:
@@ -216,6 +258,7 @@ int run_agent(const CliRequest &request) {
   attributor.scan_processes();
   ClockOffset clock = ClockOffset::now();
   uint64_t decode_errors = 0;
+  SocketIdentities sockets(config.watch_sockets);
   // Declared in this order so that they go away in the reverse one: the
   // metrics HTTP thread reads the probe's counters and the client's stats,
   // so it must stop before either is freed, even on an exception.
@@ -235,6 +278,7 @@ int run_agent(const CliRequest &request) {
         metrics->count_decode_error();
       return;
     }
+    sockets.label(*event);
     if (!classifier.accept(*event)) {
       if (metrics)
         metrics->count_filtered();
@@ -256,6 +300,9 @@ int run_agent(const CliRequest &request) {
   if (!started_probe)
     throw StartupError(started_probe.error().message);
   probe = std::move(*started_probe);
+  sockets.refresh();
+  if (auto st = probe->set_watched_sockets(sockets.identities()); !st)
+    throw StartupError(st.error().message);
 
   if (!config.metrics_address.empty()) {
     Probe *p = probe.get();
@@ -322,6 +369,9 @@ int run_agent(const CliRequest &request) {
       if (auto gap = losses.check(probe->counters(), decode_errors))
         dispatcher->push(std::move(*gap));
       dispatcher->report_losses();
+      if (sockets.refresh())
+        if (auto st = probe->set_watched_sockets(sockets.identities()); !st)
+          spdlog::warn("{}", st.error().message);
     }
   }
 

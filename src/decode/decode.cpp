@@ -7,6 +7,7 @@
 #include <ctime>
 #include <string>
 #include <string_view>
+#include <sys/sysmacros.h>
 
 #include "events.h"
 
@@ -20,14 +21,17 @@ static_assert(sizeof(sw_exec_name) == SW_COMM_LEN);
 static_assert(offsetof(sw_event, task) == 16);
 static_assert(offsetof(sw_event, ret) == 88);
 static_assert(offsetof(sw_event, addr) == 96);
-static_assert(offsetof(sw_event, exe_size) == 212);
+static_assert(sizeof(sw_inode_key) == 16);
+static_assert(sizeof(sw_unix_peer) == 136);
+static_assert(offsetof(sw_event, peer) == 216);
+static_assert(offsetof(sw_event, exe_size) == 352);
 static_assert(sizeof(sw_ancestor) == 32);
 static_assert(sizeof(sw_cgroup_info) == 16 + SW_CGROUP_BUF);
-static_assert(offsetof(sw_event, ancestor) == 224);
-static_assert(offsetof(sw_event, cgroup) == 480);
-static_assert(offsetof(sw_event, exec_path) == 1264);
-static_assert(offsetof(sw_event, exe) == 1520);
-static_assert(offsetof(sw_event, args) == 2288);
+static_assert(offsetof(sw_event, ancestor) == 368);
+static_assert(offsetof(sw_event, cgroup) == 624);
+static_assert(offsetof(sw_event, exec_path) == 1408);
+static_assert(offsetof(sw_event, exe) == 1664);
+static_assert(offsetof(sw_event, args) == 2432);
 static_assert(sizeof(sw_event) == offsetof(sw_event, args) + SW_ARGS_MAX);
 static_assert(sizeof(sw_event) % 8 == 0);
 
@@ -113,6 +117,8 @@ Result<Event> decode_event(std::span<const std::byte> raw, const ClockOffset &cl
     return Error{"ancestor count " + std::to_string(rec.ancestors) + " overruns its field"};
   if (rec.addr.len > SW_UNIX_PATH_MAX)
     return Error{"socket path length " + std::to_string(rec.addr.len) + " overruns its field"};
+  if (rec.peer.len > SW_UNIX_PATH_MAX)
+    return Error{"socket peer length " + std::to_string(rec.peer.len) + " overruns its field"};
 
   Event event;
   switch (rec.hdr.type) {
@@ -169,6 +175,17 @@ Result<Event> decode_event(std::span<const std::byte> raw, const ClockOffset &cl
           "@" + std::string(rec.addr.path + 1, rec.addr.len > 0 ? rec.addr.len - 1 : 0);
     else
       event.socket_path = std::string(rec.addr.path, rec.addr.len);
+    if (rec.flags & SW_FLAG_PEER_KNOWN) {
+      const sw_unix_peer &peer = rec.peer;
+      if (peer.abstract)
+        event.socket_peer = "@" + std::string(peer.path + 1, peer.len > 0 ? peer.len - 1 : 0);
+      else
+        event.socket_peer = std::string(peer.path, peer.len);
+      event.socket_peer_ino = peer.id.ino;
+      event.socket_peer_dev = makedev(peer.id.dev >> 20, peer.id.dev & 0xfffff);
+    }
+    event.socket_matched_by_peer =
+        (rec.flags & SW_FLAG_MATCHED_PEER) && !(rec.flags & SW_FLAG_MATCHED_PATH);
     event.error = rec.ret < 0 ? -rec.ret : 0;
     // ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK:
     // kernel-internal, never seen by the caller, who gets EINTR or a restart.

@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "shimwatch/probe.hpp"
 
 namespace shimwatch {
 
@@ -27,6 +31,30 @@ sw_unix_addr unix_filter_key(std::string_view address) {
   std::memcpy(key.path, address.data(), n);
   key.len = static_cast<__u32>(n);
   return key;
+}
+
+} // namespace shimwatch
+
+namespace shimwatch {
+
+sw_inode_key inode_filter_key(uint64_t dev, uint64_t ino) {
+  sw_inode_key key{};
+  key.ino = ino;
+  key.dev = static_cast<__u32>((major(dev) << 20) | minor(dev));
+  return key;
+}
+
+std::vector<std::pair<SocketIdentity, std::string>>
+resolve_socket_identities(const std::vector<std::string> &paths) {
+  std::vector<std::pair<SocketIdentity, std::string>> out;
+  for (const auto &path : paths) {
+    struct stat st {};
+    if (path.empty() || path[0] != '/' || stat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode))
+      continue;
+    out.emplace_back(
+        SocketIdentity{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)}, path);
+  }
+  return out;
 }
 
 } // namespace shimwatch

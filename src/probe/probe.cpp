@@ -1,5 +1,7 @@
 #include "shimwatch/probe.hpp"
 
+#include <algorithm>
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <cerrno>
@@ -115,6 +117,8 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
   if (int err = bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes))
     return Error{"setting the ring buffer size failed: " + errno_text(err), -err};
 
+  skel->rodata->watching_inodes = options.match_socket_identity;
+
   if (int err = shimwatch_bpf__load(skel))
     return Error{"loading the BPF programs failed: " + errno_text(err) + "; " + load_hint(err),
                  -err};
@@ -179,6 +183,30 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
   std::unique_ptr<Probe> probe(new Probe(std::move(state)));
   probe->attach_points_ = std::move(points);
   return probe;
+}
+
+Status Probe::set_watched_sockets(const std::vector<SocketIdentity> &identities) {
+  std::vector<SocketIdentity> wanted = identities;
+  std::sort(wanted.begin(), wanted.end());
+  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+  bpf_map *map = state_->skeleton->maps.watched_unix_inode;
+  const __u8 present = 1;
+  // Add the new ones before removing stale ones: no moment without a match.
+  for (const auto &id : wanted) {
+    if (std::binary_search(watched_identities_.begin(), watched_identities_.end(), id))
+      continue;
+    sw_inode_key key = inode_filter_key(id.dev, id.ino);
+    if (bpf_map__update_elem(map, &key, sizeof(key), &present, sizeof(present), BPF_ANY) != 0)
+      return Error{"adding a watched socket identity failed: " + errno_text(errno), errno};
+  }
+  for (const auto &id : watched_identities_) {
+    if (std::binary_search(wanted.begin(), wanted.end(), id))
+      continue;
+    sw_inode_key key = inode_filter_key(id.dev, id.ino);
+    bpf_map__delete_elem(map, &key, sizeof(key), 0);
+  }
+  watched_identities_ = std::move(wanted);
+  return Ok{};
 }
 
 void Probe::detach() {
