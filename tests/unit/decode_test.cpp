@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <sys/sysmacros.h>
 #include <vector>
 
 #include "events.h"
@@ -511,3 +512,69 @@ TEST_F(DecodeTest, InterruptedConnectIsEintrNotAKernelInternalCode) {
 }
 
 } // namespace
+
+namespace {
+
+void set_peer(sw_event &rec, std::string_view path, bool abstract, uint64_t ino, uint32_t dev) {
+  std::memcpy(rec.peer.path, path.data(), path.size());
+  rec.peer.len = static_cast<__u16>(path.size());
+  rec.peer.abstract = abstract ? 1 : 0;
+  rec.peer.id.ino = ino;
+  rec.peer.id.dev = dev;
+}
+
+} // namespace
+
+TEST_F(DecodeTest, ConnectReachingAWatchedSocketUnderAnotherPathCarriesThePeer) {
+  make_connect();
+  set_addr("/host/run/d.sock", false);
+  // The kernel's device encoding: major 8 << 20 | minor 3.
+  set_peer(*rec, "/var/run/docker.sock", false, 123456, (8u << 20) | 3u);
+  rec->flags = SW_FLAG_PEER_KNOWN | SW_FLAG_MATCHED_PEER;
+  auto event = decode_event(wire(), ClockOffset{0});
+  ASSERT_TRUE(event) << event.error().message;
+  EXPECT_EQ(event->socket_path, "/host/run/d.sock");
+  EXPECT_EQ(event->socket_peer, "/var/run/docker.sock");
+  EXPECT_EQ(event->socket_peer_ino, 123456u);
+  EXPECT_EQ(event->socket_peer_dev, makedev(8, 3));
+  EXPECT_TRUE(event->socket_matched_by_peer);
+}
+
+TEST_F(DecodeTest, ConnectMatchedByPathIsNotMatchedByPeerEvenWhenBothHold) {
+  make_connect();
+  set_peer(*rec, "/var/run/docker.sock", false, 99, 1);
+  rec->flags = SW_FLAG_PEER_KNOWN | SW_FLAG_MATCHED_PEER | SW_FLAG_MATCHED_PATH;
+  auto event = decode_event(wire(), ClockOffset{0});
+  ASSERT_TRUE(event);
+  EXPECT_FALSE(event->socket_matched_by_peer);
+  EXPECT_EQ(event->socket_peer, "/var/run/docker.sock");
+}
+
+TEST_F(DecodeTest, PeerFieldsAreIgnoredUnlessKnown) {
+  make_connect();
+  set_peer(*rec, "/stale/from/an/earlier/record", false, 7, 7);
+  rec->flags = SW_FLAG_MATCHED_PATH;
+  auto event = decode_event(wire(), ClockOffset{0});
+  ASSERT_TRUE(event);
+  EXPECT_EQ(event->socket_peer, "");
+  EXPECT_EQ(event->socket_peer_ino, 0u);
+  EXPECT_FALSE(event->socket_matched_by_peer);
+}
+
+TEST_F(DecodeTest, AbstractPeerGetsAnAtSign) {
+  make_connect();
+  set_peer(*rec, "\0containerd-shim/abc"sv, true, 0, 0);
+  rec->flags = SW_FLAG_PEER_KNOWN | SW_FLAG_MATCHED_PATH;
+  auto event = decode_event(wire(), ClockOffset{0});
+  ASSERT_TRUE(event);
+  EXPECT_EQ(event->socket_peer, "@containerd-shim/abc");
+}
+
+TEST_F(DecodeTest, PeerLengthPastItsFieldIsAnError) {
+  make_connect();
+  rec->peer.len = SW_UNIX_PATH_MAX + 1;
+  rec->flags = SW_FLAG_PEER_KNOWN;
+  auto event = decode_event(wire(), ClockOffset{0});
+  ASSERT_FALSE(event);
+  EXPECT_NE(event.error().message.find("peer"), std::string::npos);
+}

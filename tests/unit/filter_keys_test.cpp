@@ -6,9 +6,16 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "events.h"
 #include "probe/filter_keys.hpp"
+#include "shimwatch/probe.hpp"
 #include "shimwatch/decode.hpp"
 
 using namespace std::string_view_literals;
@@ -122,3 +129,41 @@ TEST(UnixFilterKey, DecodeGivesBackTheWatchedAddress) {
 }
 
 } // namespace
+
+TEST(FilterKeys, InodeKeyUsesTheKernelDeviceEncoding) {
+  sw_inode_key key = shimwatch::inode_filter_key(makedev(259, 1), 42);
+  EXPECT_EQ(key.ino, 42u);
+  EXPECT_EQ(key.dev, (259u << 20) | 1u);
+  EXPECT_EQ(key.pad, 0u);
+}
+
+TEST(FilterKeys, SocketIdentitiesKeepOnlySocketsThatExist) {
+  char dir_template[] = "/tmp/sw-identity-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template), nullptr);
+  std::string dir = dir_template;
+  std::string sock_path = dir + "/real.sock";
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, sock_path.c_str());
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(symlink(sock_path.c_str(), (dir + "/link.sock").c_str()), 0);
+  std::string plain = dir + "/plain";
+  close(open(plain.c_str(), O_CREAT | O_WRONLY, 0600));
+
+  auto ids = shimwatch::resolve_socket_identities(
+      {sock_path, dir + "/link.sock", dir + "/missing.sock", plain, "@abstract", "relative.sock"});
+  struct stat st {};
+  ASSERT_EQ(stat(sock_path.c_str(), &st), 0);
+  ASSERT_EQ(ids.size(), 2u);
+  EXPECT_EQ(ids[0].second, sock_path);
+  EXPECT_EQ(ids[1].second, dir + "/link.sock");
+  EXPECT_EQ(ids[0].first, (shimwatch::SocketIdentity{st.st_dev, st.st_ino}));
+  EXPECT_EQ(ids[1].first, ids[0].first); // a symlink stands for its target
+
+  close(fd);
+  unlink((dir + "/link.sock").c_str());
+  unlink(sock_path.c_str());
+  unlink(plain.c_str());
+  rmdir(dir.c_str());
+}
