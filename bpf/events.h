@@ -40,6 +40,7 @@
 enum sw_event_type {
 	SW_EVENT_EXEC = 1,
 	SW_EVENT_CONNECT = 2,
+	SW_EVENT_TCP_CONNECT = 3,
 };
 
 /* Indexes into the per-CPU `counters` map. */
@@ -62,6 +63,7 @@ enum sw_counter {
 #define SW_FLAG_MATCHED_PATH (1U << 6)	     /* connect: the passed address is watched */
 #define SW_FLAG_MATCHED_PEER (1U << 7)	     /* connect: the socket it reached is watched */
 #define SW_FLAG_PEER_KNOWN (1U << 8)	     /* connect: peer below is filled in */
+#define SW_FLAG_COMPLETED_LATER (1U << 9) /* tcp connect: ret is how the handshake ended */
 
 /* sw_cgroup_info.hierarchy: where the names come from. */
 #define SW_CGROUP_HIERARCHY_V2 0
@@ -138,6 +140,18 @@ struct sw_unix_peer {
 	__u32 pad2;
 };
 
+/* sw_inet_addr.family: the kernel's AF_INET and AF_INET6. */
+#define SW_AF_INET 2
+#define SW_AF_INET6 10
+
+/* An IPv4 or IPv6 destination of connect(). */
+struct sw_inet_addr {
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u16 port;   /* host byte order */
+	__u32 pad;
+	__u8 addr[16]; /* network byte order; IPv4 in the first 4 bytes */
+};
+
 /* Key of the watched executable map: a basename cut and NUL padded to
  * comm length, as exec leaves it in task->comm. */
 struct sw_exec_name {
@@ -153,6 +167,7 @@ struct sw_event {
 	struct sw_unix_addr addr; /* connect: the address passed by the caller */
 	__u32 pad0;
 	struct sw_unix_peer peer; /* connect: what it reached (SW_FLAG_PEER_KNOWN) */
+	struct sw_inet_addr inet; /* tcp connect: the destination */
 	__u16 exe_size;		  /* bytes used in exe */
 	__u16 args_size;	  /* bytes used in args */
 	__u16 ancestors;	  /* entries used in ancestor */

@@ -6,10 +6,13 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include <bpf/bpf_tracing.h>
 #include "events.h"
 
 #define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
 /* offsetof(struct sockaddr_un, sun_path) */
 #define SUN_PATH_OFFSET 2
 #define S_IFMT 00170000
@@ -47,6 +50,40 @@ struct {
 /* Set by the agent before load when watched_unix_inode will hold entries. */
 const volatile bool watching_inodes = false;
 
+/* TCP ports (host byte order) whose connect() is reported: the Docker
+ * Engine API (2375 plain, 2376 TLS). Which destinations count is decided in
+ * user space, where the node's addresses are known. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u16);
+	__type(value, __u8);
+} watched_tcp_port SEC(".maps");
+
+const volatile bool watching_tcp = false;
+
+/* TCP connects still in progress (non-blocking, EINPROGRESS: how Go's docker
+ * CLI connects), socket -> the whole record, captured in the caller's
+ * context; sent when the handshake ends (sock/inet_sock_set_state), with its
+ * outcome. Every connect ends in ESTABLISHED or CLOSE, so entries go. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct sw_event);
+} tcp_in_progress SEC(".maps");
+
+/* How the handshake of a watched TCP connect ended, socket -> 0 while it
+ * goes on, else the return value it amounts to plus one (1: success). On
+ * loopback it ends inside the connect() call, before sys_exit_connect. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __s32);
+} tcp_outcome SEC(".maps");
+
 /* A connect() in flight, from sys_enter to sys_exit. */
 struct pending_connect {
 	struct sw_unix_addr addr; /* the address passed, unless unread */
@@ -54,8 +91,10 @@ struct pending_connect {
 	__u64 uaddr; /* unread: where to read it again at exit */
 	__u32 addrlen;
 	__u8 unread;
-	__u8 watched;	 /* addr is a watched address */
-	__u8 pad[2];
+	__u8 watched; /* addr is a watched address */
+	__u8 tcp;     /* inet holds a watched TCP destination */
+	__u8 pad;
+	struct sw_inet_addr inet;
 };
 
 /* connect() calls to a watched address (or one not readable yet), in
@@ -343,10 +382,10 @@ static __always_inline void event__submit(void *ctx, struct sw_event *e, __u32 a
 }
 
 /* Common part of every record: header, task, executable, argv. */
-static __always_inline void event__fill(void *ctx, struct sw_event *e, __u32 type, __u32 flags)
+/* Fills in everything about the current task; returns the argv bytes. */
+static __always_inline __u32 event__capture(struct sw_event *e, __u32 type, __u32 flags)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	__u32 args_len;
 
 	e->hdr.type = type;
 	e->hdr.ktime_ns = bpf_ktime_get_boot_ns();
@@ -357,8 +396,12 @@ static __always_inline void event__fill(void *ctx, struct sw_event *e, __u32 typ
 	ancestors__fill(e, task);
 	cgroup__fill(e, task);
 	exe__fill(e, task);
-	args_len = args__fill(e, task);
-	event__submit(ctx, e, args_len);
+	return args__fill(e, task);
+}
+
+static __always_inline void event__fill(void *ctx, struct sw_event *e, __u32 type, __u32 flags)
+{
+	event__submit(ctx, e, event__capture(e, type, flags));
 }
 
 SEC("tracepoint/sched/sched_process_exec")
@@ -389,6 +432,7 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 		flags |= SW_FLAG_EXEC_PATH_TRUNCATED;
 	__builtin_memset(&e->addr, 0, sizeof(e->addr));
 	__builtin_memset(&e->peer, 0, sizeof(e->peer));
+	__builtin_memset(&e->inet, 0, sizeof(e->inet));
 	e->ret = 0;
 	event__fill(ctx, e, SW_EVENT_EXEC, flags);
 	return 0;
@@ -452,33 +496,40 @@ static __always_inline int unix_addr__read(const char *uaddr, __u64 addrlen,
 	return key->abstract ? ADDR_OTHER : ADDR_UNIX_PATH;
 }
 
-/* The socket that unix socket fd of the current task is connected to: its
- * bound name and file identity. False when fd is no connected unix socket. */
-static __always_inline bool unix_peer__read(__u32 fd, struct sw_unix_peer *peer)
+/* The socket behind file descriptor fd of the current task, or NULL. */
+static __always_inline struct sock *fd__sock(__u32 fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct unix_address *addr;
-	struct unix_sock *u, *up;
-	struct dentry *dentry;
-	struct file **fds;
 	struct file *file = NULL;
 	struct socket *sock;
-	struct sock *sk;
+	struct file **fds;
 	unsigned int max_fds;
-	const char *src;
-	char tail = 1;
-	__u32 len;
 
 	fds = BPF_CORE_READ(task, files, fdt, fd);
 	max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
 	if (fd >= max_fds || !fds)
-		return false;
+		return NULL;
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return false;
+		return NULL;
 	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return false;
+		return NULL;
 	sock = BPF_CORE_READ(file, private_data);
-	sk = BPF_CORE_READ(sock, sk);
+	return BPF_CORE_READ(sock, sk);
+}
+
+/* The socket that unix socket fd of the current task is connected to: its
+ * bound name and file identity. False when fd is no connected unix socket. */
+static __always_inline bool unix_peer__read(__u32 fd, struct sw_unix_peer *peer)
+{
+	struct unix_address *addr;
+	struct unix_sock *u, *up;
+	struct dentry *dentry;
+	struct sock *sk;
+	const char *src;
+	char tail = 1;
+	__u32 len;
+
+	sk = fd__sock(fd);
 	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_family) != AF_UNIX)
 		return false;
 	u = (struct unix_sock *)sk;
@@ -514,16 +565,153 @@ static __always_inline bool unix_peer__read(__u32 fd, struct sw_unix_peer *peer)
 	return true;
 }
 
+/* An IPv4/IPv6 sockaddr passed to connect(): ADDR_WATCHED when its port is
+ * a watched one (inet filled in), else ADDR_OTHER; ADDR_UNREADABLE when the
+ * page is not resident. */
+static __always_inline int inet_addr__read(const char *uaddr, __u64 addrlen, __u16 family,
+					   struct sw_inet_addr *inet)
+{
+	__u16 port_be = 0, port;
+
+	if (!watching_tcp)
+		return ADDR_OTHER;
+	/* sin_port and sin6_port are both at offset 2. */
+	if (addrlen < 4 || bpf_probe_read_user(&port_be, sizeof(port_be), uaddr + 2))
+		return addrlen < 4 ? ADDR_OTHER : ADDR_UNREADABLE;
+	port = bpf_ntohs(port_be);
+	if (!bpf_map_lookup_elem(&watched_tcp_port, &port))
+		return ADDR_OTHER;
+	inet->family = family;
+	inet->port = port;
+	if (family == AF_INET) {
+		/* sin_addr at offset 4 */
+		if (addrlen < 8 || bpf_probe_read_user(inet->addr, 4, uaddr + 4))
+			return addrlen < 8 ? ADDR_OTHER : ADDR_UNREADABLE;
+	} else {
+		/* sin6_addr at offset 8 */
+		if (addrlen < 24 || bpf_probe_read_user(inet->addr, 16, uaddr + 8))
+			return addrlen < 24 ? ADDR_OTHER : ADDR_UNREADABLE;
+	}
+	return ADDR_WATCHED;
+}
+
+#define EINPROGRESS 115
+#define ECONNABORTED 103
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define IPPROTO_TCP 6
+
+/* Sends a record stashed in tcp_in_progress with its outcome, unless
+ * another CPU took it first: deleting the entry is the claim. */
+static __always_inline void tcp_connect__send_stashed(__u64 key, __s32 ret)
+{
+	struct sw_event *e = bpf_map_lookup_elem(&tcp_in_progress, &key);
+	__u32 size;
+
+	if (!e || bpf_map_delete_elem(&tcp_in_progress, &key))
+		return;
+	/* Still readable: the element is freed after an RCU grace period. */
+	e->ret = ret;
+	e->flags |= SW_FLAG_COMPLETED_LATER;
+	size = e->hdr.size;
+	if (size > sizeof(struct sw_event))
+		size = sizeof(struct sw_event);
+	if (size < offsetof(struct sw_event, args))
+		size = offsetof(struct sw_event, args);
+	if (bpf_ringbuf_output(&events, e, size, 0))
+		counter__inc(SW_COUNTER_DROP_RINGBUF);
+	else
+		counter__inc(SW_COUNTER_EMITTED);
+}
+
+/* A TCP connect() returned: sent now, or once its handshake ends when it is
+ * still in progress. */
+static __always_inline void tcp_connect__finish(void *ctx, struct sw_event *e, __u32 fd)
+{
+	__u32 args_len = event__capture(e, SW_EVENT_TCP_CONNECT, 0);
+	struct sock *sk = fd__sock(fd);
+	__u64 key = (__u64)sk;
+	__s32 *outcome;
+
+	if (e->ret == -EINPROGRESS && sk) {
+		outcome = bpf_map_lookup_elem(&tcp_outcome, &key);
+		if (outcome && *outcome != 0) {
+			/* Ended already (loopback). */
+			e->ret = *outcome - 1;
+			e->flags |= SW_FLAG_COMPLETED_LATER;
+		} else {
+			if (args_len > SW_ARGS_MAX)
+				args_len = SW_ARGS_MAX;
+			e->hdr.size = offsetof(struct sw_event, args) + args_len;
+			if (!bpf_map_update_elem(&tcp_in_progress, &key, e, BPF_ANY)) {
+				/* It may have ended while the record was stored. */
+				outcome = bpf_map_lookup_elem(&tcp_outcome, &key);
+				if (outcome && *outcome != 0) {
+					tcp_connect__send_stashed(key, *outcome - 1);
+					bpf_map_delete_elem(&tcp_outcome, &key);
+				}
+				return;
+			}
+			/* No room: sent as it is, outcome unknown. */
+		}
+	}
+	bpf_map_delete_elem(&tcp_outcome, &key);
+	event__submit(ctx, e, args_len);
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int tracepoint__sock__inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	__u64 key = (__u64)ctx->skaddr;
+	__s32 *outcome, ret;
+	int err;
+
+	if (!watching_tcp || ctx->protocol != IPPROTO_TCP || ctx->oldstate != TCP_SYN_SENT)
+		return 0;
+	outcome = bpf_map_lookup_elem(&tcp_outcome, &key);
+	if (!outcome)
+		return 0;
+	if (ctx->newstate == TCP_ESTABLISHED) {
+		ret = 0;
+	} else {
+		err = BPF_CORE_READ((struct sock *)ctx->skaddr, sk_err);
+		ret = err > 0 ? -err : -ECONNABORTED;
+	}
+	*outcome = ret + 1;
+	if (bpf_map_lookup_elem(&tcp_in_progress, &key)) {
+		tcp_connect__send_stashed(key, ret);
+		bpf_map_delete_elem(&tcp_outcome, &key);
+	}
+	return 0;
+}
+
 SEC("tracepoint/syscalls/sys_enter_connect")
 int tracepoint__syscalls__sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
 	const char *uaddr = (const char *)ctx->args[1];
 	__u64 addrlen = (__u32)ctx->args[2];
 	struct pending_connect pending = {};
+	__u16 family = 0;
 	__u32 tid;
 	int found;
 
-	found = unix_addr__read(uaddr, addrlen, &pending.addr);
+	if (addrlen >= sizeof(family) && !bpf_probe_read_user(&family, sizeof(family), uaddr) &&
+	    (family == AF_INET || family == AF_INET6)) {
+		found = inet_addr__read(uaddr, addrlen, family, &pending.inet);
+		if (found == ADDR_OTHER)
+			return 0;
+		pending.tcp = found == ADDR_WATCHED;
+		if (pending.tcp) {
+			/* Its handshake may end before the call returns. */
+			__u64 key = (__u64)fd__sock((__u32)ctx->args[0]);
+			__s32 zero = 0;
+
+			if (key)
+				bpf_map_update_elem(&tcp_outcome, &key, &zero, BPF_ANY);
+		}
+	} else {
+		found = unix_addr__read(uaddr, addrlen, &pending.addr);
+	}
 	if (found == ADDR_OTHER)
 		return 0;
 	/* An unwatched path only matters if something is watched by identity;
@@ -563,9 +751,38 @@ int tracepoint__syscalls__sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	}
 	__builtin_memset(&e->peer, 0, sizeof(e->peer));
+	__builtin_memset(&e->inet, 0, sizeof(e->inet));
 	flags = 0;
+	if (pending->tcp) {
+		__builtin_memcpy(&e->inet, &pending->inet, sizeof(e->inet));
+		fd = pending->fd;
+		bpf_map_delete_elem(&pending_connect, &tid);
+		__builtin_memset(&e->addr, 0, sizeof(e->addr));
+		e->exec_path[0] = 0;
+		e->ret = (__s32)ctx->ret;
+		tcp_connect__finish(ctx, e, fd);
+		return 0;
+	}
 	if (pending->unread) {
-		found = unix_addr__read((const char *)pending->uaddr, pending->addrlen, &e->addr);
+		const char *uaddr = (const char *)pending->uaddr;
+		__u32 pending_fd = pending->fd;
+		__u16 family = 0;
+
+		if (!bpf_probe_read_user(&family, sizeof(family), uaddr) &&
+		    (family == AF_INET || family == AF_INET6)) {
+			found = inet_addr__read(uaddr, pending->addrlen, family, &e->inet);
+			bpf_map_delete_elem(&pending_connect, &tid);
+			if (found == ADDR_UNREADABLE)
+				counter__inc(SW_COUNTER_ADDR_UNREADABLE);
+			if (found != ADDR_WATCHED)
+				return 0;
+			__builtin_memset(&e->addr, 0, sizeof(e->addr));
+			e->exec_path[0] = 0;
+			e->ret = (__s32)ctx->ret;
+			tcp_connect__finish(ctx, e, pending_fd);
+			return 0;
+		}
+		found = unix_addr__read(uaddr, pending->addrlen, &e->addr);
 		if (found == ADDR_UNREADABLE) {
 			bpf_map_delete_elem(&pending_connect, &tid);
 			counter__inc(SW_COUNTER_ADDR_UNREADABLE);

@@ -25,6 +25,32 @@ struct AgentRule {
   std::vector<std::string> units;       // systemd unit
 };
 
+// Another container runtime's API socket: connects to it are reported as
+// runtime-socket-connect, with the runtime named.
+struct RuntimeSocket {
+  std::string path;    // absolute path, or @name for an abstract socket
+  std::string runtime; // "containerd", "cri-o", "podman", "dockershim", "cri-dockerd"
+  bool enabled = true; // watched (loaded into the kernel filter) or only known
+};
+
+// systemctl/service/init scripts acting on Docker's units.
+struct ServiceControlConfig {
+  bool enabled = true;
+  std::vector<std::string> managers;     // executable basenames: systemctl, service
+  std::vector<std::string> units;        // docker, docker.service, docker.socket
+  std::vector<std::string> verbs;        // start, stop, restart ...; others are not reported
+  std::vector<std::string> init_scripts; // absolute paths: /etc/init.d/docker
+};
+
+// What is not a dependency on Docker: the runtimes' and kubelet's own
+// activity, and the agent's. Patterns are shell globs (fnmatch).
+struct ExcludeConfig {
+  bool self = true;                     // the agent's own process (all its threads)
+  std::vector<std::string> executables; // the process' executable: full path or basename
+  std::vector<std::string> units;       // the process' systemd unit
+  std::vector<std::string> comms;       // the process' comm
+};
+
 enum class KubernetesMode { automatic, on, off };
 
 std::string_view kubernetes_mode_name(KubernetesMode mode);
@@ -78,6 +104,14 @@ struct Config {
   std::vector<std::string> watch_exec;
   // Unix socket paths whose connect is reported; "@name" is an abstract name.
   std::vector<std::string> watch_sockets;
+  // TCP ports of the Docker Engine API whose connect() is reported.
+  std::vector<uint16_t> watch_tcp_ports;
+  // Which destinations count: loopback and this node's addresses, or any.
+  bool watch_tcp_any_destination = false;
+  // Other runtimes' sockets; only the enabled ones are watched.
+  std::vector<RuntimeSocket> runtime_sockets;
+  ServiceControlConfig service_control;
+  ExcludeConfig exclude;
 
   // automatic: JSON lines unless stdout is a terminal, then aligned columns.
   OutputFormat format = OutputFormat::automatic;
@@ -105,6 +139,15 @@ struct Config {
   bool builtin_agents = true;         // the rules shipped in src/classify/default_agents.json
   std::vector<AgentRule> agent_rules; // checked before the built-in ones
 };
+
+// Every unix socket address the kernel filter must hold: watch.sockets, then
+// the enabled runtime sockets; each once, in that order.
+std::vector<std::string> watched_socket_paths(const Config &config);
+
+// Every executable basename the kernel's comm filter must hold: watch.exec,
+// then (service control enabled) the managers and the init scripts'
+// basenames; each once, in that order.
+std::vector<std::string> watched_exec_names(const Config &config);
 
 // The built-in defaults (src/config/default_config.json, embedded at build time).
 std::string_view default_config_json();

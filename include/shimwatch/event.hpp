@@ -16,6 +16,7 @@ enum class Action {
   docker_socket_connect,
   docker_service_control, // systemctl/service/init.d acting on docker
   runtime_socket_connect, // another container runtime's socket
+  docker_api_tcp_connect, // TCP connect to a Docker Engine API port
 };
 
 // The value written to event.action.
@@ -23,7 +24,8 @@ std::string_view action_name(Action action);
 
 // A connect() (to a unix socket, later TCP), as opposed to an exec.
 inline bool is_connect(Action action) {
-  return action == Action::docker_socket_connect || action == Action::runtime_socket_connect;
+  return action == Action::docker_socket_connect || action == Action::runtime_socket_connect ||
+         action == Action::docker_api_tcp_connect;
 }
 
 enum class OriginType { host, pod, container, systemd_unit, user_session };
@@ -128,7 +130,7 @@ struct Event {
   // name (as its server bound it) and its socket file's identity.
   std::string socket_peer;
   uint64_t socket_peer_ino = 0;
-  uint64_t socket_peer_dev = 0; // user-space encoding, as in struct stat
+  uint64_t socket_peer_dev = 0;        // user-space encoding, as in struct stat
   bool socket_matched_by_peer = false; // the passed path is not a watched one
   // The configured socket (watch.sockets or a runtime socket) this connect
   // matched, by the passed path or by the peer's identity.
@@ -140,11 +142,17 @@ struct Event {
 
   Origin origin;
 
+  // docker_api_tcp_connect: the destination ("127.0.0.1", "::1") and port.
+  std::string tcp_address;
+  uint16_t tcp_port = 0;
+
   // runtime_socket_connect: the runtime the socket belongs to ("containerd").
   std::string runtime;
   // docker_service_control: the verb ("restart") and unit ("docker.service").
   std::string service_verb;
   std::string service_unit;
+  // How: the manager's basename ("systemctl", "service") or "init-script".
+  std::string service_manager;
 
   std::optional<Repeat> repeat; // only on summary records
 

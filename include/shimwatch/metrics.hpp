@@ -25,14 +25,14 @@ public:
   // scrape, from the HTTP thread.
   //
   // max_series caps the series of each family whose label values come from
-  // the node (events_total, events_dropped_total, output_errors_total,
-  // enrichment_misses_total). Once a family holds max_series series, a new
-  // label set is folded: for shimwatch_events_total its namespace, workload
-  // and unit become "other" (action, outcome, origin_type, workload_kind and
-  // agent are kept: they come from small fixed or configured sets); for the
-  // other families every label becomes "other". Each folded increment is
-  // counted in shimwatch_metrics_series_folded_total{family}. Series already
-  // created keep counting. At least 1.
+  // the node or the config (events_total, events_dropped_total,
+  // events_excluded_total, output_errors_total, enrichment_misses_total). Once a family holds
+  // max_series series, a new label set is folded: for shimwatch_events_total its namespace,
+  // workload and unit become "other" (action, outcome, origin_type, workload_kind and agent are
+  // kept: they come from small fixed or configured sets); for the other families every label
+  // becomes "other". Each folded increment is counted in
+  // shimwatch_metrics_series_folded_total{family}. Series already created keep counting. At
+  // least 1.
   static Result<std::unique_ptr<Metrics>> start(const std::string &address,
                                                 KernelCountersFn kernel_counters,
                                                 size_t max_series = default_max_series);
@@ -49,6 +49,10 @@ public:
   void count_event(const Event &event);
   void count_decode_error();
   void count_filtered();
+  // A watched call left out by an exclusion rule (Verdict::rule, e.g.
+  // "self", "executable:dockerd"): shimwatch_events_excluded_total{rule},
+  // capped like the other families (past the cap: rule="other").
+  void count_excluded(const std::string &rule);
   // An event lost after the kernel: shimwatch_events_dropped_total{stage,
   // reason}, e.g. ("queue", "full"), ("syslog", "queue_full"). The kernel's
   // own losses are in the same family with stage="kernel", read at scrape.

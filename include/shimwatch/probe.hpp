@@ -21,7 +21,14 @@ struct ProbeOptions {
   // (identities set with set_watched_sockets). Costs a table entry per unix
   // connect in flight.
   bool match_socket_identity = true;
+  // TCP ports whose connect() is reported (IPv4 and IPv6, any destination:
+  // which destinations count is decided in user space).
+  std::vector<uint16_t> watch_tcp_ports;
 };
+
+struct Config;
+// What the config asks the kernel to watch.
+ProbeOptions probe_options(const Config &config);
 
 // A socket file's identity, as stat() reports it.
 struct SocketIdentity {

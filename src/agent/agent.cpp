@@ -258,7 +258,8 @@ int run_agent(const CliRequest &request) {
   attributor.scan_processes();
   ClockOffset clock = ClockOffset::now();
   uint64_t decode_errors = 0;
-  SocketIdentities sockets(config.watch_sockets);
+  SocketIdentities sockets(watched_socket_paths(config));
+  LocalAddresses local_addresses;
   // Declared in this order so that they go away in the reverse one: the
   // metrics HTTP thread reads the probe's counters and the client's stats,
   // so it must stop before either is freed, even on an exception.
@@ -279,9 +280,19 @@ int run_agent(const CliRequest &request) {
       return;
     }
     sockets.label(*event);
-    if (!classifier.accept(*event)) {
-      if (metrics)
-        metrics->count_filtered();
+    auto verdict = classifier.accept(*event);
+    // A TCP connect counts when it goes to this node's engine, unless any
+    // destination was asked for.
+    if (verdict && event->action == Action::docker_api_tcp_connect &&
+        !config.watch_tcp_any_destination && !local_addresses.contains(event->tcp_address))
+      verdict = Verdict{Verdict::Kind::filtered, "tcp-destination"};
+    if (!verdict) {
+      if (metrics) {
+        if (verdict.excluded())
+          metrics->count_excluded(verdict.rule);
+        else
+          metrics->count_filtered();
+      }
       return;
     }
     uint64_t misses_before = attributor.kubernetes_misses();
@@ -295,7 +306,7 @@ int run_agent(const CliRequest &request) {
       dispatcher->push(std::move(*event));
   };
 
-  ProbeOptions options{config.watch_exec, config.watch_sockets, config.ring_buffer_kib * 1024};
+  ProbeOptions options = probe_options(config);
   auto started_probe = Probe::start(options, on_record);
   if (!started_probe)
     throw StartupError(started_probe.error().message);
@@ -344,11 +355,16 @@ int run_agent(const CliRequest &request) {
   LossWatcher losses;
 
   install_signal_handlers();
-  spdlog::info("ready: exec [{}], unix sockets [{}], outputs [{}], dedupe {}, metrics {}",
-               join(config.watch_exec), join(config.watch_sockets), join(output_names),
-               dedupe ? std::to_string(config.dedupe.window_seconds) + " s" : "off",
-               config.metrics_address.empty() ? "off"
-                                              : "http://" + config.metrics_address + "/metrics");
+  std::vector<std::string> tcp_ports;
+  for (uint16_t port : config.watch_tcp_ports)
+    tcp_ports.push_back(std::to_string(port));
+  spdlog::info(
+      "ready: exec [{}], unix sockets [{}], tcp ports [{}] ({}), outputs [{}], dedupe {}, "
+      "metrics {}",
+      join(watched_exec_names(config)), join(watched_socket_paths(config)), join(tcp_ports),
+      config.watch_tcp_any_destination ? "any destination" : "local", join(output_names),
+      dedupe ? std::to_string(config.dedupe.window_seconds) + " s" : "off",
+      config.metrics_address.empty() ? "off" : "http://" + config.metrics_address + "/metrics");
 
   auto last_clock = std::chrono::steady_clock::now();
   while (!stop_requested) {
@@ -369,6 +385,7 @@ int run_agent(const CliRequest &request) {
       if (auto gap = losses.check(probe->counters(), decode_errors))
         dispatcher->push(std::move(*gap));
       dispatcher->report_losses();
+      local_addresses.refresh();
       if (sockets.refresh())
         if (auto st = probe->set_watched_sockets(sockets.identities()); !st)
           spdlog::warn("{}", st.error().message);

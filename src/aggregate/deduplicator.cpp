@@ -29,8 +29,10 @@ std::string dedupe_key(const Event &event) {
     origin = "host";
     break;
   }
-  std::string target =
-      is_connect(event.action) ? event.socket_path : event.exec_path;
+  std::string target = event.action == Action::docker_api_tcp_connect
+                           ? event.tcp_address + " " + std::to_string(event.tcp_port)
+                       : is_connect(event.action) ? event.socket_path
+                                                  : event.exec_path;
   // Fields joined with NUL: none of them can hold one.
   std::string key = origin;
   for (const std::string &part :

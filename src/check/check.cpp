@@ -88,7 +88,7 @@ CheckResult check_memlock() {
 }
 
 CheckResult check_attach(const Config &config) {
-  ProbeOptions options{config.watch_exec, config.watch_sockets, config.ring_buffer_kib * 1024};
+  ProbeOptions options = probe_options(config);
   auto probe = Probe::start(options, [](std::span<const std::byte>) {});
   if (!probe)
     return {"attach", false, probe.error().message,

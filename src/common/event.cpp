@@ -12,6 +12,8 @@ std::string_view action_name(Action action) {
     return "docker-service-control";
   case Action::runtime_socket_connect:
     return "runtime-socket-connect";
+  case Action::docker_api_tcp_connect:
+    return "docker-api-tcp-connect";
   }
   return "unknown";
 }

@@ -28,6 +28,10 @@ struct FlagValues {
   std::optional<std::string> config_file;
   std::vector<std::string> watch_exec;
   std::vector<std::string> watch_sockets;
+  std::vector<std::string> watch_tcp_ports;
+  std::optional<std::string> watch_tcp_destinations;
+  std::vector<std::string> watch_runtime_sockets; // RUNTIME=PATH
+  std::vector<std::string> watch_runtimes;
   std::optional<std::string> format;
   std::optional<std::string> log_file;
   std::optional<std::string> log_max_mib;
@@ -62,6 +66,10 @@ constexpr const char *value_flags[] = {"--config",
                                        "-c",
                                        "--watch-exec",
                                        "--watch-socket",
+                                       "--watch-tcp-port",
+                                       "--watch-tcp-destinations",
+                                       "--watch-runtime-socket",
+                                       "--watch-runtime",
                                        "--format",
                                        "--log-file",
                                        "--log-max-mib",
@@ -97,6 +105,44 @@ void append_unique(std::vector<std::string> &list, const std::vector<std::string
   for (const auto &item : more)
     if (std::find(list.begin(), list.end(), item) == list.end())
       list.push_back(item);
+}
+
+// --watch-runtime-socket RUNTIME=PATH adds (or enables) a socket;
+// --watch-runtime RUNTIME enables every configured socket of that runtime.
+Status apply_runtime_flags(Config &config, const FlagValues &flags) {
+  for (const auto &spec : flags.watch_runtime_sockets) {
+    auto eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
+      return Error{"--watch-runtime-socket '" + spec +
+                   "' is not RUNTIME=PATH (e.g. containerd=/run/k3s/containerd/containerd.sock)"};
+    RuntimeSocket socket{spec.substr(eq + 1), spec.substr(0, eq), true};
+    auto same = std::find_if(config.runtime_sockets.begin(), config.runtime_sockets.end(),
+                             [&](const RuntimeSocket &s) { return s.path == socket.path; });
+    if (same != config.runtime_sockets.end())
+      *same = socket;
+    else
+      config.runtime_sockets.push_back(socket);
+  }
+  for (const auto &runtime : flags.watch_runtimes) {
+    bool found = false;
+    std::vector<std::string> known;
+    for (auto &socket : config.runtime_sockets) {
+      if (socket.runtime == runtime) {
+        socket.enabled = true;
+        found = true;
+      }
+      append_unique(known, {socket.runtime});
+    }
+    if (!found) {
+      std::string list;
+      for (const auto &name : known)
+        list += (list.empty() ? "" : ", ") + name;
+      return Error{"--watch-runtime '" + runtime +
+                   "' is not a configured runtime (configured: " + (list.empty() ? "none" : list) +
+                   "; add a socket with --watch-runtime-socket RUNTIME=PATH)"};
+    }
+  }
+  return Ok{};
 }
 
 } // namespace
@@ -148,6 +194,14 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
       flags.watch_exec.push_back(*value);
     else if (flag == "--watch-socket")
       flags.watch_sockets.push_back(*value);
+    else if (flag == "--watch-tcp-port")
+      flags.watch_tcp_ports.push_back(*value);
+    else if (flag == "--watch-tcp-destinations")
+      flags.watch_tcp_destinations = *value;
+    else if (flag == "--watch-runtime-socket")
+      flags.watch_runtime_sockets.push_back(*value);
+    else if (flag == "--watch-runtime")
+      flags.watch_runtimes.push_back(*value);
     else if (flag == "--format")
       flags.format = *value;
     else if (flag == "--log-file")
@@ -224,6 +278,23 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
   }
   append_unique(config.watch_exec, flags.watch_exec);
   append_unique(config.watch_sockets, flags.watch_sockets);
+  for (const auto &text : flags.watch_tcp_ports) {
+    uint32_t port = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+    if (ec != std::errc{} || end != text.data() + text.size() || port < 1 || port > 65535)
+      return Error{"--watch-tcp-port '" + text + "' is not a port number (1 to 65535)"};
+    if (std::find(config.watch_tcp_ports.begin(), config.watch_tcp_ports.end(), port) ==
+        config.watch_tcp_ports.end())
+      config.watch_tcp_ports.push_back(static_cast<uint16_t>(port));
+  }
+  if (flags.watch_tcp_destinations) {
+    if (*flags.watch_tcp_destinations != "local" && *flags.watch_tcp_destinations != "any")
+      return Error{"--watch-tcp-destinations '" + *flags.watch_tcp_destinations +
+                   "' is not allowed (local: loopback and this node's addresses; any)"};
+    config.watch_tcp_any_destination = *flags.watch_tcp_destinations == "any";
+  }
+  if (auto st = apply_runtime_flags(config, flags); !st)
+    return st.error();
   if (flags.format) {
     if (*flags.format == "auto")
       config.format = OutputFormat::automatic;
@@ -339,9 +410,23 @@ OPTIONS (run, check)
                                (see `shimwatch run --print-config`)
       --watch-exec NAME        also report exec of this basename (repeatable;
                                defaults: docker, docker-compose)
+      --watch-tcp-port N       also report TCP connect() to port N (repeatable;
+                               defaults: 2375, 2376, the Docker Engine API)
+      --watch-tcp-destinations local|any
+                               which TCP destinations count: loopback and this
+                               node's addresses, or any (default: local)
       --watch-socket PATH      also report connect() to this unix socket
                                (repeatable; @NAME for an abstract socket;
                                defaults: /var/run/docker.sock, /run/docker.sock)
+      --watch-runtime RUNTIME  also report connect() to the configured sockets
+                               of this runtime, e.g. containerd (off by
+                               default: the kubelet talks to it constantly);
+                               on by default: cri-o, podman, dockershim,
+                               cri-dockerd
+      --watch-runtime-socket RUNTIME=PATH
+                               also report connect() to PATH as this
+                               runtime's socket (repeatable), e.g.
+                               containerd=/run/k3s/containerd/containerd.sock
       --format auto|json|text  stdout format; auto = JSON lines unless stdout
                                is a terminal (default: auto)
       --log-file PATH          also append JSON lines to PATH (reopened on
@@ -403,6 +488,11 @@ OPTIONS (run, check)
   -v, --verbose                debug logging (libbpf included) on stderr
   -h, --help                   this text
 
+Also reported: systemctl, service and /etc/init.d/docker starting, stopping,
+restarting, enabling ... Docker (config: watch.service_control). Left out and
+counted: the agent itself, dockerd, containerd, containerd-shim*, kubelet
+(config: exclude).
+
 Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN to mount tracefs) and a kernel
 with BTF (/sys/kernel/btf/vmlinux). Exit codes: 0 ok, 1 check found problems,
 2 bad usage or cannot start.
@@ -413,6 +503,7 @@ EXAMPLES
   shimwatch run --log-file /var/log/shimwatch/audit.json --no-stdout
   shimwatch run --syslog tls://siem.example.com:6514 --syslog-ca-file /etc/ssl/siem-ca.pem
   shimwatch run --watch-socket /host/run/docker.sock --watch-exec nerdctl
+  shimwatch run --watch-runtime containerd       # also who talks to containerd
   shimwatch run --config /etc/shimwatch/config.json
   shimwatch check
 )";

@@ -86,6 +86,80 @@ bool contains_byte(const std::string &s, char c) {
   return s.find(c) != std::string::npos;
 }
 
+Result<bool> boolean(const json &value, const std::string &key) {
+  if (!value.is_boolean())
+    return key_error(key, "must be true or false, got " + type_name(value));
+  return value.get<bool>();
+}
+
+// watch.runtime_sockets: [{"path": ..., "runtime": ..., "enabled": ...}, ...]
+Result<std::vector<RuntimeSocket>> runtime_socket_list(const json &value) {
+  const std::string key = "watch.runtime_sockets";
+  if (!value.is_array())
+    return key_error(key, "must be an array of {\"path\", \"runtime\", \"enabled\"} objects, got " +
+                              type_name(value));
+  std::vector<RuntimeSocket> out;
+  for (size_t i = 0; i < value.size(); ++i) {
+    const std::string at = key + "[" + std::to_string(i) + "]";
+    const json &entry = value[i];
+    if (!entry.is_object())
+      return key_error(at, "must be an object {\"path\", \"runtime\", \"enabled\"}, got " +
+                               type_name(entry));
+    if (auto st = check_keys(entry, at + ".", {"path", "runtime", "enabled"}); !st)
+      return st.error();
+    RuntimeSocket socket;
+    for (auto [name, target] :
+         {std::pair{"path", &socket.path}, std::pair{"runtime", &socket.runtime}}) {
+      if (!entry.contains(name))
+        return key_error(at + "." + name, "is missing");
+      const json &v = entry.at(name);
+      if (!v.is_string())
+        return key_error(at + "." + name, "must be a string, got " + type_name(v));
+      *target = v.get<std::string>();
+    }
+    if (entry.contains("enabled")) {
+      auto enabled = boolean(entry.at("enabled"), at + ".enabled");
+      if (!enabled)
+        return enabled.error();
+      socket.enabled = *enabled;
+    }
+    out.push_back(std::move(socket));
+  }
+  return out;
+}
+
+json runtime_sockets_to_json(const std::vector<RuntimeSocket> &sockets) {
+  json out = json::array();
+  for (const auto &s : sockets)
+    out.push_back({{"path", s.path}, {"runtime", s.runtime}, {"enabled", s.enabled}});
+  return out;
+}
+
+// An executable basename, as the kernel's comm filter and exec match take it.
+bool is_exec_basename(const std::string &name) {
+  return !name.empty() && name.size() <= 255 && !contains_byte(name, '/') &&
+         !contains_byte(name, '\0') && name != "." && name != "..";
+}
+
+// A unix socket address: an absolute path or @name, at most 108 bytes.
+bool is_unix_address(const std::string &path) {
+  bool absolute = !path.empty() && path[0] == '/';
+  bool abstract = !path.empty() && path[0] == '@';
+  return (absolute || abstract) && path.size() <= 108 && !(absolute && contains_byte(path, '\0')) &&
+         path != "@";
+}
+
+bool has_space_or_nul(const std::string &s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    return c == '\0' || c == ' ' || c == '\t' || c == '\n' || c == '\r';
+  });
+}
+
+void append_once(std::vector<std::string> &list, const std::string &item) {
+  if (std::find(list.begin(), list.end(), item) == list.end())
+    list.push_back(item);
+}
+
 json rules_to_json(const std::vector<AgentRule> &rules) {
   json out = json::array();
   for (const auto &r : rules) {
@@ -101,7 +175,115 @@ json rules_to_json(const std::vector<AgentRule> &rules) {
   return out;
 }
 
+// watch.runtime_sockets, watch.service_control, exclude, and what they add
+// to the kernel filters.
+Status validate_watch_extras(const Config &config) {
+  // Only the enabled ones go into the kernel filter (checked below).
+  if (config.runtime_sockets.size() > 1024)
+    return key_error("watch.runtime_sockets", "has " +
+                                                  std::to_string(config.runtime_sockets.size()) +
+                                                  " entries (at most 1024)");
+  for (size_t i = 0; i < config.runtime_sockets.size(); ++i) {
+    const RuntimeSocket &s = config.runtime_sockets[i];
+    const std::string at = "watch.runtime_sockets[" + std::to_string(i) + "]";
+    if (!is_unix_address(s.path))
+      return key_error(at + ".path", "'" + s.path +
+                                         "' is not a unix socket address (an absolute path of "
+                                         "at most 108 bytes, or @name for an abstract socket)");
+    bool name_ok = !s.runtime.empty() && s.runtime.size() <= 64 &&
+                   std::all_of(s.runtime.begin(), s.runtime.end(), [](char c) {
+                     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                            (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+                   });
+    if (!name_ok)
+      return key_error(at + ".runtime",
+                       "'" + s.runtime +
+                           "' is not a runtime name (1-64 letters, digits, '-', '_', '.'; e.g. "
+                           "containerd)");
+    for (size_t j = 0; j < i; ++j)
+      if (config.runtime_sockets[j].path == s.path &&
+          config.runtime_sockets[j].runtime != s.runtime)
+        return key_error(at + ".path", "'" + s.path + "' is listed for both '" +
+                                           config.runtime_sockets[j].runtime + "' and '" +
+                                           s.runtime + "'");
+  }
+  if (size_t n = watched_socket_paths(config).size(); n > 256)
+    return key_error("watch.runtime_sockets",
+                     "with watch.sockets makes " + std::to_string(n) +
+                         " socket paths to watch (at most 256, the kernel filter's size)");
+
+  const ServiceControlConfig &sc = config.service_control;
+  for (const auto &name : sc.managers)
+    if (!is_exec_basename(name))
+      return key_error("watch.service_control.managers",
+                       "'" + name +
+                           "' is not an executable basename (1-255 bytes, no '/'; e.g. "
+                           "systemctl)");
+  for (const auto &unit : sc.units)
+    if (unit.empty() || unit.size() > 255 || contains_byte(unit, '/') || has_space_or_nul(unit))
+      return key_error("watch.service_control.units",
+                       "'" + unit +
+                           "' is not a unit name (1-255 bytes, no '/' or spaces; e.g. "
+                           "docker.service)");
+  for (const auto &verb : sc.verbs)
+    if (verb.empty() || verb.size() > 64 || has_space_or_nul(verb))
+      return key_error("watch.service_control.verbs",
+                       "'" + verb + "' is not a verb (1-64 bytes, no spaces; e.g. restart)");
+  for (const auto &script : sc.init_scripts)
+    if (script.size() < 2 || script[0] != '/' || script.back() == '/' || script.size() > 4095 ||
+        contains_byte(script, '\0') || !is_exec_basename(std::string(basename_of(script))))
+      return key_error("watch.service_control.init_scripts",
+                       "'" + script +
+                           "' is not an absolute path to a file (e.g. "
+                           "/etc/init.d/docker)");
+  if (sc.enabled && (!sc.managers.empty() || !sc.init_scripts.empty())) {
+    if (sc.units.empty())
+      return key_error("watch.service_control.units",
+                       "is empty, so no service control can match (set "
+                       "watch.service_control.enabled to false to turn it off)");
+    if (sc.verbs.empty())
+      return key_error("watch.service_control.verbs",
+                       "is empty, so no service control can match (set "
+                       "watch.service_control.enabled to false to turn it off)");
+  }
+  if (size_t n = watched_exec_names(config).size(); n > 256)
+    return key_error("watch.service_control",
+                     "with watch.exec makes " + std::to_string(n) +
+                         " executable names to watch (at most 256, the kernel filter's size)");
+
+  for (auto [key, list] : {std::pair{"exclude.executables", &config.exclude.executables},
+                           std::pair{"exclude.units", &config.exclude.units},
+                           std::pair{"exclude.comms", &config.exclude.comms}})
+    for (const auto &pattern : *list)
+      if (pattern.empty() || contains_byte(pattern, '\0'))
+        return key_error(key, "patterns must be non-empty shell globs (e.g. containerd-shim*)");
+  return Ok{};
+}
+
 } // namespace
+
+std::vector<std::string> watched_socket_paths(const Config &config) {
+  std::vector<std::string> out;
+  for (const auto &path : config.watch_sockets)
+    append_once(out, path);
+  for (const auto &socket : config.runtime_sockets)
+    if (socket.enabled)
+      append_once(out, socket.path);
+  return out;
+}
+
+std::vector<std::string> watched_exec_names(const Config &config) {
+  std::vector<std::string> out;
+  for (const auto &name : config.watch_exec)
+    append_once(out, name);
+  if (config.service_control.enabled) {
+    for (const auto &name : config.service_control.managers)
+      append_once(out, name);
+    for (const auto &script : config.service_control.init_scripts)
+      append_once(out, std::string(basename_of(script)));
+  }
+  return out;
+}
 
 Result<KubernetesMode> parse_kubernetes_mode(const std::string &text) {
   if (text == "auto")
@@ -174,13 +356,15 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
   }
   if (!root.is_object())
     return Error{"config must be a JSON object, got " + type_name(root)};
-  if (auto st = check_keys(
-          root, "",
-          {"watch", "output", "metrics", "kernel", "attribution", "kubernetes", "agents"});
+  if (auto st = check_keys(root, "",
+                           {"watch", "output", "metrics", "kernel", "attribution", "kubernetes",
+                            "agents", "exclude"});
       !st)
     return st.error();
 
-  auto watch = section(root, "watch", {"exec", "sockets"});
+  auto watch = section(
+      root, "watch",
+      {"exec", "sockets", "tcp_ports", "tcp_destinations", "runtime_sockets", "service_control"});
   if (!watch)
     return watch.error();
   if (watch->contains("exec")) {
@@ -194,6 +378,53 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
     if (!list)
       return list.error();
     base.watch_sockets = *list;
+  }
+  if (watch->contains("tcp_ports")) {
+    const json &v = watch->at("tcp_ports");
+    if (!v.is_array())
+      return key_error("watch.tcp_ports", "must be an array of port numbers, got " + type_name(v));
+    base.watch_tcp_ports.clear();
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (!v[i].is_number_unsigned() || v[i].get<uint64_t>() < 1 || v[i].get<uint64_t>() > 65535)
+        return key_error("watch.tcp_ports[" + std::to_string(i) + "]",
+                         "must be a port number from 1 to 65535, got " + v[i].dump());
+      base.watch_tcp_ports.push_back(v[i].get<uint16_t>());
+    }
+  }
+  if (watch->contains("tcp_destinations")) {
+    const json &v = watch->at("tcp_destinations");
+    if (!v.is_string() || (v.get<std::string>() != "local" && v.get<std::string>() != "any"))
+      return key_error("watch.tcp_destinations",
+                       "must be \"local\" (loopback and this node's addresses) or \"any\", got " +
+                           v.dump());
+    base.watch_tcp_any_destination = v.get<std::string>() == "any";
+  }
+  if (watch->contains("runtime_sockets")) {
+    auto list = runtime_socket_list(watch->at("runtime_sockets"));
+    if (!list)
+      return list.error();
+    base.runtime_sockets = *list;
+  }
+  auto service = subsection(*watch, "service_control", "watch.service_control",
+                            {"enabled", "managers", "units", "verbs", "init_scripts"});
+  if (!service)
+    return service.error();
+  if (service->contains("enabled")) {
+    auto enabled = boolean(service->at("enabled"), "watch.service_control.enabled");
+    if (!enabled)
+      return enabled.error();
+    base.service_control.enabled = *enabled;
+  }
+  for (auto [key, target] : {std::pair{"managers", &base.service_control.managers},
+                             std::pair{"units", &base.service_control.units},
+                             std::pair{"verbs", &base.service_control.verbs},
+                             std::pair{"init_scripts", &base.service_control.init_scripts}}) {
+    if (!service->contains(key))
+      continue;
+    auto list = string_list(service->at(key), std::string("watch.service_control.") + key);
+    if (!list)
+      return list.error();
+    *target = *list;
   }
 
   auto output = section(root, "output",
@@ -400,6 +631,26 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
       return Error{"config key " + rules.error().message};
     base.agent_rules = *rules;
   }
+
+  auto exclude = section(root, "exclude", {"self", "executables", "units", "comms"});
+  if (!exclude)
+    return exclude.error();
+  if (exclude->contains("self")) {
+    auto self = boolean(exclude->at("self"), "exclude.self");
+    if (!self)
+      return self.error();
+    base.exclude.self = *self;
+  }
+  for (auto [key, target] :
+       {std::pair{"executables", &base.exclude.executables},
+        std::pair{"units", &base.exclude.units}, std::pair{"comms", &base.exclude.comms}}) {
+    if (!exclude->contains(key))
+      continue;
+    auto list = string_list(exclude->at(key), std::string("exclude.") + key);
+    if (!list)
+      return list.error();
+    *target = *list;
+  }
   return base;
 }
 
@@ -410,8 +661,7 @@ Status validate_config(const Config &config) {
     return key_error("watch.exec",
                      "has " + std::to_string(config.watch_exec.size()) + " names (at most 256)");
   for (const auto &name : config.watch_exec) {
-    if (name.empty() || name.size() > 255 || contains_byte(name, '/') ||
-        contains_byte(name, '\0') || name == "." || name == "..")
+    if (!is_exec_basename(name))
       return key_error("watch.exec", "'" + name +
                                          "' is not an executable basename (1-255 bytes, "
                                          "no '/'; e.g. docker)");
@@ -420,15 +670,14 @@ Status validate_config(const Config &config) {
     return key_error("watch.sockets",
                      "has " + std::to_string(config.watch_sockets.size()) + " paths (at most 256)");
   for (const auto &path : config.watch_sockets) {
-    bool absolute = !path.empty() && path[0] == '/';
-    bool abstract = !path.empty() && path[0] == '@';
-    if ((!absolute && !abstract) || path.size() > 108 || (absolute && contains_byte(path, '\0')) ||
-        path == "@")
+    if (!is_unix_address(path))
       return key_error("watch.sockets",
                        "'" + path +
                            "' is not a unix socket address (an absolute path of at most 108 "
                            "bytes, or @name for an abstract socket)");
   }
+  if (auto st = validate_watch_extras(config); !st)
+    return st;
   if (!config.metrics_address.empty()) {
     auto address = parse_listen_address(config.metrics_address);
     if (!address)
@@ -468,6 +717,9 @@ Status validate_config(const Config &config) {
     return key_error("output.syslog.facility", facility.error().message);
   if (uint32_t n = config.syslog.queue_size; n < 1 || n > 1'000'000)
     return key_error("output.syslog.queue_size", std::to_string(n) + " is not from 1 to 1000000");
+  if (config.watch_tcp_ports.size() > 64)
+    return key_error("watch.tcp_ports", "has " + std::to_string(config.watch_tcp_ports.size()) +
+                                            " ports (at most 64)");
   uint32_t kib = config.ring_buffer_kib;
   if (kib < 64 || kib > 1024 * 1024 || (kib & (kib - 1)) != 0)
     return key_error("kernel.ring_buffer_kib",
@@ -477,7 +729,18 @@ Status validate_config(const Config &config) {
 
 std::string config_to_json(const Config &config) {
   json root = {
-      {"watch", {{"exec", config.watch_exec}, {"sockets", config.watch_sockets}}},
+      {"watch",
+       {{"exec", config.watch_exec},
+        {"sockets", config.watch_sockets},
+        {"tcp_ports", config.watch_tcp_ports},
+        {"tcp_destinations", config.watch_tcp_any_destination ? "any" : "local"},
+        {"runtime_sockets", runtime_sockets_to_json(config.runtime_sockets)},
+        {"service_control",
+         {{"enabled", config.service_control.enabled},
+          {"managers", config.service_control.managers},
+          {"units", config.service_control.units},
+          {"verbs", config.service_control.verbs},
+          {"init_scripts", config.service_control.init_scripts}}}}},
       {"output",
        {{"format", format_name(config.format)},
         {"stdout", config.stdout_enabled},
@@ -511,6 +774,11 @@ std::string config_to_json(const Config &config) {
         {"labels", config.kubernetes.labels}}},
       {"agents",
        {{"builtin", config.builtin_agents}, {"rules", rules_to_json(config.agent_rules)}}},
+      {"exclude",
+       {{"self", config.exclude.self},
+        {"executables", config.exclude.executables},
+        {"units", config.exclude.units},
+        {"comms", config.exclude.comms}}},
   };
   // Flags can carry bytes that are not UTF-8; show them as U+FFFD rather than fail.
   return root.dump(2, ' ', false, json::error_handler_t::replace);

@@ -7,6 +7,8 @@
 #include <ctime>
 #include <string>
 #include <string_view>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <sys/sysmacros.h>
 
 #include "events.h"
@@ -24,14 +26,16 @@ static_assert(offsetof(sw_event, addr) == 96);
 static_assert(sizeof(sw_inode_key) == 16);
 static_assert(sizeof(sw_unix_peer) == 136);
 static_assert(offsetof(sw_event, peer) == 216);
-static_assert(offsetof(sw_event, exe_size) == 352);
+static_assert(sizeof(sw_inet_addr) == 24);
+static_assert(offsetof(sw_event, inet) == 352);
+static_assert(offsetof(sw_event, exe_size) == 376);
 static_assert(sizeof(sw_ancestor) == 32);
 static_assert(sizeof(sw_cgroup_info) == 16 + SW_CGROUP_BUF);
-static_assert(offsetof(sw_event, ancestor) == 368);
-static_assert(offsetof(sw_event, cgroup) == 624);
-static_assert(offsetof(sw_event, exec_path) == 1408);
-static_assert(offsetof(sw_event, exe) == 1664);
-static_assert(offsetof(sw_event, args) == 2432);
+static_assert(offsetof(sw_event, ancestor) == 392);
+static_assert(offsetof(sw_event, cgroup) == 648);
+static_assert(offsetof(sw_event, exec_path) == 1432);
+static_assert(offsetof(sw_event, exe) == 1688);
+static_assert(offsetof(sw_event, args) == 2456);
 static_assert(sizeof(sw_event) == offsetof(sw_event, args) + SW_ARGS_MAX);
 static_assert(sizeof(sw_event) % 8 == 0);
 
@@ -84,6 +88,16 @@ std::vector<std::string> split_args(const char *data, size_t size) {
   return args;
 }
 
+void set_connect_result(Event &event, int32_t ret) {
+  event.error = ret < 0 ? -ret : 0;
+  // ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK:
+  // kernel-internal, never seen by the caller, who gets EINTR or a restart.
+  if (event.error == 512 || event.error == 513 || event.error == 514 || event.error == 516) {
+    event.error = EINTR;
+    event.interrupted = true;
+  }
+}
+
 } // namespace
 
 ClockOffset ClockOffset::now() {
@@ -128,6 +142,9 @@ Result<Event> decode_event(std::span<const std::byte> raw, const ClockOffset &cl
   case SW_EVENT_CONNECT:
     event.action = Action::docker_socket_connect;
     break;
+  case SW_EVENT_TCP_CONNECT:
+    event.action = Action::docker_api_tcp_connect;
+    break;
   default:
     return Error{"unknown event type " + std::to_string(rec.hdr.type)};
   }
@@ -168,6 +185,15 @@ Result<Event> decode_event(std::span<const std::byte> raw, const ClockOffset &cl
   if (event.action == Action::docker_cli_exec) {
     event.exec_path = bounded_string(rec.exec_path, sizeof(rec.exec_path));
     event.exec_path_truncated = rec.flags & SW_FLAG_EXEC_PATH_TRUNCATED;
+  } else if (event.action == Action::docker_api_tcp_connect) {
+    char text[INET6_ADDRSTRLEN] = {};
+    int family = rec.inet.family == SW_AF_INET6 ? AF_INET6 : AF_INET;
+    if (rec.inet.family != SW_AF_INET && rec.inet.family != SW_AF_INET6)
+      return Error{"TCP connect record with address family " + std::to_string(rec.inet.family)};
+    inet_ntop(family, rec.inet.addr, text, sizeof(text));
+    event.tcp_address = text;
+    event.tcp_port = rec.inet.port;
+    set_connect_result(event, rec.ret);
   } else {
     event.socket_abstract = rec.addr.abstract != 0;
     if (event.socket_abstract)
@@ -186,13 +212,7 @@ Result<Event> decode_event(std::span<const std::byte> raw, const ClockOffset &cl
     }
     event.socket_matched_by_peer =
         (rec.flags & SW_FLAG_MATCHED_PEER) && !(rec.flags & SW_FLAG_MATCHED_PATH);
-    event.error = rec.ret < 0 ? -rec.ret : 0;
-    // ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND, ERESTART_RESTARTBLOCK:
-    // kernel-internal, never seen by the caller, who gets EINTR or a restart.
-    if (event.error == 512 || event.error == 513 || event.error == 514 || event.error == 516) {
-      event.error = EINTR;
-      event.interrupted = true;
-    }
+    set_connect_result(event, rec.ret);
   }
   return event;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "probe/filter_keys.hpp"
+#include "shimwatch/config.hpp"
 #include "shimwatch.skel.h"
 
 namespace shimwatch {
@@ -105,6 +106,15 @@ Status ensure_tracefs() {
   return Ok{};
 }
 
+ProbeOptions probe_options(const Config &config) {
+  ProbeOptions options;
+  options.watch_exec = watched_exec_names(config);
+  options.watch_sockets = watched_socket_paths(config);
+  options.watch_tcp_ports = config.watch_tcp_ports;
+  options.ring_buffer_bytes = config.ring_buffer_kib * 1024;
+  return options;
+}
+
 Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordHandler handler) {
   auto state = std::make_unique<State>();
   state->handler = std::move(handler);
@@ -118,6 +128,7 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
     return Error{"setting the ring buffer size failed: " + errno_text(err), -err};
 
   skel->rodata->watching_inodes = options.match_socket_identity;
+  skel->rodata->watching_tcp = !options.watch_tcp_ports.empty();
 
   if (int err = shimwatch_bpf__load(skel))
     return Error{"loading the BPF programs failed: " + errno_text(err) + "; " + load_hint(err),
@@ -138,6 +149,15 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
       return Error{"adding watched socket '" + path + "' failed: " + errno_text(errno), errno};
   }
 
+  for (uint16_t port : options.watch_tcp_ports) {
+    __u16 key = port;
+    if (bpf_map__update_elem(skel->maps.watched_tcp_port, &key, sizeof(key), &present,
+                             sizeof(present), BPF_ANY) != 0)
+      return Error{"adding watched TCP port " + std::to_string(port) +
+                       " failed: " + errno_text(errno),
+                   errno};
+  }
+
   if (auto tracefs = ensure_tracefs(); !tracefs)
     return tracefs.error();
 
@@ -146,6 +166,8 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
     bpf_link **link;
     const char *point;
   } attachments[] = {
+      {skel->progs.tracepoint__sock__inet_sock_set_state,
+       &skel->links.tracepoint__sock__inet_sock_set_state, "tracepoint/sock/inet_sock_set_state"},
       {skel->progs.tracepoint__sched__sched_process_exec,
        &skel->links.tracepoint__sched__sched_process_exec, "tracepoint/sched/sched_process_exec"},
       {skel->progs.tracepoint__syscalls__sys_exit_connect,

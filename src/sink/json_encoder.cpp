@@ -98,10 +98,16 @@ std::string encode_json(const Event &event, const HostInfo &host) {
 
   ordered_json record;
   record["@timestamp"] = format_timestamp(event.timestamp_ns);
+  // ECS: a connect is a network connection; an exec starts a process; a
+  // service control changes a service's state (categorised by the process
+  // that does it, as ECS has no category for init systems).
+  const bool service = event.action == Action::docker_service_control;
   record["event"] = {
       {"kind", "event"},
       {"category", connect ? ordered_json{"network"} : ordered_json{"process"}},
-      {"type", connect ? ordered_json{"connection"} : ordered_json{"start"}},
+      {"type", connect   ? ordered_json{"connection"}
+               : service ? ordered_json{"change"}
+                         : ordered_json{"start"}},
       {"action", action_name(event.action)},
       {"outcome", event.interrupted ? "unknown"
                   : event.success() ? "success"
@@ -126,17 +132,34 @@ std::string encode_json(const Event &event, const HostInfo &host) {
   };
   record["user"] = {{"id", std::to_string(p.uid)}};
   record["group"] = {{"id", std::to_string(p.gid)}};
+  if (event.action == Action::docker_api_tcp_connect)
+    record["destination"] = {{"ip", event.tcp_address}, {"port", event.tcp_port}};
   add_origin_ecs(record, event.origin, &replaced);
 
   ordered_json sw;
   sw["origin"] = origin_json(event.origin, &replaced);
   sw["cgroup"] = {{"id", event.cgroup_id}, {"path", utf8::sanitize(event.cgroup_path, &replaced)}};
   sw["namespace"] = {{"mnt", event.mnt_ns}, {"pid", event.pid_ns}};
-  if (connect)
-    sw["socket"] = {{"path", utf8::sanitize(event.socket_path, &replaced)},
-                    {"abstract", event.socket_abstract}};
-  else
+  if (event.action == Action::docker_api_tcp_connect) {
+    // destination.* above; nothing unix-specific to add.
+  } else if (connect) {
+    ordered_json socket = {{"path", utf8::sanitize(event.socket_path, &replaced)},
+                           {"abstract", event.socket_abstract}};
+    if (!event.socket_peer.empty())
+      socket["peer"] = utf8::sanitize(event.socket_peer, &replaced);
+    socket["matched_by"] = event.socket_matched_by_peer ? "peer" : "path";
+    if (!event.socket_watched.empty())
+      socket["watched"] = utf8::sanitize(event.socket_watched, &replaced);
+    sw["socket"] = std::move(socket);
+  } else {
     sw["exec"] = {{"path", utf8::sanitize(event.exec_path, &replaced)}};
+  }
+  if (event.action == Action::runtime_socket_connect)
+    sw["runtime"] = utf8::sanitize(event.runtime, &replaced);
+  if (service)
+    sw["service"] = {{"verb", utf8::sanitize(event.service_verb, &replaced)},
+                     {"unit", utf8::sanitize(event.service_unit, &replaced)},
+                     {"manager", utf8::sanitize(event.service_manager, &replaced)}};
   ordered_json proc = ordered_json::object();
   if (p.args_truncated)
     proc["args_truncated"] = true;

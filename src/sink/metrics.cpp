@@ -36,6 +36,7 @@ const char *const events_family = "shimwatch_events_total";
 const char *const dropped_family = "shimwatch_events_dropped_total";
 const char *const output_errors_family = "shimwatch_output_errors_total";
 const char *const enrichment_misses_family = "shimwatch_enrichment_misses_total";
+const char *const excluded_family = "shimwatch_events_excluded_total";
 
 // The value written in place of what a fold hides.
 const char *const folded_value = "other";
@@ -361,6 +362,7 @@ struct Metrics::Impl {
   std::unique_ptr<CappedCounters> dropped;
   std::unique_ptr<CappedCounters> output_errors;
   std::unique_ptr<CappedCounters> enrichment_misses;
+  std::unique_ptr<CappedCounters> excluded;
   prometheus::Counter *decode_errors = nullptr;
   prometheus::Counter *filtered = nullptr;
   // Last, so destroyed first: no scrape runs while the rest goes away.
@@ -415,6 +417,15 @@ Metrics::start(const std::string &address, KernelCountersFn kernel_counters, siz
                           "(exec names longer than 15 bytes that differ after byte 15).")
                     .Register(*m.registry)
                     .Add({});
+  m.excluded = capped(prometheus::BuildCounter()
+                          .Name(excluded_family)
+                          .Help("Watched calls not reported because an exclusion rule matched "
+                                "the process (the agent itself, a container runtime, the "
+                                "kubelet), by rule.")
+                          .Register(*m.registry),
+                      {"rule"}, fold_all);
+  // Created up front: a rate() alert sees 0 before the first one.
+  m.excluded->counter({"self"});
   m.output_errors = capped(prometheus::BuildCounter()
                                .Name(output_errors_family)
                                .Help("Failed writes, by output.")
@@ -475,6 +486,10 @@ void Metrics::count_decode_error() {
 }
 void Metrics::count_filtered() {
   impl_->filtered->Increment();
+}
+
+void Metrics::count_excluded(const std::string &rule) {
+  impl_->excluded->increment({utf8::sanitize(rule)});
 }
 
 void Metrics::count_drop(const std::string &stage, const std::string &reason, uint64_t n) {

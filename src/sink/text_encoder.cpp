@@ -98,13 +98,29 @@ std::string text_header() {
 std::string encode_text(const Event &event) {
   const bool connect = is_connect(event.action);
   std::string time = format_timestamp(event.timestamp_ns).substr(11, 15);
-  std::string target = connect ? event.socket_path : command_line(event.process.args);
+  // A connect's target: the path passed, what it reached when that differs
+  // (a bind-mounted socket), and the runtime when it is not Docker's.
+  std::string target = command_line(event.process.args);
+  if (event.action == Action::docker_api_tcp_connect) {
+    target = event.tcp_address.find(':') != std::string::npos
+                 ? "tcp://[" + event.tcp_address + "]:" + std::to_string(event.tcp_port)
+                 : "tcp://" + event.tcp_address + ":" + std::to_string(event.tcp_port);
+  } else if (connect) {
+    target = event.socket_path;
+    if (!event.socket_peer.empty() && event.socket_peer != event.socket_path)
+      target += " -> " + event.socket_peer;
+    if (event.action == Action::runtime_socket_connect && !event.runtime.empty())
+      target += " (" + event.runtime + ")";
+  }
+  const char *action = connect                                          ? "connect"
+                       : event.action == Action::docker_service_control ? "service"
+                                                                        : "exec";
   std::string outcome = event.success() ? "ok" : errno_name(event.error);
   std::string origin = origin_label(event);
   std::string line;
   char buf[128];
-  snprintf(buf, sizeof(buf), "%-15s %-7s %-15s %7u ", time.c_str(), connect ? "connect" : "exec",
-           outcome.c_str(), event.process.pid);
+  snprintf(buf, sizeof(buf), "%-15s %-7s %-15s %7u ", time.c_str(), action, outcome.c_str(),
+           event.process.pid);
   line += buf;
   line += fit(printable(event.process.name), 15) + " ";
   line += fit(printable(origin), origin_width) + " ";

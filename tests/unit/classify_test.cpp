@@ -98,17 +98,76 @@ TEST(Classifier, FexecveFdPathFallsBackToComm) {
   EXPECT_FALSE(classifier.accept(exec_event("/opt/3", "docker")));
 }
 
-TEST(Classifier, ConnectEventsAreAlwaysAccepted) {
-  // The kernel already matched the socket path; exec names do not apply.
+TEST(Classifier, ConnectEventsToAWatchedSocketAreAccepted) {
+  // The configured socket the connect matched decides; exec names do not
+  // apply. A path that is no watched socket is filtered (the kernel filter
+  // may hold more paths, e.g. runtime sockets that are off).
   Classifier classifier(watching({}));
   Event e;
   e.action = Action::docker_socket_connect;
   e.socket_path = "/var/run/docker.sock";
   e.process.name = "node_exporter";
   EXPECT_TRUE(classifier.accept(e));
-  e.socket_path = "@whatever";
   e.error = 111;
   EXPECT_TRUE(classifier.accept(e));
+  e.socket_path = "@whatever";
+  EXPECT_FALSE(classifier.accept(e));
+  // Matched by what it reached: the agent names the watched socket.
+  e.socket_watched = "/var/run/docker.sock";
+  e.socket_matched_by_peer = true;
+  EXPECT_TRUE(classifier.accept(e));
+}
+
+TEST(Classifier, AcceptRelabelsTheAction) {
+  // The decode stage labels every exec docker-cli-exec and every connect
+  // docker-socket-connect; accept() decides which one it is.
+  Classifier classifier(shimwatch::default_config());
+  Event e = exec_event("/usr/bin/systemctl", "systemctl");
+  e.process.args = {"systemctl", "restart", "docker"};
+  ASSERT_TRUE(classifier.accept(e));
+  EXPECT_EQ(e.action, Action::docker_service_control);
+
+  Event c;
+  c.action = Action::docker_socket_connect;
+  c.socket_path = "/var/run/crio/crio.sock";
+  ASSERT_TRUE(classifier.accept(c));
+  EXPECT_EQ(c.action, Action::runtime_socket_connect);
+  EXPECT_EQ(c.runtime, "cri-o");
+}
+
+TEST(Classifier, VerdictSaysWhyAnEventIsNotReported) {
+  Classifier classifier(shimwatch::default_config());
+  auto v = classifier.accept(exec_event("/usr/bin/dockerd", "dockerd"));
+  EXPECT_EQ(v.kind, shimwatch::Verdict::Kind::filtered);
+  EXPECT_FALSE(v.excluded());
+  EXPECT_EQ(v.rule, "");
+
+  Event e;
+  e.action = Action::docker_socket_connect;
+  e.socket_path = "/run/docker.sock";
+  e.process.executable = "/usr/bin/kubelet";
+  v = classifier.accept(e);
+  EXPECT_FALSE(v);
+  EXPECT_TRUE(v.excluded());
+  EXPECT_EQ(v.rule, "executable:kubelet");
+
+  e.process.executable = "/usr/local/bin/agent";
+  v = classifier.accept(e);
+  EXPECT_TRUE(v);
+  EXPECT_EQ(v.kind, shimwatch::Verdict::Kind::accepted);
+}
+
+TEST(Classifier, TcpApiConnectsKeepTheirAction) {
+  // The kernel matched the port; there is no socket path to look at.
+  Classifier classifier(shimwatch::default_config());
+  Event e;
+  e.action = Action::docker_api_tcp_connect;
+  e.tcp_address = "127.0.0.1";
+  e.tcp_port = 2375;
+  e.process.executable = "/usr/local/bin/agent";
+  ASSERT_TRUE(classifier.accept(e));
+  EXPECT_EQ(e.action, Action::docker_api_tcp_connect);
+  EXPECT_EQ(e.runtime, "");
 }
 
 } // namespace

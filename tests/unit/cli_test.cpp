@@ -393,4 +393,48 @@ TEST(Cli, UsageEndsWithExamples) {
   EXPECT_EQ(usage.find("OPTIONS", examples), std::string::npos);
 }
 
+// --- runtime sockets, service control, exclusion ---
+
+TEST(Cli, RuntimeFlags) {
+  CliRequest r = parse_ok({"run", "--watch-runtime", "containerd", "--watch-runtime-socket",
+                           "k3s=/run/k3s/containerd/containerd.sock"});
+  size_t containerd_on = 0;
+  for (const auto &s : r.config.runtime_sockets)
+    if (s.runtime == "containerd" && s.enabled)
+      ++containerd_on;
+  EXPECT_EQ(containerd_on, 2u); // /run and /var/run
+  EXPECT_EQ(r.config.runtime_sockets.back().runtime, "k3s");
+  auto paths = shimwatch::watched_socket_paths(r.config);
+  EXPECT_NE(std::find(paths.begin(), paths.end(), "/run/containerd/containerd.sock"), paths.end());
+  EXPECT_NE(std::find(paths.begin(), paths.end(), "/run/k3s/containerd/containerd.sock"),
+            paths.end());
+}
+
+TEST(Cli, RuntimeFlagsApplyOnTopOfConfigFile) {
+  TempFile file(R"({"watch": {"runtime_sockets": [
+    {"path": "/run/k0s/containerd.sock", "runtime": "k0s", "enabled": false}]}})");
+  CliRequest r = parse_ok({"run", "--watch-runtime", "k0s", "-c", file.path()});
+  ASSERT_EQ(r.config.runtime_sockets.size(), 1u);
+  EXPECT_TRUE(r.config.runtime_sockets[0].enabled);
+  // The defaults were replaced by the file: containerd is no longer known.
+  std::string message = parse_error({"run", "-c", file.path(), "--watch-runtime", "containerd"});
+  EXPECT_NE(message.find("configured: k0s"), std::string::npos) << message;
+}
+
+TEST(Cli, PrintConfigShowsTheNewKeys) {
+  CliRequest r = parse_ok({"run", "--print-config"});
+  auto doc = nlohmann::json::parse(shimwatch::config_to_json(r.config));
+  EXPECT_TRUE(doc["watch"]["runtime_sockets"].is_array());
+  EXPECT_EQ(doc["watch"]["service_control"]["enabled"], true);
+  EXPECT_EQ(doc["watch"]["service_control"]["init_scripts"],
+            nlohmann::json::array({"/etc/init.d/docker"}));
+  EXPECT_EQ(doc["exclude"]["self"], true);
+}
+
+TEST(Cli, UsageMentionsRuntimeFlags) {
+  std::string usage = shimwatch::usage_text();
+  EXPECT_NE(usage.find("--watch-runtime RUNTIME"), std::string::npos);
+  EXPECT_NE(usage.find("--watch-runtime-socket RUNTIME=PATH"), std::string::npos);
+}
+
 } // namespace

@@ -442,4 +442,198 @@ TEST(ConfigToJson, SameSchemaAsTheFile) {
   EXPECT_EQ(doc, nlohmann::json::parse(shimwatch::default_config_json()));
 }
 
+// --- runtime sockets, service control, exclusion ---
+
+TEST(Config, ServiceControlAndExcludeDefaults) {
+  Config c = default_config();
+  const auto &sc = c.service_control;
+  EXPECT_TRUE(sc.enabled);
+  EXPECT_EQ(sc.managers, (strings{"systemctl", "service"}));
+  EXPECT_EQ(sc.units, (strings{"docker", "docker.service", "docker.socket"}));
+  for (const char *verb : {"start", "stop", "restart", "reload", "enable", "disable", "mask",
+                           "unmask", "try-restart", "reload-or-restart", "kill"})
+    EXPECT_NE(std::find(sc.verbs.begin(), sc.verbs.end(), verb), sc.verbs.end()) << verb;
+  for (const char *verb : {"status", "show", "is-active", "cat"})
+    EXPECT_EQ(std::find(sc.verbs.begin(), sc.verbs.end(), verb), sc.verbs.end()) << verb;
+  EXPECT_EQ(sc.init_scripts, (strings{"/etc/init.d/docker"}));
+  EXPECT_TRUE(c.exclude.self);
+  EXPECT_FALSE(c.exclude.executables.empty());
+}
+
+TEST(ApplyConfigJson, RuntimeSocketsServiceControlAndExclude) {
+  auto applied = apply_config_json(R"({
+    "watch": {
+      "runtime_sockets": [
+        {"path": "/run/k3s/containerd/containerd.sock", "runtime": "k3s"},
+        {"path": "/run/containerd/containerd.sock", "runtime": "containerd", "enabled": false}
+      ],
+      "service_control": {"managers": ["systemctl"], "verbs": ["restart"]}
+    },
+    "exclude": {"self": false, "executables": ["/opt/*"], "units": ["backup*.service"],
+                "comms": ["scan"]}
+  })",
+                                   default_config());
+  ASSERT_TRUE(applied.ok()) << applied.error().message;
+  ASSERT_EQ(applied->runtime_sockets.size(), 2u);
+  EXPECT_EQ(applied->runtime_sockets[0].path, "/run/k3s/containerd/containerd.sock");
+  EXPECT_EQ(applied->runtime_sockets[0].runtime, "k3s");
+  EXPECT_TRUE(applied->runtime_sockets[0].enabled); // enabled defaults to true
+  EXPECT_FALSE(applied->runtime_sockets[1].enabled);
+  EXPECT_EQ(applied->service_control.managers, (strings{"systemctl"}));
+  EXPECT_EQ(applied->service_control.verbs, (strings{"restart"}));
+  // Keys not given keep the base's value.
+  EXPECT_EQ(applied->service_control.units, default_config().service_control.units);
+  EXPECT_TRUE(applied->service_control.enabled);
+  EXPECT_FALSE(applied->exclude.self);
+  EXPECT_EQ(applied->exclude.executables, (strings{"/opt/*"}));
+  EXPECT_EQ(applied->exclude.units, (strings{"backup*.service"}));
+  EXPECT_EQ(applied->exclude.comms, (strings{"scan"}));
+  EXPECT_TRUE(validate_config(*applied).ok());
+}
+
+TEST(ApplyConfigJson, NewKeysWrongTypesAndUnknownKeysNameTheKey) {
+  const std::pair<const char *, const char *> cases[] = {
+      {R"({"watch": {"runtime_sockets": {}}})", "watch.runtime_sockets"},
+      {R"({"watch": {"runtime_sockets": ["/run/x.sock"]}})", "watch.runtime_sockets[0]"},
+      {R"({"watch": {"runtime_sockets": [{"runtime": "x"}]}})", "watch.runtime_sockets[0].path"},
+      {R"({"watch": {"runtime_sockets": [{"path": "/x"}]}})", "watch.runtime_sockets[0].runtime"},
+      {R"({"watch": {"runtime_sockets": [{"path": 1, "runtime": "x"}]}})",
+       "watch.runtime_sockets[0].path"},
+      {R"({"watch": {"runtime_sockets": [{"path": "/x", "runtime": "x", "enabled": "yes"}]}})",
+       "watch.runtime_sockets[0].enabled"},
+      {R"({"watch": {"service_control": []}})", "watch.service_control"},
+      {R"({"watch": {"service_control": {"enabled": 1}}})", "watch.service_control.enabled"},
+      {R"({"watch": {"service_control": {"units": "docker"}}})", "watch.service_control.units"},
+      {R"({"watch": {"service_control": {"verbs": [1]}}})", "watch.service_control.verbs[0]"},
+      {R"({"exclude": []})", "exclude"},
+      {R"({"exclude": {"self": "yes"}})", "exclude.self"},
+      {R"({"exclude": {"executables": [null]}})", "exclude.executables[0]"},
+  };
+  for (const auto &[text, key] : cases) {
+    std::string message = apply_error(text);
+    EXPECT_NE(message.find(std::string("'") + key + "'"), std::string::npos)
+        << text << " -> " << message;
+  }
+  std::string message = apply_error(
+      R"({"watch": {"runtime_sockets": [{"path": "/x", "runtime": "x", "on": true}]}})");
+  EXPECT_NE(message.find("watch.runtime_sockets[0].on"), std::string::npos) << message;
+  EXPECT_NE(message.find("path, runtime, enabled"), std::string::npos) << message;
+  message = apply_error(R"({"watch": {"service_control": {"unit": []}}})");
+  EXPECT_NE(message.find("watch.service_control.unit"), std::string::npos) << message;
+  EXPECT_NE(message.find("init_scripts"), std::string::npos) << message;
+  message = apply_error(R"({"exclude": {"executable": []}})");
+  EXPECT_NE(message.find("exclude.executable"), std::string::npos) << message;
+  EXPECT_NE(message.find("self, executables, units, comms"), std::string::npos) << message;
+}
+
+TEST(ValidateConfig, RuntimeSockets) {
+  const std::pair<shimwatch::RuntimeSocket, const char *> bad[] = {
+      {{"run/x.sock", "x", true}, "watch.runtime_sockets[10].path"},
+      {{"@", "x", true}, "watch.runtime_sockets[10].path"},
+      {{"/" + std::string(108, 's'), "x", true}, "watch.runtime_sockets[10].path"},
+      {{"/run/x.sock", "", true}, "watch.runtime_sockets[10].runtime"},
+      {{"/run/x.sock", "my runtime", true}, "watch.runtime_sockets[10].runtime"},
+      {{"/run/crio/crio.sock", "podman", false}, "watch.runtime_sockets[10].path"},
+  };
+  for (const auto &[socket, key] : bad) {
+    Config c = default_config();
+    c.runtime_sockets.push_back(socket);
+    std::string message = validate_error(c);
+    EXPECT_NE(message.find(key), std::string::npos) << message;
+  }
+  Config c = default_config();
+  c.runtime_sockets.push_back({"@containerd-shim", "containerd", true});
+  c.runtime_sockets.push_back({"/run/crio/crio.sock", "cri-o", false}); // same runtime: fine
+  EXPECT_TRUE(validate_config(c).ok());
+}
+
+TEST(ValidateConfig, KernelFiltersHoldAtMost256Entries) {
+  Config c = default_config();
+  for (int i = 0; i < 250; ++i)
+    c.runtime_sockets.push_back({"/run/r" + std::to_string(i) + ".sock", "r", true});
+  std::string message = validate_error(c);
+  EXPECT_NE(message.find("256"), std::string::npos) << message;
+  for (auto &s : c.runtime_sockets)
+    s.enabled = false; // known but not watched: not in the kernel filter
+  EXPECT_TRUE(validate_config(c).ok());
+
+  c = default_config();
+  c.watch_exec.clear();
+  for (int i = 0; i < 255; ++i)
+    c.watch_exec.push_back("tool" + std::to_string(i));
+  message = validate_error(c); // 255 + systemctl + service
+  EXPECT_NE(message.find("256"), std::string::npos) << message;
+  c.service_control.enabled = false;
+  EXPECT_TRUE(validate_config(c).ok());
+}
+
+TEST(ValidateConfig, ServiceControl) {
+  const std::pair<std::function<void(Config &)>, const char *> bad[] = {
+      {[](Config &c) { c.service_control.managers = {"/bin/systemctl"}; },
+       "watch.service_control.managers"},
+      {[](Config &c) { c.service_control.managers = {""}; }, "watch.service_control.managers"},
+      {[](Config &c) { c.service_control.units = {"docker service"}; },
+       "watch.service_control.units"},
+      {[](Config &c) { c.service_control.units = {""}; }, "watch.service_control.units"},
+      {[](Config &c) { c.service_control.verbs = {"re start"}; }, "watch.service_control.verbs"},
+      {[](Config &c) { c.service_control.init_scripts = {"etc/init.d/docker"}; },
+       "watch.service_control.init_scripts"},
+      {[](Config &c) { c.service_control.init_scripts = {"/etc/init.d/"}; },
+       "watch.service_control.init_scripts"},
+      {[](Config &c) { c.service_control.units.clear(); }, "watch.service_control.units"},
+      {[](Config &c) { c.service_control.verbs.clear(); }, "watch.service_control.verbs"},
+      {[](Config &c) { c.exclude.executables = {""}; }, "exclude.executables"},
+      {[](Config &c) { c.exclude.units = {""}; }, "exclude.units"},
+  };
+  for (const auto &[change, key] : bad) {
+    Config c = default_config();
+    change(c);
+    std::string message = validate_error(c);
+    EXPECT_NE(message.find(key), std::string::npos) << message;
+  }
+  // Turned off, empty lists are fine.
+  Config c = default_config();
+  c.service_control.enabled = false;
+  c.service_control.units.clear();
+  c.service_control.verbs.clear();
+  EXPECT_TRUE(validate_config(c).ok());
+}
+
+TEST(ConfigToJson, RoundTripsTheNewKeys) {
+  Config c = default_config();
+  c.runtime_sockets = {{"/run/k3s/containerd/containerd.sock", "k3s", true},
+                       {"@podman", "podman", false}};
+  c.service_control.enabled = false;
+  c.service_control.managers = {"rc-service"};
+  c.service_control.units = {"docker-custom.service"};
+  c.service_control.verbs = {"restart", "stop"};
+  c.service_control.init_scripts = {"/etc/rc.d/rc.docker"};
+  c.exclude.self = false;
+  c.exclude.executables = {"/opt/*"};
+  c.exclude.units = {"backup*.service"};
+  c.exclude.comms = {"scan*"};
+
+  std::string text = config_to_json(c);
+  auto applied = apply_config_json(text, default_config());
+  ASSERT_TRUE(applied.ok()) << applied.error().message << "\n" << text;
+  ASSERT_EQ(applied->runtime_sockets.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(applied->runtime_sockets[i].path, c.runtime_sockets[i].path);
+    EXPECT_EQ(applied->runtime_sockets[i].runtime, c.runtime_sockets[i].runtime);
+    EXPECT_EQ(applied->runtime_sockets[i].enabled, c.runtime_sockets[i].enabled);
+  }
+  const auto &sc = applied->service_control;
+  EXPECT_EQ(sc.enabled, false);
+  EXPECT_EQ(sc.managers, c.service_control.managers);
+  EXPECT_EQ(sc.units, c.service_control.units);
+  EXPECT_EQ(sc.verbs, c.service_control.verbs);
+  EXPECT_EQ(sc.init_scripts, c.service_control.init_scripts);
+  EXPECT_EQ(applied->exclude.self, false);
+  EXPECT_EQ(applied->exclude.executables, c.exclude.executables);
+  EXPECT_EQ(applied->exclude.units, c.exclude.units);
+  EXPECT_EQ(applied->exclude.comms, c.exclude.comms);
+  // And the printed document is the same again.
+  EXPECT_EQ(config_to_json(*applied), text);
+}
+
 } // namespace

@@ -411,7 +411,7 @@ TEST_F(DecodeTest, RejectsSocketLengthBeyondSunPath) {
 }
 
 TEST_F(DecodeTest, RejectsUnknownType) {
-  for (__u32 type : {0u, 3u, 0xffffffffu}) {
+  for (__u32 type : {0u, 4u, 0xffffffffu}) {
     make_exec();
     rec->hdr.type = type;
     auto raw = wire();
@@ -577,4 +577,42 @@ TEST_F(DecodeTest, PeerLengthPastItsFieldIsAnError) {
   auto event = decode_event(wire(), ClockOffset{0});
   ASSERT_FALSE(event);
   EXPECT_NE(event.error().message.find("peer"), std::string::npos);
+}
+
+TEST_F(DecodeTest, TcpConnectCarriesTheDestination) {
+  make_connect();
+  rec->hdr.type = SW_EVENT_TCP_CONNECT;
+  rec->inet.family = SW_AF_INET6;
+  rec->inet.port = 2376;
+  rec->inet.addr[15] = 1; // ::1
+  rec->ret = -ECONNREFUSED;
+  rec->flags = SW_FLAG_COMPLETED_LATER;
+  auto event = decode_event(wire(), ClockOffset{0});
+  ASSERT_TRUE(event) << event.error().message;
+  EXPECT_EQ(event->action, Action::docker_api_tcp_connect);
+  EXPECT_EQ(event->tcp_address, "::1");
+  EXPECT_EQ(event->tcp_port, 2376);
+  EXPECT_EQ(event->error, ECONNREFUSED);
+  EXPECT_TRUE(event->socket_path.empty());
+
+  rec->inet = {};
+  rec->inet.family = SW_AF_INET;
+  rec->inet.port = 2375;
+  const unsigned char loopback[] = {127, 0, 0, 1};
+  std::memcpy(rec->inet.addr, loopback, 4);
+  rec->ret = 0;
+  event = decode_event(wire(), ClockOffset{0});
+  ASSERT_TRUE(event);
+  EXPECT_EQ(event->tcp_address, "127.0.0.1");
+  EXPECT_EQ(event->tcp_port, 2375);
+  EXPECT_TRUE(event->success());
+}
+
+TEST_F(DecodeTest, TcpConnectWithAnUnknownFamilyIsAnError) {
+  make_connect();
+  rec->hdr.type = SW_EVENT_TCP_CONNECT;
+  rec->inet.family = 1;
+  auto event = decode_event(wire(), ClockOffset{0});
+  ASSERT_FALSE(event);
+  EXPECT_NE(event.error().message.find("family"), std::string::npos);
 }

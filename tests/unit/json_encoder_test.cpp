@@ -258,4 +258,58 @@ TEST(JsonEncoderInterrupted, OutcomeUnknownWithEintr) {
   EXPECT_EQ(j["error"]["code"], "EINTR");
 }
 
+// --- service control, runtime sockets, socket peers ---
+
+TEST(JsonEncoder, ServiceControlEvent) {
+  Event e = exec_event();
+  e.action = Action::docker_service_control;
+  e.process.name = "systemctl";
+  e.process.executable = e.exec_path = "/usr/bin/systemctl";
+  e.process.args = {"systemctl", "restart", "docker"};
+  e.service_verb = "restart";
+  e.service_unit = "docker";
+  e.service_manager = "systemctl";
+  json j = encode(e);
+  EXPECT_EQ(j["event"]["action"], "docker-service-control");
+  EXPECT_EQ(j["event"]["category"], json::array({"process"}));
+  EXPECT_EQ(j["event"]["type"], json::array({"change"}));
+  EXPECT_EQ(j["shimwatch"]["service"],
+            (json{{"verb", "restart"}, {"unit", "docker"}, {"manager", "systemctl"}}));
+  EXPECT_EQ(j["shimwatch"]["exec"]["path"], "/usr/bin/systemctl");
+  EXPECT_FALSE(j["shimwatch"].contains("socket"));
+  EXPECT_FALSE(j["shimwatch"].contains("runtime"));
+}
+
+TEST(JsonEncoder, RuntimeSocketEvent) {
+  Event e = connect_event();
+  e.action = Action::runtime_socket_connect;
+  e.socket_path = "/var/run/crio/crio.sock";
+  e.runtime = "cri-o";
+  json j = encode(e);
+  EXPECT_EQ(j["event"]["action"], "runtime-socket-connect");
+  EXPECT_EQ(j["event"]["category"], json::array({"network"}));
+  EXPECT_EQ(j["event"]["type"], json::array({"connection"}));
+  EXPECT_EQ(j["shimwatch"]["runtime"], "cri-o");
+  EXPECT_FALSE(j["shimwatch"].contains("service"));
+}
+
+TEST(JsonEncoder, SocketPeerMatchedByAndWatched) {
+  Event e = connect_event();
+  json j = encode(e);
+  EXPECT_EQ(j["shimwatch"]["socket"]["matched_by"], "path");
+  EXPECT_FALSE(j["shimwatch"]["socket"].contains("peer"));
+  EXPECT_FALSE(j["shimwatch"]["socket"].contains("watched"));
+  EXPECT_FALSE(j["shimwatch"].contains("runtime")); // docker connects name no runtime
+
+  e.socket_path = "/host/d.sock";
+  e.socket_peer = "/var/run/docker.sock";
+  e.socket_matched_by_peer = true;
+  e.socket_watched = "/var/run/docker.sock";
+  j = encode(e);
+  EXPECT_EQ(j["shimwatch"]["socket"]["path"], "/host/d.sock");
+  EXPECT_EQ(j["shimwatch"]["socket"]["peer"], "/var/run/docker.sock");
+  EXPECT_EQ(j["shimwatch"]["socket"]["matched_by"], "peer");
+  EXPECT_EQ(j["shimwatch"]["socket"]["watched"], "/var/run/docker.sock");
+}
+
 } // namespace
