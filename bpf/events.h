@@ -64,6 +64,7 @@ enum sw_counter {
 #define SW_FLAG_MATCHED_PEER (1U << 7)	     /* connect: the socket it reached is watched */
 #define SW_FLAG_PEER_KNOWN (1U << 8)	     /* connect: peer below is filled in */
 #define SW_FLAG_COMPLETED_LATER (1U << 9) /* tcp connect: ret is how the handshake ended */
+#define SW_FLAG_EXEC_IDENTITY (1U << 10)   /* exec: the file is a watched binary by identity */
 
 /* sw_cgroup_info.hierarchy: where the names come from. */
 #define SW_CGROUP_HIERARCHY_V2 0

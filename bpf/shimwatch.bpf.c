@@ -28,6 +28,18 @@ struct {
 	__type(value, __u8);
 } watched_exec SEC(".maps");
 
+/* Identities (inode, device) of the watched binaries (the docker CLI and
+ * its plugins): their exec is reported under any name, through a symlink or
+ * a hard link. Kept current by the agent as the binaries are replaced. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct sw_inode_key);
+	__type(value, __u8);
+} watched_exec_inode SEC(".maps");
+
+const volatile bool watching_exec_inodes = false;
+
 /* Unix socket addresses whose connect() is reported. Filled before attach. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -417,8 +429,24 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 	 * bytes): the cheapest possible filter for an exec storm. Names longer
 	 * than that are checked in full in user space against exec_path. */
 	bpf_get_current_comm(key.name, sizeof(key.name));
-	if (!bpf_map_lookup_elem(&watched_exec, &key))
-		return 0;
+	if (!bpf_map_lookup_elem(&watched_exec, &key)) {
+		/* Not by name: maybe by what file it runs (a link under another
+		 * name). exe_file is the new program's file by now. */
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		struct sw_inode_key id = {};
+		struct file *exe;
+
+		if (!watching_exec_inodes)
+			return 0;
+		exe = BPF_CORE_READ(task, mm, exe_file);
+		if (!exe)
+			return 0;
+		id.ino = BPF_CORE_READ(exe, f_inode, i_ino);
+		id.dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+		if (!bpf_map_lookup_elem(&watched_exec_inode, &id))
+			return 0;
+		flags |= SW_FLAG_EXEC_IDENTITY;
+	}
 
 	e = scratch__get();
 	if (!e)

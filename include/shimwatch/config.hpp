@@ -104,6 +104,10 @@ struct Config {
   std::vector<std::string> watch_exec;
   // Unix socket paths whose connect is reported; "@name" is an abstract name.
   std::vector<std::string> watch_sockets;
+  // Binaries whose exec is reported under any name (a symlink, a hard link):
+  // matched by inode and device. Names in watch_exec are also looked up in
+  // the standard bin directories (see watched_exec_paths).
+  std::vector<std::string> watch_exec_paths;
   // TCP ports of the Docker Engine API whose connect() is reported.
   std::vector<uint16_t> watch_tcp_ports;
   // Which destinations count: loopback and this node's addresses, or any.
@@ -148,6 +152,9 @@ std::vector<std::string> watched_socket_paths(const Config &config);
 // then (service control enabled) the managers and the init scripts'
 // basenames; each once, in that order.
 std::vector<std::string> watched_exec_names(const Config &config);
+// watch.exec_paths, then every watch.exec name in /usr/local/sbin,
+// /usr/local/bin, /usr/sbin, /usr/bin, /sbin and /bin; each once.
+std::vector<std::string> watched_exec_paths(const Config &config);
 
 // The built-in defaults (src/config/default_config.json, embedded at build time).
 std::string_view default_config_json();

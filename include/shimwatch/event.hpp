@@ -122,6 +122,8 @@ struct Event {
   uint32_t pid_ns = 0;
   std::string exec_path;            // exec: the path passed to execve()
   bool exec_path_truncated = false; // longer than the kernel keeps: its basename is lost
+  // The file run is a watched binary by identity (inode), whatever its name.
+  bool exec_matched_by_identity = false;
 
   // connect
   std::string socket_path; // as passed by the caller; abstract names start with '@'

@@ -21,6 +21,10 @@ struct ProbeOptions {
   // (identities set with set_watched_sockets). Costs a table entry per unix
   // connect in flight.
   bool match_socket_identity = true;
+  // Also report exec of a file with a watched identity (set with
+  // set_watched_executables) whatever its name. Costs a few reads and a map
+  // lookup per exec on the node.
+  bool match_exec_identity = true;
   // TCP ports whose connect() is reported (IPv4 and IPv6, any destination:
   // which destinations count is decided in user space).
   std::vector<uint16_t> watch_tcp_ports;
@@ -30,18 +34,22 @@ struct Config;
 // What the config asks the kernel to watch.
 ProbeOptions probe_options(const Config &config);
 
-// A socket file's identity, as stat() reports it.
-struct SocketIdentity {
+// A file's identity, as stat() reports it.
+struct FileIdentity {
   uint64_t dev = 0;
   uint64_t ino = 0;
-  bool operator==(const SocketIdentity &) const = default;
-  auto operator<=>(const SocketIdentity &) const = default;
+  bool operator==(const FileIdentity &) const = default;
+  auto operator<=>(const FileIdentity &) const = default;
 };
+using SocketIdentity = FileIdentity;
 
 // The identity of each path that is a socket now (stat follows symlinks);
 // abstract names and paths that are missing or not sockets are left out.
 std::vector<std::pair<SocketIdentity, std::string>>
 resolve_socket_identities(const std::vector<std::string> &paths);
+// The same for regular files (the watched binaries).
+std::vector<std::pair<FileIdentity, std::string>>
+resolve_executable_identities(const std::vector<std::string> &paths);
 
 // Summed over CPUs from the kernel's per-CPU counters map.
 struct KernelCounters {
@@ -77,6 +85,8 @@ public:
   // ProbeOptions::match_socket_identity). Sockets are re-created when their
   // server restarts, so the agent calls this again from time to time.
   Status set_watched_sockets(const std::vector<SocketIdentity> &identities);
+  // The same for the watched binaries (package upgrades replace them).
+  Status set_watched_executables(const std::vector<FileIdentity> &identities);
   // Attach points in use, e.g. "tracepoint/syscalls/sys_enter_connect".
   const std::vector<std::string> &attach_points() const { return attach_points_; }
 
@@ -85,7 +95,8 @@ private:
   explicit Probe(std::unique_ptr<State> state);
 
   std::unique_ptr<State> state_;
-  std::vector<SocketIdentity> watched_identities_;
+  std::vector<FileIdentity> watched_identities_;
+  std::vector<FileIdentity> watched_executables_;
   std::vector<std::string> attach_points_;
 };
 

@@ -267,6 +267,19 @@ int run_agent(const CliRequest &request) {
   std::unique_ptr<Probe> probe;
   std::unique_ptr<Metrics> metrics;
   std::unique_ptr<Dispatcher> dispatcher; // its threads count into metrics
+  const std::vector<std::string> exec_paths = watched_exec_paths(config);
+  std::vector<std::pair<FileIdentity, std::string>> executables;
+  auto refresh_executables = [&] {
+    auto fresh = resolve_executable_identities(exec_paths);
+    if (fresh == executables)
+      return;
+    executables = std::move(fresh);
+    std::vector<FileIdentity> ids;
+    for (const auto &[id, path] : executables)
+      ids.push_back(id);
+    if (auto st = probe->set_watched_executables(ids); !st)
+      spdlog::warn("{}", st.error().message);
+  };
 
   auto on_record = [&](std::span<const std::byte> raw) {
     auto event = decode_event(raw, clock);
@@ -314,6 +327,7 @@ int run_agent(const CliRequest &request) {
   sockets.refresh();
   if (auto st = probe->set_watched_sockets(sockets.identities()); !st)
     throw StartupError(st.error().message);
+  refresh_executables();
 
   if (!config.metrics_address.empty()) {
     Probe *p = probe.get();
@@ -386,6 +400,7 @@ int run_agent(const CliRequest &request) {
         dispatcher->push(std::move(*gap));
       dispatcher->report_losses();
       local_addresses.refresh();
+      refresh_executables(); // upgrades replace the binaries
       if (sockets.refresh())
         if (auto st = probe->set_watched_sockets(sockets.identities()); !st)
           spdlog::warn("{}", st.error().message);

@@ -284,6 +284,10 @@ bool Classifier::classify_exec(Event &event) const {
   }
 
   event.action = Action::docker_cli_exec;
+  // The kernel found the file to be a watched binary: a link or a copy by
+  // another name is still the docker CLI.
+  if (event.exec_matched_by_identity)
+    return true;
   if (path_usable)
     return exec_names_.count(name) > 0;
   return exec_comm_keys_.count(name) > 0;

@@ -29,6 +29,7 @@ struct FlagValues {
   std::vector<std::string> watch_exec;
   std::vector<std::string> watch_sockets;
   std::vector<std::string> watch_tcp_ports;
+  std::vector<std::string> watch_exec_paths;
   std::optional<std::string> watch_tcp_destinations;
   std::vector<std::string> watch_runtime_sockets; // RUNTIME=PATH
   std::vector<std::string> watch_runtimes;
@@ -67,6 +68,7 @@ constexpr const char *value_flags[] = {"--config",
                                        "--watch-exec",
                                        "--watch-socket",
                                        "--watch-tcp-port",
+                                       "--watch-exec-path",
                                        "--watch-tcp-destinations",
                                        "--watch-runtime-socket",
                                        "--watch-runtime",
@@ -194,6 +196,8 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
       flags.watch_exec.push_back(*value);
     else if (flag == "--watch-socket")
       flags.watch_sockets.push_back(*value);
+    else if (flag == "--watch-exec-path")
+      flags.watch_exec_paths.push_back(*value);
     else if (flag == "--watch-tcp-port")
       flags.watch_tcp_ports.push_back(*value);
     else if (flag == "--watch-tcp-destinations")
@@ -278,6 +282,7 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
   }
   append_unique(config.watch_exec, flags.watch_exec);
   append_unique(config.watch_sockets, flags.watch_sockets);
+  append_unique(config.watch_exec_paths, flags.watch_exec_paths);
   for (const auto &text : flags.watch_tcp_ports) {
     uint32_t port = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
@@ -410,6 +415,10 @@ OPTIONS (run, check)
                                (see `shimwatch run --print-config`)
       --watch-exec NAME        also report exec of this basename (repeatable;
                                defaults: docker, docker-compose)
+      --watch-exec-path PATH   also report exec of this binary under any name
+                               (a symlink or hard link: matched by inode;
+                               repeatable; the --watch-exec names in the bin
+                               directories are always included)
       --watch-tcp-port N       also report TCP connect() to port N (repeatable;
                                defaults: 2375, 2376, the Docker Engine API)
       --watch-tcp-destinations local|any

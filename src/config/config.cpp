@@ -272,6 +272,21 @@ std::vector<std::string> watched_socket_paths(const Config &config) {
   return out;
 }
 
+std::vector<std::string> watched_exec_paths(const Config &config) {
+  std::vector<std::string> out;
+  auto add = [&](const std::string &path) {
+    if (std::find(out.begin(), out.end(), path) == out.end())
+      out.push_back(path);
+  };
+  for (const auto &path : config.watch_exec_paths)
+    add(path);
+  for (const auto &name : config.watch_exec)
+    for (const char *dir :
+         {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"})
+      add(std::string(dir) + "/" + name);
+  return out;
+}
+
 std::vector<std::string> watched_exec_names(const Config &config) {
   std::vector<std::string> out;
   for (const auto &name : config.watch_exec)
@@ -362,9 +377,9 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
       !st)
     return st.error();
 
-  auto watch = section(
-      root, "watch",
-      {"exec", "sockets", "tcp_ports", "tcp_destinations", "runtime_sockets", "service_control"});
+  auto watch = section(root, "watch",
+                       {"exec", "exec_paths", "sockets", "tcp_ports", "tcp_destinations",
+                        "runtime_sockets", "service_control"});
   if (!watch)
     return watch.error();
   if (watch->contains("exec")) {
@@ -378,6 +393,12 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
     if (!list)
       return list.error();
     base.watch_sockets = *list;
+  }
+  if (watch->contains("exec_paths")) {
+    auto list = string_list(watch->at("exec_paths"), "watch.exec_paths");
+    if (!list)
+      return list.error();
+    base.watch_exec_paths = *list;
   }
   if (watch->contains("tcp_ports")) {
     const json &v = watch->at("tcp_ports");
@@ -717,6 +738,12 @@ Status validate_config(const Config &config) {
     return key_error("output.syslog.facility", facility.error().message);
   if (uint32_t n = config.syslog.queue_size; n < 1 || n > 1'000'000)
     return key_error("output.syslog.queue_size", std::to_string(n) + " is not from 1 to 1000000");
+  for (const auto &path : config.watch_exec_paths)
+    if (path.empty() || path[0] != '/' || contains_byte(path, '\0'))
+      return key_error("watch.exec_paths", "'" + path + "' is not an absolute path");
+  if (config.watch_exec_paths.size() > 128)
+    return key_error("watch.exec_paths", "has " + std::to_string(config.watch_exec_paths.size()) +
+                                             " paths (at most 128)");
   if (config.watch_tcp_ports.size() > 64)
     return key_error("watch.tcp_ports", "has " + std::to_string(config.watch_tcp_ports.size()) +
                                             " ports (at most 64)");
@@ -731,6 +758,7 @@ std::string config_to_json(const Config &config) {
   json root = {
       {"watch",
        {{"exec", config.watch_exec},
+        {"exec_paths", config.watch_exec_paths},
         {"sockets", config.watch_sockets},
         {"tcp_ports", config.watch_tcp_ports},
         {"tcp_destinations", config.watch_tcp_any_destination ? "any" : "local"},

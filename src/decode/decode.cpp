@@ -185,6 +185,7 @@ Result<Event> decode_event(std::span<const std::byte> raw, const ClockOffset &cl
   if (event.action == Action::docker_cli_exec) {
     event.exec_path = bounded_string(rec.exec_path, sizeof(rec.exec_path));
     event.exec_path_truncated = rec.flags & SW_FLAG_EXEC_PATH_TRUNCATED;
+    event.exec_matched_by_identity = rec.flags & SW_FLAG_EXEC_IDENTITY;
   } else if (event.action == Action::docker_api_tcp_connect) {
     char text[INET6_ADDRSTRLEN] = {};
     int family = rec.inet.family == SW_AF_INET6 ? AF_INET6 : AF_INET;

@@ -44,17 +44,32 @@ sw_inode_key inode_filter_key(uint64_t dev, uint64_t ino) {
   return key;
 }
 
-std::vector<std::pair<SocketIdentity, std::string>>
-resolve_socket_identities(const std::vector<std::string> &paths) {
-  std::vector<std::pair<SocketIdentity, std::string>> out;
+namespace {
+
+std::vector<std::pair<FileIdentity, std::string>>
+resolve_identities(const std::vector<std::string> &paths, mode_t type) {
+  std::vector<std::pair<FileIdentity, std::string>> out;
   for (const auto &path : paths) {
     struct stat st {};
-    if (path.empty() || path[0] != '/' || stat(path.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode))
+    if (path.empty() || path[0] != '/' || stat(path.c_str(), &st) != 0 ||
+        (st.st_mode & S_IFMT) != type)
       continue;
     out.emplace_back(
-        SocketIdentity{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)}, path);
+        FileIdentity{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)}, path);
   }
   return out;
+}
+
+} // namespace
+
+std::vector<std::pair<SocketIdentity, std::string>>
+resolve_socket_identities(const std::vector<std::string> &paths) {
+  return resolve_identities(paths, S_IFSOCK);
+}
+
+std::vector<std::pair<FileIdentity, std::string>>
+resolve_executable_identities(const std::vector<std::string> &paths) {
+  return resolve_identities(paths, S_IFREG);
 }
 
 } // namespace shimwatch

@@ -128,6 +128,7 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
     return Error{"setting the ring buffer size failed: " + errno_text(err), -err};
 
   skel->rodata->watching_inodes = options.match_socket_identity;
+  skel->rodata->watching_exec_inodes = options.match_exec_identity;
   skel->rodata->watching_tcp = !options.watch_tcp_ports.empty();
 
   if (int err = shimwatch_bpf__load(skel))
@@ -207,28 +208,43 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
   return probe;
 }
 
-Status Probe::set_watched_sockets(const std::vector<SocketIdentity> &identities) {
-  std::vector<SocketIdentity> wanted = identities;
+namespace {
+
+// Makes map hold exactly wanted, with current as what it holds now.
+Status update_identity_map(bpf_map *map, std::vector<FileIdentity> &current,
+                           std::vector<FileIdentity> wanted) {
   std::sort(wanted.begin(), wanted.end());
   wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
-  bpf_map *map = state_->skeleton->maps.watched_unix_inode;
   const __u8 present = 1;
   // Add the new ones before removing stale ones: no moment without a match.
   for (const auto &id : wanted) {
-    if (std::binary_search(watched_identities_.begin(), watched_identities_.end(), id))
+    if (std::binary_search(current.begin(), current.end(), id))
       continue;
     sw_inode_key key = inode_filter_key(id.dev, id.ino);
     if (bpf_map__update_elem(map, &key, sizeof(key), &present, sizeof(present), BPF_ANY) != 0)
-      return Error{"adding a watched socket identity failed: " + errno_text(errno), errno};
+      return Error{std::string("adding to ") + bpf_map__name(map) + " failed: " + errno_text(errno),
+                   errno};
   }
-  for (const auto &id : watched_identities_) {
+  for (const auto &id : current) {
     if (std::binary_search(wanted.begin(), wanted.end(), id))
       continue;
     sw_inode_key key = inode_filter_key(id.dev, id.ino);
     bpf_map__delete_elem(map, &key, sizeof(key), 0);
   }
-  watched_identities_ = std::move(wanted);
+  current = std::move(wanted);
   return Ok{};
+}
+
+} // namespace
+
+Status Probe::set_watched_sockets(const std::vector<SocketIdentity> &identities) {
+  return update_identity_map(state_->skeleton->maps.watched_unix_inode, watched_identities_,
+                             identities);
+}
+
+Status Probe::set_watched_executables(const std::vector<FileIdentity> &identities) {
+  return update_identity_map(state_->skeleton->maps.watched_exec_inode, watched_executables_,
+                             identities);
 }
 
 void Probe::detach() {

@@ -152,7 +152,8 @@ std::string encode_json(const Event &event, const HostInfo &host) {
       socket["watched"] = utf8::sanitize(event.socket_watched, &replaced);
     sw["socket"] = std::move(socket);
   } else {
-    sw["exec"] = {{"path", utf8::sanitize(event.exec_path, &replaced)}};
+    sw["exec"] = {{"path", utf8::sanitize(event.exec_path, &replaced)},
+                  {"matched_by", event.exec_matched_by_identity ? "identity" : "name"}};
   }
   if (event.action == Action::runtime_socket_connect)
     sw["runtime"] = utf8::sanitize(event.runtime, &replaced);

@@ -1,6 +1,8 @@
 // Classifier: user space finishes the exec match the kernel could only do on comm.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <string>
 
 #include "shimwatch/classify.hpp"
@@ -171,3 +173,26 @@ TEST(Classifier, TcpApiConnectsKeepTheirAction) {
 }
 
 } // namespace
+
+TEST(Classifier, ExecMatchedByIdentityIsTheDockerCliWhateverItsName) {
+  Classifier classifier(shimwatch::default_config());
+  Event e = exec_event("/opt/tools/containerctl", "containerctl");
+  EXPECT_FALSE(classifier.accept(e));
+  e = exec_event("/opt/tools/containerctl", "containerctl");
+  e.exec_matched_by_identity = true;
+  EXPECT_TRUE(classifier.accept(e));
+  EXPECT_EQ(e.action, Action::docker_cli_exec);
+}
+
+TEST(WatchedExecPaths, ConfiguredPathsThenEveryNameInTheBinDirectories) {
+  shimwatch::Config config = shimwatch::default_config();
+  config.watch_exec = {"docker"};
+  config.watch_exec_paths = {"/opt/docker/bin/docker", "/usr/bin/docker"};
+  auto paths = shimwatch::watched_exec_paths(config);
+  ASSERT_GE(paths.size(), 2u);
+  EXPECT_EQ(paths[0], "/opt/docker/bin/docker");
+  EXPECT_EQ(paths[1], "/usr/bin/docker");
+  EXPECT_EQ(std::count(paths.begin(), paths.end(), "/usr/bin/docker"), 1);
+  EXPECT_NE(std::find(paths.begin(), paths.end(), "/usr/local/bin/docker"), paths.end());
+  EXPECT_NE(std::find(paths.begin(), paths.end(), "/bin/docker"), paths.end());
+}

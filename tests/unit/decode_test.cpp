@@ -616,3 +616,16 @@ TEST_F(DecodeTest, TcpConnectWithAnUnknownFamilyIsAnError) {
   ASSERT_FALSE(event);
   EXPECT_NE(event.error().message.find("family"), std::string::npos);
 }
+
+TEST_F(DecodeTest, ExecMatchedByIdentityIsMarked) {
+  make_exec();
+  std::strcpy(rec->exec_path, "/opt/tools/containerctl");
+  rec->flags = SW_FLAG_EXEC_IDENTITY;
+  auto event = decode_event(wire(), ClockOffset{0});
+  ASSERT_TRUE(event);
+  EXPECT_TRUE(event->exec_matched_by_identity);
+  rec->flags = 0;
+  event = decode_event(wire(), ClockOffset{0});
+  ASSERT_TRUE(event);
+  EXPECT_FALSE(event->exec_matched_by_identity);
+}
