@@ -41,6 +41,7 @@ enum sw_event_type {
 	SW_EVENT_EXEC = 1,
 	SW_EVENT_CONNECT = 2,
 	SW_EVENT_TCP_CONNECT = 3,
+	SW_EVENT_CONFIG_OPEN = 4,
 };
 
 /* Indexes into the per-CPU `counters` map. */
@@ -65,6 +66,7 @@ enum sw_counter {
 #define SW_FLAG_PEER_KNOWN (1U << 8)	     /* connect: peer below is filled in */
 #define SW_FLAG_COMPLETED_LATER (1U << 9) /* tcp connect: ret is how the handshake ended */
 #define SW_FLAG_EXEC_IDENTITY (1U << 10)   /* exec: the file is a watched binary by identity */
+#define SW_FLAG_OPEN_WRITE (1U << 11)	    /* config open: opened for writing */
 
 /* sw_cgroup_info.hierarchy: where the names come from. */
 #define SW_CGROUP_HIERARCHY_V2 0
@@ -169,6 +171,12 @@ struct sw_event {
 	__u32 pad0;
 	struct sw_unix_peer peer; /* connect: what it reached (SW_FLAG_PEER_KNOWN) */
 	struct sw_inet_addr inet; /* tcp connect: the destination */
+	/* config open: the watched file or directory it matched, and how many
+	 * levels below it the file is; exec_path holds the names of those
+	 * levels, leaf first, each NUL terminated. */
+	struct sw_inode_key matched;
+	__u32 matched_depth;
+	__u32 pad1;
 	__u16 exe_size;		  /* bytes used in exe */
 	__u16 args_size;	  /* bytes used in args */
 	__u16 ancestors;	  /* entries used in ancestor */

@@ -17,6 +17,7 @@
 #define SUN_PATH_OFFSET 2
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
+#define S_IFDIR 0040000
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -39,6 +40,21 @@ struct {
 } watched_exec_inode SEC(".maps");
 
 const volatile bool watching_exec_inodes = false;
+
+/* Docker's configuration (/etc/docker, drop-ins, /etc/default/docker), by
+ * identity: CONFIG_FILE for a file, CONFIG_DIR for a directory whose whole
+ * tree (CONFIG_DEPTH levels) counts. Kept current by the agent. */
+#define CONFIG_FILE 1
+#define CONFIG_DIR 2
+#define CONFIG_DEPTH 4
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, struct sw_inode_key);
+	__type(value, __u8);
+} watched_config_inode SEC(".maps");
+
+const volatile bool watching_config = false;
 
 /* Unix socket addresses whose connect() is reported. Filled before attach. */
 struct {
@@ -461,6 +477,8 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 	__builtin_memset(&e->addr, 0, sizeof(e->addr));
 	__builtin_memset(&e->peer, 0, sizeof(e->peer));
 	__builtin_memset(&e->inet, 0, sizeof(e->inet));
+	__builtin_memset(&e->matched, 0, sizeof(e->matched));
+	e->matched_depth = 0;
 	e->ret = 0;
 	event__fill(ctx, e, SW_EVENT_EXEC, flags);
 	return 0;
@@ -524,12 +542,11 @@ static __always_inline int unix_addr__read(const char *uaddr, __u64 addrlen,
 	return key->abstract ? ADDR_OTHER : ADDR_UNIX_PATH;
 }
 
-/* The socket behind file descriptor fd of the current task, or NULL. */
-static __always_inline struct sock *fd__sock(__u32 fd)
+/* The file behind file descriptor fd of the current task, or NULL. */
+static __always_inline struct file *fd__file(__u32 fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct file *file = NULL;
-	struct socket *sock;
 	struct file **fds;
 	unsigned int max_fds;
 
@@ -537,7 +554,18 @@ static __always_inline struct sock *fd__sock(__u32 fd)
 	max_fds = BPF_CORE_READ(task, files, fdt, max_fds);
 	if (fd >= max_fds || !fds)
 		return NULL;
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]))
+		return NULL;
+	return file;
+}
+
+/* The socket behind file descriptor fd of the current task, or NULL. */
+static __always_inline struct sock *fd__sock(__u32 fd)
+{
+	struct file *file = fd__file(fd);
+	struct socket *sock;
+
+	if (!file)
 		return NULL;
 	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
 		return NULL;
@@ -713,6 +741,95 @@ int tracepoint__sock__inet_sock_set_state(struct trace_event_raw_inet_sock_set_s
 	return 0;
 }
 
+#define FMODE_WRITE 0x2
+
+/* A successful open (fd): reported when the file, or a directory up to
+ * CONFIG_DEPTH levels above it, is watched Docker configuration. Matching
+ * by identity at exit covers relative paths, bind mounts and symlinks, and
+ * needs no string read on the way in, for an open that is almost never ours. */
+static __always_inline int config_open__exit(void *ctx, long fd)
+{
+	struct sw_inode_key id = {};
+	struct dentry *dentry, *walk;
+	struct sw_event *e;
+	struct file *file;
+	__u32 depth = 0, pos = 0, flags = 0;
+	bool found = false;
+	__u8 *kind;
+
+	if (!watching_config || fd < 0)
+		return 0;
+	file = fd__file((__u32)fd);
+	if (!file)
+		return 0;
+	/* Listing a directory reads no configuration. */
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) == S_IFDIR)
+		return 0;
+	dentry = BPF_CORE_READ(file, f_path.dentry);
+	walk = dentry;
+	for (int i = 0; i <= CONFIG_DEPTH; i++) {
+		id.ino = BPF_CORE_READ(walk, d_inode, i_ino);
+		id.dev = BPF_CORE_READ(walk, d_sb, s_dev);
+		kind = bpf_map_lookup_elem(&watched_config_inode, &id);
+		if (kind && (i == 0 || *kind == CONFIG_DIR)) {
+			found = true;
+			depth = i;
+			break;
+		}
+		walk = BPF_CORE_READ(walk, d_parent);
+	}
+	if (!found)
+		return 0;
+
+	e = scratch__get();
+	if (!e)
+		return 0;
+	/* The names below the watched entry, leaf first; the agent puts the
+	 * watched path in front. */
+	walk = dentry;
+	for (int i = 0; i < CONFIG_DEPTH; i++) {
+		if (i >= depth || pos >= SW_EXEC_PATH_MAX / 2)
+			break;
+		const unsigned char *name = BPF_CORE_READ(walk, d_name.name);
+		long n = bpf_probe_read_kernel_str(&e->exec_path[pos & (SW_EXEC_PATH_MAX / 2 - 1)],
+						   SW_EXEC_PATH_MAX / 2, name);
+		if (n <= 0)
+			break;
+		pos += n;
+		walk = BPF_CORE_READ(walk, d_parent);
+	}
+	if (pos < SW_EXEC_PATH_MAX)
+		e->exec_path[pos & (SW_EXEC_PATH_MAX - 1)] = 0;
+	e->matched = id;
+	e->matched_depth = depth;
+	if (BPF_CORE_READ(file, f_mode) & FMODE_WRITE)
+		flags |= SW_FLAG_OPEN_WRITE;
+	__builtin_memset(&e->addr, 0, sizeof(e->addr));
+	__builtin_memset(&e->peer, 0, sizeof(e->peer));
+	__builtin_memset(&e->inet, 0, sizeof(e->inet));
+	e->ret = 0;
+	event__fill(ctx, e, SW_EVENT_CONFIG_OPEN, flags);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int tracepoint__syscalls__sys_exit_openat(struct trace_event_raw_sys_exit *ctx)
+{
+	return config_open__exit(ctx, ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_open")
+int tracepoint__syscalls__sys_exit_open(struct trace_event_raw_sys_exit *ctx)
+{
+	return config_open__exit(ctx, ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int tracepoint__syscalls__sys_exit_openat2(struct trace_event_raw_sys_exit *ctx)
+{
+	return config_open__exit(ctx, ctx->ret);
+}
+
 SEC("tracepoint/syscalls/sys_enter_connect")
 int tracepoint__syscalls__sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
@@ -780,6 +897,8 @@ int tracepoint__syscalls__sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	}
 	__builtin_memset(&e->peer, 0, sizeof(e->peer));
 	__builtin_memset(&e->inet, 0, sizeof(e->inet));
+	__builtin_memset(&e->matched, 0, sizeof(e->matched));
+	e->matched_depth = 0;
 	flags = 0;
 	if (pending->tcp) {
 		__builtin_memcpy(&e->inet, &pending->inet, sizeof(e->inet));

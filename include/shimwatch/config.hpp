@@ -108,6 +108,9 @@ struct Config {
   // matched by inode and device. Names in watch_exec are also looked up in
   // the standard bin directories (see watched_exec_paths).
   std::vector<std::string> watch_exec_paths;
+  // Docker's configuration: files, and directories whose whole tree counts
+  // (4 levels deep); opens are reported as docker-config-read/-write.
+  std::vector<std::string> watch_config_paths;
   // TCP ports of the Docker Engine API whose connect() is reported.
   std::vector<uint16_t> watch_tcp_ports;
   // Which destinations count: loopback and this node's addresses, or any.

@@ -17,10 +17,16 @@ enum class Action {
   docker_service_control, // systemctl/service/init.d acting on docker
   runtime_socket_connect, // another container runtime's socket
   docker_api_tcp_connect, // TCP connect to a Docker Engine API port
+  docker_config_read,     // an open of Docker's configuration for reading
+  docker_config_write,    // ... for writing (or creating)
 };
 
 // The value written to event.action.
 std::string_view action_name(Action action);
+
+inline bool is_config_open(Action action) {
+  return action == Action::docker_config_read || action == Action::docker_config_write;
+}
 
 // A connect() (to a unix socket, later TCP), as opposed to an exec.
 inline bool is_connect(Action action) {
@@ -143,6 +149,14 @@ struct Event {
   bool interrupted = false;
 
   Origin origin;
+
+  // docker_config_read/write: the file, as the configured path it is in
+  // plus the path below it; and what the kernel matched.
+  std::string config_path;
+  std::string config_watched;       // the configured file or directory
+  std::string config_relative_path; // below config_watched, from the kernel
+  uint64_t config_matched_ino = 0;
+  uint64_t config_matched_dev = 0;
 
   // docker_api_tcp_connect: the destination ("127.0.0.1", "::1") and port.
   std::string tcp_address;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "shimwatch/result.hpp"
@@ -25,6 +26,8 @@ struct ProbeOptions {
   // set_watched_executables) whatever its name. Costs a few reads and a map
   // lookup per exec on the node.
   bool match_exec_identity = true;
+  // Report opens of watched configuration (set with set_watched_config).
+  bool watch_config_opens = false;
   // TCP ports whose connect() is reported (IPv4 and IPv6, any destination:
   // which destinations count is decided in user space).
   std::vector<uint16_t> watch_tcp_ports;
@@ -47,6 +50,9 @@ using SocketIdentity = FileIdentity;
 // abstract names and paths that are missing or not sockets are left out.
 std::vector<std::pair<SocketIdentity, std::string>>
 resolve_socket_identities(const std::vector<std::string> &paths);
+// Existing files and directories, each with whether it is a directory.
+std::vector<std::tuple<FileIdentity, std::string, bool>>
+resolve_config_identities(const std::vector<std::string> &paths);
 // The same for regular files (the watched binaries).
 std::vector<std::pair<FileIdentity, std::string>>
 resolve_executable_identities(const std::vector<std::string> &paths);
@@ -87,6 +93,9 @@ public:
   Status set_watched_sockets(const std::vector<SocketIdentity> &identities);
   // The same for the watched binaries (package upgrades replace them).
   Status set_watched_executables(const std::vector<FileIdentity> &identities);
+  // Configuration files and directories (a directory's tree counts).
+  Status set_watched_config(const std::vector<FileIdentity> &files,
+                            const std::vector<FileIdentity> &directories);
   // Attach points in use, e.g. "tracepoint/syscalls/sys_enter_connect".
   const std::vector<std::string> &attach_points() const { return attach_points_; }
 
@@ -97,6 +106,7 @@ private:
   std::unique_ptr<State> state_;
   std::vector<FileIdentity> watched_identities_;
   std::vector<FileIdentity> watched_executables_;
+  std::vector<FileIdentity> watched_config_;
   std::vector<std::string> attach_points_;
 };
 

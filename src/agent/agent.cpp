@@ -161,6 +161,48 @@ private:
   std::map<SocketIdentity, std::string> by_identity_;
 };
 
+// Docker's configuration by identity: what the kernel matched names the
+// configured file or directory; the path below it comes from the kernel.
+class ConfigIdentities {
+public:
+  explicit ConfigIdentities(std::vector<std::string> paths) : paths_(std::move(paths)) {}
+
+  // True when the set changed.
+  bool refresh() {
+    auto fresh = resolve_config_identities(paths_);
+    if (fresh == resolved_)
+      return false;
+    resolved_ = std::move(fresh);
+    return true;
+  }
+
+  Status load(Probe &probe) const {
+    std::vector<FileIdentity> files, directories;
+    for (const auto &[id, path, directory] : resolved_)
+      (directory ? directories : files).push_back(id);
+    return probe.set_watched_config(files, directories);
+  }
+
+  void label(Event &event) const {
+    if (!is_config_open(event.action))
+      return;
+    for (const auto &[id, path, directory] : resolved_)
+      if (id == FileIdentity{event.config_matched_dev, event.config_matched_ino}) {
+        event.config_watched = path;
+        break;
+      }
+    // Replaced since the kernel matched it: the path below it is all there is.
+    std::string base = event.config_watched.empty() ? "..." : event.config_watched;
+    event.config_path = event.config_relative_path.empty()
+                            ? base
+                            : (base == "/" ? "" : base) + "/" + event.config_relative_path;
+  }
+
+private:
+  std::vector<std::string> paths_;
+  std::vector<std::tuple<FileIdentity, std::string, bool>> resolved_;
+};
+
 // Losses before the queue (kernel, decode) become gap records for every output.
 class LossWatcher {
 public:
@@ -259,6 +301,7 @@ int run_agent(const CliRequest &request) {
   ClockOffset clock = ClockOffset::now();
   uint64_t decode_errors = 0;
   SocketIdentities sockets(watched_socket_paths(config));
+  ConfigIdentities config_files(config.watch_config_paths);
   LocalAddresses local_addresses;
   // Declared in this order so that they go away in the reverse one: the
   // metrics HTTP thread reads the probe's counters and the client's stats,
@@ -293,6 +336,7 @@ int run_agent(const CliRequest &request) {
       return;
     }
     sockets.label(*event);
+    config_files.label(*event);
     auto verdict = classifier.accept(*event);
     // A TCP connect counts when it goes to this node's engine, unless any
     // destination was asked for.
@@ -328,6 +372,9 @@ int run_agent(const CliRequest &request) {
   if (auto st = probe->set_watched_sockets(sockets.identities()); !st)
     throw StartupError(st.error().message);
   refresh_executables();
+  config_files.refresh();
+  if (auto st = config_files.load(*probe); !st)
+    throw StartupError(st.error().message);
 
   if (!config.metrics_address.empty()) {
     Probe *p = probe.get();
@@ -401,6 +448,9 @@ int run_agent(const CliRequest &request) {
       dispatcher->report_losses();
       local_addresses.refresh();
       refresh_executables(); // upgrades replace the binaries
+      if (config_files.refresh())
+        if (auto st = config_files.load(*probe); !st)
+          spdlog::warn("{}", st.error().message);
       if (sockets.refresh())
         if (auto st = probe->set_watched_sockets(sockets.identities()); !st)
           spdlog::warn("{}", st.error().message);

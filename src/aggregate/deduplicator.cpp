@@ -29,7 +29,8 @@ std::string dedupe_key(const Event &event) {
     origin = "host";
     break;
   }
-  std::string target = event.action == Action::docker_api_tcp_connect
+  std::string target = is_config_open(event.action) ? event.config_path
+                       : event.action == Action::docker_api_tcp_connect
                            ? event.tcp_address + " " + std::to_string(event.tcp_port)
                        : is_connect(event.action) ? event.socket_path
                                                   : event.exec_path;

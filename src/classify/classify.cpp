@@ -186,7 +186,10 @@ void Classifier::tag_agent(Event &event) const {
 }
 
 Verdict Classifier::accept(Event &event) const {
-  bool wanted = is_connect(event.action) ? classify_connect(event) : classify_exec(event);
+  // A config open: the kernel matched the file's identity, nothing to add.
+  bool wanted = is_config_open(event.action) ? true
+                : is_connect(event.action)   ? classify_connect(event)
+                                             : classify_exec(event);
   if (!wanted)
     return {Verdict::Kind::filtered, ""};
   if (std::string rule = excluded_by(event); !rule.empty())

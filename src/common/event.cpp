@@ -14,6 +14,10 @@ std::string_view action_name(Action action) {
     return "runtime-socket-connect";
   case Action::docker_api_tcp_connect:
     return "docker-api-tcp-connect";
+  case Action::docker_config_read:
+    return "docker-config-read";
+  case Action::docker_config_write:
+    return "docker-config-write";
   }
   return "unknown";
 }

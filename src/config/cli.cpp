@@ -30,6 +30,7 @@ struct FlagValues {
   std::vector<std::string> watch_sockets;
   std::vector<std::string> watch_tcp_ports;
   std::vector<std::string> watch_exec_paths;
+  std::vector<std::string> watch_config_paths;
   std::optional<std::string> watch_tcp_destinations;
   std::vector<std::string> watch_runtime_sockets; // RUNTIME=PATH
   std::vector<std::string> watch_runtimes;
@@ -69,6 +70,7 @@ constexpr const char *value_flags[] = {"--config",
                                        "--watch-socket",
                                        "--watch-tcp-port",
                                        "--watch-exec-path",
+                                       "--watch-config-path",
                                        "--watch-tcp-destinations",
                                        "--watch-runtime-socket",
                                        "--watch-runtime",
@@ -196,6 +198,8 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
       flags.watch_exec.push_back(*value);
     else if (flag == "--watch-socket")
       flags.watch_sockets.push_back(*value);
+    else if (flag == "--watch-config-path")
+      flags.watch_config_paths.push_back(*value);
     else if (flag == "--watch-exec-path")
       flags.watch_exec_paths.push_back(*value);
     else if (flag == "--watch-tcp-port")
@@ -283,6 +287,7 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
   append_unique(config.watch_exec, flags.watch_exec);
   append_unique(config.watch_sockets, flags.watch_sockets);
   append_unique(config.watch_exec_paths, flags.watch_exec_paths);
+  append_unique(config.watch_config_paths, flags.watch_config_paths);
   for (const auto &text : flags.watch_tcp_ports) {
     uint32_t port = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
@@ -419,6 +424,11 @@ OPTIONS (run, check)
                                (a symlink or hard link: matched by inode;
                                repeatable; the --watch-exec names in the bin
                                directories are always included)
+      --watch-config-path PATH also report opens of this file, or of anything
+                               in this directory (4 levels deep); repeatable;
+                               defaults: /etc/docker, docker.service.d and
+                               docker.socket.d drop-ins, /etc/default/docker,
+                               /etc/sysconfig/docker
       --watch-tcp-port N       also report TCP connect() to port N (repeatable;
                                defaults: 2375, 2376, the Docker Engine API)
       --watch-tcp-destinations local|any

@@ -378,8 +378,8 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
     return st.error();
 
   auto watch = section(root, "watch",
-                       {"exec", "exec_paths", "sockets", "tcp_ports", "tcp_destinations",
-                        "runtime_sockets", "service_control"});
+                       {"exec", "exec_paths", "config_paths", "sockets", "tcp_ports",
+                        "tcp_destinations", "runtime_sockets", "service_control"});
   if (!watch)
     return watch.error();
   if (watch->contains("exec")) {
@@ -393,6 +393,12 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
     if (!list)
       return list.error();
     base.watch_sockets = *list;
+  }
+  if (watch->contains("config_paths")) {
+    auto list = string_list(watch->at("config_paths"), "watch.config_paths");
+    if (!list)
+      return list.error();
+    base.watch_config_paths = *list;
   }
   if (watch->contains("exec_paths")) {
     auto list = string_list(watch->at("exec_paths"), "watch.exec_paths");
@@ -738,6 +744,13 @@ Status validate_config(const Config &config) {
     return key_error("output.syslog.facility", facility.error().message);
   if (uint32_t n = config.syslog.queue_size; n < 1 || n > 1'000'000)
     return key_error("output.syslog.queue_size", std::to_string(n) + " is not from 1 to 1000000");
+  for (const auto &path : config.watch_config_paths)
+    if (path.empty() || path[0] != '/' || contains_byte(path, '\0'))
+      return key_error("watch.config_paths", "'" + path + "' is not an absolute path");
+  if (config.watch_config_paths.size() > 64)
+    return key_error("watch.config_paths", "has " +
+                                               std::to_string(config.watch_config_paths.size()) +
+                                               " paths (at most 64)");
   for (const auto &path : config.watch_exec_paths)
     if (path.empty() || path[0] != '/' || contains_byte(path, '\0'))
       return key_error("watch.exec_paths", "'" + path + "' is not an absolute path");
@@ -759,6 +772,7 @@ std::string config_to_json(const Config &config) {
       {"watch",
        {{"exec", config.watch_exec},
         {"exec_paths", config.watch_exec_paths},
+        {"config_paths", config.watch_config_paths},
         {"sockets", config.watch_sockets},
         {"tcp_ports", config.watch_tcp_ports},
         {"tcp_destinations", config.watch_tcp_any_destination ? "any" : "local"},

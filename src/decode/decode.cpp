@@ -28,14 +28,16 @@ static_assert(sizeof(sw_unix_peer) == 136);
 static_assert(offsetof(sw_event, peer) == 216);
 static_assert(sizeof(sw_inet_addr) == 24);
 static_assert(offsetof(sw_event, inet) == 352);
-static_assert(offsetof(sw_event, exe_size) == 376);
+static_assert(offsetof(sw_event, matched) == 376);
+static_assert(offsetof(sw_event, matched_depth) == 392);
+static_assert(offsetof(sw_event, exe_size) == 400);
 static_assert(sizeof(sw_ancestor) == 32);
 static_assert(sizeof(sw_cgroup_info) == 16 + SW_CGROUP_BUF);
-static_assert(offsetof(sw_event, ancestor) == 392);
-static_assert(offsetof(sw_event, cgroup) == 648);
-static_assert(offsetof(sw_event, exec_path) == 1432);
-static_assert(offsetof(sw_event, exe) == 1688);
-static_assert(offsetof(sw_event, args) == 2456);
+static_assert(offsetof(sw_event, ancestor) == 416);
+static_assert(offsetof(sw_event, cgroup) == 672);
+static_assert(offsetof(sw_event, exec_path) == 1456);
+static_assert(offsetof(sw_event, exe) == 1712);
+static_assert(offsetof(sw_event, args) == 2480);
 static_assert(sizeof(sw_event) == offsetof(sw_event, args) + SW_ARGS_MAX);
 static_assert(sizeof(sw_event) % 8 == 0);
 
@@ -145,6 +147,10 @@ Result<Event> decode_event(std::span<const std::byte> raw, const ClockOffset &cl
   case SW_EVENT_TCP_CONNECT:
     event.action = Action::docker_api_tcp_connect;
     break;
+  case SW_EVENT_CONFIG_OPEN:
+    event.action =
+        rec.flags & SW_FLAG_OPEN_WRITE ? Action::docker_config_write : Action::docker_config_read;
+    break;
   default:
     return Error{"unknown event type " + std::to_string(rec.hdr.type)};
   }
@@ -186,6 +192,19 @@ Result<Event> decode_event(std::span<const std::byte> raw, const ClockOffset &cl
     event.exec_path = bounded_string(rec.exec_path, sizeof(rec.exec_path));
     event.exec_path_truncated = rec.flags & SW_FLAG_EXEC_PATH_TRUNCATED;
     event.exec_matched_by_identity = rec.flags & SW_FLAG_EXEC_IDENTITY;
+  } else if (is_config_open(event.action)) {
+    // Names below the watched entry, leaf first: "ca.crt\0reg:5000\0certs.d\0".
+    std::vector<std::string> names;
+    size_t start = 0;
+    for (size_t i = 0; i < sizeof(rec.exec_path) && names.size() < rec.matched_depth; ++i)
+      if (rec.exec_path[i] == '\0') {
+        names.emplace_back(rec.exec_path + start, i - start);
+        start = i + 1;
+      }
+    for (auto it = names.rbegin(); it != names.rend(); ++it)
+      event.config_relative_path += (event.config_relative_path.empty() ? "" : "/") + *it;
+    event.config_matched_ino = rec.matched.ino;
+    event.config_matched_dev = makedev(rec.matched.dev >> 20, rec.matched.dev & 0xfffff);
   } else if (event.action == Action::docker_api_tcp_connect) {
     char text[INET6_ADDRSTRLEN] = {};
     int family = rec.inet.family == SW_AF_INET6 ? AF_INET6 : AF_INET;

@@ -67,6 +67,21 @@ resolve_socket_identities(const std::vector<std::string> &paths) {
   return resolve_identities(paths, S_IFSOCK);
 }
 
+std::vector<std::tuple<FileIdentity, std::string, bool>>
+resolve_config_identities(const std::vector<std::string> &paths) {
+  std::vector<std::tuple<FileIdentity, std::string, bool>> out;
+  for (const auto &path : paths) {
+    struct stat st {};
+    if (path.empty() || path[0] != '/' || stat(path.c_str(), &st) != 0 ||
+        !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)))
+      continue;
+    out.emplace_back(
+        FileIdentity{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)}, path,
+        S_ISDIR(st.st_mode));
+  }
+  return out;
+}
+
 std::vector<std::pair<FileIdentity, std::string>>
 resolve_executable_identities(const std::vector<std::string> &paths) {
   return resolve_identities(paths, S_IFREG);

@@ -111,6 +111,7 @@ ProbeOptions probe_options(const Config &config) {
   options.watch_exec = watched_exec_names(config);
   options.watch_sockets = watched_socket_paths(config);
   options.watch_tcp_ports = config.watch_tcp_ports;
+  options.watch_config_opens = !config.watch_config_paths.empty();
   options.ring_buffer_bytes = config.ring_buffer_kib * 1024;
   return options;
 }
@@ -129,6 +130,7 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
 
   skel->rodata->watching_inodes = options.match_socket_identity;
   skel->rodata->watching_exec_inodes = options.match_exec_identity;
+  skel->rodata->watching_config = options.watch_config_opens;
   skel->rodata->watching_tcp = !options.watch_tcp_ports.empty();
 
   if (int err = shimwatch_bpf__load(skel))
@@ -162,28 +164,50 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
   if (auto tracefs = ensure_tracefs(); !tracefs)
     return tracefs.error();
 
+  const bool tcp = !options.watch_tcp_ports.empty();
+  const bool config = options.watch_config_opens;
   struct Attachment {
     bpf_program *program;
     bpf_link **link;
     const char *point;
+    bool wanted;
+    bool optional; // a kernel without this tracepoint still runs the rest
   } attachments[] = {
       {skel->progs.tracepoint__sock__inet_sock_set_state,
-       &skel->links.tracepoint__sock__inet_sock_set_state, "tracepoint/sock/inet_sock_set_state"},
+       &skel->links.tracepoint__sock__inet_sock_set_state, "tracepoint/sock/inet_sock_set_state",
+       tcp, false},
+      {skel->progs.tracepoint__syscalls__sys_exit_openat,
+       &skel->links.tracepoint__syscalls__sys_exit_openat, "tracepoint/syscalls/sys_exit_openat",
+       config, false},
+      {skel->progs.tracepoint__syscalls__sys_exit_open,
+       &skel->links.tracepoint__syscalls__sys_exit_open, "tracepoint/syscalls/sys_exit_open",
+       config, true},
+      {skel->progs.tracepoint__syscalls__sys_exit_openat2,
+       &skel->links.tracepoint__syscalls__sys_exit_openat2, "tracepoint/syscalls/sys_exit_openat2",
+       config, true},
       {skel->progs.tracepoint__sched__sched_process_exec,
-       &skel->links.tracepoint__sched__sched_process_exec, "tracepoint/sched/sched_process_exec"},
+       &skel->links.tracepoint__sched__sched_process_exec, "tracepoint/sched/sched_process_exec",
+       true, false},
       {skel->progs.tracepoint__syscalls__sys_exit_connect,
-       &skel->links.tracepoint__syscalls__sys_exit_connect, "tracepoint/syscalls/sys_exit_connect"},
+       &skel->links.tracepoint__syscalls__sys_exit_connect, "tracepoint/syscalls/sys_exit_connect",
+       true, false},
       {skel->progs.tracepoint__syscalls__sys_enter_connect,
        &skel->links.tracepoint__syscalls__sys_enter_connect,
-       "tracepoint/syscalls/sys_enter_connect"},
+       "tracepoint/syscalls/sys_enter_connect", true, false},
   };
   // Exit before enter: an enter without its exit would leave an in-flight
   // entry that a later call of the same thread could be mistaken for.
   std::vector<std::string> points;
   for (auto &a : attachments) {
+    if (!a.wanted)
+      continue;
     *a.link = bpf_program__attach(a.program);
     if (!*a.link) {
       int err = errno;
+      if (a.optional && err == ENOENT) {
+        spdlog::debug("{} does not exist on this kernel; skipped", a.point);
+        continue;
+      }
       return Error{std::string("attaching ") + a.point + " failed: " + errno_text(err) +
                        (err == ENOENT ? " (the kernel lacks this tracepoint; is "
                                         "CONFIG_FTRACE_SYSCALLS set?)"
@@ -240,6 +264,28 @@ Status update_identity_map(bpf_map *map, std::vector<FileIdentity> &current,
 Status Probe::set_watched_sockets(const std::vector<SocketIdentity> &identities) {
   return update_identity_map(state_->skeleton->maps.watched_unix_inode, watched_identities_,
                              identities);
+}
+
+Status Probe::set_watched_config(const std::vector<FileIdentity> &files,
+                                 const std::vector<FileIdentity> &directories) {
+  bpf_map *map = state_->skeleton->maps.watched_config_inode;
+  std::vector<FileIdentity> wanted;
+  // Kinds as the BPF program knows them: 1 a file, 2 a directory's tree.
+  for (auto [list, kind] : {std::pair{&files, __u8{1}}, std::pair{&directories, __u8{2}}})
+    for (const auto &id : *list) {
+      sw_inode_key key = inode_filter_key(id.dev, id.ino);
+      if (bpf_map__update_elem(map, &key, sizeof(key), &kind, sizeof(kind), BPF_ANY) != 0)
+        return Error{"adding a watched configuration path failed: " + errno_text(errno), errno};
+      wanted.push_back(id);
+    }
+  std::sort(wanted.begin(), wanted.end());
+  for (const auto &id : watched_config_)
+    if (!std::binary_search(wanted.begin(), wanted.end(), id)) {
+      sw_inode_key key = inode_filter_key(id.dev, id.ino);
+      bpf_map__delete_elem(map, &key, sizeof(key), 0);
+    }
+  watched_config_ = std::move(wanted);
+  return Ok{};
 }
 
 Status Probe::set_watched_executables(const std::vector<FileIdentity> &identities) {

@@ -102,10 +102,15 @@ std::string encode_json(const Event &event, const HostInfo &host) {
   // service control changes a service's state (categorised by the process
   // that does it, as ECS has no category for init systems).
   const bool service = event.action == Action::docker_service_control;
+  const bool config = is_config_open(event.action);
   record["event"] = {
       {"kind", "event"},
-      {"category", connect ? ordered_json{"network"} : ordered_json{"process"}},
+      {"category", connect  ? ordered_json{"network"}
+                   : config ? ordered_json{"file"}
+                            : ordered_json{"process"}},
       {"type", connect   ? ordered_json{"connection"}
+               : config  ? (event.action == Action::docker_config_write ? ordered_json{"change"}
+                                                                        : ordered_json{"access"})
                : service ? ordered_json{"change"}
                          : ordered_json{"start"}},
       {"action", action_name(event.action)},
@@ -134,6 +139,8 @@ std::string encode_json(const Event &event, const HostInfo &host) {
   record["group"] = {{"id", std::to_string(p.gid)}};
   if (event.action == Action::docker_api_tcp_connect)
     record["destination"] = {{"ip", event.tcp_address}, {"port", event.tcp_port}};
+  if (config)
+    record["file"] = {{"path", utf8::sanitize(event.config_path, &replaced)}};
   add_origin_ecs(record, event.origin, &replaced);
 
   ordered_json sw;
@@ -142,6 +149,8 @@ std::string encode_json(const Event &event, const HostInfo &host) {
   sw["namespace"] = {{"mnt", event.mnt_ns}, {"pid", event.pid_ns}};
   if (event.action == Action::docker_api_tcp_connect) {
     // destination.* above; nothing unix-specific to add.
+  } else if (config) {
+    sw["config"] = {{"watched", utf8::sanitize(event.config_watched, &replaced)}};
   } else if (connect) {
     ordered_json socket = {{"path", utf8::sanitize(event.socket_path, &replaced)},
                            {"abstract", event.socket_abstract}};

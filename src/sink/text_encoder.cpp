@@ -101,7 +101,9 @@ std::string encode_text(const Event &event) {
   // A connect's target: the path passed, what it reached when that differs
   // (a bind-mounted socket), and the runtime when it is not Docker's.
   std::string target = command_line(event.process.args);
-  if (event.action == Action::docker_api_tcp_connect) {
+  if (is_config_open(event.action)) {
+    target = event.config_path;
+  } else if (event.action == Action::docker_api_tcp_connect) {
     target = event.tcp_address.find(':') != std::string::npos
                  ? "tcp://[" + event.tcp_address + "]:" + std::to_string(event.tcp_port)
                  : "tcp://" + event.tcp_address + ":" + std::to_string(event.tcp_port);
@@ -114,6 +116,8 @@ std::string encode_text(const Event &event) {
   }
   const char *action = connect                                          ? "connect"
                        : event.action == Action::docker_service_control ? "service"
+                       : event.action == Action::docker_config_read     ? "read"
+                       : event.action == Action::docker_config_write    ? "write"
                                                                         : "exec";
   std::string outcome = event.success() ? "ok" : errno_name(event.error);
   std::string origin = origin_label(event);

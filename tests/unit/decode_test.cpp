@@ -411,7 +411,7 @@ TEST_F(DecodeTest, RejectsSocketLengthBeyondSunPath) {
 }
 
 TEST_F(DecodeTest, RejectsUnknownType) {
-  for (__u32 type : {0u, 4u, 0xffffffffu}) {
+  for (__u32 type : {0u, 5u, 0xffffffffu}) {
     make_exec();
     rec->hdr.type = type;
     auto raw = wire();
@@ -628,4 +628,29 @@ TEST_F(DecodeTest, ExecMatchedByIdentityIsMarked) {
   event = decode_event(wire(), ClockOffset{0});
   ASSERT_TRUE(event);
   EXPECT_FALSE(event->exec_matched_by_identity);
+}
+
+TEST_F(DecodeTest, ConfigOpenCarriesThePathBelowTheWatchedEntry) {
+  make_exec();
+  rec->hdr.type = SW_EVENT_CONFIG_OPEN;
+  std::memset(rec->exec_path, 0, sizeof(rec->exec_path));
+  const auto names = "ca.crt\0reg:5000\0certs.d\0"sv;
+  std::memcpy(rec->exec_path, names.data(), names.size());
+  rec->matched.ino = 77;
+  rec->matched.dev = (8u << 20) | 1u;
+  rec->matched_depth = 3;
+  rec->flags = 0;
+  auto event = decode_event(wire(), ClockOffset{0});
+  ASSERT_TRUE(event) << event.error().message;
+  EXPECT_EQ(event->action, Action::docker_config_read);
+  EXPECT_EQ(event->config_relative_path, "certs.d/reg:5000/ca.crt");
+  EXPECT_EQ(event->config_matched_ino, 77u);
+  EXPECT_EQ(event->config_matched_dev, makedev(8, 1));
+
+  rec->flags = SW_FLAG_OPEN_WRITE;
+  rec->matched_depth = 0; // the watched file itself
+  event = decode_event(wire(), ClockOffset{0});
+  ASSERT_TRUE(event);
+  EXPECT_EQ(event->action, Action::docker_config_write);
+  EXPECT_EQ(event->config_relative_path, "");
 }
