@@ -682,8 +682,11 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
 }
 
 Status validate_config(const Config &config) {
-  if (config.watch_exec.empty() && config.watch_sockets.empty())
-    return Error{"config watches nothing: watch.exec and watch.sockets are both empty"};
+  if (watched_exec_names(config).empty() && config.watch_exec_paths.empty() &&
+      watched_socket_paths(config).empty() && config.watch_tcp_ports.empty() &&
+      config.watch_config_paths.empty())
+    return Error{"config watches nothing: watch.exec, exec_paths, sockets, runtime_sockets, "
+                 "tcp_ports, config_paths and service_control are all empty or off"};
   if (config.watch_exec.size() > 256)
     return key_error("watch.exec",
                      "has " + std::to_string(config.watch_exec.size()) + " names (at most 256)");

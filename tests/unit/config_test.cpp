@@ -265,10 +265,20 @@ TEST(ValidateConfig, WatchingNothingIsAnError) {
   Config c = default_config();
   c.watch_exec.clear();
   c.watch_sockets.clear();
+  c.watch_exec_paths.clear();
+  c.watch_tcp_ports.clear();
+  c.watch_config_paths.clear();
+  c.runtime_sockets.clear();
+  c.service_control.enabled = false;
   validate_error(c);
 
   c.watch_sockets = {"/run/docker.sock"};
   EXPECT_TRUE(validate_config(c).ok());
+  // Anything watched is enough: the defaults of the other kinds alone too.
+  Config only_defaults = default_config();
+  only_defaults.watch_exec.clear();
+  only_defaults.watch_sockets.clear();
+  EXPECT_TRUE(validate_config(only_defaults).ok());
 }
 
 TEST(ValidateConfig, ExecNames) {
