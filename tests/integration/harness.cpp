@@ -233,18 +233,6 @@ TestCgroup::~TestCgroup() {
     rmdir(it->c_str());
 }
 
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 ProcessResult run_shimwatch(const std::vector<std::string> &args) {
   std::vector<std::string> argv = {SHIMWATCH_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());

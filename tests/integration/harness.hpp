@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "http_client.hpp"
+#include "test_files.hpp"
 
 namespace swtest {
 
@@ -97,8 +98,7 @@ ProcessResult run_process_as(uid_t uid, const std::vector<std::string> &argv);
 // Copies /bin/true to dir/name: a harmless executable with any basename.
 std::string fake_executable(const TempDir &dir, const std::string &name);
 
-// A free TCP port on 127.0.0.1.
-int free_port();
+// free_port(), TempFile: tests/common/test_files.hpp.
 
 } // namespace swtest
 

@@ -1,6 +1,8 @@
 // parse_cli(): subcommands, flags, and how flags and a config file combine.
 #include <gtest/gtest.h>
 
+#include "test_files.hpp"
+
 #include <cerrno>
 #include <cstdlib>
 #include <stdexcept>
@@ -22,32 +24,7 @@ using strings = std::vector<std::string>;
 
 namespace {
 
-// A config file under /tmp, removed when the test ends.
-class TempFile {
-public:
-  explicit TempFile(const std::string &content) {
-    char name[] = "/tmp/shimwatch_cli_test_XXXXXX";
-    int fd = mkstemp(name);
-    if (fd < 0)
-      throw std::runtime_error("mkstemp failed");
-    path_ = name;
-    size_t done = 0;
-    while (done < content.size()) {
-      ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-      if (n <= 0)
-        break;
-      done += static_cast<size_t>(n);
-    }
-    ::close(fd);
-  }
-  ~TempFile() { ::unlink(path_.c_str()); }
-  TempFile(const TempFile &) = delete;
-  TempFile &operator=(const TempFile &) = delete;
-  const std::string &path() const { return path_; }
-
-private:
-  std::string path_;
-};
+using swtest::TempFile;
 
 CliRequest parse_ok(const strings &args) {
   auto result = parse_cli(args);

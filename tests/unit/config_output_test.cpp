@@ -2,6 +2,8 @@
 // flags, validation, and the effective config as JSON.
 #include <gtest/gtest.h>
 
+#include "test_files.hpp"
+
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -16,32 +18,7 @@ using strings = std::vector<std::string>;
 
 namespace {
 
-// A config file under /tmp, removed when the test ends.
-class TempFile {
-public:
-  explicit TempFile(const std::string &content) {
-    char name[] = "/tmp/shimwatch_config_output_test_XXXXXX";
-    int fd = mkstemp(name);
-    if (fd < 0)
-      throw std::runtime_error("mkstemp failed");
-    path_ = name;
-    size_t done = 0;
-    while (done < content.size()) {
-      ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-      if (n <= 0)
-        break;
-      done += static_cast<size_t>(n);
-    }
-    ::close(fd);
-  }
-  ~TempFile() { ::unlink(path_.c_str()); }
-  TempFile(const TempFile &) = delete;
-  TempFile &operator=(const TempFile &) = delete;
-  const std::string &path() const { return path_; }
-
-private:
-  std::string path_;
-};
+using swtest::TempFile;
 
 Config apply_ok(const std::string &text) {
   auto result = apply_config_json(text, default_config());

@@ -4,6 +4,8 @@
 // a gap record once it moves again, and is left behind by stop().
 #include <gtest/gtest.h>
 
+#include "test_files.hpp"
+
 #include "http_client.hpp"
 #include "log_capture.hpp"
 
@@ -756,19 +758,7 @@ TEST(Dispatcher, WithoutOutputsOrWithoutStartNothingHappens) {
 
 // ---------------------------------------------------------------------------
 // Dispatcher with metrics: errors and drops reported as they grow, counted
-// once; losses in the queue counted under stage "queue".
-
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+using swtest::free_port;
 
 // "name{labels}" -> value, for every sample line of a scrape.
 std::map<std::string, double> scrape(int port) {

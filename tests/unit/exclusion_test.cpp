@@ -2,6 +2,8 @@
 // dependencies; their watched calls are left out and counted by rule.
 #include <gtest/gtest.h>
 
+#include "test_files.hpp"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -193,20 +195,8 @@ TEST(Exclusion, CurrentIdentityIsThisProcess) {
   EXPECT_EQ(classifier.excluded_by(e), "self");
 }
 
-int unused_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 TEST(ExclusionMetrics, CountedByRuleAndCapped) {
-  int port = unused_port();
+  int port = swtest::free_port();
   auto metrics = shimwatch::Metrics::start(
       "127.0.0.1:" + std::to_string(port), [] { return shimwatch::KernelCounters{}; }, 3);
   ASSERT_TRUE(metrics.ok()) << metrics.error().message;

@@ -2,6 +2,8 @@
 // label values that stay at the workload level.
 #include <gtest/gtest.h>
 
+#include "test_files.hpp"
+
 #include "http_client.hpp"
 
 #include <arpa/inet.h>
@@ -20,18 +22,7 @@
 using namespace shimwatch;
 
 namespace {
-
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr *>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
+using swtest::free_port;
 
 // GET /metrics over a plain socket, as a scraper would; the body or "".
 std::string scrape(int port) {

@@ -3,6 +3,8 @@
 // --watch-tcp-destinations), and how its events are written.
 #include <gtest/gtest.h>
 
+#include "test_files.hpp"
+
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -35,32 +37,7 @@ using strings = std::vector<std::string>;
 
 namespace {
 
-// A config file under /tmp, removed when the test ends.
-class TempFile {
-public:
-  explicit TempFile(const std::string &content) {
-    char name[] = "/tmp/shimwatch_tcp_config_test_XXXXXX";
-    int fd = mkstemp(name);
-    if (fd < 0)
-      throw std::runtime_error("mkstemp failed");
-    path_ = name;
-    size_t done = 0;
-    while (done < content.size()) {
-      ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-      if (n <= 0)
-        break;
-      done += static_cast<size_t>(n);
-    }
-    ::close(fd);
-  }
-  ~TempFile() { ::unlink(path_.c_str()); }
-  TempFile(const TempFile &) = delete;
-  TempFile &operator=(const TempFile &) = delete;
-  const std::string &path() const { return path_; }
-
-private:
-  std::string path_;
-};
+using swtest::TempFile;
 
 Config apply_ok(const std::string &text, Config base = default_config()) {
   auto applied = apply_config_json(text, std::move(base));
