@@ -93,11 +93,12 @@ const volatile bool watching_tcp = false;
 /* TCP connects still in progress (non-blocking, EINPROGRESS: how Go's docker
  * CLI connects), socket -> the whole record, captured in the caller's
  * context; sent when the handshake ends (sock/inet_sock_set_state), with its
- * outcome. Every connect ends in ESTABLISHED or CLOSE, so entries go. */
+ * outcome. Least recently used entries go first when the table is full:
+ * a handshake whose end was never seen (the tracepoint can be skipped while
+ * another BPF program runs on that CPU) cannot hold a slot forever. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 256);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u64);
 	__type(value, struct sw_event);
 } tcp_in_progress SEC(".maps");
@@ -106,7 +107,7 @@ struct {
  * goes on, else the return value it amounts to plus one (1: success). On
  * loopback it ends inside the connect() call, before sys_exit_connect. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 1024);
 	__type(key, __u64);
 	__type(value, __s32);
@@ -655,25 +656,36 @@ static __always_inline int inet_addr__read(const char *uaddr, __u64 addrlen, __u
 #define ECONNABORTED 103
 #define TCP_ESTABLISHED 1
 #define TCP_SYN_SENT 2
+#define TCP_CLOSE 7
+#define SOCK_STREAM 1
 #define IPPROTO_TCP 6
 
 /* Sends a record stashed in tcp_in_progress with its outcome, unless
  * another CPU took it first: deleting the entry is the claim. */
 static __always_inline void tcp_connect__send_stashed(__u64 key, __s32 ret)
 {
-	struct sw_event *e = bpf_map_lookup_elem(&tcp_in_progress, &key);
+	struct sw_event *stashed = bpf_map_lookup_elem(&tcp_in_progress, &key);
+	struct sw_event *e;
 	__u32 size;
 
-	if (!e || bpf_map_delete_elem(&tcp_in_progress, &key))
+	if (!stashed)
 		return;
-	/* Still readable: the element is freed after an RCU grace period. */
-	e->ret = ret;
-	e->flags |= SW_FLAG_COMPLETED_LATER;
-	size = e->hdr.size;
+	e = scratch__get();
+	if (!e)
+		return;
+	size = stashed->hdr.size;
 	if (size > sizeof(struct sw_event))
 		size = sizeof(struct sw_event);
 	if (size < offsetof(struct sw_event, args))
 		size = offsetof(struct sw_event, args);
+	/* Copied before the claim: a preallocated element can be reused by
+	 * another CPU as soon as it is deleted. */
+	if (bpf_probe_read_kernel(e, size, stashed))
+		return;
+	if (bpf_map_delete_elem(&tcp_in_progress, &key))
+		return; /* another CPU sent it */
+	e->ret = ret;
+	e->flags |= SW_FLAG_COMPLETED_LATER;
 	if (bpf_ringbuf_output(&events, e, size, 0))
 		counter__inc(SW_COUNTER_DROP_RINGBUF);
 	else
@@ -691,7 +703,15 @@ static __always_inline void tcp_connect__finish(void *ctx, struct sw_event *e, _
 
 	if (e->ret == -EINPROGRESS && sk) {
 		outcome = bpf_map_lookup_elem(&tcp_outcome, &key);
-		if (outcome && *outcome != 0) {
+		if (!outcome) {
+			/* Not registered at enter (address unreadable then, table
+			 * full): nothing would send a stash. What the socket says
+			 * now is all there is; still connecting stays EINPROGRESS. */
+			if (BPF_CORE_READ(sk, __sk_common.skc_state) == TCP_ESTABLISHED) {
+				e->ret = 0;
+				e->flags |= SW_FLAG_COMPLETED_LATER;
+			}
+		} else if (*outcome != 0) {
 			/* Ended already (loopback). */
 			e->ret = *outcome - 1;
 			e->flags |= SW_FLAG_COMPLETED_LATER;
@@ -742,6 +762,7 @@ int tracepoint__sock__inet_sock_set_state(struct trace_event_raw_inet_sock_set_s
 }
 
 #define FMODE_WRITE 0x2
+#define FMODE_PATH 0x4000
 
 /* A successful open (fd): reported when the file, or a directory up to
  * CONFIG_DEPTH levels above it, is watched Docker configuration. Matching
@@ -762,8 +783,9 @@ static __always_inline int config_open__exit(void *ctx, long fd)
 	file = fd__file((__u32)fd);
 	if (!file)
 		return 0;
-	/* Listing a directory reads no configuration. */
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) == S_IFDIR)
+	/* Listing a directory reads no configuration, nor does O_PATH. */
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) == S_IFDIR ||
+	    (BPF_CORE_READ(file, f_mode) & FMODE_PATH))
 		return 0;
 	dentry = BPF_CORE_READ(file, f_path.dentry);
 	walk = dentry;
@@ -786,6 +808,7 @@ static __always_inline int config_open__exit(void *ctx, long fd)
 		return 0;
 	/* The names below the watched entry, leaf first; the agent puts the
 	 * watched path in front. */
+	__builtin_memset(e->exec_path, 0, sizeof(e->exec_path));
 	walk = dentry;
 	for (int i = 0; i < CONFIG_DEPTH; i++) {
 		if (i >= depth || pos >= SW_EXEC_PATH_MAX / 2)
@@ -845,14 +868,19 @@ int tracepoint__syscalls__sys_enter_connect(struct trace_event_raw_sys_enter *ct
 		found = inet_addr__read(uaddr, addrlen, family, &pending.inet);
 		if (found == ADDR_OTHER)
 			return 0;
-		pending.tcp = found == ADDR_WATCHED;
-		if (pending.tcp) {
-			/* Its handshake may end before the call returns. */
-			__u64 key = (__u64)fd__sock((__u32)ctx->args[0]);
+		if (found == ADDR_WATCHED) {
+			/* A fresh TCP connect only: not UDP, not a connect() called
+			 * again on a socket already connecting or connected. */
+			struct sock *sk = fd__sock((__u32)ctx->args[0]);
+			__u64 key = (__u64)sk;
 			__s32 zero = 0;
 
-			if (key)
-				bpf_map_update_elem(&tcp_outcome, &key, &zero, BPF_ANY);
+			if (!sk || BPF_CORE_READ(sk, sk_type) != SOCK_STREAM ||
+			    BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE)
+				return 0;
+			pending.tcp = 1;
+			/* Its handshake may end before the call returns. */
+			bpf_map_update_elem(&tcp_outcome, &key, &zero, BPF_ANY);
 		}
 	} else {
 		found = unix_addr__read(uaddr, addrlen, &pending.addr);
@@ -873,7 +901,10 @@ int tracepoint__syscalls__sys_enter_connect(struct trace_event_raw_sys_enter *ct
 		pending.unread = 1;
 	}
 	tid = (__u32)bpf_get_current_pid_tgid();
-	if (bpf_map_update_elem(&pending_connect, &tid, &pending, BPF_ANY))
+	/* A full table loses a watched call, or one that might have reached a
+	 * watched socket: only the former is counted as lost. */
+	if (bpf_map_update_elem(&pending_connect, &tid, &pending, BPF_ANY) &&
+	    (pending.watched || pending.tcp || pending.unread))
 		counter__inc(SW_COUNTER_DROP_PENDING);
 	return 0;
 }
@@ -929,6 +960,7 @@ int tracepoint__syscalls__sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 			tcp_connect__finish(ctx, e, pending_fd);
 			return 0;
 		}
+		__builtin_memset(&e->addr, 0, sizeof(e->addr));
 		found = unix_addr__read(uaddr, pending->addrlen, &e->addr);
 		if (found == ADDR_UNREADABLE) {
 			bpf_map_delete_elem(&pending_connect, &tid);

@@ -124,6 +124,7 @@ private:
     uint64_t errors_reported = 0;
     uint64_t queue_losses_reported = 0; // by report_losses
     bool behind = false;                // in a loss episode, already warned
+    bool threw = false;                 // a batch threw: logged once
     std::vector<std::pair<std::string, uint64_t>> drops_reported;
     std::atomic<bool> done{false};
     std::mutex abandon_mutex; // held while reporting, so abandoning waits for it

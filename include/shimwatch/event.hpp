@@ -147,6 +147,9 @@ struct Event {
   // Interrupted by a signal (the kernel's ERESTART* codes): the caller saw
   // EINTR or the call was restarted, which then shows as a second event.
   bool interrupted = false;
+  // A TCP connect whose handshake had not ended when it was reported
+  // (EINPROGRESS): its outcome is unknown.
+  bool in_progress = false;
 
   Origin origin;
 

@@ -1,6 +1,7 @@
 #include "shimwatch/agent.hpp"
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <optional>
@@ -501,6 +502,13 @@ int run_agent(const CliRequest &request) {
   if (kube)
     kube->stop();
   metrics.reset(); // stops the HTTP thread before the probe goes away
+  if (!stuck.empty()) {
+    // A left-behind output thread may still wake up: leave now, before
+    // static destructors run under it. stderr holds the last words.
+    spdlog::default_logger()->flush();
+    std::fflush(stderr);
+    std::_Exit(0);
+  }
   return 0;
 }
 

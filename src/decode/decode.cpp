@@ -214,6 +214,7 @@ Result<Event> decode_event(std::span<const std::byte> raw, const ClockOffset &cl
     event.tcp_address = text;
     event.tcp_port = rec.inet.port;
     set_connect_result(event, rec.ret);
+    event.in_progress = event.error == EINPROGRESS && !(rec.flags & SW_FLAG_COMPLETED_LATER);
   } else {
     event.socket_abstract = rec.addr.abstract != 0;
     if (event.socket_abstract)

@@ -199,15 +199,26 @@ void Dispatcher::run(Output &output) {
       gap.destination = output.name;
       output.sink->write_gap(gap);
     }
-    for (const auto &record : batch.records) {
-      if (const Event *event = std::get_if<Event>(record.get()))
-        output.sink->write(*event);
-      else
-        output.sink->write_gap(std::get<Gap>(*record));
+    // One bad record or a failing output never takes the agent down: the
+    // batch is counted as an output error and logged once.
+    try {
+      for (const auto &record : batch.records) {
+        if (const Event *event = std::get_if<Event>(record.get()))
+          output.sink->write(*event);
+        else
+          output.sink->write_gap(std::get<Gap>(*record));
+      }
+      if (output.reopen.exchange(false))
+        output.sink->reopen();
+      output.sink->flush();
+    } catch (const std::exception &e) {
+      if (!output.threw)
+        spdlog::error("output {} failed on a batch of {} records: {} (counted as output errors)",
+                      output.name, batch.records.size(), e.what());
+      output.threw = true;
+      if (metrics_)
+        metrics_->count_output_error(output.name);
     }
-    if (output.reopen.exchange(false))
-      output.sink->reopen();
-    output.sink->flush();
     {
       std::lock_guard lock(output.abandon_mutex);
       if (output.abandoned)

@@ -81,6 +81,7 @@ struct Probe::State {
   Skeleton skeleton;
   RingBuffer ring_buffer;
   RecordHandler handler;
+  uint64_t handler_errors = 0;
 };
 
 Probe::Probe(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -219,7 +220,13 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
 
   auto on_record = [](void *ctx, void *data, size_t size) -> int {
     auto *st = static_cast<State *>(ctx);
-    st->handler(std::span<const std::byte>(static_cast<const std::byte *>(data), size));
+    // An exception must not cross libbpf's C frames: count it, go on.
+    try {
+      st->handler(std::span<const std::byte>(static_cast<const std::byte *>(data), size));
+    } catch (const std::exception &e) {
+      if (st->handler_errors++ == 0)
+        spdlog::error("handling a record failed: {} (such records are dropped)", e.what());
+    }
     return 0;
   };
   state->ring_buffer.reset(

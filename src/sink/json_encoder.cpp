@@ -114,13 +114,16 @@ std::string encode_json(const Event &event, const HostInfo &host) {
                : service ? ordered_json{"change"}
                          : ordered_json{"start"}},
       {"action", action_name(event.action)},
-      {"outcome", event.interrupted ? "unknown"
-                  : event.success() ? "success"
-                                    : "failure"},
+      {"outcome", event.interrupted || event.in_progress ? "unknown"
+                  : event.success()                      ? "success"
+                                                         : "failure"},
   };
   if (event.interrupted)
     record["error"] = {{"code", "EINTR"},
                        {"message", "interrupted by a signal; the call may have been restarted"}};
+  else if (event.in_progress)
+    record["error"] = {{"code", "EINPROGRESS"},
+                       {"message", "the handshake had not ended when the connect was reported"}};
   else if (!event.success())
     record["error"] = {{"code", errno_name(event.error)}, {"message", std::strerror(event.error)}};
   record["host"] = {{"name", utf8::sanitize(host.name, &replaced)}};
