@@ -138,6 +138,8 @@ public:
     return true;
   }
 
+  void forget() { by_identity_.clear(); }
+
   std::vector<SocketIdentity> identities() const {
     std::vector<SocketIdentity> out;
     for (const auto &[id, path] : by_identity_)
@@ -176,6 +178,8 @@ public:
     resolved_ = std::move(fresh);
     return true;
   }
+
+  void forget() { resolved_.clear(); }
 
   Status load(Probe &probe) const {
     std::vector<FileIdentity> files, directories;
@@ -321,8 +325,10 @@ int run_agent(const CliRequest &request) {
     std::vector<FileIdentity> ids;
     for (const auto &[id, path] : executables)
       ids.push_back(id);
-    if (auto st = probe->set_watched_executables(ids); !st)
+    if (auto st = probe->set_watched_executables(ids); !st) {
       spdlog::warn("{}", st.error().message);
+      executables.clear(); // tried again at the next look
+    }
   };
 
   auto on_record = [&](std::span<const std::byte> raw) {
@@ -449,12 +455,18 @@ int run_agent(const CliRequest &request) {
       dispatcher->report_losses();
       local_addresses.refresh();
       refresh_executables(); // upgrades replace the binaries
+      // A set the kernel did not take is forgotten, so the next look
+      // tries again.
       if (config_files.refresh())
-        if (auto st = config_files.load(*probe); !st)
+        if (auto st = config_files.load(*probe); !st) {
           spdlog::warn("{}", st.error().message);
+          config_files.forget();
+        }
       if (sockets.refresh())
-        if (auto st = probe->set_watched_sockets(sockets.identities()); !st)
+        if (auto st = probe->set_watched_sockets(sockets.identities()); !st) {
           spdlog::warn("{}", st.error().message);
+          sockets.forget();
+        }
     }
   }
 

@@ -248,13 +248,20 @@ Status update_identity_map(bpf_map *map, std::vector<FileIdentity> &current,
   wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
   const __u8 present = 1;
   // Add the new ones before removing stale ones: no moment without a match.
+  std::vector<FileIdentity> added;
   for (const auto &id : wanted) {
     if (std::binary_search(current.begin(), current.end(), id))
       continue;
     sw_inode_key key = inode_filter_key(id.dev, id.ino);
-    if (bpf_map__update_elem(map, &key, sizeof(key), &present, sizeof(present), BPF_ANY) != 0)
-      return Error{std::string("adding to ") + bpf_map__name(map) + " failed: " + errno_text(errno),
-                   errno};
+    if (bpf_map__update_elem(map, &key, sizeof(key), &present, sizeof(present), BPF_ANY) != 0) {
+      int err = errno;
+      // What went in is tracked, so that a later call takes it out again.
+      current.insert(current.end(), added.begin(), added.end());
+      std::sort(current.begin(), current.end());
+      return Error{std::string("adding to ") + bpf_map__name(map) + " failed: " + errno_text(err),
+                   err};
+    }
+    added.push_back(id);
   }
   for (const auto &id : current) {
     if (std::binary_search(wanted.begin(), wanted.end(), id))
