@@ -64,9 +64,9 @@ enum sw_counter {
 #define SW_FLAG_MATCHED_PATH (1U << 6)	     /* connect: the passed address is watched */
 #define SW_FLAG_MATCHED_PEER (1U << 7)	     /* connect: the socket it reached is watched */
 #define SW_FLAG_PEER_KNOWN (1U << 8)	     /* connect: peer below is filled in */
-#define SW_FLAG_COMPLETED_LATER (1U << 9) /* tcp connect: ret is how the handshake ended */
-#define SW_FLAG_EXEC_IDENTITY (1U << 10)   /* exec: the file is a watched binary by identity */
-#define SW_FLAG_OPEN_WRITE (1U << 11)	    /* config open: opened for writing */
+#define SW_FLAG_COMPLETED_LATER (1U << 9)    /* tcp connect: ret is how the handshake ended */
+#define SW_FLAG_EXEC_IDENTITY (1U << 10)     /* exec: the file is a watched binary by identity */
+#define SW_FLAG_OPEN_WRITE (1U << 11)	     /* config open: opened for writing */
 
 /* sw_cgroup_info.hierarchy: where the names come from. */
 #define SW_CGROUP_HIERARCHY_V2 0
@@ -177,9 +177,9 @@ struct sw_event {
 	struct sw_inode_key matched;
 	__u32 matched_depth;
 	__u32 pad1;
-	__u16 exe_size;		  /* bytes used in exe */
-	__u16 args_size;	  /* bytes used in args */
-	__u16 ancestors;	  /* entries used in ancestor */
+	__u16 exe_size;	 /* bytes used in exe */
+	__u16 args_size; /* bytes used in args */
+	__u16 ancestors; /* entries used in ancestor */
 	__u16 pad16;
 	__u32 pad;
 	struct sw_ancestor ancestor[SW_ANCESTORS_MAX];

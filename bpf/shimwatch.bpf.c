@@ -395,6 +395,15 @@ static __always_inline __u32 args__fill(struct sw_event *e, struct task_struct *
 	return len;
 }
 
+/* The first size bytes of e to user space, counted either way. */
+static __always_inline void ringbuf__send(struct sw_event *e, __u32 size)
+{
+	if (bpf_ringbuf_output(&events, e, size, 0))
+		counter__inc(SW_COUNTER_DROP_RINGBUF);
+	else
+		counter__inc(SW_COUNTER_EMITTED);
+}
+
 static __always_inline void event__submit(void *ctx, struct sw_event *e, __u32 args_len)
 {
 	__u32 size;
@@ -403,11 +412,7 @@ static __always_inline void event__submit(void *ctx, struct sw_event *e, __u32 a
 		args_len = SW_ARGS_MAX;
 	size = offsetof(struct sw_event, args) + args_len;
 	e->hdr.size = size;
-	if (bpf_ringbuf_output(&events, e, size, 0)) {
-		counter__inc(SW_COUNTER_DROP_RINGBUF);
-		return;
-	}
-	counter__inc(SW_COUNTER_EMITTED);
+	ringbuf__send(e, size);
 }
 
 /* Common part of every record: header, task, executable, argv. */
@@ -607,8 +612,10 @@ static __always_inline bool unix_peer__read(__u32 fd, struct sw_unix_peer *peer)
 		if (len > SW_UNIX_PATH_MAX)
 			len = SW_UNIX_PATH_MAX;
 		barrier_var(len);
-		src = (void *)addr + bpf_core_field_offset(struct unix_address, name) + SUN_PATH_OFFSET;
-		if (len > 0 && len <= SW_UNIX_PATH_MAX && !bpf_probe_read_kernel(peer->path, len, src)) {
+		src = (void *)addr + bpf_core_field_offset(struct unix_address, name) +
+		      SUN_PATH_OFFSET;
+		if (len > 0 && len <= SW_UNIX_PATH_MAX &&
+		    !bpf_probe_read_kernel(peer->path, len, src)) {
 			peer->abstract = peer->path[0] == 0;
 			peer->len = len;
 			/* Bound filesystem names end in a NUL the length counts. The
@@ -686,10 +693,7 @@ static __always_inline void tcp_connect__send_stashed(__u64 key, __s32 ret)
 		return; /* another CPU sent it */
 	e->ret = ret;
 	e->flags |= SW_FLAG_COMPLETED_LATER;
-	if (bpf_ringbuf_output(&events, e, size, 0))
-		counter__inc(SW_COUNTER_DROP_RINGBUF);
-	else
-		counter__inc(SW_COUNTER_EMITTED);
+	ringbuf__send(e, size);
 }
 
 /* A TCP connect() returned: sent now, or once its handshake ends when it is

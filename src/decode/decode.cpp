@@ -194,15 +194,11 @@ Result<Event> decode_event(std::span<const std::byte> raw, const ClockOffset &cl
     event.exec_matched_by_identity = rec.flags & SW_FLAG_EXEC_IDENTITY;
   } else if (is_config_open(event.action)) {
     // Names below the watched entry, leaf first: "ca.crt\0reg:5000\0certs.d\0".
-    std::vector<std::string> names;
-    size_t start = 0;
-    for (size_t i = 0; i < sizeof(rec.exec_path) && names.size() < rec.matched_depth; ++i)
-      if (rec.exec_path[i] == '\0') {
-        names.emplace_back(rec.exec_path + start, i - start);
-        start = i + 1;
-      }
-    for (auto it = names.rbegin(); it != names.rend(); ++it)
-      event.config_relative_path += (event.config_relative_path.empty() ? "" : "/") + *it;
+    size_t used = 0;
+    for (uint32_t names = 0; used < sizeof(rec.exec_path) && names < rec.matched_depth; ++used)
+      names += rec.exec_path[used] == '\0';
+    std::string below = join_path_components(rec.exec_path, used, false); // "/certs.d/..."
+    event.config_relative_path = below.size() > 1 ? below.substr(1) : "";
     event.config_matched_ino = rec.matched.ino;
     event.config_matched_dev = makedev(rec.matched.dev >> 20, rec.matched.dev & 0xfffff);
   } else if (event.action == Action::docker_api_tcp_connect) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -46,17 +47,22 @@ sw_inode_key inode_filter_key(uint64_t dev, uint64_t ino) {
 
 namespace {
 
+// The identity and file type of an absolute path that exists (stat follows
+// symlinks).
+std::optional<std::pair<FileIdentity, mode_t>> identity_of(const std::string &path) {
+  struct stat st {};
+  if (path.empty() || path[0] != '/' || stat(path.c_str(), &st) != 0)
+    return std::nullopt;
+  return std::pair{FileIdentity{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)},
+                   static_cast<mode_t>(st.st_mode & S_IFMT)};
+}
+
 std::vector<std::pair<FileIdentity, std::string>>
 resolve_identities(const std::vector<std::string> &paths, mode_t type) {
   std::vector<std::pair<FileIdentity, std::string>> out;
-  for (const auto &path : paths) {
-    struct stat st {};
-    if (path.empty() || path[0] != '/' || stat(path.c_str(), &st) != 0 ||
-        (st.st_mode & S_IFMT) != type)
-      continue;
-    out.emplace_back(
-        FileIdentity{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)}, path);
-  }
+  for (const auto &path : paths)
+    if (auto found = identity_of(path); found && found->second == type)
+      out.emplace_back(found->first, path);
   return out;
 }
 
@@ -70,15 +76,10 @@ resolve_socket_identities(const std::vector<std::string> &paths) {
 std::vector<std::tuple<FileIdentity, std::string, bool>>
 resolve_config_identities(const std::vector<std::string> &paths) {
   std::vector<std::tuple<FileIdentity, std::string, bool>> out;
-  for (const auto &path : paths) {
-    struct stat st {};
-    if (path.empty() || path[0] != '/' || stat(path.c_str(), &st) != 0 ||
-        !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)))
-      continue;
-    out.emplace_back(
-        FileIdentity{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)}, path,
-        S_ISDIR(st.st_mode));
-  }
+  for (const auto &path : paths)
+    if (auto found = identity_of(path);
+        found && (found->second == S_IFDIR || found->second == S_IFREG))
+      out.emplace_back(found->first, path, found->second == S_IFDIR);
   return out;
 }
 

@@ -241,19 +241,22 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
 
 namespace {
 
-// Makes map hold exactly wanted, with current as what it holds now.
+// Makes map hold exactly wanted (identity -> value), with current as the
+// identities it holds now.
 Status update_identity_map(bpf_map *map, std::vector<FileIdentity> &current,
-                           std::vector<FileIdentity> wanted) {
+                           std::vector<std::pair<FileIdentity, __u8>> wanted) {
   std::sort(wanted.begin(), wanted.end());
-  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
-  const __u8 present = 1;
+  std::vector<FileIdentity> ids;
+  for (const auto &[id, value] : wanted)
+    if (ids.empty() || ids.back() != id)
+      ids.push_back(id);
   // Add the new ones before removing stale ones: no moment without a match.
   std::vector<FileIdentity> added;
-  for (const auto &id : wanted) {
+  for (const auto &[id, value] : wanted) {
     if (std::binary_search(current.begin(), current.end(), id))
       continue;
     sw_inode_key key = inode_filter_key(id.dev, id.ino);
-    if (bpf_map__update_elem(map, &key, sizeof(key), &present, sizeof(present), BPF_ANY) != 0) {
+    if (bpf_map__update_elem(map, &key, sizeof(key), &value, sizeof(value), BPF_ANY) != 0) {
       int err = errno;
       // What went in is tracked, so that a later call takes it out again.
       current.insert(current.end(), added.begin(), added.end());
@@ -264,47 +267,45 @@ Status update_identity_map(bpf_map *map, std::vector<FileIdentity> &current,
     added.push_back(id);
   }
   for (const auto &id : current) {
-    if (std::binary_search(wanted.begin(), wanted.end(), id))
+    if (std::binary_search(ids.begin(), ids.end(), id))
       continue;
     sw_inode_key key = inode_filter_key(id.dev, id.ino);
     bpf_map__delete_elem(map, &key, sizeof(key), 0);
   }
-  current = std::move(wanted);
+  current = std::move(ids);
   return Ok{};
+}
+
+// Every identity with the value 1 (present).
+std::vector<std::pair<FileIdentity, __u8>> present(const std::vector<FileIdentity> &ids) {
+  std::vector<std::pair<FileIdentity, __u8>> out;
+  for (const auto &id : ids)
+    out.emplace_back(id, __u8{1});
+  return out;
 }
 
 } // namespace
 
 Status Probe::set_watched_sockets(const std::vector<SocketIdentity> &identities) {
   return update_identity_map(state_->skeleton->maps.watched_unix_inode, watched_identities_,
-                             identities);
+                             present(identities));
 }
 
 Status Probe::set_watched_config(const std::vector<FileIdentity> &files,
                                  const std::vector<FileIdentity> &directories) {
-  bpf_map *map = state_->skeleton->maps.watched_config_inode;
-  std::vector<FileIdentity> wanted;
   // Kinds as the BPF program knows them: 1 a file, 2 a directory's tree.
-  for (auto [list, kind] : {std::pair{&files, __u8{1}}, std::pair{&directories, __u8{2}}})
-    for (const auto &id : *list) {
-      sw_inode_key key = inode_filter_key(id.dev, id.ino);
-      if (bpf_map__update_elem(map, &key, sizeof(key), &kind, sizeof(kind), BPF_ANY) != 0)
-        return Error{"adding a watched configuration path failed: " + errno_text(errno), errno};
-      wanted.push_back(id);
-    }
-  std::sort(wanted.begin(), wanted.end());
-  for (const auto &id : watched_config_)
-    if (!std::binary_search(wanted.begin(), wanted.end(), id)) {
-      sw_inode_key key = inode_filter_key(id.dev, id.ino);
-      bpf_map__delete_elem(map, &key, sizeof(key), 0);
-    }
-  watched_config_ = std::move(wanted);
-  return Ok{};
+  std::vector<std::pair<FileIdentity, __u8>> wanted;
+  for (const auto &id : files)
+    wanted.emplace_back(id, __u8{1});
+  for (const auto &id : directories)
+    wanted.emplace_back(id, __u8{2});
+  return update_identity_map(state_->skeleton->maps.watched_config_inode, watched_config_,
+                             std::move(wanted));
 }
 
 Status Probe::set_watched_executables(const std::vector<FileIdentity> &identities) {
   return update_identity_map(state_->skeleton->maps.watched_exec_inode, watched_executables_,
-                             identities);
+                             present(identities));
 }
 
 void Probe::detach() {
