@@ -8,6 +8,7 @@ build_packages=(
   cmake make g++ pkg-config git
   clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
   libspdlog-dev nlohmann-json3-dev prometheus-cpp-dev libcurl4-openssl-dev libssl-dev
+  libyaml-cpp-dev # manifests for `shimwatch scan`
   libgtest-dev
 )
 test_packages=(
@@ -15,6 +16,8 @@ test_packages=(
   python3 openssl # the stand-in Kubernetes API server (HTTPS) in the tests
   rsyslog rsyslog-gnutls # a real syslog peer (UDP, TCP, TLS) for the output tests
   prometheus # a real Prometheus server and promtool for the metrics tests
+  chromium # renders the HTML report headless in the report tests
+  jq # the baseline the report benchmark is measured against
 )
 
 case "${1:-build}" in

@@ -9,6 +9,8 @@
 #include "shimwatch/check.hpp"
 #include "shimwatch/cli.hpp"
 #include "shimwatch/probe.hpp"
+#include "shimwatch/report.hpp"
+#include "shimwatch/scan.hpp"
 #include "shimwatch/version.hpp"
 
 namespace {
@@ -39,6 +41,17 @@ int run_check(const shimwatch::CliRequest &request) {
 
 int main(int argc, char **argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  // The offline tools have command lines of their own.
+  if (!args.empty() && (args.front() == "report" || args.front() == "scan")) {
+    const std::vector<std::string> rest(args.begin() + 1, args.end());
+    try {
+      return args.front() == "report" ? shimwatch::run_report_command(rest)
+                                      : shimwatch::run_scan_command(rest);
+    } catch (const std::exception &e) {
+      std::fprintf(stderr, "shimwatch %s: unexpected error: %s\n", args.front().c_str(), e.what());
+      return exit_usage;
+    }
+  }
   auto request = shimwatch::parse_cli(args);
   if (!request) {
     std::fprintf(stderr, "shimwatch: %s\n", request.error().message.c_str());

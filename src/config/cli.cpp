@@ -412,6 +412,11 @@ std::string usage_text() {
 USAGE
   shimwatch run [OPTIONS]      watch exec and socket activity, print events
   shimwatch check [OPTIONS]    preflight: can this node run the agent?
+  shimwatch report [OPTIONS] LOG...
+                               audit logs of many nodes -> what must change
+                               before Docker is removed (`report --help`)
+  shimwatch scan [OPTIONS]     Docker dependencies in workload specs, from
+                               the cluster or manifests (`scan --help`)
   shimwatch version            print the version
   shimwatch help               this text
 
