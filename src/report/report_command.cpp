@@ -1,12 +1,298 @@
+#include <charconv>
+#include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <variant>
 
+#include "report/aggregator.hpp"
+#include "report/line_parser.hpp"
+#include "report/log_reader.hpp"
+#include "report/render.hpp"
 #include "shimwatch/report.hpp"
 
 namespace shimwatch {
 
-int run_report_command(const std::vector<std::string> &) {
-  std::fputs("shimwatch report: not built yet\n", stderr);
-  return 2;
+namespace {
+
+using namespace report;
+
+constexpr int exit_ok = 0;
+constexpr int exit_incomplete = 1; // a file could not be read, or the report not written
+constexpr int exit_usage = 2;
+
+const char *const usage =
+    R"(Usage: shimwatch report [OPTIONS] LOG...
+
+Reads shimwatch audit logs (JSON lines, from one node or many) and writes a
+readiness report: every workload, systemd unit, login user and host program
+that used Docker, what it did, how often, on which nodes, and what to change
+before Docker is removed.
+
+LOG is a file (plain or gzip-compressed, rotated files included) or - for
+stdin. Lines of `kubectl logs --prefix` ("[pod/NAME/CONTAINER] {...}") are
+read as well. Malformed lines, truncated gzip data and other tools' lines are
+counted in the report's summary, never fatal.
+
+Options:
+  --format md|html|json  report format (default md); json has a stable schema
+                         ("schema_version")
+  --since TIME           only records at or after TIME
+  --until TIME           only records at or before TIME
+                         TIME: RFC 3339 (2026-11-25T14:00:00Z), a date
+                         (2026-11-25, midnight UTC) or an age (36h, 7d, 90m)
+  -o, --output FILE      write the report to FILE (default stdout)
+  --top N                command lines, sockets, files listed per origin,
+                         1-1000 (default 10)
+  -h, --help             this text
+
+Progress goes to stderr when stderr is a terminal.
+Exit status: 0 report written, 1 report written but some input could not be
+read (or the report could not be written), 2 bad usage.
+
+EXAMPLES
+  shimwatch report /var/log/shimwatch/audit.log* > report.md
+  kubectl logs -n shimwatch -l app=shimwatch --prefix --tail=-1 \
+    | shimwatch report --format html -o report.html -
+  shimwatch report --format json --since 7d node-*/audit.log.gz | jq '.origins[].label'
+)";
+
+struct ReportRequest {
+  std::string format = "md";
+  std::string output; // empty: stdout
+  ReportOptions options;
+  std::vector<std::string> inputs;
+  bool help = false;
+};
+
+struct UsageError {
+  std::string message;
+};
+
+std::variant<ReportRequest, UsageError> parse_arguments(const std::vector<std::string> &args) {
+  ReportRequest request;
+  const Micros now = now_micros();
+  bool only_inputs = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    if (only_inputs || arg == "-" || !arg.starts_with("-")) {
+      request.inputs.push_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      only_inputs = true;
+      continue;
+    }
+    if (arg == "-h" || arg == "--help") {
+      request.help = true;
+      continue;
+    }
+    std::string value;
+    bool inline_value = false;
+    if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+      inline_value = true;
+    }
+    const bool takes_value = arg == "--format" || arg == "--since" || arg == "--until" ||
+                             arg == "-o" || arg == "--output" || arg == "--top";
+    if (!takes_value)
+      return UsageError{"unknown option " + arg + " (see shimwatch report --help)"};
+    if (!inline_value) {
+      if (i + 1 >= args.size())
+        return UsageError{arg + " needs a value"};
+      value = args[++i];
+    }
+    if (arg == "--format") {
+      if (value != "md" && value != "html" && value != "json")
+        return UsageError{"--format " + value + ": allowed are md, html, json"};
+      request.format = value;
+    } else if (arg == "--since" || arg == "--until") {
+      const auto t = parse_time_bound(value, now);
+      if (!t)
+        return UsageError{arg + " " + value +
+                          ": expected RFC 3339 (2026-11-25T14:00:00Z), a date (2026-11-25) or "
+                          "an age (36h, 7d, 90m, 45s)"};
+      (arg == "--since" ? request.options.since : request.options.until) = *t;
+    } else if (arg == "-o" || arg == "--output") {
+      if (value.empty())
+        return UsageError{arg + " needs a file name"};
+      request.output = value;
+    } else if (arg == "--top") {
+      unsigned long top = 0;
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), top);
+      if (ec != std::errc() || end != value.data() + value.size() || top < 1 || top > 1000)
+        return UsageError{"--top " + value + ": expected a number from 1 to 1000"};
+      request.options.top = top;
+    }
+  }
+  if (request.help)
+    return request;
+  if (request.inputs.empty())
+    return UsageError{"no LOG given (a file, or - for stdin)"};
+  if (request.options.since && request.options.until &&
+      *request.options.since > *request.options.until)
+    return UsageError{"--since is after --until"};
+  return request;
+}
+
+// "bytes read of total, rate, files done" on one terminal line, at most 5 times a second.
+class Progress {
+public:
+  Progress(bool enabled, std::uint64_t total_bytes, std::size_t files)
+      : enabled_(enabled), total_(total_bytes), files_(files),
+        start_(std::chrono::steady_clock::now()) {}
+
+  void add_bytes(std::uint64_t n) {
+    bytes_ += n;
+    maybe_draw();
+  }
+  void file_done() {
+    ++done_;
+    maybe_draw();
+  }
+  void finish() {
+    if (enabled_ && drawn_)
+      std::fputs("\r\033[K", stderr);
+  }
+
+private:
+  static std::string mib(std::uint64_t bytes) {
+    char buffer[32];
+    std::snprintf(buffer, sizeof buffer, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+    return buffer;
+  }
+
+  void maybe_draw() {
+    if (!enabled_)
+      return;
+    const auto now = std::chrono::steady_clock::now();
+    if (drawn_ && now - last_draw_ < std::chrono::milliseconds(200))
+      return;
+    last_draw_ = now;
+    drawn_ = true;
+    const double seconds = std::chrono::duration<double>(now - start_).count();
+    const double rate = seconds > 0 ? static_cast<double>(bytes_) / (1 << 20) / seconds : 0;
+    std::string line = "\r\033[Kreport: " + mib(bytes_);
+    if (total_ > 0)
+      line += " of " + mib(total_) + " (" +
+              std::to_string(std::min<std::uint64_t>(100, bytes_ * 100 / total_)) + "%)";
+    char tail[96];
+    std::snprintf(tail, sizeof tail, ", %.1f MiB/s, files %zu/%zu", rate, done_, files_);
+    line += tail;
+    std::fputs(line.c_str(), stderr);
+  }
+
+  bool enabled_;
+  std::uint64_t total_;
+  std::size_t files_;
+  std::uint64_t bytes_ = 0;
+  std::size_t done_ = 0;
+  bool drawn_ = false;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+};
+
+void read_input(const std::string &path, Aggregator &aggregator, Progress &progress) {
+  InputStats &in = aggregator.input();
+  ParsedRecord record;
+  std::string why;
+  auto on_line = [&](std::string_view line) {
+    ++in.lines;
+    if (strip_kubectl_prefix(line))
+      ++in.kubectl_prefixed_lines;
+    switch (parse_line(line, record, &why)) {
+    case LineKind::record:
+      ++in.records;
+      aggregator.add(record);
+      break;
+    case LineKind::blank:
+      ++in.blank_lines;
+      break;
+    case LineKind::malformed:
+      ++in.malformed_lines;
+      in.malformed_reasons.add(why);
+      break;
+    case LineKind::foreign:
+      ++in.foreign_lines;
+      break;
+    }
+  };
+  auto on_progress = [&](std::uint64_t n) {
+    in.bytes += n;
+    progress.add_bytes(n);
+  };
+  ++in.files;
+  const FileReadResult result = read_log(path, on_line, on_progress);
+  in.oversize_lines += result.oversize_lines;
+  in.truncated_gzip_members += result.truncated_gzip_members;
+  if (result.corrupt_gzip)
+    ++in.corrupt_gzip_streams;
+  if (!result.error.empty()) {
+    in.unreadable_files.push_back(path + ": " + result.error);
+    std::fprintf(stderr, "shimwatch report: %s: %s\n", path.c_str(), result.error.c_str());
+  }
+  progress.file_done();
+}
+
+} // namespace
+
+int run_report_command(const std::vector<std::string> &args) {
+  const auto parsed = parse_arguments(args);
+  if (const auto *error = std::get_if<UsageError>(&parsed)) {
+    std::fprintf(stderr, "shimwatch report: %s\n", error->message.c_str());
+    return exit_usage;
+  }
+  const ReportRequest &request = std::get<ReportRequest>(parsed);
+  if (request.help) {
+    std::fputs(usage, stdout);
+    return exit_ok;
+  }
+
+  std::uint64_t total_bytes = 0;
+  for (const auto &path : request.inputs) {
+    struct stat st {};
+    if (path != "-" && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+      total_bytes += static_cast<std::uint64_t>(st.st_size);
+  }
+  Progress progress(::isatty(STDERR_FILENO) == 1, total_bytes, request.inputs.size());
+  Aggregator aggregator(request.options);
+  for (const auto &path : request.inputs)
+    read_input(path, aggregator, progress);
+  progress.finish();
+
+  const auto document = build_report_document(
+      {.data = aggregator, .inputs = request.inputs, .generated_at = now_micros()});
+  std::ostringstream rendered;
+  if (request.format == "json")
+    render_json(document, rendered);
+  else if (request.format == "html")
+    render_html(document, rendered);
+  else
+    render_markdown(document, rendered);
+
+  bool written = true;
+  if (request.output.empty()) {
+    std::cout << rendered.str() << std::flush;
+    written = static_cast<bool>(std::cout);
+  } else {
+    // Written next to the target and renamed, so a reader never sees half a report.
+    const std::string temporary = request.output + ".tmp";
+    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
+    file << rendered.str();
+    file.close();
+    written = file && std::rename(temporary.c_str(), request.output.c_str()) == 0;
+    if (!written)
+      std::remove(temporary.c_str());
+  }
+  if (!written) {
+    std::fprintf(stderr, "shimwatch report: could not write the report to %s\n",
+                 request.output.empty() ? "stdout" : request.output.c_str());
+    return exit_incomplete;
+  }
+  return aggregator.input().unreadable_files.empty() ? exit_ok : exit_incomplete;
 }
 
 } // namespace shimwatch
