@@ -47,3 +47,9 @@ format:
 
 clean:
 	rm -rf $(BUILD_DIR) $(SANITIZE_DIR)
+
+# `shimwatch report` against a jq pipeline on generated logs (1 GiB by default;
+# REPORT_BENCH_MIB=200 make bench for a quicker run). Not part of `make test`.
+.PHONY: bench
+bench: build
+	bench/report_bench.sh $(BUILD_DIR)/shimwatch
