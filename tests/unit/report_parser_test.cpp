@@ -23,6 +23,12 @@ shimwatch::Event docker_ps_in_unit() {
   e.process.executable = "/usr/bin/docker";
   e.process.args = {"docker", "ps", "-a"};
   e.exec_path = "/usr/bin/docker";
+  // Ancestors' fields have the same names as the process' own: never mixed up.
+  shimwatch::Ancestor parent;
+  parent.pid = 4200;
+  parent.name = "cleanup.sh";
+  parent.executable = "/usr/bin/bash";
+  e.process.ancestry = {parent};
   e.origin.type = shimwatch::OriginType::systemd_unit;
   e.origin.cgroup.type = shimwatch::OriginType::systemd_unit;
   e.origin.cgroup.unit = "nightly-cleanup.service";
