@@ -12,7 +12,7 @@ namespace {
 using nlohmann::ordered_json;
 
 constexpr int timeline_columns = 60;
-constexpr int timeline_width = 240;
+constexpr int timeline_width = 160;
 constexpr int timeline_height = 24;
 constexpr int coverage_width = 300;
 
@@ -70,6 +70,16 @@ std::string str(const ordered_json &value) {
   if (value.is_null())
     return "";
   return value.dump();
+}
+
+// "2026-11-25T14:28:41.121836Z" -> "2026-11-25 14:28Z" for table cells; the full time is their
+// title.
+std::string time_cell(const ordered_json &value) {
+  const std::string full = str(value);
+  if (full.size() < 16)
+    return "<td>" + escape(full) + "</td>";
+  return "<td title=\"" + escape(full) + "\">" + escape(full.substr(0, 10)) + " " +
+         escape(full.substr(11, 5)) + "Z</td>";
 }
 
 std::uint64_t num(const ordered_json &value) {
@@ -158,7 +168,7 @@ h1{margin-bottom:.2em}.meta{color:#57606a}
 table{border-collapse:collapse;margin:.5em 0 1.5em}
 th,td{border:1px solid #d0d7de;padding:.3em .6em;text-align:left;vertical-align:top}
 th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
-#origins th{cursor:pointer;user-select:none}
+#origins th{cursor:pointer;user-select:none}#origins td{white-space:nowrap}
 #origins th[aria-sort=ascending]::after{content:" \25B2"}
 #origins th[aria-sort=descending]::after{content:" \25BC"}
 .warning{background:#fff1e5;border:1px solid #d1242f;padding:.6em 1em;font-weight:600}
@@ -317,9 +327,8 @@ void render_html(const ordered_json &doc, std::ostream &out) {
           << "\">" << num(o["calls"]) << "</td><td class=\"num\" data-value=\""
           << num(o["failed_calls"]) << "\">" << num(o["failed_calls"])
           << "</td><td class=\"num\" data-value=\"" << o["nodes"].size() << "\">"
-          << o["nodes"].size() << "</td><td>" << escape(str(o["first_seen"])) << "</td><td>"
-          << escape(str(o["last_seen"])) << "</td><td>"
-          << timeline_svg(o, window_first, window_last) << "</td></tr>\n";
+          << o["nodes"].size() << "</td>" << time_cell(o["first_seen"]) << time_cell(o["last_seen"])
+          << "<td>" << timeline_svg(o, window_first, window_last) << "</td></tr>\n";
     }
     out << "</tbody></table>\n<h2>What to change</h2>\n";
     rank = 0;

