@@ -169,6 +169,19 @@ TEST(Report, BadFlagsExitTwoWithOneLine) {
   auto bad = run_shimwatch({"report", "--format", "pdf", "x.log"});
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_EQ(trim(bad.output), "shimwatch report: --format pdf: allowed are md, html, json");
+  for (const auto &[args, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"report", "--top", "0", "x.log"}, "--top 0: expected a number from 1 to 1000"},
+           {{"report", "--since", "yesterday", "x.log"}, "--since yesterday: expected RFC 3339"},
+           {{"report", "--since=2026-11-25", "--until=2026-11-24", "x.log"},
+            "--since is after --until"},
+           {{"report", "--frobnicate", "x.log"}, "unknown option --frobnicate"},
+           {{"report", "-o"}, "-o needs a value"},
+           {{"report"}, "no LOG given"}}) {
+    auto run = run_shimwatch(args);
+    EXPECT_EQ(run.exit_code, 2) << message;
+    EXPECT_EQ(run.output.find("shimwatch report: " + message), 0u) << run.output;
+    EXPECT_EQ(std::count(run.output.begin(), run.output.end(), '\n'), 1) << run.output;
+  }
   auto help = run_shimwatch({"report", "--help"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.output.find("EXAMPLES"), std::string::npos);
