@@ -6,6 +6,10 @@ Serves, over HTTPS with a bearer token, what KubeClient reads:
   GET /api/v1/pods?fieldSelector=spec.nodeName=X&limit=N&continue=T   a PodList
   GET /api/v1/pods?...&watch=1&resourceVersion=R&timeoutSeconds=S     a watch stream
   GET /pods                                 the kubelet's: every pod, one PodList
+  GET /api/v1/namespaces/NS/pods            the pods of namespace NS, one PodList
+  GET /apis/{apps,batch}/v1[/namespaces/NS]/PLURAL   deployments, replicasets,
+      daemonsets, statefulsets (apps), jobs, cronjobs (batch): one typed list of
+      the objects given with /_control/resources or --resources (no paging)
 in the real wire format: PodList with metadata.resourceVersion/continue,
 chunked watch streams of one {"type": ..., "object": ...} JSON event per line,
 metav1.Status bodies for errors, ERROR events with code 410 for expired
@@ -25,6 +29,9 @@ Tests drive it through a plain-HTTP control port (JSON bodies):
   POST /_control/cut     {}  open watches are cut (no last chunk); new requests work
   POST /_control/config  {"page_size": N, "bookmark_interval": s, "token": T,
                           "fragment": bool (split each event line over several chunks)}
+  POST /_control/resources {"plural": P, "items": [...]}  replaces the objects served
+                         for resource P (deployments, jobs, ...); {"forbidden": [P...]}
+                         makes those resources answer 403, as RBAC does
   GET  /_control/stats   request counters ("kubelet_polls" for /pods) and the last
                          list/watch query
 
@@ -39,6 +46,7 @@ import base64
 import copy
 import json
 import os
+import re
 import socket
 import ssl
 import subprocess
@@ -71,8 +79,11 @@ class State:
         self.generation = 0  # bumped on every mode change and cut: wakes open watches
         self.cuts = 0
         self.snapshots = {}  # continue token -> (rv, items left)
+        self.resources = {}  # plural -> objects, for the workload lists
+        self.forbidden = set()  # plurals answered with 403
         self.stats = {"lists": 0, "watches": 0, "kubelet_polls": 0, "unauthorized": 0,
-                      "open_watches": 0, "last_list_query": {}, "last_watch_query": {}}
+                      "open_watches": 0, "last_list_query": {}, "last_watch_query": {},
+                      "resource_lists": 0}
 
     def change(self, op, pod):
         with self.cond:
@@ -97,6 +108,19 @@ class State:
             self.events.append((self.rv, kind, pod, previous))
             self.cond.notify_all()
             return 200, {"resourceVersion": str(self.rv)}
+
+
+# Workload resources served from fixtures: plural -> (API group path, list kind).
+RESOURCES = {
+    "deployments": ("/apis/apps/v1", "DeploymentList"),
+    "replicasets": ("/apis/apps/v1", "ReplicaSetList"),
+    "daemonsets": ("/apis/apps/v1", "DaemonSetList"),
+    "statefulsets": ("/apis/apps/v1", "StatefulSetList"),
+    "jobs": ("/apis/batch/v1", "JobList"),
+    "cronjobs": ("/apis/batch/v1", "CronJobList"),
+}
+RESOURCE_PATH = re.compile(r"^(/api/v1|/apis/apps/v1|/apis/batch/v1)"
+                           r"(?:/namespaces/([^/]+))?/([a-z]+)$")
 
 
 def on_node(pod, node):
@@ -146,6 +170,9 @@ class ApiHandler(BaseHTTPRequestHandler):
             with state.cond:
                 state.stats["unauthorized"] += 1
             return self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
+        resource = RESOURCE_PATH.match(url.path)
+        if resource and (resource.group(2) or resource.group(3) != "pods"):
+            return self.resource_list(*resource.groups())
         if url.path not in ("/api/v1/pods", "/pods"):
             return self.send_json(404, status(404, "NotFound", "the server could not find "
                                               "the requested resource"))
@@ -207,6 +234,27 @@ class ApiHandler(BaseHTTPRequestHandler):
                 metadata["remainingItemCount"] = len(rest)
         self.send_json(200, {"kind": "PodList", "apiVersion": "v1", "metadata": metadata,
                              "items": page})
+
+    def resource_list(self, group, namespace, plural):
+        """A namespaced pod list, or a workload list from the fixtures."""
+        state = self.server.state
+        known = plural == "pods" and group == "/api/v1" or RESOURCES.get(plural, ("",))[0] == group
+        if not known:
+            return self.send_json(404, status(404, "NotFound", "the server could not find "
+                                              "the requested resource"))
+        if plural in state.forbidden:
+            return self.send_json(403, status(
+                403, "Forbidden", '%s is forbidden: User "test" cannot list resource "%s"'
+                % (plural, plural)))
+        with state.cond:
+            state.stats["resource_lists"] += 1
+            source = state.pods.values() if plural == "pods" else state.resources.get(plural, [])
+            items = [copy.deepcopy(o) for o in source
+                     if namespace is None or o.get("metadata", {}).get("namespace") == namespace]
+            rv = state.rv
+        kind = "PodList" if plural == "pods" else RESOURCES[plural][1]
+        self.send_json(200, {"kind": kind, "apiVersion": "v1",
+                             "metadata": {"resourceVersion": str(rv)}, "items": items})
 
     def kubelet_pods(self):
         state = self.server.state
@@ -338,6 +386,15 @@ class ControlHandler(BaseHTTPRequestHandler):
             return self.reply(400, {"error": "body is not JSON"})
         if self.path == "/_control/pods":
             return self.reply(*state.change(body.get("op"), body.get("pod") or {}))
+        if self.path == "/_control/resources":
+            with state.cond:
+                if "forbidden" in body:
+                    state.forbidden = set(body["forbidden"])
+                if "plural" in body:
+                    if body["plural"] not in RESOURCES:
+                        return self.reply(400, {"error": "unknown resource"})
+                    state.resources[body["plural"]] = list(body.get("items") or [])
+            return self.reply(200, {"ok": True})
         with state.cond:
             if self.path == "/_control/mode":
                 if body.get("mode") not in ("normal", "down", "slow", "garbage", "gone",
@@ -405,6 +462,8 @@ def main():
     parser.add_argument("--key")
     parser.add_argument("--ca", help="CA file to report for --cert")
     parser.add_argument("--pods", help="JSON file with a list of pods to start with")
+    parser.add_argument("--resources", help="JSON file: {plural: [objects]} for the workload "
+                        "lists (deployments, replicasets, daemonsets, statefulsets, jobs, cronjobs)")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
 
@@ -420,6 +479,13 @@ def main():
         with open(args.pods) as f:
             for pod in json.load(f):
                 state.change("add", pod)
+
+    if args.resources:
+        with open(args.resources) as f:
+            for plural, items in json.load(f).items():
+                if plural not in RESOURCES:
+                    parser.error("--resources: unknown resource " + plural)
+                state.resources[plural] = items
 
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
