@@ -58,6 +58,8 @@ run() {
 
 echo "running shimwatch report ..."
 run shimwatch "$shimwatch" report --format json "$work"/logs/*.log
+# What the binary costs before reading anything (shared libraries of the agent).
+run baseline "$shimwatch" version
 echo "running jq ..."
 run jq jq -nR -c -f "$work/group.jq" "$work"/logs/*.log
 
@@ -66,12 +68,13 @@ origins_jq=$(jq 'length' "$work/jq.out")
 awk -v bytes="$bytes" \
   -v s_sec="$(cat "$work/shimwatch.seconds")" -v s_rss="$(cat "$work/shimwatch.rss")" \
   -v j_sec="$(cat "$work/jq.seconds")" -v j_rss="$(cat "$work/jq.rss")" \
-  -v s_origins="$origins_report" -v j_origins="$origins_jq" 'BEGIN {
+  -v s_origins="$origins_report" -v j_origins="$origins_jq" -v b_rss="$(cat "$work/baseline.rss")" 'BEGIN {
   mib = bytes / 1048576
   printf "input: %.1f MiB\n", mib
   printf "%-18s %10s %12s %14s %8s\n", "tool", "seconds", "MiB/s", "peak RSS MiB", "origins"
   printf "%-18s %10.2f %12.1f %14.1f %8d\n", "shimwatch report", s_sec, mib / s_sec, s_rss / 1024, s_origins
   printf "%-18s %10.2f %12.1f %14.1f %8d\n", "jq baseline", j_sec, mib / j_sec, j_rss / 1024, j_origins
+  printf "(shimwatch version alone: %.1f MiB peak RSS; the report adds %.1f MiB)\n", b_rss / 1024, (s_rss - b_rss) / 1024
   printf "throughput ratio (report / jq): %.1fx\n", j_sec / s_sec
   printf "peak RSS ratio (report / jq):   %.2f\n", s_rss / j_rss
 }'
