@@ -67,6 +67,10 @@ enum sw_counter {
 #define SW_FLAG_COMPLETED_LATER (1U << 9)    /* tcp connect: ret is how the handshake ended */
 #define SW_FLAG_EXEC_IDENTITY (1U << 10)     /* exec: the file is a watched binary by identity */
 #define SW_FLAG_OPEN_WRITE (1U << 11)	     /* config open: opened for writing */
+#define SW_FLAG_EXEC_NEW_BINARY                                                                    \
+	(1U << 12)			/* exec: first run of a binary not matched otherwise;      \
+					     user space checks its build-id */
+#define SW_FLAG_OPEN_CREATED (1U << 13) /* config open: the open created the file */
 
 /* sw_cgroup_info.hierarchy: where the names come from. */
 #define SW_CGROUP_HIERARCHY_V2 0
@@ -155,6 +159,15 @@ struct sw_inet_addr {
 	__u8 addr[16]; /* network byte order; IPv4 in the first 4 bytes */
 };
 
+/* A binary as the kernel saw it at exec: a copy written over an old file
+ * keeps the inode but rarely the size. */
+struct sw_binary_key {
+	__u64 ino;
+	__u64 size;
+	__u32 dev;
+	__u32 pad;
+};
+
 /* Key of the watched executable map: a basename cut and NUL padded to
  * comm length, as exec leaves it in task->comm. */
 struct sw_exec_name {
@@ -173,7 +186,8 @@ struct sw_event {
 	struct sw_inet_addr inet; /* tcp connect: the destination */
 	/* config open: the watched file or directory it matched, and how many
 	 * levels below it the file is; exec_path holds the names of those
-	 * levels, leaf first, each NUL terminated. */
+	 * levels, leaf first, each NUL terminated. exec: the identity of the
+	 * file it runs, matched_depth its size (bytes, capped at 4 GiB - 1). */
 	struct sw_inode_key matched;
 	__u32 matched_depth;
 	__u32 pad1;

@@ -41,6 +41,18 @@ struct {
 
 const volatile bool watching_exec_inodes = false;
 
+/* Binaries already run once: only the first exec of each (inode, device,
+ * size) goes to user space, which compares its ELF build-id with the docker
+ * binaries' (a renamed copy). An exec storm of one binary costs one lookup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct sw_binary_key);
+	__type(value, __u8);
+} seen_binary SEC(".maps");
+
+const volatile bool watching_build_ids = false;
+
 /* Docker's configuration (/etc/docker, drop-ins, /etc/default/docker), by
  * identity: CONFIG_FILE for a file, CONFIG_DIR for a directory whose whole
  * tree (CONFIG_DEPTH levels) counts. Kept current by the agent. */
@@ -441,33 +453,53 @@ static __always_inline void event__fill(void *ctx, struct sw_event *e, __u32 typ
 SEC("tracepoint/sched/sched_process_exec")
 int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct sw_exec_name key = {};
+	struct sw_binary_key binary = {};
+	struct sw_inode_key id = {};
+	bool by_name;
 	__u32 flags = 0;
 	struct sw_event *e;
+	struct file *exe;
 	unsigned int off;
+	__u64 size;
 	long n;
 
 	/* exec has just set comm to the basename of the path it ran (cut to 15
 	 * bytes): the cheapest possible filter for an exec storm. Names longer
 	 * than that are checked in full in user space against exec_path. */
 	bpf_get_current_comm(key.name, sizeof(key.name));
-	if (!bpf_map_lookup_elem(&watched_exec, &key)) {
-		/* Not by name: maybe by what file it runs (a link under another
-		 * name). exe_file is the new program's file by now. */
-		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-		struct sw_inode_key id = {};
-		struct file *exe;
-
-		if (!watching_exec_inodes)
-			return 0;
-		exe = BPF_CORE_READ(task, mm, exe_file);
-		if (!exe)
-			return 0;
+	by_name = bpf_map_lookup_elem(&watched_exec, &key) != NULL;
+	if (!by_name && !watching_exec_inodes && !watching_build_ids)
+		return 0;
+	/* exe_file is the new program's file by now. */
+	exe = BPF_CORE_READ(task, mm, exe_file);
+	if (exe) {
 		id.ino = BPF_CORE_READ(exe, f_inode, i_ino);
 		id.dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
-		if (!bpf_map_lookup_elem(&watched_exec_inode, &id))
+	}
+	size = exe ? BPF_CORE_READ(exe, f_inode, i_size) : 0;
+	if (!by_name) {
+		/* Not by name: maybe by what file it runs (a link under another
+		 * name), or a binary never seen before (a renamed copy?). */
+		if (!exe)
 			return 0;
-		flags |= SW_FLAG_EXEC_IDENTITY;
+		if (watching_exec_inodes && bpf_map_lookup_elem(&watched_exec_inode, &id)) {
+			flags |= SW_FLAG_EXEC_IDENTITY;
+		} else {
+			__u8 seen = 1;
+
+			if (!watching_build_ids)
+				return 0;
+			binary.ino = id.ino;
+			binary.dev = id.dev;
+			binary.size = size;
+			if (bpf_map_lookup_elem(&seen_binary, &binary))
+				return 0;
+			if (bpf_map_update_elem(&seen_binary, &binary, &seen, BPF_NOEXIST))
+				return 0; /* another CPU took it first */
+			flags |= SW_FLAG_EXEC_NEW_BINARY;
+		}
 	}
 
 	e = scratch__get();
@@ -483,8 +515,8 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 	__builtin_memset(&e->addr, 0, sizeof(e->addr));
 	__builtin_memset(&e->peer, 0, sizeof(e->peer));
 	__builtin_memset(&e->inet, 0, sizeof(e->inet));
-	__builtin_memset(&e->matched, 0, sizeof(e->matched));
-	e->matched_depth = 0;
+	e->matched = id;
+	e->matched_depth = size > 0xFFFFFFFFULL ? 0xFFFFFFFFU : (__u32)size;
 	e->ret = 0;
 	event__fill(ctx, e, SW_EVENT_EXEC, flags);
 	return 0;
@@ -767,6 +799,7 @@ int tracepoint__sock__inet_sock_set_state(struct trace_event_raw_inet_sock_set_s
 
 #define FMODE_WRITE 0x2
 #define FMODE_PATH 0x4000
+#define FMODE_CREATED 0x100000
 
 /* A successful open (fd): reported when the file, or a directory up to
  * CONFIG_DEPTH levels above it, is watched Docker configuration. Matching
@@ -831,6 +864,8 @@ static __always_inline int config_open__exit(void *ctx, long fd)
 	e->matched_depth = depth;
 	if (BPF_CORE_READ(file, f_mode) & FMODE_WRITE)
 		flags |= SW_FLAG_OPEN_WRITE;
+	if (BPF_CORE_READ(file, f_mode) & FMODE_CREATED)
+		flags |= SW_FLAG_OPEN_CREATED;
 	__builtin_memset(&e->addr, 0, sizeof(e->addr));
 	__builtin_memset(&e->peer, 0, sizeof(e->peer));
 	__builtin_memset(&e->inet, 0, sizeof(e->inet));

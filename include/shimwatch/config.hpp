@@ -108,6 +108,11 @@ struct Config {
   // matched by inode and device. Names in watch_exec are also looked up in
   // the standard bin directories (see watched_exec_paths).
   std::vector<std::string> watch_exec_paths;
+  // A renamed copy: the first exec of each binary not matched otherwise is
+  // checked in user space for an ELF build-id equal to a watched binary's,
+  // or to one of watch_exec_build_ids (hex; e.g. the CLI in an image).
+  bool watch_exec_build_id_check = true;
+  std::vector<std::string> watch_exec_build_ids;
   // Docker's configuration: files, and directories whose whole tree counts
   // (4 levels deep); opens are reported as docker-config-read/-write.
   std::vector<std::string> watch_config_paths;

@@ -130,6 +130,16 @@ struct Event {
   bool exec_path_truncated = false; // longer than the kernel keeps: its basename is lost
   // The file run is a watched binary by identity (inode), whatever its name.
   bool exec_matched_by_identity = false;
+  // ... or by its ELF build-id (a renamed copy); exec_matched_by_identity too.
+  bool exec_matched_by_build_id = false;
+  // The first exec of a binary matched by nothing else: the agent checks its
+  // build-id, then reports it (a renamed docker) or drops it.
+  bool exec_new_binary = false;
+  std::string exec_build_id; // "gnu:<hex>" when matched by build-id
+  // The file run, as the kernel saw it (inode, stat() device, size).
+  uint64_t exe_ino = 0;
+  uint64_t exe_dev = 0;
+  uint64_t exe_size = 0;
 
   // connect
   std::string socket_path; // as passed by the caller; abstract names start with '@'
@@ -160,6 +170,7 @@ struct Event {
   std::string config_relative_path; // below config_watched, from the kernel
   uint64_t config_matched_ino = 0;
   uint64_t config_matched_dev = 0;
+  bool config_created = false; // docker_config_write: the open created the file
 
   // docker_api_tcp_connect: the destination ("127.0.0.1", "::1") and port.
   std::string tcp_address;

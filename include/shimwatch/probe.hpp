@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <tuple>
@@ -26,6 +27,9 @@ struct ProbeOptions {
   // set_watched_executables) whatever its name. Costs a few reads and a map
   // lookup per exec on the node.
   bool match_exec_identity = true;
+  // Send the first exec of every binary not matched otherwise (one per
+  // inode, device and size, remembered in an LRU table) for a build-id check.
+  bool check_new_binaries = false;
   // Report opens of watched configuration (set with set_watched_config).
   bool watch_config_opens = false;
   // TCP ports whose connect() is reported (IPv4 and IPv6, any destination:
@@ -56,6 +60,16 @@ resolve_config_identities(const std::vector<std::string> &paths);
 // The same for regular files (the watched binaries).
 std::vector<std::pair<FileIdentity, std::string>>
 resolve_executable_identities(const std::vector<std::string> &paths);
+
+// An ELF binary's build-id: "gnu:<hex>" from its NT_GNU_BUILD_ID note, else
+// "go:<id>" from the Go linker's note; nullopt for anything else (a script,
+// a binary without either, an unreadable file).
+struct BuildId {
+  std::string value;
+  bool go_toolchain = false; // has the Go linker's note (the docker CLI does)
+};
+std::optional<BuildId> read_build_id(int fd);
+std::optional<BuildId> read_build_id(const std::string &path);
 
 // Summed over CPUs from the kernel's per-CPU counters map.
 struct KernelCounters {
@@ -93,6 +107,9 @@ public:
   Status set_watched_sockets(const std::vector<SocketIdentity> &identities);
   // The same for the watched binaries (package upgrades replace them).
   Status set_watched_executables(const std::vector<FileIdentity> &identities);
+  // A binary whose first exec could not be checked (it exited before user
+  // space looked) is sent again at its next exec.
+  void forget_binary(const FileIdentity &identity, uint64_t size);
   // Configuration files and directories (a directory's tree counts).
   Status set_watched_config(const std::vector<FileIdentity> &files,
                             const std::vector<FileIdentity> &directories);

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "agent/renamed_binaries.hpp"
 #include "shimwatch/aggregate.hpp"
 #include "shimwatch/attribute.hpp"
 #include "shimwatch/check.hpp"
@@ -33,6 +34,8 @@ namespace {
 // Distinct (origin, action, target, command line) keys folded at once; past
 // it events are written in full, never dropped.
 constexpr size_t kDedupeMaxKeys = 10000;
+// Entries of the kernel's watched_exec_inode map.
+constexpr size_t kMaxWatchedBinaries = 256;
 
 std::atomic<bool> stop_requested{false};
 std::atomic<bool> reopen_requested{false};
@@ -317,18 +320,27 @@ int run_agent(const CliRequest &request) {
   std::unique_ptr<Dispatcher> dispatcher; // its threads count into metrics
   const std::vector<std::string> exec_paths = watched_exec_paths(config);
   std::vector<std::pair<FileIdentity, std::string>> executables;
+  RenamedBinaries renamed(config.watch_exec_build_ids, config.watch_exec);
+  size_t renamed_loaded = 0; // how many of renamed.found() the kernel has
   auto refresh_executables = [&] {
     auto fresh = resolve_executable_identities(exec_paths);
-    if (fresh == executables)
+    if (fresh == executables && renamed.found().size() == renamed_loaded)
       return;
     executables = std::move(fresh);
+    renamed.set_watched_binaries(executables);
     std::vector<FileIdentity> ids;
     for (const auto &[id, path] : executables)
       ids.push_back(id);
+    // Renamed copies found so far: the kernel matches them without a check.
+    for (const auto &id : renamed.found())
+      if (ids.size() < kMaxWatchedBinaries)
+        ids.push_back(id);
     if (auto st = probe->set_watched_executables(ids); !st) {
       spdlog::warn("{}", st.error().message);
       executables.clear(); // tried again at the next look
+      return;
     }
+    renamed_loaded = renamed.found().size();
   };
 
   auto on_record = [&](std::span<const std::byte> raw) {
@@ -341,6 +353,17 @@ int run_agent(const CliRequest &request) {
       if (metrics)
         metrics->count_decode_error();
       return;
+    }
+    if (event->exec_new_binary) {
+      // The first run of a binary nothing else matched: a renamed docker?
+      auto found = renamed.check(*event);
+      if (found == RenamedBinaries::Verdict::unreadable && renamed.retry(*event))
+        probe->forget_binary(FileIdentity{event->exe_dev, event->exe_ino}, event->exe_size);
+      if (found != RenamedBinaries::Verdict::docker)
+        return; // not an event: nothing was asked about this binary
+      spdlog::info("{} (pid {}) runs a copy of a docker binary (build-id {})",
+                   event->process.executable, event->process.pid, event->exec_build_id);
+      refresh_executables(); // its next runs are matched in the kernel
     }
     sockets.label(*event);
     config_files.label(*event);
@@ -364,6 +387,8 @@ int run_agent(const CliRequest &request) {
     if (metrics && attributor.kubernetes_misses() != misses_before)
       metrics->count_enrichment_miss("kubernetes");
     classifier.tag_agent(*event);
+    if (event->action == Action::docker_cli_exec && !event->exec_matched_by_identity)
+      renamed.learn(*event);
     if (metrics)
       metrics->count_event(*event); // every event, folded or not
     if (!dedupe || dedupe->admit(*event))

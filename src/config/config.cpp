@@ -1,6 +1,7 @@
 #include "shimwatch/config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "config/address.hpp"
@@ -377,9 +378,10 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
       !st)
     return st.error();
 
-  auto watch = section(root, "watch",
-                       {"exec", "exec_paths", "config_paths", "sockets", "tcp_ports",
-                        "tcp_destinations", "runtime_sockets", "service_control"});
+  auto watch =
+      section(root, "watch",
+              {"exec", "exec_paths", "exec_build_id_check", "exec_build_ids", "config_paths",
+               "sockets", "tcp_ports", "tcp_destinations", "runtime_sockets", "service_control"});
   if (!watch)
     return watch.error();
   if (watch->contains("exec")) {
@@ -405,6 +407,24 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
     if (!list)
       return list.error();
     base.watch_exec_paths = *list;
+  }
+  if (watch->contains("exec_build_id_check")) {
+    const json &v = watch->at("exec_build_id_check");
+    if (!v.is_boolean())
+      return key_error("watch.exec_build_id_check", "must be true or false, got " + v.dump());
+    base.watch_exec_build_id_check = v.get<bool>();
+  }
+  if (watch->contains("exec_build_ids")) {
+    auto list = string_list(watch->at("exec_build_ids"), "watch.exec_build_ids");
+    if (!list)
+      return list.error();
+    base.watch_exec_build_ids.clear();
+    for (const auto &id : *list) {
+      std::string lower;
+      for (char c : id)
+        lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      base.watch_exec_build_ids.push_back(lower);
+    }
   }
   if (watch->contains("tcp_ports")) {
     const json &v = watch->at("tcp_ports");
@@ -760,6 +780,15 @@ Status validate_config(const Config &config) {
   if (config.watch_exec_paths.size() > 128)
     return key_error("watch.exec_paths", "has " + std::to_string(config.watch_exec_paths.size()) +
                                              " paths (at most 128)");
+  for (const auto &id : config.watch_exec_build_ids)
+    if (id.size() < 8 || id.size() > 128 || id.size() % 2 != 0 ||
+        id.find_first_not_of("0123456789abcdef") != std::string::npos)
+      return key_error("watch.exec_build_ids",
+                       "'" + id + "' is not a build-id (8 to 128 hex digits, as `file` prints it)");
+  if (config.watch_exec_build_ids.size() > 256)
+    return key_error("watch.exec_build_ids",
+                     "has " + std::to_string(config.watch_exec_build_ids.size()) +
+                         " ids (at most 256)");
   if (config.watch_tcp_ports.size() > 64)
     return key_error("watch.tcp_ports", "has " + std::to_string(config.watch_tcp_ports.size()) +
                                             " ports (at most 64)");
@@ -775,6 +804,8 @@ std::string config_to_json(const Config &config) {
       {"watch",
        {{"exec", config.watch_exec},
         {"exec_paths", config.watch_exec_paths},
+        {"exec_build_id_check", config.watch_exec_build_id_check},
+        {"exec_build_ids", config.watch_exec_build_ids},
         {"config_paths", config.watch_config_paths},
         {"sockets", config.watch_sockets},
         {"tcp_ports", config.watch_tcp_ports},

@@ -192,6 +192,10 @@ Result<Event> decode_event(std::span<const std::byte> raw, const ClockOffset &cl
     event.exec_path = bounded_string(rec.exec_path, sizeof(rec.exec_path));
     event.exec_path_truncated = rec.flags & SW_FLAG_EXEC_PATH_TRUNCATED;
     event.exec_matched_by_identity = rec.flags & SW_FLAG_EXEC_IDENTITY;
+    event.exec_new_binary = rec.flags & SW_FLAG_EXEC_NEW_BINARY;
+    event.exe_ino = rec.matched.ino;
+    event.exe_dev = makedev(rec.matched.dev >> 20, rec.matched.dev & 0xfffff);
+    event.exe_size = rec.matched_depth;
   } else if (is_config_open(event.action)) {
     // Names below the watched entry, leaf first: "ca.crt\0reg:5000\0certs.d\0".
     size_t used = 0;
@@ -201,6 +205,7 @@ Result<Event> decode_event(std::span<const std::byte> raw, const ClockOffset &cl
     event.config_relative_path = below.size() > 1 ? below.substr(1) : "";
     event.config_matched_ino = rec.matched.ino;
     event.config_matched_dev = makedev(rec.matched.dev >> 20, rec.matched.dev & 0xfffff);
+    event.config_created = rec.flags & SW_FLAG_OPEN_CREATED;
   } else if (event.action == Action::docker_api_tcp_connect) {
     char text[INET6_ADDRSTRLEN] = {};
     int family = rec.inet.family == SW_AF_INET6 ? AF_INET6 : AF_INET;

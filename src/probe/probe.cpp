@@ -113,6 +113,7 @@ ProbeOptions probe_options(const Config &config) {
   options.watch_sockets = watched_socket_paths(config);
   options.watch_tcp_ports = config.watch_tcp_ports;
   options.watch_config_opens = !config.watch_config_paths.empty();
+  options.check_new_binaries = config.watch_exec_build_id_check;
   options.ring_buffer_bytes = config.ring_buffer_kib * 1024;
   return options;
 }
@@ -131,6 +132,7 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
 
   skel->rodata->watching_inodes = options.match_socket_identity;
   skel->rodata->watching_exec_inodes = options.match_exec_identity;
+  skel->rodata->watching_build_ids = options.check_new_binaries;
   skel->rodata->watching_config = options.watch_config_opens;
   skel->rodata->watching_tcp = !options.watch_tcp_ports.empty();
 
@@ -306,6 +308,15 @@ Status Probe::set_watched_config(const std::vector<FileIdentity> &files,
 Status Probe::set_watched_executables(const std::vector<FileIdentity> &identities) {
   return update_identity_map(state_->skeleton->maps.watched_exec_inode, watched_executables_,
                              present(identities));
+}
+
+void Probe::forget_binary(const FileIdentity &identity, uint64_t size) {
+  const sw_inode_key id = inode_filter_key(identity.dev, identity.ino);
+  sw_binary_key key{};
+  key.ino = id.ino;
+  key.dev = id.dev;
+  key.size = size;
+  (void)bpf_map__delete_elem(state_->skeleton->maps.seen_binary, &key, sizeof(key), 0);
 }
 
 void Probe::detach() {

@@ -154,6 +154,8 @@ std::string encode_json(const Event &event, const HostInfo &host) {
     // destination.* above; nothing unix-specific to add.
   } else if (config) {
     sw["config"] = {{"watched", utf8::sanitize(event.config_watched, &replaced)}};
+    if (event.config_created)
+      sw["config"]["created"] = true;
   } else if (connect) {
     ordered_json socket = {{"path", utf8::sanitize(event.socket_path, &replaced)},
                            {"abstract", event.socket_abstract}};
@@ -165,7 +167,11 @@ std::string encode_json(const Event &event, const HostInfo &host) {
     sw["socket"] = std::move(socket);
   } else {
     sw["exec"] = {{"path", utf8::sanitize(event.exec_path, &replaced)},
-                  {"matched_by", event.exec_matched_by_identity ? "identity" : "name"}};
+                  {"matched_by", event.exec_matched_by_build_id   ? "build_id"
+                                 : event.exec_matched_by_identity ? "identity"
+                                                                  : "name"}};
+    if (event.exec_matched_by_build_id)
+      sw["exec"]["build_id"] = event.exec_build_id;
   }
   if (event.action == Action::runtime_socket_connect)
     sw["runtime"] = utf8::sanitize(event.runtime, &replaced);

@@ -40,6 +40,7 @@ TEST(ConfigOpen, ReadsAndWritesUnderAWatchedDirectoryAreReportedApart) {
   auto read = run_process({"cat", etc + "/daemon.json"});
   auto nested = run_process({"cat", etc + "/certs.d/registry.local:5000/ca.crt"});
   auto write = run_process({"sh", "-c", "echo '{}' > " + etc + "/daemon.json.new"});
+  auto append = run_process({"sh", "-c", "echo '' >> " + etc + "/daemon.json"});
   // A relative path, from inside the directory.
   auto relative = run_process({"sh", "-c", "cd " + etc + " && exec cat daemon.json"});
   auto listing = run_process({"ls", etc});
@@ -64,6 +65,12 @@ TEST(ConfigOpen, ReadsAndWritesUnderAWatchedDirectoryAreReportedApart) {
   EXPECT_EQ(w[0]["event"]["action"], "docker-config-write");
   EXPECT_EQ(w[0]["event"]["type"], json::array({"change"}));
   EXPECT_EQ(w[0]["file"]["path"], etc + "/daemon.json.new");
+  EXPECT_EQ(w[0]["shimwatch"]["config"]["created"], true) << w[0].dump();
+
+  auto a = config_events_of(out, append.pid);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0]["event"]["action"], "docker-config-write");
+  EXPECT_FALSE(a[0]["shimwatch"]["config"].contains("created")) << a[0].dump();
 
   auto rel = config_events_of(out, relative.pid);
   ASSERT_EQ(rel.size(), 1u);

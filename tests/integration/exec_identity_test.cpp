@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "harness.hpp"
+#include "shimwatch/probe.hpp"
 
 using namespace std::chrono_literals;
 using namespace swtest;
@@ -111,4 +112,80 @@ TEST(ExecIdentity, OtherBinariesUnderAnyNameStayQuiet) {
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   EXPECT_TRUE(events_of(out, run.pid).empty());
+}
+
+// A copy of the CLI under another name is a new file: no name and no inode
+// match. The first run of every binary nothing else matched is checked in
+// user space, and a build-id equal to the docker CLI's gives it away; from
+// then on the kernel matches the copy directly.
+TEST(ExecIdentity, ARenamedCopyOfTheCliIsCaughtByItsBuildId) {
+  std::string docker = docker_binary();
+  ASSERT_FALSE(docker.empty());
+  auto expected = shimwatch::read_build_id(docker);
+  ASSERT_TRUE(expected.has_value()) << docker << " has no build-id";
+  TempDir dir;
+  std::string copy = copy_executable(dir, docker, "ctr-helper");
+  Agent agent;
+  auto first = run_process({copy, "--version"});
+  std::this_thread::sleep_for(300ms); // the check, then the kernel knows it
+  auto second = run_process({copy, "--version"});
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  auto out = agent.stop();
+  ASSERT_EQ(out.exit_code, 0) << out.log;
+
+  json e = only_exec_of(out, first.pid);
+  ASSERT_TRUE(e.is_object());
+  EXPECT_EQ(e["process"]["name"], "ctr-helper");
+  EXPECT_EQ(e["process"]["executable"], copy);
+  EXPECT_EQ(e["process"]["args"], json::array({copy, "--version"}));
+  EXPECT_EQ(e["shimwatch"]["exec"]["matched_by"], "build_id");
+  EXPECT_EQ(e["shimwatch"]["exec"]["build_id"], expected->value);
+  json again = only_exec_of(out, second.pid);
+  ASSERT_TRUE(again.is_object());
+  EXPECT_EQ(again["shimwatch"]["exec"]["matched_by"], "identity");
+}
+
+// A docker CLI the host does not have (as inside an image): its build-id is
+// learned when it runs under its own name, and a renamed copy is caught next.
+// containerd stands in for it: a Go binary like the CLI, not a watched one.
+TEST(ExecIdentity, ABuildIdIsLearnedFromACliRunUnderItsOwnName) {
+  TempDir dir;
+  std::string as_docker = copy_executable(dir, "/usr/bin/containerd", "docker");
+  std::string renamed = copy_executable(dir, "/usr/bin/containerd", "enginex");
+  std::string unrelated = copy_executable(dir, "/bin/true", "enginey");
+  auto expected = shimwatch::read_build_id(as_docker);
+  ASSERT_TRUE(expected.has_value());
+  Agent agent;
+  auto named = run_process({as_docker, "--version"});
+  std::this_thread::sleep_for(300ms);
+  auto copy = run_process({renamed, "--version"});
+  auto quiet = run_process({unrelated});
+  ASSERT_EQ(named.exit_code, 0) << named.output;
+  ASSERT_EQ(copy.exit_code, 0) << copy.output;
+  auto out = agent.stop();
+  ASSERT_EQ(out.exit_code, 0) << out.log;
+
+  EXPECT_EQ(only_exec_of(out, named.pid)["shimwatch"]["exec"]["matched_by"], "name");
+  json e = only_exec_of(out, copy.pid);
+  ASSERT_TRUE(e.is_object());
+  EXPECT_EQ(e["process"]["name"], "enginex");
+  EXPECT_EQ(e["shimwatch"]["exec"]["matched_by"], "build_id");
+  EXPECT_EQ(e["shimwatch"]["exec"]["build_id"], expected->value);
+  EXPECT_TRUE(events_of(out, quiet.pid).empty()) << out.log;
+}
+
+// A stand-in named docker that is not a Go binary teaches nothing: copies of
+// ordinary tools stay quiet whatever they are called.
+TEST(ExecIdentity, ANonGoBinaryNamedDockerTeachesNothing) {
+  TempDir dir;
+  std::string as_docker = copy_executable(dir, "/bin/true", "docker");
+  std::string renamed = copy_executable(dir, "/bin/true", "truthy");
+  Agent agent;
+  auto named = run_process({as_docker});
+  std::this_thread::sleep_for(300ms);
+  auto copy = run_process({renamed});
+  auto out = agent.stop();
+  ASSERT_EQ(out.exit_code, 0) << out.log;
+  EXPECT_EQ(events_of(out, named.pid, "docker-cli-exec").size(), 1u) << out.log;
+  EXPECT_TRUE(events_of(out, copy.pid).empty()) << out.log;
 }
