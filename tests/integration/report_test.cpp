@@ -165,6 +165,29 @@ TEST(Report, KubectlPrefixedTrailThroughStdin) {
             std::string::npos);
 }
 
+TEST(Report, TruncatedGzipAndRotatedFilesAreCountedNotFatal) {
+  TempDir dir;
+  // A rotated, compressed file cut short (a copy that stopped half way), and
+  // the plain current file.
+  std::string body = read_file(fixture("two_nodes.jsonl"));
+  std::string many;
+  for (int i = 0; i < 200; ++i)
+    many += body;
+  write_file(dir.file("audit.log.1"), many);
+  ASSERT_EQ(run_process({"gzip", dir.file("audit.log.1")}).exit_code, 0);
+  std::string gz = read_file(dir.file("audit.log.1.gz"));
+  write_file(dir.file("audit.log.1.gz"), gz.substr(0, gz.size() / 2));
+  write_file(dir.file("audit.log"), body);
+
+  json report =
+      report_json({dir.file("audit.log"), dir.file("audit.log.1.gz")}, dir.file("r.json"));
+  const json &input = report["summary"]["input"];
+  EXPECT_EQ(input["files"], 2);
+  EXPECT_EQ(input["truncated_gzip_members"], 1);
+  EXPECT_GT(input["records"].get<int>(), 12) << "the lines before the cut count";
+  EXPECT_EQ(report["summary"]["complete"], false);
+}
+
 TEST(Report, BadFlagsExitTwoWithOneLine) {
   auto bad = run_shimwatch({"report", "--format", "pdf", "x.log"});
   EXPECT_EQ(bad.exit_code, 2);
