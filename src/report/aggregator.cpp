@@ -60,7 +60,7 @@ OriginStats &Aggregator::origin_for(const ParsedRecord &r) {
   std::string key = r.origin_key;
   const bool fold = origins_.size() >= max_origins;
   if (fold) {
-    ++origins_folded_;
+    ++folded_records_;
     key = std::string(origin_type_name(r.origin_type)) + ":(other)";
     found = origins_.find(key);
     if (found != origins_.end())

@@ -15,7 +15,7 @@
 namespace shimwatch::report {
 
 // Memory does not grow with the number of lines: every list below is bounded.
-inline constexpr std::size_t max_origins = 100'000;      // beyond: folded into "(other)" per type
+inline constexpr std::size_t max_origins = 10'000;       // beyond: folded into "(other)" per type
 inline constexpr std::size_t max_kept_text = 1024;       // longer command lines etc. are cut
 inline constexpr std::size_t max_timeline_buckets = 512; // then the bucket width doubles
 inline constexpr std::size_t max_actions_per_origin = 16;
@@ -114,7 +114,7 @@ public:
   const InputStats &input() const { return input_; }
   const std::vector<NodeStats> &nodes() const { return nodes_; }
   const std::map<std::pair<std::string, std::string>, GapStats> &gaps() const { return gaps_; }
-  std::uint64_t origins_folded() const { return origins_folded_; }
+  std::uint64_t folded_records() const { return folded_records_; }
 
   // Origins, most calls first (then by key), for the renderers.
   std::vector<const OriginStats *> sorted_origins() const;
@@ -133,7 +133,7 @@ private:
   std::unordered_map<std::string, std::uint32_t> node_indices_;
   std::unordered_map<std::string, std::unique_ptr<OriginStats>> origins_;
   std::map<std::pair<std::string, std::string>, GapStats> gaps_; // (node, stage)
-  std::uint64_t origins_folded_ = 0;
+  std::uint64_t folded_records_ = 0; // records of origins beyond max_origins
 };
 
 } // namespace shimwatch::report

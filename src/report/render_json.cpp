@@ -181,7 +181,7 @@ nlohmann::ordered_json build_report_document(const RenderContext &context) {
       {"failed_calls", failed},
       {"origins", origins.size()},
       {"origins_by_type", std::move(by_type)},
-      {"origins_folded", data.origins_folded()},
+      {"folded_records", data.folded_records()},
       {"window", {{"first", time_or_null(any, first)}, {"last", time_or_null(any, last)}}},
       {"dropped_events", dropped},
       {"complete", dropped == 0 && !input_problems},

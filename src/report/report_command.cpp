@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <variant>
@@ -265,25 +264,27 @@ int run_report_command(const std::vector<std::string> &args) {
 
   const auto document = build_report_document(
       {.data = aggregator, .inputs = request.inputs, .generated_at = now_micros()});
-  std::ostringstream rendered;
-  if (request.format == "json")
-    render_json(document, rendered);
-  else if (request.format == "html")
-    render_html(document, rendered);
-  else
-    render_markdown(document, rendered);
+  auto render = [&](std::ostream &out) {
+    if (request.format == "json")
+      render_json(document, out);
+    else if (request.format == "html")
+      render_html(document, out);
+    else
+      render_markdown(document, out);
+    out.flush();
+    return static_cast<bool>(out);
+  };
 
   bool written = true;
   if (request.output.empty()) {
-    std::cout << rendered.str() << std::flush;
-    written = static_cast<bool>(std::cout);
+    written = render(std::cout);
   } else {
     // Written next to the target and renamed, so a reader never sees half a report.
     const std::string temporary = request.output + ".tmp";
     std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
-    file << rendered.str();
+    written = file && render(file);
     file.close();
-    written = file && std::rename(temporary.c_str(), request.output.c_str()) == 0;
+    written = written && file && std::rename(temporary.c_str(), request.output.c_str()) == 0;
     if (!written)
       std::remove(temporary.c_str());
   }

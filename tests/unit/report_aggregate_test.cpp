@@ -238,3 +238,20 @@ TEST(ReportRemediation, EachActionKindHasItsOwnAdvice) {
   EXPECT_NE(rpt::remediation("docker-api-tcp-connect", *o).find("DOCKER_HOST"), std::string::npos);
   EXPECT_NE(rpt::remediation("runtime-socket-connect", *o).find("runtime"), std::string::npos);
 }
+
+TEST(ReportAggregate, OriginsBeyondTheCapGoToOneOtherRowPerType) {
+  Aggregator a({});
+  for (std::size_t i = 0; i < rpt::max_origins + 5; ++i) {
+    ParsedRecord r = exec_in_unit("node-1", "u.service", t0);
+    r.origin_type = OriginType::host;
+    r.executable = "/opt/tool-" + std::to_string(i);
+    r.origin_key = "host:" + r.executable;
+    a.add(r);
+  }
+  EXPECT_EQ(a.sorted_origins().size(), rpt::max_origins + 1);
+  EXPECT_EQ(a.folded_records(), 5u);
+  const auto *other = find(a, "host:(other)");
+  ASSERT_NE(other, nullptr);
+  EXPECT_EQ(other->calls, 5u);
+  EXPECT_EQ(a.total_calls(), rpt::max_origins + 5);
+}
