@@ -1,6 +1,7 @@
 #include "report/aggregator.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 namespace shimwatch::report {
 
@@ -19,6 +20,50 @@ void widen(Micros &first, Micros &last, bool empty, Micros from, Micros to) {
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
+
+void merge_top(TopCounter &into, const TopCounter &from) {
+  for (const auto &e : from.top(from.capacity()))
+    into.add(e.key, e.count);
+}
+
+void merge_origin(OriginStats &into, const OriginStats &from) {
+  widen(into.first, into.last, into.records == 0, from.first, from.last);
+  into.records += from.records;
+  into.calls += from.calls;
+  into.failures += from.failures;
+  if (into.agent.empty())
+    into.agent = from.agent;
+  for (const auto &[name, action] : from.actions) {
+    auto found = into.actions.find(name);
+    if (found == into.actions.end()) {
+      if (into.actions.size() >= max_actions_per_origin)
+        continue;
+      found = into.actions.emplace(name, ActionStats{}).first;
+    }
+    ActionStats &a = found->second;
+    widen(a.first, a.last, a.calls == 0, action.first, action.last);
+    a.calls += action.calls;
+    a.failures += action.failures;
+    merge_top(a.error_codes, action.error_codes);
+  }
+  for (auto [to, source] : {std::pair{&into.command_lines, &from.command_lines},
+                            {&into.sockets, &from.sockets},
+                            {&into.config_files, &from.config_files},
+                            {&into.destinations, &from.destinations},
+                            {&into.services, &from.services},
+                            {&into.runtimes, &from.runtimes},
+                            {&into.pods, &from.pods},
+                            {&into.images, &from.images},
+                            {&into.executables, &from.executables},
+                            {&into.sessions, &from.sessions}})
+    merge_top(*to, *source);
+  std::vector<std::uint32_t> nodes;
+  std::set_union(into.nodes.begin(), into.nodes.end(), from.nodes.begin(), from.nodes.end(),
+                 std::back_inserter(nodes));
+  into.nodes = std::move(nodes);
+  for (const auto &[start, calls] : from.timeline.buckets)
+    into.timeline.add(start * 1'000'000, calls);
 }
 
 } // namespace
@@ -79,6 +124,9 @@ OriginStats &Aggregator::origin_for(const ParsedRecord &r) {
     stats->executable_key = r.origin_type == OriginType::host ? r.executable : "";
     stats->container_runtime = r.container_runtime;
     stats->container_id = r.container_id;
+    // A pod not known yet: its uid is all that links it to its workload.
+    if (r.origin_type == OriginType::workload && r.pod_name.empty())
+      stats->pod_uid = r.pod_uid;
   }
   auto &ref = *stats;
   origins_.emplace(std::move(key), std::move(stats));
@@ -113,6 +161,8 @@ void Aggregator::add(const ParsedRecord &r) {
   }
 
   n.calls += r.calls;
+  if (!r.pod_uid.empty() && !r.pod_name.empty() && workload_of_pod_.size() < max_known_pods)
+    workload_of_pod_.try_emplace(r.pod_uid, r.origin_key);
   OriginStats &o = origin_for(r);
   widen(o.first, o.last, o.records == 0, first, last);
   ++o.records;
@@ -150,6 +200,24 @@ void Aggregator::add(const ParsedRecord &r) {
   if (at == o.nodes.end() || *at != node)
     o.nodes.insert(at, node);
   o.timeline.add(r.time, r.calls);
+}
+
+void Aggregator::resolve_pods() {
+  std::vector<std::string> resolved;
+  for (auto &[key, stats] : origins_) {
+    if (stats->type != OriginType::workload || stats->pod_uid.empty())
+      continue;
+    const auto workload = workload_of_pod_.find(stats->pod_uid);
+    if (workload == workload_of_pod_.end() || workload->second == key)
+      continue;
+    const auto target = origins_.find(workload->second);
+    if (target == origins_.end())
+      continue;
+    merge_origin(*target->second, *stats);
+    resolved.push_back(key);
+  }
+  for (const auto &key : resolved)
+    origins_.erase(key);
 }
 
 std::vector<const OriginStats *> Aggregator::sorted_origins() const {

@@ -19,6 +19,7 @@ inline constexpr std::size_t max_origins = 10'000;       // beyond: folded into 
 inline constexpr std::size_t max_kept_text = 1024;       // longer command lines etc. are cut
 inline constexpr std::size_t max_timeline_buckets = 512; // then the bucket width doubles
 inline constexpr std::size_t max_actions_per_origin = 16;
+inline constexpr std::size_t max_known_pods = 100'000; // pod uid -> workload, for resolve_pods()
 
 struct ReportOptions {
   std::size_t top = 10; // command lines, sockets, files … shown per origin
@@ -50,7 +51,8 @@ struct OriginStats {
   // Identity, from the first record (the key fields are equal for all).
   std::string namespace_name, workload_kind, workload_name, unit, login_uid, session,
       executable_key, container_runtime, container_id;
-  std::string agent; // known node agent, when any record named one
+  std::string pod_uid; // only for a pod whose metadata was not known: see resolve_pods()
+  std::string agent;   // known node agent, when any record named one
 
   std::uint64_t calls = 0;
   std::uint64_t records = 0;
@@ -109,6 +111,11 @@ public:
   // One record, already parsed; outside --since/--until it is only counted.
   void add(const ParsedRecord &record);
 
+  // Moves the rows of pods seen before their metadata was known (keyed by
+  // pod uid) into their workload's row, when a later record of the same pod
+  // named it. Call once, after the last add().
+  void resolve_pods();
+
   const ReportOptions &options() const { return options_; }
   InputStats &input() { return input_; }
   const InputStats &input() const { return input_; }
@@ -134,6 +141,7 @@ private:
   std::unordered_map<std::string, std::unique_ptr<OriginStats>> origins_;
   std::map<std::pair<std::string, std::string>, GapStats> gaps_; // (node, stage)
   std::uint64_t folded_records_ = 0; // records of origins beyond max_origins
+  std::unordered_map<std::string, std::string> workload_of_pod_; // pod uid -> origin key
 };
 
 } // namespace shimwatch::report

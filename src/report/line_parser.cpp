@@ -258,7 +258,7 @@ void take(const RecordScanner &scan, Field field, std::string &out) {
     out.clear();
 }
 
-void build_origin_key(ParsedRecord &r, const std::string &type, const std::string &pod_uid) {
+void build_origin_key(ParsedRecord &r, const std::string &type) {
   if (type == "pod") {
     r.origin_type = OriginType::workload;
     if (r.workload_name.empty()) {
@@ -266,7 +266,7 @@ void build_origin_key(ParsedRecord &r, const std::string &type, const std::strin
       r.workload_kind = "Pod";
       r.workload_name = r.pod_name;
       if (r.workload_name.empty())
-        r.workload_name = "uid " + (pod_uid.empty() ? std::string("unknown") : pod_uid);
+        r.workload_name = "uid " + (r.pod_uid.empty() ? std::string("unknown") : r.pod_uid);
     }
     r.origin_key = "workload:" + r.namespace_name + "/" + r.workload_kind + "/" + r.workload_name;
   } else if (type == "container") {
@@ -432,10 +432,10 @@ LineKind parse_line(std::string_view line, ParsedRecord &r, std::string *why) {
     r.calls = count.number;
     r.first_time = time_or(Field::repeat_first_seen, r.time);
   }
-  std::string origin_type, pod_uid;
+  std::string origin_type;
   take(scan, Field::origin_type, origin_type);
-  take(scan, Field::pod_uid, pod_uid);
-  build_origin_key(r, origin_type, pod_uid);
+  take(scan, Field::pod_uid, r.pod_uid);
+  build_origin_key(r, origin_type);
   return LineKind::record;
 }
 

@@ -36,6 +36,8 @@ struct ParsedRecord {
   std::string workload_kind;
   std::string workload_name;
   std::string pod_name;
+  std::string
+      pod_uid; // kubernetes.pod.uid: links a pod's records from before its metadata was known
   std::string container_name;
   std::string image;
   std::string container_id;

@@ -261,6 +261,7 @@ int run_report_command(const std::vector<std::string> &args) {
   for (const auto &path : request.inputs)
     read_input(path, aggregator, progress);
   progress.finish();
+  aggregator.resolve_pods();
 
   const auto document = build_report_document(
       {.data = aggregator, .inputs = request.inputs, .generated_at = now_micros()});

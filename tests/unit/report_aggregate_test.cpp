@@ -255,3 +255,40 @@ TEST(ReportAggregate, OriginsBeyondTheCapGoToOneOtherRowPerType) {
   EXPECT_EQ(other->calls, 5u);
   EXPECT_EQ(a.total_calls(), rpt::max_origins + 5);
 }
+
+TEST(ReportAggregate, PodSeenBeforeItsMetadataJoinsItsWorkload) {
+  Aggregator a({});
+  // The agent had not listed the pod yet: only its uid.
+  ParsedRecord early = socket_from_pod("node-1", "datadog", t0);
+  early.namespace_name.clear();
+  early.pod_name.clear();
+  early.workload_kind = "Pod";
+  early.workload_name = "uid 6f1b";
+  early.pod_uid = "6f1b";
+  early.origin_key = "workload:/Pod/uid 6f1b";
+  early.calls = 3;
+  a.add(early);
+  // A pod that never became known stays a row of its own.
+  ParsedRecord orphan = early;
+  orphan.pod_uid = "0000";
+  orphan.workload_name = "uid 0000";
+  orphan.origin_key = "workload:/Pod/uid 0000";
+  a.add(orphan);
+  ParsedRecord later = socket_from_pod("node-2", "datadog", t0 + hour);
+  later.pod_uid = "6f1b";
+  a.add(later);
+  EXPECT_EQ(a.sorted_origins().size(), 3u);
+
+  a.resolve_pods();
+  ASSERT_EQ(a.sorted_origins().size(), 2u);
+  const auto *workload = find(a, "workload:monitoring/DaemonSet/datadog-agent");
+  ASSERT_NE(workload, nullptr);
+  EXPECT_EQ(workload->calls, 4u);
+  EXPECT_EQ(workload->records, 2u);
+  EXPECT_EQ(workload->first, t0);
+  EXPECT_EQ(workload->last, t0 + hour);
+  EXPECT_EQ(workload->nodes.size(), 2u);
+  EXPECT_EQ(workload->actions.at("docker-socket-connect").calls, 4u);
+  EXPECT_EQ(workload->sockets.top(1)[0].count, 4u);
+  EXPECT_NE(find(a, "workload:/Pod/uid 0000"), nullptr);
+}
