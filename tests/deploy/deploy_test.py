@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""Checks the deployment files in deploy/ without a cluster.
+
+  deploy_test.py SOURCE_DIR SHIMWATCH_BINARY
+
+- renders deploy/kubernetes (base and overlays) with a small kustomize
+  renderer (and compares with `kubectl kustomize` where kubectl exists);
+- the DaemonSet: host PID, host network, mounts, tolerations, priority class,
+  resources, NODE_NAME from the downward API, probes on the metrics port;
+- RBAC: exactly get/list/watch on pods; the restricted overlay: exactly the
+  measured capabilities, nothing privileged;
+- every variant's config and flags are accepted by
+  `shimwatch run --config FILE ... --print-config`;
+- the Helm chart renders the same objects with its default values;
+- `promtool check rules` on the alert rules; the dashboard parses and both
+  use only metrics the agent exports (README.md, "Metrics").
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import helm_lite  # noqa: E402
+import kustomize_lite  # noqa: E402
+
+# Measured with deploy/e2e/run-image-test.sh-style runs (docker --cap-drop ALL
+# --cap-add ...), removing one at a time; README.md documents each.
+MEASURED_CAPABILITIES = ["BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH"]
+METRICS_PORT = 9464
+VARIANTS = ["", "overlays/syslog", "overlays/restricted", "overlays/monitoring"]
+
+failures = []
+
+
+def check(condition, message):
+    if not condition:
+        failures.append(message)
+    return condition
+
+
+def by_kind(objects, kind):
+    return [o for o in objects if o["kind"] == kind]
+
+
+def one(objects, kind):
+    found = by_kind(objects, kind)
+    if len(found) != 1:
+        raise AssertionError(f"expected one {kind}, found {len(found)}")
+    return found[0]
+
+
+def normalized(objects):
+    """Objects by identity; a ConfigMap's config.json compared as JSON."""
+    out = {}
+    for o in objects:
+        o = json.loads(json.dumps(o))
+        if o["kind"] == "ConfigMap" and "config.json" in o.get("data", {}):
+            o["data"]["config.json"] = json.loads(o["data"]["config.json"])
+        out[(o["kind"], o["metadata"]["name"])] = o
+    return out
+
+
+def check_daemonset(objects, variant):
+    where = f"[{variant or 'base'}]"
+    ds = one(objects, "DaemonSet")
+    spec = ds["spec"]["template"]["spec"]
+    check(spec.get("hostPID") is True, f"{where} hostPID is not true")
+    check(spec.get("hostNetwork") is True, f"{where} hostNetwork is not true")
+    check(spec.get("dnsPolicy") == "ClusterFirstWithHostNet", f"{where} dnsPolicy")
+    check({"operator": "Exists"} in spec.get("tolerations", []), f"{where} no toleration for every taint")
+    pc = spec.get("priorityClassName")
+    shipped = [p["metadata"]["name"] for p in by_kind(objects, "PriorityClass")]
+    check(pc in shipped or pc in ("system-node-critical", "system-cluster-critical"),
+          f"{where} priorityClassName {pc!r} is neither shipped nor built in")
+    check(spec.get("serviceAccountName") == one(objects, "ServiceAccount")["metadata"]["name"],
+          f"{where} service account")
+    [c] = spec["containers"]
+    res = c.get("resources", {})
+    check(set(res.get("requests", {})) >= {"cpu", "memory"} and set(res.get("limits", {})) >= {"cpu", "memory"},
+          f"{where} resource requests and limits")
+    env = {e["name"]: e for e in c.get("env", [])}
+    check(env.get("NODE_NAME", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "spec.nodeName",
+          f"{where} NODE_NAME not from spec.nodeName")
+
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+
+    def host_path_of(mount_path):
+        m = mounts.get(mount_path)
+        return m and volumes.get(m["name"], {}).get("hostPath", {}).get("path")
+
+    for path in ("/sys/kernel/btf", "/sys/kernel/tracing"):
+        check(host_path_of(path) == path, f"{where} {path} is not mounted from the host")
+        check(mounts.get(path, {}).get("readOnly") is True, f"{where} {path} not read-only")
+
+    # The config file and the audit log directory.
+    args = c.get("args", [])
+    check(args[:2] == ["--config", "/etc/shimwatch/config.json"], f"{where} args do not start with --config")
+    cm_mount = mounts.get("/etc/shimwatch")
+    check(cm_mount and volumes[cm_mount["name"]].get("configMap", {}).get("name")
+          == one(objects, "ConfigMap")["metadata"]["name"], f"{where} config map not mounted at /etc/shimwatch")
+    config = json.loads(one(objects, "ConfigMap")["data"]["config.json"])
+    log_file = config["output"]["log_file"]
+    log_dir = os.path.dirname(log_file)
+    check(host_path_of(log_dir) is not None, f"{where} audit log directory {log_dir} is not a hostPath")
+    check(not mounts.get(log_dir, {}).get("readOnly"), f"{where} audit log directory is read-only")
+
+    # Probes on the metrics port, which must be reachable from the kubelet.
+    ports = {p["name"]: p for p in c.get("ports", [])}
+    check(ports.get("metrics", {}).get("containerPort") == METRICS_PORT, f"{where} metrics port")
+    address = config["metrics"]["address"]
+    host, _, port = address.rpartition(":")
+    check(port == str(METRICS_PORT), f"{where} metrics.address {address} is not port {METRICS_PORT}")
+    check(host not in ("127.0.0.1", "localhost", "[::1]"), f"{where} metrics.address {address} is loopback only")
+    for probe in ("livenessProbe", "readinessProbe"):
+        get = c.get(probe, {}).get("httpGet", {})
+        check(get.get("path") == "/metrics" and get.get("port") in ("metrics", METRICS_PORT),
+              f"{where} {probe} is not on /metrics of the metrics port")
+
+    sc = c.get("securityContext", {})
+    if variant == "overlays/restricted":
+        check(sc.get("privileged") is False, f"{where} still privileged")
+        caps = sc.get("capabilities", {})
+        check(caps.get("drop") == ["ALL"], f"{where} capabilities not dropped")
+        check(sorted(caps.get("add", [])) == sorted(MEASURED_CAPABILITIES),
+              f"{where} capabilities {caps.get('add')} != measured {MEASURED_CAPABILITIES}")
+    else:
+        check(sc.get("privileged") is True, f"{where} not privileged")
+    return config, args
+
+
+def check_rbac(objects, variant):
+    where = f"[{variant or 'base'}]"
+    role = one(objects, "ClusterRole")
+    check(role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}],
+          f"{where} ClusterRole rules are not exactly get/list/watch on pods: {role['rules']}")
+    check(by_kind(objects, "Role") == [], f"{where} unexpected Role")
+    binding = one(objects, "ClusterRoleBinding")
+    sa = one(objects, "ServiceAccount")
+    check(binding["roleRef"]["name"] == role["metadata"]["name"], f"{where} binding's role")
+    check(binding["subjects"] == [{"kind": "ServiceAccount", "name": sa["metadata"]["name"],
+                                   "namespace": sa["metadata"]["namespace"]}], f"{where} binding's subject")
+
+
+def check_config_accepted(shimwatch, config, args, variant, tmp):
+    path = os.path.join(tmp, "config.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(config, f)
+    argv = [shimwatch, "run", "--config", path] + args[2:] + ["--print-config"]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    if not check(r.returncode == 0, f"[{variant or 'base'}] {' '.join(argv[1:])}: exit {r.returncode}: {r.stderr.strip()}"):
+        return
+    effective = json.loads(r.stdout)
+    check(effective["metrics"]["address"] == config["metrics"]["address"], "effective metrics.address")
+    check(effective["output"]["log_file"] == config["output"]["log_file"], "effective output.log_file")
+    if variant == "overlays/syslog":
+        check(effective["output"]["syslog"]["url"].startswith("tls://"), "syslog overlay: no TLS syslog URL")
+
+
+def compare_with_kubectl(source, variant, objects):
+    kubectl = shutil.which("kubectl")
+    if not kubectl:
+        return
+    r = subprocess.run([kubectl, "kustomize", os.path.join(source, "deploy/kubernetes", variant)],
+                       capture_output=True, text=True, timeout=60)
+    if not check(r.returncode == 0, f"kubectl kustomize {variant}: {r.stderr.strip()}"):
+        return
+    theirs = normalized(d for d in yaml.safe_load_all(r.stdout) if d)
+    ours = normalized(objects)
+    check(theirs == ours, f"[{variant or 'base'}] the renderer and kubectl kustomize differ: "
+          f"{sorted(set(theirs) ^ set(ours)) or [k for k in ours if ours[k] != theirs.get(k)]}")
+
+
+def check_helm(source, rendered):
+    chart = os.path.join(source, "deploy/helm/shimwatch")
+    with open(os.path.join(chart, "Chart.yaml"), encoding="utf-8") as f:
+        meta = yaml.safe_load(f)
+    check(meta.get("apiVersion") == "v2" and meta.get("name") == "shimwatch", "Chart.yaml")
+    cases = [("", {}), ("overlays/restricted", {"privileged": False}),
+             ("overlays/monitoring", {"serviceMonitor": {"enabled": True}})]
+    for variant, values in cases:
+        helm = normalized(helm_lite.render(chart, "shimwatch", values))
+        kust = normalized(o for o in rendered[variant] if o["kind"] != "Namespace")
+        check(set(helm) == set(kust), f"helm {values}: objects {sorted(helm)} != kustomize {sorted(kust)}")
+        for key in kust:
+            check(helm.get(key) == kust[key], f"helm {values}: {key} differs from kustomize {variant or 'base'}")
+    values = yaml.safe_load(open(os.path.join(chart, "values.yaml"), encoding="utf-8"))
+    check(values["capabilities"] == MEASURED_CAPABILITIES, "values.yaml capabilities differ from the measured set")
+    # Non-default values reach the objects.
+    objs = normalized(helm_lite.render(chart, "observability", {
+        "image": {"repository": "registry.example/shimwatch", "tag": "9.9"},
+        "extraArgs": ["--watch-runtime", "containerd"], "nodeSelector": {"kubernetes.io/os": "linux"},
+        "priorityClass": {"create": False, "name": "system-node-critical"}}))
+    c = objs[("DaemonSet", "shimwatch")]["spec"]["template"]["spec"]["containers"][0]
+    check(c["image"] == "registry.example/shimwatch:9.9", "helm image value")
+    check(c["args"][2:] == ["--watch-runtime", "containerd"], "helm extraArgs")
+    check(("PriorityClass", "shimwatch-node-agent") not in objs, "helm priorityClass.create=false")
+    check(objs[("ClusterRoleBinding", "shimwatch")]["subjects"][0]["namespace"] == "observability",
+          "helm release namespace in the binding")
+
+
+def exported_metrics(source):
+    """Metric names from README.md's Metrics table."""
+    with open(os.path.join(source, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    section = text.split("### Metrics", 1)[1].split("\n## ", 1)[0]
+    names = set()
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        cell = line.split("|")[1]
+        first = None
+        for token in re.findall(r"`([a-z_]+)`", cell):
+            if token.startswith("_") and first:
+                names.add(re.sub(r"_[a-z]+_total$|_[a-z]+$", "", first) + token)
+            else:
+                names.add(token)
+                first = first or token
+    return names
+
+
+def used_metrics(text):
+    return set(re.findall(r"\b((?:shimwatch|process)_[a-z_]+)\b", text))
+
+
+def check_monitoring(source, tmp):
+    exported = exported_metrics(source)
+    check("shimwatch_events_total" in exported and "shimwatch_kubernetes_relists_total" in exported,
+          f"README metrics table not understood: {sorted(exported)}")
+    rules = os.path.join(source, "deploy/prometheus/shimwatch-rules.yaml")
+    promtool = shutil.which("promtool")
+    if check(promtool is not None, "promtool not found (apt-get install prometheus)"):
+        r = subprocess.run([promtool, "check", "rules", rules], capture_output=True, text=True, timeout=60)
+        check(r.returncode == 0, f"promtool check rules: {r.stdout}{r.stderr}")
+    with open(rules, encoding="utf-8") as f:
+        rules_text = f.read()
+    with open(os.path.join(source, "deploy/grafana/shimwatch-dashboard.json"), encoding="utf-8") as f:
+        dashboard = json.load(f)
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    check(len(exprs) >= 5, "dashboard has too few queries")
+    for name, text in (("rules", rules_text), ("dashboard", "\n".join(exprs))):
+        unknown = used_metrics(text) - exported
+        check(not unknown, f"{name} uses metrics the agent does not export: {sorted(unknown)}")
+    for needed in ("shimwatch_events_total", "shimwatch_events_dropped_total", "shimwatch_enrichment_misses_total"):
+        check(any(needed in e for e in exprs), f"dashboard does not show {needed}")
+    ids = [p["id"] for p in dashboard["panels"]]
+    check(len(ids) == len(set(ids)), "dashboard panel ids are not unique")
+
+
+def main():
+    if len(sys.argv) != 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    source, shimwatch = os.path.abspath(sys.argv[1]), sys.argv[2]
+    rendered = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for variant in VARIANTS:
+            objects = kustomize_lite.render(os.path.join(source, "deploy/kubernetes", variant))
+            rendered[variant] = objects
+            compare_with_kubectl(source, variant, objects)
+            check(one(objects, "Namespace")["metadata"]["name"] == "shimwatch", "namespace")
+            for o in objects:
+                if o["kind"] not in kustomize_lite.CLUSTER_SCOPED:
+                    check(o["metadata"].get("namespace") == "shimwatch", f"{o['kind']} not in namespace shimwatch")
+            config, args = check_daemonset(objects, variant)
+            check_rbac(objects, variant)
+            check_config_accepted(shimwatch, config, args, variant, tmp)
+        check(len(by_kind(rendered["overlays/monitoring"], "ServiceMonitor")) == 1, "monitoring: no ServiceMonitor")
+        check(by_kind(rendered[""], "ServiceMonitor") == [], "base must not need the ServiceMonitor CRD")
+        check_helm(source, rendered)
+        check_monitoring(source, tmp)
+    for f in failures:
+        print("FAIL:", f)
+    print(f"deploy checks: {len(failures)} failed" if failures else "deploy checks: all passed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
