@@ -93,7 +93,9 @@ std::uint32_t Aggregator::node_index(const std::string &name) {
   if (found != node_indices_.end())
     return found->second;
   const auto index = static_cast<std::uint32_t>(nodes_.size());
-  nodes_.push_back({.name = name});
+  NodeStats node;
+  node.name = name;
+  nodes_.push_back(std::move(node));
   node_indices_.emplace(name, index);
   return index;
 }
@@ -144,6 +146,7 @@ void Aggregator::add(const ParsedRecord &r) {
   NodeStats &n = nodes_[node];
   widen(n.first, n.last, n.records == 0, first, last);
   ++n.records;
+  n.activity.add(r.time, 1);
 
   if (r.gap) {
     n.dropped += r.dropped;

@@ -74,6 +74,7 @@ struct NodeStats {
   std::uint64_t calls = 0;
   std::uint64_t dropped = 0;
   std::uint64_t gap_records = 0;
+  Timeline activity; // records (of any kind) over time: silent spans show
 };
 
 struct GapStats {

@@ -133,20 +133,32 @@ std::string timeline_svg(const ordered_json &origin, Micros window_first, Micros
   return svg + "</svg>";
 }
 
-// Where a node's records start and end inside the report's window.
+// Where a node's records start and end inside the report's window, and the
+// spans in which it wrote any (silent spans stay light).
 std::string coverage_svg(const ordered_json &node, Micros window_first, Micros window_last) {
   const double span = static_cast<double>(std::max<Micros>(window_last - window_first, 1));
-  const double x =
-      static_cast<double>(time_of(node["first_seen"]) - window_first) / span * coverage_width;
-  const double w =
-      std::max(2.0, static_cast<double>(time_of(node["last_seen"]) - time_of(node["first_seen"])) /
-                        span * coverage_width);
-  return "<svg class=\"coverage\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
-         std::to_string(coverage_width) + "\" height=\"12\" role=\"img\"><title>records from " +
-         escape(str(node["first_seen"])) + " to " + escape(str(node["last_seen"])) +
-         "</title><rect class=\"window\" x=\"0\" y=\"0\" width=\"" +
-         std::to_string(coverage_width) + "\" height=\"12\"/><rect class=\"seen\" x=\"" + fmt(x) +
-         "\" y=\"0\" width=\"" + fmt(w) + "\" height=\"12\"/></svg>";
+  auto x_of = [&](Micros t) {
+    return std::clamp(static_cast<double>(t - window_first) / span * coverage_width, 0.0,
+                      static_cast<double>(coverage_width));
+  };
+  const double x = x_of(time_of(node["first_seen"]));
+  const double w = std::max(2.0, x_of(time_of(node["last_seen"])) - x);
+  std::string svg = "<svg class=\"coverage\" xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
+                    std::to_string(coverage_width) +
+                    "\" height=\"12\" role=\"img\"><title>records from " +
+                    escape(str(node["first_seen"])) + " to " + escape(str(node["last_seen"])) +
+                    "</title><rect class=\"window\" x=\"0\" y=\"0\" width=\"" +
+                    std::to_string(coverage_width) + "\" height=\"12\"/><rect class=\"seen\" x=\"" +
+                    fmt(x) + "\" y=\"0\" width=\"" + fmt(w) + "\" height=\"12\"/>";
+  const auto &timeline = node["timeline"];
+  const Micros bucket = static_cast<Micros>(num(timeline["bucket_seconds"])) * 1'000'000;
+  for (const auto &b : timeline["buckets"]) {
+    const Micros start = time_of(b["start"]);
+    const double bx = x_of(start);
+    svg += "<rect class=\"active\" x=\"" + fmt(bx) + "\" y=\"0\" width=\"" +
+           fmt(std::max(1.0, x_of(start + bucket) - bx)) + "\" height=\"12\"/>";
+  }
+  return svg + "</svg>";
 }
 
 void top_list(std::ostream &out, const char *title, const ordered_json &list) {
@@ -176,7 +188,7 @@ th{background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .cards{display:flex;gap:1em;flex-wrap:wrap}.card{border:1px solid #d0d7de;padding:.6em 1em;border-radius:6px}
 .card b{display:block;font-size:1.6em}
 svg.timeline .bar{fill:#0969da}svg.timeline .axis{fill:#d0d7de}
-svg.coverage .window{fill:#eaeef2}svg.coverage .seen{fill:#1a7f37}
+svg.coverage .window{fill:#eaeef2}svg.coverage .seen{fill:#aceebb}svg.coverage .active{fill:#1a7f37}
 .agent{background:#ddf4ff;border-radius:4px;padding:0 .3em}
 section.origin{border-top:1px solid #d0d7de;margin-top:1.5em}
 ul.checklist{list-style:none;padding-left:0}ul.checklist li{margin:.4em 0}

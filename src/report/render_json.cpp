@@ -31,6 +31,13 @@ ordered_json time_or_null(bool known, Micros t) {
   return known ? ordered_json(format_rfc3339(t)) : ordered_json(nullptr);
 }
 
+ordered_json timeline_json(const Timeline &timeline, const char *count_name) {
+  ordered_json buckets = ordered_json::array();
+  for (const auto &[start, count] : timeline.buckets)
+    buckets.push_back({{"start", format_rfc3339(start * 1'000'000)}, {count_name, count}});
+  return {{"bucket_seconds", timeline.width_seconds}, {"buckets", std::move(buckets)}};
+}
+
 ordered_json origin_json(const OriginStats &o, const Aggregator &data) {
   const std::size_t top = data.options().top;
   ordered_json out = {
@@ -94,10 +101,7 @@ ordered_json origin_json(const OriginStats &o, const Aggregator &data) {
                     {"images", names(o.images)},
                     {"executables", names(o.executables)},
                     {"sessions", names(o.sessions)}};
-  ordered_json buckets = ordered_json::array();
-  for (const auto &[start, calls] : o.timeline.buckets)
-    buckets.push_back({{"start", format_rfc3339(start * 1'000'000)}, {"calls", calls}});
-  out["timeline"] = {{"bucket_seconds", o.timeline.width_seconds}, {"buckets", std::move(buckets)}};
+  out["timeline"] = timeline_json(o.timeline, "calls");
   return out;
 }
 
@@ -153,7 +157,8 @@ nlohmann::ordered_json build_report_document(const RenderContext &context) {
                      {"records", n->records},
                      {"calls", n->calls},
                      {"dropped_events", n->dropped},
-                     {"gap_records", n->gap_records}});
+                     {"gap_records", n->gap_records},
+                     {"timeline", timeline_json(n->activity, "records")}});
   }
   ordered_json gaps = ordered_json::array();
   for (const auto &[key, g] : data.gaps()) {

@@ -93,6 +93,10 @@ TEST(ReportRender, JsonDocumentValues) {
   EXPECT_EQ(summary["nodes"][1]["first_seen"], "2023-11-14T23:13:20.000000Z");
   EXPECT_EQ(summary["nodes"][1]["last_seen"], "2023-11-15T00:13:20.000000Z");
   EXPECT_EQ(summary["nodes"][1]["dropped_events"], 9);
+  // node-2 wrote in two different hours: silent spans between them would show.
+  EXPECT_EQ(summary["nodes"][1]["timeline"]["bucket_seconds"], 3600);
+  EXPECT_EQ(summary["nodes"][1]["timeline"]["buckets"].size(), 2u);
+  EXPECT_EQ(summary["nodes"][1]["timeline"]["buckets"][1]["records"], 1);
   ASSERT_EQ(summary["gaps"].size(), 1u);
   EXPECT_EQ(summary["gaps"][0]["reasons"]["ring_buffer_full"], 9);
 
