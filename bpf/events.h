@@ -42,6 +42,7 @@ enum sw_event_type {
 	SW_EVENT_CONNECT = 2,
 	SW_EVENT_TCP_CONNECT = 3,
 	SW_EVENT_CONFIG_OPEN = 4,
+	SW_EVENT_CONFIG_RENAME = 5,
 };
 
 /* Indexes into the per-CPU `counters` map. */
@@ -68,9 +69,19 @@ enum sw_counter {
 #define SW_FLAG_EXEC_IDENTITY (1U << 10)     /* exec: the file is a watched binary by identity */
 #define SW_FLAG_OPEN_WRITE (1U << 11)	     /* config open: opened for writing */
 #define SW_FLAG_EXEC_NEW_BINARY                                                                    \
-	(1U << 12)			/* exec: first run of a binary not matched otherwise;      \
-					     user space checks its build-id */
-#define SW_FLAG_OPEN_CREATED (1U << 13) /* config open: the open created the file */
+	(1U << 12)			   /* exec: first run of a binary not matched otherwise;   \
+						user space checks its build-id */
+#define SW_FLAG_OPEN_CREATED (1U << 13)	   /* config open: the open created the file */
+#define SW_FLAG_RENAME_ABSOLUTE (1U << 14) /* config rename: exec_path is the new absolute path */
+
+/* Watched configuration paths as string prefixes, for renames to an absolute
+ * path (a rename names a path the kernel cannot look up from a probe). */
+#define SW_CONFIG_PREFIXES 16
+#define SW_CONFIG_PREFIX_MAX 64
+struct sw_config_prefix {
+	__u32 len; /* bytes of path, without its NUL; 0: unused */
+	char path[SW_CONFIG_PREFIX_MAX];
+};
 
 /* sw_cgroup_info.hierarchy: where the names come from. */
 #define SW_CGROUP_HIERARCHY_V2 0

@@ -171,6 +171,10 @@ struct Event {
   uint64_t config_matched_ino = 0;
   uint64_t config_matched_dev = 0;
   bool config_created = false; // docker_config_write: the open created the file
+  // docker_config_write by rename(): the destination, as an absolute path
+  // (config_absolute) or relative to the matched entry (config_relative_path).
+  bool config_renamed = false;
+  bool config_absolute = false;
 
   // docker_api_tcp_connect: the destination ("127.0.0.1", "::1") and port.
   std::string tcp_address;

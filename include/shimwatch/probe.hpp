@@ -30,6 +30,9 @@ struct ProbeOptions {
   // Send the first exec of every binary not matched otherwise (one per
   // inode, device and size, remembered in an LRU table) for a build-id check.
   bool check_new_binaries = false;
+  // Watched configuration paths, matched as strings by renames to an
+  // absolute path (the first 16 shorter than 64 bytes).
+  std::vector<std::string> config_rename_prefixes;
   // Report opens of watched configuration (set with set_watched_config).
   bool watch_config_opens = false;
   // TCP ports whose connect() is reported (IPv4 and IPv6, any destination:
@@ -110,9 +113,11 @@ public:
   // A binary whose first exec could not be checked (it exited before user
   // space looked) is sent again at its next exec.
   void forget_binary(const FileIdentity &identity, uint64_t size);
-  // Configuration files and directories (a directory's tree counts).
+  // Configuration files and directories (a directory's tree counts), and
+  // the parent directories of watched files (renames into them).
   Status set_watched_config(const std::vector<FileIdentity> &files,
-                            const std::vector<FileIdentity> &directories);
+                            const std::vector<FileIdentity> &directories,
+                            const std::vector<FileIdentity> &parents = {});
   // Attach points in use, e.g. "tracepoint/syscalls/sys_enter_connect".
   const std::vector<std::string> &attach_points() const { return attach_points_; }
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 #include <tuple>
 #include <spdlog/spdlog.h>
@@ -171,44 +172,97 @@ private:
 // configured file or directory; the path below it comes from the kernel.
 class ConfigIdentities {
 public:
-  explicit ConfigIdentities(std::vector<std::string> paths) : paths_(std::move(paths)) {}
+  explicit ConfigIdentities(std::vector<std::string> paths) : paths_(std::move(paths)) {
+    for (const auto &path : paths_)
+      normal_paths_.push_back(std::filesystem::path(path).lexically_normal().string());
+  }
 
   // True when the set changed.
   bool refresh() {
     auto fresh = resolve_config_identities(paths_);
-    if (fresh == resolved_)
+    // The parent directory of every watched path that is not a directory
+    // (a file, or not there yet): a rename in it may create the path.
+    std::vector<std::string> parent_paths;
+    for (const auto &path : paths_) {
+      bool directory = false;
+      for (const auto &[id, resolved, is_dir] : fresh)
+        directory = directory || (resolved == path && is_dir);
+      if (!directory)
+        parent_paths.push_back(std::filesystem::path(path).parent_path().string());
+    }
+    auto parents = resolve_config_identities(parent_paths);
+    if (fresh == resolved_ && parents == parents_)
       return false;
     resolved_ = std::move(fresh);
+    parents_ = std::move(parents);
     return true;
   }
 
-  void forget() { resolved_.clear(); }
-
-  Status load(Probe &probe) const {
-    std::vector<FileIdentity> files, directories;
-    for (const auto &[id, path, directory] : resolved_)
-      (directory ? directories : files).push_back(id);
-    return probe.set_watched_config(files, directories);
+  void forget() {
+    resolved_.clear();
+    parents_.clear();
   }
 
-  void label(Event &event) const {
-    if (!is_config_open(event.action))
-      return;
+  Status load(Probe &probe) const {
+    std::vector<FileIdentity> files, directories, parents;
     for (const auto &[id, path, directory] : resolved_)
-      if (id == FileIdentity{event.config_matched_dev, event.config_matched_ino}) {
-        event.config_watched = path;
-        break;
-      }
-    // Replaced since the kernel matched it: the path below it is all there is.
-    std::string base = event.config_watched.empty() ? "..." : event.config_watched;
-    event.config_path = event.config_relative_path.empty()
-                            ? base
-                            : (base == "/" ? "" : base) + "/" + event.config_relative_path;
+      (directory ? directories : files).push_back(id);
+    for (const auto &[id, path, directory] : parents_)
+      if (directory)
+        parents.push_back(id);
+    return probe.set_watched_config(files, directories, parents);
+  }
+
+  // Names the file. False for a rename whose destination is not watched
+  // configuration after all (the kernel matched a directory or a prefix):
+  // not an event.
+  bool label(Event &event) const {
+    if (!is_config_open(event.action))
+      return true;
+    const FileIdentity matched{event.config_matched_dev, event.config_matched_ino};
+    std::string base;
+    if (!event.config_absolute) {
+      for (const auto *list : {&resolved_, &parents_})
+        for (const auto &[id, path, directory] : *list)
+          if (base.empty() && id == matched)
+            base = path;
+      // Replaced since the kernel matched it: the path below it is all there is.
+      if (base.empty() && event.config_renamed)
+        return false;
+      std::string shown = base.empty() ? "..." : base;
+      event.config_path = event.config_relative_path.empty()
+                              ? shown
+                              : (shown == "/" ? "" : shown) + "/" + event.config_relative_path;
+    }
+    if (event.config_renamed) // as the caller named it: "./x", "a//b"
+      event.config_path = std::filesystem::path(event.config_path).lexically_normal().string();
+    event.config_watched = watched_path_of(event.config_path);
+    if (event.config_renamed)
+      return !event.config_watched.empty();
+    if (event.config_watched.empty())
+      event.config_watched = base;
+    return true;
   }
 
 private:
+  // The configured path that path is, or lies under, compared as normalised
+  // strings; "" when none.
+  std::string watched_path_of(const std::string &path) const {
+    const std::string normal = std::filesystem::path(path).lexically_normal().string();
+    for (size_t i = 0; i < paths_.size(); ++i) {
+      const std::string &watched = normal_paths_[i];
+      if (normal == watched ||
+          (normal.size() > watched.size() && normal.compare(0, watched.size(), watched) == 0 &&
+           (watched.back() == '/' || normal[watched.size()] == '/')))
+        return paths_[i];
+    }
+    return "";
+  }
+
   std::vector<std::string> paths_;
+  std::vector<std::string> normal_paths_;
   std::vector<std::tuple<FileIdentity, std::string, bool>> resolved_;
+  std::vector<std::tuple<FileIdentity, std::string, bool>> parents_;
 };
 
 // Losses before the queue (kernel, decode) become gap records for every output.
@@ -343,6 +397,15 @@ int run_agent(const CliRequest &request) {
     renamed_loaded = renamed.found().size();
   };
 
+  // A set the kernel did not take is forgotten, so the next look tries again.
+  auto refresh_config = [&] {
+    if (config_files.refresh())
+      if (auto st = config_files.load(*probe); !st) {
+        spdlog::warn("{}", st.error().message);
+        config_files.forget();
+      }
+  };
+
   auto on_record = [&](std::span<const std::byte> raw) {
     auto event = decode_event(raw, clock);
     if (!event) {
@@ -366,7 +429,12 @@ int run_agent(const CliRequest &request) {
       refresh_executables(); // its next runs are matched in the kernel
     }
     sockets.label(*event);
-    config_files.label(*event);
+    // A rename replaced a file, maybe a watched one: its old identity must
+    // go before a new file reuses the inode number.
+    if (event->config_renamed)
+      refresh_config();
+    if (!config_files.label(*event))
+      return; // a rename near, not into, Docker's configuration
     auto verdict = classifier.accept(*event);
     // A TCP connect counts when it goes to this node's engine, unless any
     // destination was asked for.
@@ -480,13 +548,9 @@ int run_agent(const CliRequest &request) {
       dispatcher->report_losses();
       local_addresses.refresh();
       refresh_executables(); // upgrades replace the binaries
+      refresh_config();
       // A set the kernel did not take is forgotten, so the next look
       // tries again.
-      if (config_files.refresh())
-        if (auto st = config_files.load(*probe); !st) {
-          spdlog::warn("{}", st.error().message);
-          config_files.forget();
-        }
       if (sockets.refresh())
         if (auto st = probe->set_watched_sockets(sockets.identities()); !st) {
           spdlog::warn("{}", st.error().message);

@@ -151,6 +151,10 @@ Result<Event> decode_event(std::span<const std::byte> raw, const ClockOffset &cl
     event.action =
         rec.flags & SW_FLAG_OPEN_WRITE ? Action::docker_config_write : Action::docker_config_read;
     break;
+  case SW_EVENT_CONFIG_RENAME:
+    event.action = Action::docker_config_write;
+    event.config_renamed = true;
+    break;
   default:
     return Error{"unknown event type " + std::to_string(rec.hdr.type)};
   }
@@ -196,6 +200,25 @@ Result<Event> decode_event(std::span<const std::byte> raw, const ClockOffset &cl
     event.exe_ino = rec.matched.ino;
     event.exe_dev = makedev(rec.matched.dev >> 20, rec.matched.dev & 0xfffff);
     event.exe_size = rec.matched_depth;
+  } else if (event.config_renamed) {
+    // exec_path: the destination as passed (its first half); for a relative
+    // one, the directories between the matched entry and the base follow,
+    // leaf first, from the middle on.
+    constexpr size_t half = sizeof(rec.exec_path) / 2;
+    std::string name = bounded_string(rec.exec_path, half);
+    event.config_matched_ino = rec.matched.ino;
+    event.config_matched_dev = makedev(rec.matched.dev >> 20, rec.matched.dev & 0xfffff);
+    if (rec.flags & SW_FLAG_RENAME_ABSOLUTE) {
+      event.config_absolute = true;
+      event.config_path = name;
+    } else {
+      size_t used = 0;
+      const char *dirs = rec.exec_path + half;
+      for (uint32_t names = 0; used < half && names < rec.matched_depth; ++used)
+        names += dirs[used] == '\0';
+      std::string below = join_path_components(dirs, used, false); // "/sub/dir" or "/"
+      event.config_relative_path = (below.size() > 1 ? below.substr(1) + "/" : "") + name;
+    }
   } else if (is_config_open(event.action)) {
     // Names below the watched entry, leaf first: "ca.crt\0reg:5000\0certs.d\0".
     size_t used = 0;

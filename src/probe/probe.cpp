@@ -114,6 +114,7 @@ ProbeOptions probe_options(const Config &config) {
   options.watch_tcp_ports = config.watch_tcp_ports;
   options.watch_config_opens = !config.watch_config_paths.empty();
   options.check_new_binaries = config.watch_exec_build_id_check;
+  options.config_rename_prefixes = config.watch_config_paths;
   options.ring_buffer_bytes = config.ring_buffer_kib * 1024;
   return options;
 }
@@ -164,6 +165,22 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
                    errno};
   }
 
+  // Renames to an absolute path are matched against the watched paths as
+  // strings; paths too long for the kernel's table are matched only by
+  // relative renames.
+  __u32 prefix_index = 0;
+  for (const auto &path : options.config_rename_prefixes) {
+    if (path.empty() || path.size() >= SW_CONFIG_PREFIX_MAX || prefix_index >= SW_CONFIG_PREFIXES)
+      continue;
+    sw_config_prefix prefix{};
+    prefix.len = static_cast<__u32>(path.size());
+    std::memcpy(prefix.path, path.data(), path.size());
+    if (bpf_map__update_elem(skel->maps.config_prefix, &prefix_index, sizeof(prefix_index), &prefix,
+                             sizeof(prefix), BPF_ANY) != 0)
+      return Error{"adding watched config path '" + path + "' failed: " + errno_text(errno), errno};
+    ++prefix_index;
+  }
+
   if (auto tracefs = ensure_tracefs(); !tracefs)
     return tracefs.error();
 
@@ -188,6 +205,24 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
       {skel->progs.tracepoint__syscalls__sys_exit_openat2,
        &skel->links.tracepoint__syscalls__sys_exit_openat2, "tracepoint/syscalls/sys_exit_openat2",
        config, true},
+      {skel->progs.tracepoint__syscalls__sys_exit_rename,
+       &skel->links.tracepoint__syscalls__sys_exit_rename, "tracepoint/syscalls/sys_exit_rename",
+       config, true},
+      {skel->progs.tracepoint__syscalls__sys_exit_renameat,
+       &skel->links.tracepoint__syscalls__sys_exit_renameat,
+       "tracepoint/syscalls/sys_exit_renameat", config, true},
+      {skel->progs.tracepoint__syscalls__sys_exit_renameat2,
+       &skel->links.tracepoint__syscalls__sys_exit_renameat2,
+       "tracepoint/syscalls/sys_exit_renameat2", config, true},
+      {skel->progs.tracepoint__syscalls__sys_enter_rename,
+       &skel->links.tracepoint__syscalls__sys_enter_rename, "tracepoint/syscalls/sys_enter_rename",
+       config, true},
+      {skel->progs.tracepoint__syscalls__sys_enter_renameat,
+       &skel->links.tracepoint__syscalls__sys_enter_renameat,
+       "tracepoint/syscalls/sys_enter_renameat", config, true},
+      {skel->progs.tracepoint__syscalls__sys_enter_renameat2,
+       &skel->links.tracepoint__syscalls__sys_enter_renameat2,
+       "tracepoint/syscalls/sys_enter_renameat2", config, true},
       {skel->progs.tracepoint__sched__sched_process_exec,
        &skel->links.tracepoint__sched__sched_process_exec, "tracepoint/sched/sched_process_exec",
        true, false},
@@ -294,13 +329,18 @@ Status Probe::set_watched_sockets(const std::vector<SocketIdentity> &identities)
 }
 
 Status Probe::set_watched_config(const std::vector<FileIdentity> &files,
-                                 const std::vector<FileIdentity> &directories) {
-  // Kinds as the BPF program knows them: 1 a file, 2 a directory's tree.
+                                 const std::vector<FileIdentity> &directories,
+                                 const std::vector<FileIdentity> &parents) {
+  // Kinds as the BPF program knows them: 1 a file, 2 a directory's tree,
+  // 3 the parent of a watched file. One identity, one kind: the strongest.
   std::vector<std::pair<FileIdentity, __u8>> wanted;
   for (const auto &id : files)
     wanted.emplace_back(id, __u8{1});
   for (const auto &id : directories)
     wanted.emplace_back(id, __u8{2});
+  for (const auto &id : parents)
+    if (std::find(directories.begin(), directories.end(), id) == directories.end())
+      wanted.emplace_back(id, __u8{3});
   return update_identity_map(state_->skeleton->maps.watched_config_inode, watched_config_,
                              std::move(wanted));
 }

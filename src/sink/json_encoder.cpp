@@ -153,9 +153,11 @@ std::string encode_json(const Event &event, const HostInfo &host) {
   if (event.action == Action::docker_api_tcp_connect) {
     // destination.* above; nothing unix-specific to add.
   } else if (config) {
-    sw["config"] = {{"watched", utf8::sanitize(event.config_watched, &replaced)}};
-    if (event.config_created)
-      sw["config"]["created"] = true;
+    sw["config"] = {{"watched", utf8::sanitize(event.config_watched, &replaced)},
+                    {"operation", event.config_renamed                          ? "rename"
+                                  : event.config_created                        ? "create"
+                                  : event.action == Action::docker_config_write ? "write"
+                                                                                : "read"}};
   } else if (connect) {
     ordered_json socket = {{"path", utf8::sanitize(event.socket_path, &replaced)},
                            {"abstract", event.socket_abstract}};

@@ -65,12 +65,13 @@ TEST(ConfigOpen, ReadsAndWritesUnderAWatchedDirectoryAreReportedApart) {
   EXPECT_EQ(w[0]["event"]["action"], "docker-config-write");
   EXPECT_EQ(w[0]["event"]["type"], json::array({"change"}));
   EXPECT_EQ(w[0]["file"]["path"], etc + "/daemon.json.new");
-  EXPECT_EQ(w[0]["shimwatch"]["config"]["created"], true) << w[0].dump();
+  EXPECT_EQ(w[0]["shimwatch"]["config"]["operation"], "create") << w[0].dump();
 
   auto a = config_events_of(out, append.pid);
   ASSERT_EQ(a.size(), 1u);
   EXPECT_EQ(a[0]["event"]["action"], "docker-config-write");
-  EXPECT_FALSE(a[0]["shimwatch"]["config"].contains("created")) << a[0].dump();
+  EXPECT_EQ(a[0]["shimwatch"]["config"]["operation"], "write") << a[0].dump();
+  EXPECT_EQ(r[0]["shimwatch"]["config"]["operation"], "read");
 
   auto rel = config_events_of(out, relative.pid);
   ASSERT_EQ(rel.size(), 1u);
@@ -110,4 +111,56 @@ TEST(ConfigOpen, DockerdReadingItsOwnConfigIsNotADependency) {
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   EXPECT_TRUE(config_events_of(out, run.pid).empty());
+}
+
+// A file renamed into the configuration writes it without opening it there:
+// `mv` of a prepared daemon.json, or an editor's atomic replace.
+TEST(ConfigOpen, RenamesIntoWatchedConfigurationAreWrites) {
+  TempDir dir;
+  std::string etc = dir.file("etc-docker");
+  std::string lookalike = dir.file("etc-docker-old");
+  std::string defaults_dir = dir.file("default");
+  std::string defaults = defaults_dir + "/docker";
+  for (const auto &d : {etc, lookalike, defaults_dir})
+    mkdir(d.c_str(), 0755);
+  write_file(defaults, "DOCKER_OPTS=\n");
+  for (const char *name : {"a.json", "b.json", "c.json", "d.json"})
+    write_file(dir.file(name), "{}\n");
+  Agent agent({"--watch-config-path", etc, "--watch-config-path", defaults});
+
+  auto absolute = run_process({"mv", dir.file("a.json"), etc + "/daemon.json"});
+  auto relative = run_process(
+      {"sh", "-c", "cd " + etc + " && exec mv " + dir.file("b.json") + " ./mirrors.json"});
+  auto replace =
+      run_process({"sh", "-c",
+                   "cd " + defaults_dir +
+                       " && echo 'DOCKER_OPTS=-H' > docker.new && exec mv docker.new docker"});
+  auto beside = run_process(
+      {"sh", "-c", "cd " + defaults_dir + " && exec mv " + dir.file("c.json") + " other"});
+  auto similar = run_process({"mv", dir.file("d.json"), lookalike + "/daemon.json"});
+  auto out = agent.stop();
+  ASSERT_EQ(out.exit_code, 0) << out.log;
+
+  auto a = config_events_of(out, absolute.pid);
+  ASSERT_EQ(a.size(), 1u) << out.log;
+  EXPECT_EQ(a[0]["event"]["action"], "docker-config-write");
+  EXPECT_EQ(a[0]["event"]["outcome"], "success");
+  EXPECT_EQ(a[0]["file"]["path"], etc + "/daemon.json");
+  EXPECT_EQ(a[0]["shimwatch"]["config"]["watched"], etc);
+  EXPECT_EQ(a[0]["shimwatch"]["config"]["operation"], "rename");
+  EXPECT_EQ(a[0]["process"]["name"], "mv");
+
+  auto r = config_events_of(out, relative.pid);
+  ASSERT_EQ(r.size(), 1u) << out.log;
+  EXPECT_EQ(r[0]["file"]["path"], etc + "/mirrors.json");
+  EXPECT_EQ(r[0]["shimwatch"]["config"]["operation"], "rename");
+
+  auto p = config_events_of(out, replace.pid);
+  ASSERT_EQ(p.size(), 1u) << out.log;
+  EXPECT_EQ(p[0]["file"]["path"], defaults);
+  EXPECT_EQ(p[0]["shimwatch"]["config"]["watched"], defaults);
+  EXPECT_EQ(p[0]["shimwatch"]["config"]["operation"], "rename");
+
+  EXPECT_TRUE(config_events_of(out, beside.pid).empty()) << out.log;
+  EXPECT_TRUE(config_events_of(out, similar.pid).empty()) << out.log;
 }

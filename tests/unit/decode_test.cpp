@@ -411,7 +411,7 @@ TEST_F(DecodeTest, RejectsSocketLengthBeyondSunPath) {
 }
 
 TEST_F(DecodeTest, RejectsUnknownType) {
-  for (__u32 type : {0u, 5u, 0xffffffffu}) {
+  for (__u32 type : {0u, 6u, 0xffffffffu}) {
     make_exec();
     rec->hdr.type = type;
     auto raw = wire();
@@ -653,4 +653,50 @@ TEST_F(DecodeTest, ConfigOpenCarriesThePathBelowTheWatchedEntry) {
   ASSERT_TRUE(event);
   EXPECT_EQ(event->action, Action::docker_config_write);
   EXPECT_EQ(event->config_relative_path, "");
+}
+
+TEST_F(DecodeTest, ConfigRenameCarriesTheDestination) {
+  make_exec();
+  rec->hdr.type = SW_EVENT_CONFIG_RENAME;
+  std::memset(rec->exec_path, 0, sizeof(rec->exec_path));
+  // Relative: the name as passed, then the directories up to the watched
+  // entry from the middle on, leaf first.
+  const auto name = "daemon.json"sv;
+  const auto dirs = "reg:5000\0certs.d\0"sv;
+  std::memcpy(rec->exec_path, name.data(), name.size());
+  std::memcpy(rec->exec_path + sizeof(rec->exec_path) / 2, dirs.data(), dirs.size());
+  rec->matched.ino = 78;
+  rec->matched.dev = (8u << 20) | 2u;
+  rec->matched_depth = 2;
+  rec->flags = 0;
+  auto event = decode_event(wire(), ClockOffset{0});
+  ASSERT_TRUE(event) << event.error().message;
+  EXPECT_EQ(event->action, Action::docker_config_write);
+  EXPECT_TRUE(event->config_renamed);
+  EXPECT_FALSE(event->config_absolute);
+  EXPECT_EQ(event->config_relative_path, "certs.d/reg:5000/daemon.json");
+  EXPECT_EQ(event->config_matched_dev, makedev(8, 2));
+
+  rec->matched_depth = 0; // in the watched directory itself
+  event = decode_event(wire(), ClockOffset{0});
+  ASSERT_TRUE(event);
+  EXPECT_EQ(event->config_relative_path, "daemon.json");
+
+  // Absolute: the path as passed, whole.
+  std::memset(rec->exec_path, 0, sizeof(rec->exec_path));
+  const auto path = "/etc/docker//daemon.json"sv;
+  std::memcpy(rec->exec_path, path.data(), path.size());
+  rec->flags = SW_FLAG_RENAME_ABSOLUTE;
+  event = decode_event(wire(), ClockOffset{0});
+  ASSERT_TRUE(event);
+  EXPECT_TRUE(event->config_absolute);
+  EXPECT_EQ(event->config_path, "/etc/docker//daemon.json");
+
+  // A name that fills its half without a NUL is cut there, never read on.
+  std::memset(rec->exec_path, 'x', sizeof(rec->exec_path));
+  rec->flags = 0;
+  rec->matched_depth = 4;
+  event = decode_event(wire(), ClockOffset{0});
+  ASSERT_TRUE(event);
+  EXPECT_LE(event->config_relative_path.size(), sizeof(rec->exec_path) + 8);
 }
