@@ -6,6 +6,8 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 # Extra flags for `make run`, e.g. make run ARGS="--watch-exec nerdctl"
 ARGS ?=
+# Extra CMake configure flags, e.g. CMAKE_ARGS=-DSHIMWATCH_BUILD_TESTS=OFF
+CMAKE_ARGS ?=
 
 .PHONY: all build deps test-deps run test unit-test sanitize-test integration-test format clean
 
@@ -18,7 +20,7 @@ test-deps:
 	@scripts/install-deps.sh test
 
 build: deps
-	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD_DIR) -j$(JOBS)
 
 # The agent with its embedded default config: JSON lines on stdout, metrics on
@@ -53,3 +55,11 @@ clean:
 .PHONY: bench
 bench: build
 	bench/report_bench.sh $(BUILD_DIR)/shimwatch
+
+# The agent image, built from deploy/Dockerfile and run on the local Docker
+# Engine the way the DaemonSet runs it (deploy/e2e/run-image-test.sh). Not
+# part of `make test`: building the image takes longer than the test budget.
+.PHONY: e2e-image
+e2e-image: test-deps
+	@tests/integration/dockerd.sh start
+	@JOBS=$(JOBS) deploy/e2e/run-image-test.sh; rc=$$?; tests/integration/dockerd.sh stop; exit $$rc

@@ -18,6 +18,7 @@ test_packages=(
   prometheus # a real Prometheus server and promtool for the metrics tests
   chromium # renders the HTML report headless in the report tests
   jq # the baseline the report benchmark is measured against
+  python3-yaml # renders and checks the manifests in deploy/ (tests/deploy)
 )
 
 case "${1:-build}" in

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`docker run` arguments that reproduce the rendered DaemonSet's container.
 
-  daemonset_to_docker.py KUSTOMIZE_DIR OUT_DIR HOST_PATH_ROOT
+  daemonset_to_docker.py [--bpf-as-sys-admin] KUSTOMIZE_DIR OUT_DIR HOST_PATH_ROOT
 
 Writes the ConfigMap's files to OUT_DIR/config/ and prints one argument per
 line: host PID and network namespaces, privileged or the capabilities, read-only
@@ -10,6 +10,8 @@ OUT_DIR/config; DirectoryOrCreate hostPaths under HOST_PATH_ROOT so a test does
 not write to the node's /var/log; other hostPaths as they are), then the image
 placeholder @IMAGE@ and the container's args. Fails on anything it does not
 know how to translate, so the test never runs something else than the manifest.
+--bpf-as-sys-admin: for engines that do not know CAP_BPF and CAP_PERFMON
+(Docker before 23), CAP_SYS_ADMIN in their place (it includes both).
 """
 import os
 import socket
@@ -37,9 +39,12 @@ def cpus(value):
 
 
 def main():
-    if len(sys.argv) != 4:
-        fail("usage: daemonset_to_docker.py KUSTOMIZE_DIR OUT_DIR HOST_PATH_ROOT")
-    directory, out_dir, host_root = sys.argv[1:]
+    argv = sys.argv[1:]
+    bpf_as_sys_admin = argv[:1] == ["--bpf-as-sys-admin"]
+    argv = argv[1:] if bpf_as_sys_admin else argv
+    if len(argv) != 3:
+        fail("usage: daemonset_to_docker.py [--bpf-as-sys-admin] KUSTOMIZE_DIR OUT_DIR HOST_PATH_ROOT")
+    directory, out_dir, host_root = argv
     objects = kustomize_lite.render(directory)
     [ds] = [o for o in objects if o["kind"] == "DaemonSet"]
     config_maps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
@@ -56,7 +61,10 @@ def main():
     else:
         caps = sc.get("capabilities", {})
         args += [f"--cap-drop={x}" for x in caps.get("drop", [])]
-        args += [f"--cap-add={x}" for x in caps.get("add", [])]
+        add = list(caps.get("add", []))
+        if bpf_as_sys_admin and {"BPF", "PERFMON"} & set(add):
+            add = [x for x in add if x not in ("BPF", "PERFMON")] + ["SYS_ADMIN"]
+        args += [f"--cap-add={x}" for x in add]
     seccomp = sc.get("seccompProfile", spec.get("securityContext", {}).get("seccompProfile"))
     if seccomp:
         if seccomp.get("type") != "Unconfined":

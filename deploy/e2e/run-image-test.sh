@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# End-to-end test of the agent image on a real Docker Engine, without a
+# cluster: builds deploy/Dockerfile (its base image made locally when the
+# engine has none), runs the image the way the restricted DaemonSet runs it
+# (host PID and network, the same capabilities, mounts, limits and the
+# ConfigMap's config), starts a container in a kubelet-style pod cgroup that
+# runs `docker ps` through the mounted Docker socket, and checks that the
+# containerised agent reports it with the pod uid and container id and serves
+# /metrics.
+#   deploy/e2e/run-image-test.sh        (root, dockerd running)
+# Environment: SHIMWATCH_IMAGE (default shimwatch:e2e), JOBS (build jobs),
+# KEEP_IMAGE=1 keeps the image afterwards (it is kept anyway; the base image
+# and the build cache make the next run quicker).
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+image="${SHIMWATCH_IMAGE:-shimwatch:e2e}"
+jobs="${JOBS:-$(nproc)}"
+variant="$repo/deploy/kubernetes/overlays/restricted"
+pod_uid="0c2e5a0e-7d1b-4c55-9f5e-$(printf '%012x' "$$")"
+start=$(date +%s)
+
+say() { echo "run-image-test: $*"; }
+die() {
+  echo "run-image-test: FAIL: $*" >&2
+  exit 1
+}
+
+[[ $EUID -eq 0 ]] || die "needs root (BPF, cgroups, dockerd)"
+for tool in docker python3; do
+  command -v "$tool" >/dev/null || die "$tool not found"
+done
+timeout 10 docker version >/dev/null 2>&1 || die "no Docker Engine answers (tests/integration/dockerd.sh start)"
+
+work=$(mktemp -d /tmp/shimwatch-e2e.XXXXXX)
+agent="shimwatch-e2e-agent-$$"
+client="shimwatch-e2e-client-$$"
+cleanup() {
+  docker rm -f "$agent" "$client" >/dev/null 2>&1 || true
+  # The pod cgroup docker made for the client (cgroup v1 controllers and v2).
+  find /sys/fs/cgroup -depth -type d -path "*/kubepods/burstable/pod$pod_uid*" -exec rmdir {} + 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+say "base image"
+"$repo/deploy/e2e/make-base-image.sh" debian:bookworm
+
+say "docker build -f deploy/Dockerfile -t $image (JOBS=$jobs)"
+build_start=$(date +%s)
+if ! docker build -q -f "$repo/deploy/Dockerfile" --build-arg "JOBS=$jobs" -t "$image" "$repo" >"$work/build.log" 2>&1; then
+  tail -n 40 "$work/build.log" >&2
+  die "docker build failed"
+fi
+say "image built in $(($(date +%s) - build_start)) s: $(docker image inspect -f '{{.Size}}' "$image" | numfmt --to=iec) "
+
+# The DaemonSet's container, as docker run arguments. Docker before 23 does
+# not know CAP_BPF and CAP_PERFMON: then CAP_SYS_ADMIN (which includes both)
+# stands in for them, and the rest of the set is as in the manifest.
+translate=()
+if ! docker run --rm --cap-drop ALL --cap-add BPF --cap-add PERFMON --entrypoint true "$image" >/dev/null 2>&1; then
+  say "this engine does not know CAP_BPF/CAP_PERFMON: CAP_SYS_ADMIN stands in for them"
+  translate=(--bpf-as-sys-admin)
+fi
+mapfile -t run_args < <(python3 "$repo/tests/deploy/daemonset_to_docker.py" "${translate[@]}" "$variant" "$work" "$work/host")
+[[ ${#run_args[@]} -gt 0 ]] || die "could not translate the DaemonSet"
+for i in "${!run_args[@]}"; do
+  [[ ${run_args[$i]} == @IMAGE@ ]] && run_args[$i]="$image"
+done
+# A free port instead of 9464, which a node agent may already hold here.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+say "docker run ${run_args[*]} --metrics-address 127.0.0.1:$port"
+docker run -d --name "$agent" "${run_args[@]}" --metrics-address "127.0.0.1:$port" >/dev/null
+
+ready=""
+for _ in $(seq 1 120); do
+  if docker logs "$agent" 2>&1 | grep -q " ready: "; then
+    ready=yes
+    break
+  fi
+  [[ $(docker inspect -f '{{.State.Running}}' "$agent") == true ]] || break
+  sleep 0.5
+done
+if [[ -z $ready ]]; then
+  docker logs "$agent" 2>&1 | tail -n 30 >&2
+  die "the agent did not become ready"
+fi
+say "agent ready"
+
+# A "pod" container of a kubelet-style cgroup (cgroupfs driver layout) that
+# talks to the Docker Engine through the node's socket: the docker CLI runs
+# inside it (an exec event) and connects (a socket event).
+say "client container in /kubepods/burstable/pod$pod_uid"
+client_id=$(docker create --name "$client" \
+  --cgroup-parent "/kubepods/burstable/pod$pod_uid" \
+  --label io.kubernetes.pod.uid="$pod_uid" \
+  --label io.kubernetes.pod.name=ci-runner-0 \
+  --label io.kubernetes.pod.namespace=build \
+  --label io.kubernetes.container.name=runner \
+  -v /var/run/docker.sock:/var/run/docker.sock \
+  -v "$(command -v docker)":/usr/local/bin/docker:ro \
+  debian:bookworm docker ps --quiet)
+docker start -a "$client" >"$work/client.out" 2>&1 || {
+  cat "$work/client.out" >&2
+  die "the client container failed"
+}
+
+# The agent writes within 200 ms; give it a few seconds.
+found=""
+for _ in $(seq 1 40); do
+  docker logs "$agent" 2>/dev/null >"$work/events.jsonl" || true
+  if python3 - "$work/events.jsonl" "$client_id" "$pod_uid" <<'PY'; then
+import json, sys
+path, cid, uid = sys.argv[1:]
+actions = set()
+for line in open(path, encoding="utf-8"):
+    try:
+        e = json.loads(line)
+    except ValueError:
+        continue
+    if e.get("container", {}).get("id") != cid:
+        continue
+    assert e["shimwatch"]["origin"]["type"] == "pod", e["shimwatch"]["origin"]
+    assert e["kubernetes"]["pod"]["uid"] == uid, e.get("kubernetes")
+    actions.add(e["event"]["action"])
+sys.exit(0 if {"docker-cli-exec", "docker-socket-connect"} <= actions else 1)
+PY
+    found=yes
+    break
+  fi
+  sleep 0.25
+done
+if [[ -z $found ]]; then
+  tail -n 20 "$work/events.jsonl" >&2
+  docker logs "$agent" 2>&1 >/dev/null | tail -n 20 >&2
+  die "no docker-cli-exec and docker-socket-connect events of container $client_id with pod uid $pod_uid"
+fi
+say "events of the pod's container reported, with pod uid and container id"
+
+# The audit log on the hostPath.
+log_file=$(find "$work/host" -name '*.log' -type f | head -n 1)
+[[ -n $log_file ]] && grep -q "$client_id" "$log_file" || die "the audit log on the hostPath has no event of the container"
+say "audit log on the hostPath: $log_file"
+
+python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())' \
+  "http://127.0.0.1:$port/metrics" >"$work/metrics.txt" || die "/metrics does not answer"
+grep -q '^shimwatch_events_total{.*origin_type="pod"' "$work/metrics.txt" ||
+  die "/metrics has no shimwatch_events_total of origin_type pod"
+for metric in shimwatch_build_info shimwatch_events_dropped_total shimwatch_enrichment_misses_total; do
+  grep -q "^$metric" "$work/metrics.txt" || die "/metrics has no $metric"
+done
+if command -v promtool >/dev/null; then
+  promtool check metrics <"$work/metrics.txt" >/dev/null 2>&1 || say "note: promtool check metrics has remarks"
+fi
+say "/metrics served"
+
+docker stop -t 10 "$agent" >/dev/null
+code=$(docker inspect -f '{{.State.ExitCode}}' "$agent")
+[[ $code == 0 ]] || die "the agent exited $code on SIGTERM"
+say "PASS in $(($(date +%s) - start)) s"
