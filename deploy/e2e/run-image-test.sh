@@ -9,8 +9,9 @@
 # /metrics.
 #   deploy/e2e/run-image-test.sh        (root, dockerd running)
 # Environment: SHIMWATCH_IMAGE (default shimwatch:e2e), JOBS (build jobs),
-# KEEP_IMAGE=1 keeps the image afterwards (it is kept anyway; the base image
-# and the build cache make the next run quicker).
+# BUILD=0 tests an image already built under SHIMWATCH_IMAGE instead of
+# building it. The image, the base image and the build cache are kept, which
+# makes the next run quicker.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -43,16 +44,21 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say "base image"
-"$repo/deploy/e2e/make-base-image.sh" debian:bookworm
-
-say "docker build -f deploy/Dockerfile -t $image (JOBS=$jobs)"
-build_start=$(date +%s)
-if ! docker build -q -f "$repo/deploy/Dockerfile" --build-arg "JOBS=$jobs" -t "$image" "$repo" >"$work/build.log" 2>&1; then
-  tail -n 40 "$work/build.log" >&2
-  die "docker build failed"
+if [[ ${BUILD:-1} == 0 ]]; then
+  docker image inspect "$image" >/dev/null 2>&1 || die "BUILD=0 but there is no image $image"
+  say "testing the image $image as it is (BUILD=0)"
+else
+  say "base image"
+  "$repo/deploy/e2e/make-base-image.sh" debian:bookworm
+  say "docker build -f deploy/Dockerfile -t $image (JOBS=$jobs)"
+  build_start=$(date +%s)
+  if ! docker build -q -f "$repo/deploy/Dockerfile" --build-arg "JOBS=$jobs" -t "$image" "$repo" >"$work/build.log" 2>&1; then
+    tail -n 40 "$work/build.log" >&2
+    die "docker build failed"
+  fi
+  say "image built in $(($(date +%s) - build_start)) s"
 fi
-say "image built in $(($(date +%s) - build_start)) s: $(docker image inspect -f '{{.Size}}' "$image" | numfmt --to=iec) "
+say "image size: $(docker image inspect -f '{{.Size}}' "$image" | numfmt --to=iec)"
 
 # The DaemonSet's container, as docker run arguments. Docker before 23 does
 # not know CAP_BPF and CAP_PERFMON: then CAP_SYS_ADMIN (which includes both)
