@@ -64,6 +64,10 @@ resolve_config_identities(const std::vector<std::string> &paths);
 std::vector<std::pair<FileIdentity, std::string>>
 resolve_executable_identities(const std::vector<std::string> &paths);
 
+// path as this process can open the node's file of that name: through
+// /proc/1/root when the agent runs in a mount namespace of its own (a pod).
+std::string node_path(const std::string &path);
+
 // An ELF binary's build-id: "gnu:<hex>" from its NT_GNU_BUILD_ID note, else
 // "go:<id>" from the Go linker's note; nullopt for anything else (a script,
 // a binary without either, an unreadable file).

@@ -65,7 +65,7 @@ void RenamedBinaries::set_watched_binaries(
   for (const auto &[identity, path] : binaries) {
     if (watched_.count(identity) || watched_.size() >= kMaxRemembered)
       continue;
-    auto id = read_build_id(path);
+    auto id = read_build_id(node_path(path));
     watched_[identity] = id ? id->value : "";
     if (id && known_.size() < kMaxKnownBuildIds && known_.insert(id->value).second)
       spdlog::debug("build-id {} of {}: its renamed copies count too", id->value, path);

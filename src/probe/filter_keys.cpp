@@ -5,6 +5,7 @@
 #include <optional>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "shimwatch/probe.hpp"
 
@@ -45,13 +46,27 @@ sw_inode_key inode_filter_key(uint64_t dev, uint64_t ino) {
   return key;
 }
 
+std::string node_path(const std::string &path) {
+  // In a container (a DaemonSet pod with hostPID) the node's files are under
+  // PID 1's root; on the node itself the namespaces are the same.
+  static const bool in_other_mount_namespace = [] {
+    struct stat own {
+    }, node{};
+    return ::stat("/proc/self/ns/mnt", &own) == 0 && ::stat("/proc/1/ns/mnt", &node) == 0 &&
+           own.st_ino != node.st_ino && ::access("/proc/1/root/", X_OK) == 0;
+  }();
+  if (!in_other_mount_namespace || path.empty() || path[0] != '/')
+    return path;
+  return "/proc/1/root" + path;
+}
+
 namespace {
 
-// The identity and file type of an absolute path that exists (stat follows
-// symlinks).
+// The identity and file type of an absolute path that exists on the node
+// (stat follows symlinks).
 std::optional<std::pair<FileIdentity, mode_t>> identity_of(const std::string &path) {
   struct stat st {};
-  if (path.empty() || path[0] != '/' || stat(path.c_str(), &st) != 0)
+  if (path.empty() || path[0] != '/' || stat(node_path(path).c_str(), &st) != 0)
     return std::nullopt;
   return std::pair{FileIdentity{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)},
                    static_cast<mode_t>(st.st_mode & S_IFMT)};

@@ -138,3 +138,16 @@ TEST(BuildIdConfig, BadValuesNameTheKeyAndTheValue) {
   EXPECT_NE(message.find("watch.exec_build_id_check"), std::string::npos) << message;
   EXPECT_NE(message.find("\"yes\""), std::string::npos) << message;
 }
+
+// The node's files as the agent opens them: itself on the node, through
+// /proc/1/root from a pod's mount namespace.
+TEST(NodePath, RelativeAndEmptyPathsAreLeftAlone) {
+  EXPECT_EQ(shimwatch::node_path(""), "");
+  EXPECT_EQ(shimwatch::node_path("relative/docker"), "relative/docker");
+}
+
+TEST(NodePath, AnAbsolutePathNamesTheSameFileAsOnTheNode) {
+  std::string seen = shimwatch::node_path("/bin/true");
+  EXPECT_TRUE(seen == "/bin/true" || seen == "/proc/1/root/bin/true") << seen;
+  EXPECT_EQ(::access(seen.c_str(), X_OK), 0) << seen;
+}
