@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "report/aggregator.hpp"
+#include "report/scan_evidence.hpp"
 
 namespace shimwatch::report {
 
@@ -16,6 +17,7 @@ struct RenderContext {
   const Aggregator &data;
   std::vector<std::string> inputs; // the LOG arguments, as given
   Micros generated_at = 0;
+  const Evidence *evidence = nullptr; // with --scan: static and runtime evidence merged
 };
 
 // The report as a JSON document (schema in README.md, "Readiness report");

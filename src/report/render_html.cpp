@@ -233,6 +233,51 @@ const char *const script = R"(
 })();
 )";
 
+std::string evidence_title(const std::string &kind) {
+  if (kind == "mounted_and_used")
+    return "mounted and used";
+  if (kind == "mounted_not_used")
+    return "mounted, not used during the window";
+  if (kind == "used_without_mount")
+    return "used without any mount";
+  return "";
+}
+
+// Static findings beside runtime actions, one row per workload or origin.
+void evidence_section(std::ostream &out, const ordered_json &evidence) {
+  const auto &scan = evidence["scan"];
+  out << "<h2>Static and runtime evidence</h2><p class=\"meta\">Scan <code>"
+      << escape(str(scan["file"])) << "</code>: " << num(scan["workloads"]) << " workload(s), "
+      << num(scan["workloads_with_findings"]) << " with findings.</p><div class=\"cards\">";
+  for (const auto &[kind, count] : evidence["counts"].items())
+    out << "<div class=\"card\"><b>" << num(count) << "</b>" << escape(evidence_title(kind))
+        << "</div>";
+  out << "</div>\n";
+  if (evidence["rows"].empty())
+    return;
+  out << "<table id=\"evidence\"><thead><tr><th>evidence</th><th>workload or origin</th>"
+         "<th>findings</th><th>runtime actions</th></tr></thead><tbody>\n";
+  for (const auto &row : evidence["rows"]) {
+    std::string findings;
+    for (const auto &f : row["findings"])
+      findings += (findings.empty() ? "" : "<br>") + escape(str(f["severity"])) + " <b>" +
+                  escape(str(f["rule"])) + "</b> <code>" + escape(str(f["field"])) +
+                  "</code>: " + escape(str(f["reason"]));
+    if (findings.empty())
+      findings = escape(str(row["note"]));
+    std::string actions;
+    for (const auto &a : row["actions"])
+      actions += (actions.empty() ? "" : "<br>") + escape(str(a["action"])) + " " +
+                 std::to_string(num(a["calls"]));
+    if (actions.empty())
+      actions = "none in the window";
+    out << "<tr class=\"evidence-row\" data-evidence=\"" << escape(str(row["kind"])) << "\"><td>"
+        << escape(evidence_title(str(row["kind"]))) << "</td><td>" << escape(str(row["label"]))
+        << "</td><td>" << findings << "</td><td>" << actions << "</td></tr>\n";
+  }
+  out << "</tbody></table>\n";
+}
+
 } // namespace
 
 void render_html(const ordered_json &doc, std::ostream &out) {
@@ -317,12 +362,16 @@ void render_html(const ordered_json &doc, std::ostream &out) {
     out << "</tbody></table>\n";
   }
 
+  const bool with_evidence = doc.contains("evidence");
+  if (with_evidence)
+    evidence_section(out, doc["evidence"]);
+
   if (!origins.empty()) {
     out << "<h2>Checklist</h2><p class=\"meta\">Click a column to sort.</p>"
            "<table id=\"origins\"><thead><tr><th>#</th><th>origin</th><th>type</th>"
            "<th>agent</th><th>actions</th><th id=\"origins-calls\">calls</th><th>failed</th>"
-           "<th>nodes</th><th>first seen</th><th>last seen</th><th>activity</th></tr></thead>"
-           "<tbody>\n";
+           "<th>nodes</th><th>first seen</th><th>last seen</th><th>activity</th>"
+        << (with_evidence ? "<th>evidence</th>" : "") << "</tr></thead><tbody>\n";
     std::size_t rank = 0;
     for (const auto &o : origins) {
       ++rank;
@@ -340,7 +389,10 @@ void render_html(const ordered_json &doc, std::ostream &out) {
           << num(o["failed_calls"]) << "\">" << num(o["failed_calls"])
           << "</td><td class=\"num\" data-value=\"" << o["nodes"].size() << "\">"
           << o["nodes"].size() << "</td>" << time_cell(o["first_seen"]) << time_cell(o["last_seen"])
-          << "<td>" << timeline_svg(o, window_first, window_last) << "</td></tr>\n";
+          << "<td>" << timeline_svg(o, window_first, window_last) << "</td>";
+      if (with_evidence)
+        out << "<td class=\"evidence\">" << escape(evidence_title(str(o["evidence"]))) << "</td>";
+      out << "</tr>\n";
     }
     out << "</tbody></table>\n<h2>What to change</h2>\n";
     rank = 0;

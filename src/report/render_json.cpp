@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <map>
 #include <string_view>
 
 #include "report/remediation.hpp"
@@ -105,6 +107,84 @@ ordered_json origin_json(const OriginStats &o, const Aggregator &data) {
   return out;
 }
 
+ordered_json evidence_row_json(const EvidenceRow &row) {
+  ordered_json workload = nullptr;
+  ordered_json findings = ordered_json::array();
+  if (row.workload) {
+    const ScanWorkload &w = *row.workload;
+    workload = {{"id", w.id},
+                {"namespace", w.namespace_name},
+                {"kind", w.kind},
+                {"name", w.name},
+                {"static_pod", w.static_pod},
+                {"state", w.state},
+                {"docker_socket_mounted", w.docker_socket_mounted},
+                {"max_severity",
+                 w.max_severity.empty() ? ordered_json(nullptr) : ordered_json(w.max_severity)}};
+    for (const auto &f : w.findings)
+      findings.push_back({{"rule", f.rule},
+                          {"severity", f.severity},
+                          {"reason", f.reason},
+                          {"field", f.field},
+                          {"container", f.container}});
+  }
+  ordered_json origin_ids = ordered_json::array();
+  std::map<std::string, std::uint64_t> action_calls;
+  std::uint64_t calls = 0;
+  Micros first = 0, last = 0;
+  for (const auto *o : row.origins) {
+    origin_ids.push_back(o->key);
+    for (const auto &[action, a] : o->actions)
+      action_calls[action] += a.calls;
+    if (calls == 0 || o->first < first)
+      first = o->first;
+    if (calls == 0 || o->last > last)
+      last = o->last;
+    calls += o->calls;
+  }
+  ordered_json actions = ordered_json::array();
+  for (const auto &[action, n] : action_calls)
+    actions.push_back({{"action", action}, {"calls", n}});
+  std::string label = row.workload          ? row.workload->id
+                      : row.origins.empty() ? std::string()
+                                            : origin_label(*row.origins.front());
+  return {{"kind", evidence_kind_name(row.kind)},
+          {"label", label},
+          {"note", row.note.empty() ? ordered_json(nullptr) : ordered_json(row.note)},
+          {"workload", std::move(workload)},
+          {"findings", std::move(findings)},
+          {"origins", std::move(origin_ids)},
+          {"calls", calls},
+          {"actions", std::move(actions)},
+          {"first_seen", time_or_null(calls > 0, first)},
+          {"last_seen", time_or_null(calls > 0, last)}};
+}
+
+ordered_json evidence_json(const Evidence &evidence) {
+  ordered_json counts = ordered_json::object();
+  for (auto kind : {EvidenceKind::mounted_and_used, EvidenceKind::mounted_not_used,
+                    EvidenceKind::used_without_mount})
+    counts[std::string(evidence_kind_name(kind))] = 0;
+  ordered_json rows = ordered_json::array();
+  for (const auto &row : evidence.rows) {
+    auto &count = counts[std::string(evidence_kind_name(row.kind))];
+    count = count.get<std::uint64_t>() + 1;
+    rows.push_back(evidence_row_json(row));
+  }
+  const auto &workloads = evidence.scan->workloads;
+  const auto with_findings = std::count_if(workloads.begin(), workloads.end(),
+                                           [](const auto &w) { return !w.findings.empty(); });
+  return {{"scan",
+           {{"file", evidence.scan->path},
+            {"generated_at", evidence.scan->generated_at.empty()
+                                 ? ordered_json(nullptr)
+                                 : ordered_json(evidence.scan->generated_at)},
+            {"workloads", workloads.size()},
+            {"workloads_with_findings", with_findings}}},
+          {"counts", std::move(counts)},
+          {"rows", std::move(rows)}};
+}
+
 } // namespace
 
 std::string origin_label(const OriginStats &o) {
@@ -210,20 +290,37 @@ nlohmann::ordered_json build_report_document(const RenderContext &context) {
   };
 
   ordered_json origin_list = ordered_json::array();
-  for (const auto *o : origins)
+  for (const auto *o : origins) {
     origin_list.push_back(origin_json(*o, data));
+    if (!context.evidence)
+      continue;
+    // Where the origin stands in the evidence section: its kind and the scanned workload.
+    const auto row = context.evidence->row_of_origin.find(o->key);
+    const EvidenceRow *merged = row == context.evidence->row_of_origin.end()
+                                    ? nullptr
+                                    : &context.evidence->rows[row->second];
+    auto &entry = origin_list.back();
+    entry["evidence"] =
+        merged ? ordered_json(evidence_kind_name(merged->kind)) : ordered_json(nullptr);
+    entry["scan_workload"] =
+        merged && merged->workload ? ordered_json(merged->workload->id) : ordered_json(nullptr);
+  }
 
   const auto &options = data.options();
-  return {{"schema_version", report_schema_version},
-          {"generator", {{"name", "shimwatch report"}, {"version", std::string(version())}}},
-          {"generated_at", format_rfc3339(context.generated_at)},
-          {"options",
-           {{"since", options.since ? ordered_json(format_rfc3339(*options.since)) : nullptr},
-            {"until", options.until ? ordered_json(format_rfc3339(*options.until)) : nullptr},
-            {"top", options.top},
-            {"inputs", context.inputs}}},
-          {"summary", std::move(summary)},
-          {"origins", std::move(origin_list)}};
+  ordered_json document = {
+      {"schema_version", report_schema_version},
+      {"generator", {{"name", "shimwatch report"}, {"version", std::string(version())}}},
+      {"generated_at", format_rfc3339(context.generated_at)},
+      {"options",
+       {{"since", options.since ? ordered_json(format_rfc3339(*options.since)) : nullptr},
+        {"until", options.until ? ordered_json(format_rfc3339(*options.until)) : nullptr},
+        {"top", options.top},
+        {"inputs", context.inputs}}},
+      {"summary", std::move(summary)}};
+  if (context.evidence)
+    document["evidence"] = evidence_json(*context.evidence);
+  document["origins"] = std::move(origin_list);
+  return document;
 }
 
 void render_json(const nlohmann::ordered_json &document, std::ostream &out) {

@@ -67,6 +67,46 @@ void top_table(std::ostream &out, const char *title, const char *column, const o
         << " |\n";
 }
 
+std::string evidence_title(const std::string &kind) {
+  if (kind == "mounted_and_used")
+    return "mounted and used";
+  if (kind == "mounted_not_used")
+    return "mounted, not used during the window";
+  return "used without any mount";
+}
+
+// Static findings beside runtime actions, one row per workload or origin.
+void evidence_section(std::ostream &out, const ordered_json &evidence) {
+  const auto &scan = evidence["scan"];
+  out << "\n## Static and runtime evidence\n\nScan " << code(str(scan["file"])) << ": "
+      << scan["workloads"].get<std::uint64_t>() << " workload(s), "
+      << scan["workloads_with_findings"].get<std::uint64_t>() << " with findings.\n\n"
+      << "| evidence | rows |\n| --- | ---: |\n";
+  for (const auto &[kind, count] : evidence["counts"].items())
+    out << "| " << evidence_title(kind) << " | " << count.get<std::uint64_t>() << " |\n";
+  if (evidence["rows"].empty())
+    return;
+  out << "\n| evidence | workload or origin | findings (severity rule field: reason) | runtime "
+         "actions |\n| --- | --- | --- | --- |\n";
+  for (const auto &row : evidence["rows"]) {
+    std::string findings;
+    for (const auto &f : row["findings"])
+      findings += (findings.empty() ? "" : "<br>") + cell(str(f["severity"])) + " " +
+                  cell(str(f["rule"])) + " " + code(str(f["field"])) + ": " +
+                  cell(str(f["reason"]));
+    if (findings.empty())
+      findings = cell(str(row["note"]));
+    std::string actions;
+    for (const auto &a : row["actions"])
+      actions += (actions.empty() ? "" : ", ") + str(a["action"]) + " " +
+                 std::to_string(a["calls"].get<std::uint64_t>());
+    if (actions.empty())
+      actions = "none in the window";
+    out << "| " << evidence_title(str(row["kind"])) << " | " << code(str(row["label"])) << " | "
+        << findings << " | " << actions << " |\n";
+  }
+}
+
 } // namespace
 
 void render_markdown(const ordered_json &doc, std::ostream &out) {
@@ -145,6 +185,9 @@ void render_markdown(const ordered_json &doc, std::ostream &out) {
     }
   }
 
+  if (doc.contains("evidence"))
+    evidence_section(out, doc["evidence"]);
+
   if (origins.empty())
     return;
   out << "\n## Checklist\n\n| # | origin | type | agent | actions | calls | nodes | first seen | "
@@ -166,6 +209,11 @@ void render_markdown(const ordered_json &doc, std::ostream &out) {
     out << "\n### " << ++rank << ". " << code(str(o["label"])) << " (" << str(o["type"]) << ")\n\n";
     if (!o["agent"].is_null())
       out << "- Known agent: **" << cell(str(o["agent"])) << "**\n";
+    if (o.contains("evidence") && !o["evidence"].is_null())
+      out << "- Evidence: " << evidence_title(str(o["evidence"]))
+          << (o["scan_workload"].is_null() ? std::string()
+                                           : " (scan: " + code(str(o["scan_workload"])) + ")")
+          << "\n";
     out << "- " << o["calls"].get<std::uint64_t>() << " calls ("
         << o["failed_calls"].get<std::uint64_t>() << " failed), " << str(o["first_seen"]) << " to "
         << str(o["last_seen"]) << "\n";

@@ -11,6 +11,7 @@
 #include "report/line_parser.hpp"
 #include "report/log_reader.hpp"
 #include "report/render.hpp"
+#include "report/scan_evidence.hpp"
 #include "shimwatch/report.hpp"
 
 namespace shimwatch {
@@ -46,22 +47,29 @@ Options:
   -o, --output FILE      write the report to FILE (default stdout)
   --top N                command lines, sockets, files listed per origin,
                          1-1000 (default 10)
+  --scan FILE            merge the output of `shimwatch scan --format json`:
+                         per workload, mounted and used, mounted but not used
+                         during the window, or used without any mount
   -h, --help             this text
 
 Progress goes to stderr when stderr is a terminal.
 Exit status: 0 report written, 1 report written but some input could not be
-read (or the report could not be written), 2 bad usage.
+read (or the report could not be written), 2 bad usage or a --scan FILE that
+is not a scan document.
 
 EXAMPLES
   shimwatch report /var/log/shimwatch/audit.log* > report.md
   kubectl logs -n shimwatch -l app=shimwatch --prefix --tail=-1 \
     | shimwatch report --format html -o report.html -
   shimwatch report --format json --since 7d node-*/audit.log.gz | jq '.origins[].label'
+  shimwatch scan -f deploy/ --format json -o scan.json
+  shimwatch report --scan scan.json node-*/audit.log* > report.md
 )";
 
 struct ReportRequest {
   std::string format = "md";
   std::string output; // empty: stdout
+  std::string scan;   // empty: no static evidence to merge
   ReportOptions options;
   std::vector<std::string> inputs;
   bool help = false;
@@ -97,7 +105,7 @@ std::variant<ReportRequest, UsageError> parse_arguments(const std::vector<std::s
       inline_value = true;
     }
     const bool takes_value = arg == "--format" || arg == "--since" || arg == "--until" ||
-                             arg == "-o" || arg == "--output" || arg == "--top";
+                             arg == "-o" || arg == "--output" || arg == "--top" || arg == "--scan";
     if (!takes_value)
       return UsageError{"unknown option " + arg + " (see shimwatch report --help)"};
     if (!inline_value) {
@@ -120,6 +128,10 @@ std::variant<ReportRequest, UsageError> parse_arguments(const std::vector<std::s
       if (value.empty())
         return UsageError{arg + " needs a file name"};
       request.output = value;
+    } else if (arg == "--scan") {
+      if (value.empty())
+        return UsageError{"--scan needs a file name"};
+      request.scan = value;
     } else if (arg == "--top") {
       unsigned long top = 0;
       auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), top);
@@ -250,6 +262,16 @@ int run_report_command(const std::vector<std::string> &args) {
     return exit_ok;
   }
 
+  // Read before the logs, which may take long: a wrong file fails at once.
+  ScanLoadResult scan;
+  if (!request.scan.empty()) {
+    scan = load_scan_file(request.scan);
+    if (!scan.document) {
+      std::fprintf(stderr, "shimwatch report: --scan %s\n", scan.error.c_str());
+      return exit_usage;
+    }
+  }
+
   std::uint64_t total_bytes = 0;
   for (const auto &path : request.inputs) {
     struct stat st {};
@@ -263,8 +285,13 @@ int run_report_command(const std::vector<std::string> &args) {
   progress.finish();
   aggregator.resolve_pods();
 
-  const auto document = build_report_document(
-      {.data = aggregator, .inputs = request.inputs, .generated_at = now_micros()});
+  std::optional<Evidence> evidence;
+  if (scan.document)
+    evidence = merge_evidence(*scan.document, aggregator.sorted_origins());
+  const auto document = build_report_document({.data = aggregator,
+                                               .inputs = request.inputs,
+                                               .generated_at = now_micros(),
+                                               .evidence = evidence ? &*evidence : nullptr});
   auto render = [&](std::ostream &out) {
     if (request.format == "json")
       render_json(document, out);
