@@ -74,13 +74,13 @@ enum sw_counter {
 #define SW_FLAG_OPEN_CREATED (1U << 13)	   /* config open: the open created the file */
 #define SW_FLAG_RENAME_ABSOLUTE (1U << 14) /* config rename: exec_path is the new absolute path */
 
-/* Watched configuration paths as string prefixes, for renames to an absolute
- * path (a rename names a path the kernel cannot look up from a probe). */
+/* The first bytes of the watched configuration paths, for renames to an
+ * absolute path (a rename names a path the kernel cannot look up from a
+ * probe): a cheap filter; the agent compares the whole path. */
 #define SW_CONFIG_PREFIXES 16
-#define SW_CONFIG_PREFIX_MAX 64
 struct sw_config_prefix {
-	__u32 len; /* bytes of path, without its NUL; 0: unused */
-	char path[SW_CONFIG_PREFIX_MAX];
+	__u64 word[2]; /* the path's first 16 bytes, zero padded */
+	__u64 mask[2]; /* 0xff for each byte that counts; all zero: unused */
 };
 
 /* sw_cgroup_info.hierarchy: where the names come from. */

@@ -920,28 +920,21 @@ int tracepoint__syscalls__sys_exit_openat2(struct trace_event_raw_sys_exit *ctx)
 
 #define AT_FDCWD -100
 
-/* Whether an absolute path is a watched path or lies below one. */
+/* Whether an absolute path may be, or lie below, a watched path: its first
+ * 16 bytes against each watched path's (the agent checks the whole path). */
 static __always_inline bool config_prefix__match(const char *path)
 {
+	__u64 head[2];
+
+	__builtin_memcpy(head, path, sizeof(head));
 	for (__u32 i = 0; i < SW_CONFIG_PREFIXES; i++) {
 		__u32 key = i;
 		struct sw_config_prefix *prefix = bpf_map_lookup_elem(&config_prefix, &key);
-		bool same = true;
-		__u32 len;
 
-		if (!prefix || prefix->len == 0 || prefix->len >= SW_CONFIG_PREFIX_MAX)
+		if (!prefix || (prefix->mask[0] | prefix->mask[1]) == 0)
 			continue;
-		len = prefix->len;
-		for (__u32 j = 0; j < SW_CONFIG_PREFIX_MAX - 1; j++) {
-			if (j >= len)
-				break;
-			if (path[j] != prefix->path[j]) {
-				same = false;
-				break;
-			}
-		}
-		if (same && (path[len & (SW_CONFIG_PREFIX_MAX - 1)] == '/' ||
-			     path[len & (SW_CONFIG_PREFIX_MAX - 1)] == 0))
+		if ((head[0] & prefix->mask[0]) == prefix->word[0] &&
+		    (head[1] & prefix->mask[1]) == prefix->word[1])
 			return true;
 	}
 	return false;

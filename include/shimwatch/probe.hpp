@@ -30,8 +30,8 @@ struct ProbeOptions {
   // Send the first exec of every binary not matched otherwise (one per
   // inode, device and size, remembered in an LRU table) for a build-id check.
   bool check_new_binaries = false;
-  // Watched configuration paths, matched as strings by renames to an
-  // absolute path (the first 16 shorter than 64 bytes).
+  // Watched configuration paths: renames to an absolute path are filtered
+  // by their first 16 bytes (the first 16 paths).
   std::vector<std::string> config_rename_prefixes;
   // Report opens of watched configuration (set with set_watched_config).
   bool watch_config_opens = false;

@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "agent/privileges.hpp"
 #include "agent/renamed_binaries.hpp"
 #include "shimwatch/aggregate.hpp"
 #include "shimwatch/attribute.hpp"
@@ -344,12 +345,6 @@ int run_agent(const CliRequest &request) {
       throw StartupError(file.error().message + " (check the directory exists and is writable)");
     log_file = std::move(*file);
   }
-  if (!config.syslog.url.empty()) {
-    auto sink = SyslogSink::open(syslog_options(config.syslog), host);
-    if (!sink)
-      throw StartupError("--syslog " + config.syslog.url + ": " + sink.error().message);
-    syslog = std::move(*sink);
-  }
   const int64_t dedupe_window_ns = int64_t{config.dedupe.window_seconds} * 1'000'000'000;
   std::optional<Deduplicator> dedupe;
   if (config.dedupe.enabled)
@@ -475,6 +470,26 @@ int run_agent(const CliRequest &request) {
   config_files.refresh();
   if (auto st = config_files.load(*probe); !st)
     throw StartupError(st.error().message);
+
+  // The probes are attached: what loading them took goes now, before any
+  // thread starts (capabilities are per thread; later ones inherit these).
+  if (auto held = current_capabilities()) {
+    const std::string &address = config.metrics_address;
+    const auto colon = address.rfind(':');
+    const bool low_port =
+        colon != std::string::npos && std::strtoul(address.c_str() + colon + 1, nullptr, 10) < 1024;
+    if (auto st = drop_capabilities_except(capabilities_to_keep(low_port)); !st)
+      throw StartupError("dropping capabilities after attaching failed: " + st.error().message);
+    auto now = current_capabilities();
+    spdlog::info("capabilities: kept {}; dropped {}", capability_names(now ? now->effective : 0),
+                 capability_names(held->permitted & ~(now ? now->permitted : 0)));
+  }
+  if (!config.syslog.url.empty()) {
+    auto sink = SyslogSink::open(syslog_options(config.syslog), host);
+    if (!sink)
+      throw StartupError("--syslog " + config.syslog.url + ": " + sink.error().message);
+    syslog = std::move(*sink);
+  }
 
   if (!config.metrics_address.empty()) {
     Probe *p = probe.get();

@@ -165,21 +165,27 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
                    errno};
   }
 
-  // Renames to an absolute path are matched against the watched paths as
-  // strings; paths too long for the kernel's table are matched only by
-  // relative renames.
+  // Renames to an absolute path are filtered in the kernel by the first 16
+  // bytes of the watched paths; the agent compares the whole path.
   __u32 prefix_index = 0;
   for (const auto &path : options.config_rename_prefixes) {
-    if (path.empty() || path.size() >= SW_CONFIG_PREFIX_MAX || prefix_index >= SW_CONFIG_PREFIXES)
+    if (path.empty() || prefix_index >= SW_CONFIG_PREFIXES)
       continue;
     sw_config_prefix prefix{};
-    prefix.len = static_cast<__u32>(path.size());
-    std::memcpy(prefix.path, path.data(), path.size());
+    unsigned char word[16] = {}, mask[16] = {};
+    const size_t used = std::min(path.size(), sizeof(word));
+    std::memcpy(word, path.data(), used);
+    std::memset(mask, 0xff, used);
+    std::memcpy(prefix.word, word, sizeof(word));
+    std::memcpy(prefix.mask, mask, sizeof(mask));
     if (bpf_map__update_elem(skel->maps.config_prefix, &prefix_index, sizeof(prefix_index), &prefix,
                              sizeof(prefix), BPF_ANY) != 0)
       return Error{"adding watched config path '" + path + "' failed: " + errno_text(errno), errno};
     ++prefix_index;
   }
+  if (options.config_rename_prefixes.size() > SW_CONFIG_PREFIXES)
+    spdlog::warn("renames to an absolute path are matched for the first {} config paths only",
+                 SW_CONFIG_PREFIXES);
 
   if (auto tracefs = ensure_tracefs(); !tracefs)
     return tracefs.error();
