@@ -48,13 +48,24 @@ format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.h' '*.c')
 
 clean:
-	rm -rf $(BUILD_DIR) $(SANITIZE_DIR)
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(FUZZ_DIR)
 
 # `shimwatch report` against a jq pipeline on generated logs (1 GiB by default;
-# REPORT_BENCH_MIB=200 make bench for a quicker run). Not part of `make test`.
+# REPORT_BENCH_MIB=200 make bench for a quicker run), then the agent's cost on
+# the node: no agent / empty BPF programs / shimwatch / auditd, interleaved
+# (bench/agent_bench.sh; root; BENCH_ROUNDS=3 BENCH_SECONDS=0.5 make bench for
+# a quicker run). Not part of `make test`.
+BENCH_BUILD_DIR ?= $(BUILD_DIR)/agent-bench
+BENCH_ROUNDS ?= 10
+BENCH_SECONDS ?= 1
 .PHONY: bench
 bench: build
 	bench/report_bench.sh $(BUILD_DIR)/shimwatch
+	@cmake -S . -B $(BENCH_BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSHIMWATCH_BUILD_TESTS=OFF \
+		-DSHIMWATCH_BUILD_BENCH=ON $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(BENCH_BUILD_DIR) -j$(JOBS) --target shimwatch_agent_bench
+	BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_SECONDS=$(BENCH_SECONDS) \
+		bench/agent_bench.sh $(BUILD_DIR)/shimwatch $(BENCH_BUILD_DIR)/bench/shimwatch_agent_bench
 
 # The agent image, built from deploy/Dockerfile and run on the local Docker
 # Engine the way the DaemonSet runs it (deploy/e2e/run-image-test.sh). Not
