@@ -30,8 +30,9 @@ run: build
 
 # Every test: unit tests under sanitizers, then unit and integration tests
 # (root, real BPF; they start and stop their own dockerd).
-test: test-deps build sanitize-test
+test: test-deps build sanitize-test fuzz-build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
+	cd $(FUZZ_DIR) && ctest --output-on-failure -L fuzz -j$(JOBS)
 
 sanitize-test: deps
 	@cmake -S . -B $(SANITIZE_DIR) -DCMAKE_BUILD_TYPE=Debug -DSHIMWATCH_SANITIZE=ON >/dev/null
@@ -74,3 +75,27 @@ bench: build
 e2e-image: test-deps
 	@tests/integration/dockerd.sh start
 	@JOBS=$(JOBS) deploy/e2e/run-image-test.sh; rc=$$?; tests/integration/dockerd.sh stop; exit $$rc
+
+# libFuzzer targets (fuzz/, clang): only the parsers' sources, built again with
+# ASan + UBSan. `make test` runs each for SHIMWATCH_FUZZ_SECONDS (10 s); `make
+# fuzz` runs each for FUZZ_SECONDS from a copy of its seed corpus
+# (fuzz/corpus/<target>/); a crash stops it and leaves the input in
+# $(FUZZ_DIR)/fuzz-runs/<target>/crash-*.
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := cgroup_path config decode_event kubernetes report_line scan_manifest
+
+.PHONY: fuzz fuzz-build
+fuzz-build: deps
+	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_DIR) -DCMAKE_BUILD_TYPE=Debug -DSHIMWATCH_FUZZ=ON \
+	  -DSHIMWATCH_BUILD_TESTS=OFF >/dev/null
+	@cmake --build $(FUZZ_DIR) -j$(JOBS) --target fuzzers
+
+fuzz: fuzz-build
+	@for target in $(FUZZ_TARGETS); do \
+	  echo "fuzz: $$target for $(FUZZ_SECONDS) s"; \
+	  fuzz/run_fuzzer.sh $(FUZZ_DIR)/fuzz/$${target}_fuzzer fuzz/corpus/$$target $(FUZZ_SECONDS) \
+	    $(abspath $(FUZZ_DIR))/fuzz-runs/$$target >$(FUZZ_DIR)/fuzz-$$target.log 2>&1 || \
+	    { tail -n 60 $(FUZZ_DIR)/fuzz-$$target.log; exit 1; }; \
+	  grep -h "^#.*DONE" $(FUZZ_DIR)/fuzz-$$target.log; \
+	done

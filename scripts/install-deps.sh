@@ -10,6 +10,7 @@ build_packages=(
   libspdlog-dev nlohmann-json3-dev prometheus-cpp-dev libcurl4-openssl-dev libssl-dev
   libyaml-cpp-dev # manifests for `shimwatch scan`
   libgtest-dev
+  libclang-rt-14-dev # libFuzzer and the sanitizer runtimes for clang (fuzz/)
 )
 test_packages=(
   docker.io # a real dockerd and docker CLI for the integration tests

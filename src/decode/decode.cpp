@@ -160,7 +160,11 @@ Result<Event> decode_event(std::span<const std::byte> raw, const ClockOffset &cl
   }
 
   event.ktime_ns = rec.hdr.ktime_ns;
-  event.timestamp_ns = static_cast<int64_t>(rec.hdr.ktime_ns) + clock.boot_to_realtime_ns;
+  // A stamp past 2^63 ns or one the offset pushes out of range is not a boot time.
+  if (rec.hdr.ktime_ns > static_cast<uint64_t>(INT64_MAX) ||
+      __builtin_add_overflow(static_cast<int64_t>(rec.hdr.ktime_ns), clock.boot_to_realtime_ns,
+                             &event.timestamp_ns))
+    return Error{"ktime " + std::to_string(rec.hdr.ktime_ns) + " out of range"};
 
   ProcessInfo &p = event.process;
   p.pid = rec.task.pid;

@@ -218,7 +218,12 @@ void add_object(json object, const SourceRef &source, bool in_static_pod_dir,
                 std::vector<ScanObject> &out) {
   if (!object.is_object())
     return;
-  std::string kind = object.value("kind", "");
+  // value() throws on a non-string: a manifest may have `kind: 5`.
+  auto string_field = [](const json &from, const char *key) {
+    auto it = from.find(key);
+    return it != from.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  std::string kind = string_field(object, "kind");
   auto items = object.find("items");
   if (ends_with(kind, "List") && items != object.end() && items->is_array()) {
     std::string item_kind = kind == "List" ? "" : kind.substr(0, kind.size() - 4);
@@ -236,7 +241,7 @@ void add_object(json object, const SourceRef &source, bool in_static_pod_dir,
   scan_object.source.kind = kind;
   if (const auto metadata = object.find("metadata");
       metadata != object.end() && metadata->is_object())
-    scan_object.source.name = metadata->value("name", "");
+    scan_object.source.name = string_field(*metadata, "name");
   scan_object.in_static_pod_dir = in_static_pod_dir && kind == "Pod";
   scan_object.object = std::move(object);
   out.push_back(std::move(scan_object));
