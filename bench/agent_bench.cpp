@@ -199,7 +199,14 @@ bool connect_once(const std::string &path) {
 // the configuration sets on new tasks (auditd's per-task audit context) is
 // in effect, and all workers start together and stop at a deadline.
 
-enum class WorkloadId { exec_storm, connect_plain, connect_watched, docker_mix, getpid_loop };
+enum class WorkloadId {
+  exec_storm,
+  connect_plain,
+  connect_watched,
+  connect_watched_paced,
+  docker_mix,
+  getpid_loop
+};
 
 struct Workload {
   WorkloadId id;
@@ -224,6 +231,7 @@ struct WorkloadContext {
   std::string plain_socket;
   std::string watched_socket;
   std::string docker;
+  double paced_rate_per_worker = 0; // connects per second, for the paced storm
 };
 
 bool spawn_and_wait(const char *path, char *const argv[]) {
@@ -281,6 +289,17 @@ WorkerReport worker_loop(WorkloadId id, const WorkloadContext &context, uint64_t
     while (monotonic_ns() < deadline)
       for (int i = 0; i < 64; ++i)
         count(connect_once(path));
+    break;
+  }
+  case WorkloadId::connect_watched_paced: {
+    // Holds a steady rate: what the agent can keep up with, not a burst.
+    const double ns_per_op = 1e9 / context.paced_rate_per_worker;
+    for (uint64_t now = start; now < deadline; now = monotonic_ns()) {
+      if (static_cast<double>(report.ops) < static_cast<double>(now - start) / ns_per_op)
+        count(connect_once(context.watched_socket));
+      else
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
     break;
   }
   case WorkloadId::docker_mix: {
@@ -858,6 +877,9 @@ struct Cell {
   // Tracepoint -> per-round ns per hit, and hits summed over rounds.
   std::map<std::string, std::vector<double>> ns_per_hit;
   std::map<std::string, uint64_t> hits;
+  // shimwatch only: JSON lines written and events lost, summed over rounds.
+  uint64_t delivered = 0;
+  double dropped = 0;
 };
 
 struct Options {
@@ -1048,6 +1070,9 @@ int main(int argc, char **argv) {
       for (const Workload &workload : workloads) {
         const auto before = stats_pid > 0 ? program_stats.snapshot(stats_pid)
                                           : std::map<std::string, ProgramCounters>{};
+        const std::string metrics_before =
+            config == ConfigId::shimwatch ? agent.metrics_text() : std::string();
+        const uint64_t lines_before = agent.lines();
         const WorkerTotals totals = run_workload(workload, context, options.seconds);
         const auto after = stats_pid > 0 ? program_stats.snapshot(stats_pid)
                                          : std::map<std::string, ProgramCounters>{};
@@ -1071,6 +1096,9 @@ int main(int argc, char **argv) {
           // What the agent still owes from this workload must not be billed
           // to the next one.
           agent.wait_quiet();
+          cell.delivered += agent.lines() - lines_before;
+          cell.dropped += metric_sum(agent.metrics_text(), "shimwatch_events_dropped_total") -
+                          metric_sum(metrics_before, "shimwatch_events_dropped_total");
           if (!agent.alive())
             die("shimwatch died during " + workload.name + ": " +
                 read_file(dir + "/shimwatch.err"));
@@ -1146,6 +1174,32 @@ int main(int argc, char **argv) {
     const double kernel_events = delta("shimwatch_kernel_events_total");
     const ProcessMemory after_connects = process_memory(agent.pid());
 
+    // The highest steady rate delivered with no loss: rates double until a
+    // step loses events or the generators cannot hold the rate.
+    std::ostringstream paced;
+    double sustained = 0;
+    for (double rate = 2500; rate <= 160000; rate *= 2) {
+      WorkloadContext paced_context = context;
+      paced_context.paced_rate_per_worker = rate / cores;
+      const std::string step_before = agent.metrics_text();
+      const uint64_t step_lines = agent.lines();
+      const WorkerTotals step =
+          run_workload({WorkloadId::connect_watched_paced, "paced storm", "", cores}, paced_context,
+                       options.throughput_seconds);
+      agent.wait_quiet(1.0, 120);
+      const double step_dropped =
+          metric_sum(agent.metrics_text(), "shimwatch_events_dropped_total") -
+          metric_sum(step_before, "shimwatch_events_dropped_total");
+      const double achieved = step.ops / options.throughput_seconds;
+      char row[256];
+      std::snprintf(row, sizeof row, "| %.0f/s | %.0f/s | %llu | %.0f |\n", rate, achieved,
+                    static_cast<unsigned long long>(agent.lines() - step_lines), step_dropped);
+      paced << row;
+      if (step_dropped > 0 || achieved < 0.9 * rate)
+        break;
+      sustained = achieved;
+    }
+
     const WorkerTotals execs = run_workload(workloads.front(), context, options.throughput_seconds);
     agent.wait_quiet();
     const ProcessMemory after_execs = process_memory(agent.pid());
@@ -1177,6 +1231,10 @@ int main(int argc, char **argv) {
     std::snprintf(line, sizeof line, "| events dropped (shimwatch_events_dropped_total) | %.0f",
                   dropped);
     resources << line << (drop_reasons.empty() ? "" : ":" + drop_reasons) << " |\n";
+    std::snprintf(line, sizeof line,
+                  "| highest steady rate delivered with 0 drops (steps below) | %.0f events/s |\n",
+                  sustained);
+    resources << line;
     std::snprintf(line, sizeof line, "| RSS after the storm | %.1f MiB (VmHWM %.1f MiB) |\n",
                   after_connects.rss_kib / 1024.0, after_connects.hwm_kib / 1024.0);
     resources << line;
@@ -1185,6 +1243,11 @@ int main(int argc, char **argv) {
                   static_cast<unsigned long long>(execs.ops), after_execs.rss_kib / 1024.0,
                   after_execs.hwm_kib / 1024.0);
     resources << line;
+    resources << "\nSteady watched-connect rates (" << cores << " workers, "
+              << options.throughput_seconds
+              << " s each):\n\n| asked | generated | JSON lines | dropped |\n"
+                 "| --- | --- | --- | --- |\n"
+              << paced.str();
   }
 
   // --- Tables.
@@ -1234,6 +1297,13 @@ int main(int argc, char **argv) {
     }
     out << "\n";
   }
+
+  out << "\nshimwatch during the rounds, summed: JSON lines written / events dropped —";
+  for (const Workload &workload : workloads)
+    if (auto found = cells.find({ConfigId::shimwatch, workload.id}); found != cells.end())
+      out << " " << workload.name << ": " << found->second.delivered << " / "
+          << static_cast<uint64_t>(found->second.dropped) << ";";
+  out << "\n";
 
   out << "\n### In-kernel cost per program hit: median over rounds of run_time_ns / run_cnt "
          "(hits summed over rounds)\n\n";
