@@ -31,4 +31,7 @@ void render_html(const nlohmann::ordered_json &document, std::ostream &out);
 // A human name for an origin ("monitoring/DaemonSet/dd-agent", "cron.service", "uid 1000").
 std::string origin_label(const OriginStats &origin);
 
+// Appends c, or "\xNN" for a control byte: what no report format shows as is.
+void append_printable(std::string &out, unsigned char c);
+
 } // namespace shimwatch::report

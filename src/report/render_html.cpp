@@ -37,13 +37,7 @@ std::string escape(const std::string &text) {
       out += "&#39;";
       break;
     default:
-      if (c < 0x20 || c == 0x7f) {
-        char buffer[8];
-        std::snprintf(buffer, sizeof buffer, "\\x%02x", c);
-        out += buffer;
-      } else {
-        out += static_cast<char>(c);
-      }
+      append_printable(out, c);
     }
   }
   return out;

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <string_view>
 
@@ -186,6 +187,16 @@ ordered_json evidence_json(const Evidence &evidence) {
 }
 
 } // namespace
+
+void append_printable(std::string &out, unsigned char c) {
+  if (c < 0x20 || c == 0x7f) {
+    char buffer[8];
+    std::snprintf(buffer, sizeof buffer, "\\x%02x", c);
+    out += buffer;
+  } else {
+    out += static_cast<char>(c);
+  }
+}
 
 std::string origin_label(const OriginStats &o) {
   if (o.key.ends_with(":(other)"))

@@ -1,4 +1,3 @@
-#include <cstdio>
 #include <string>
 
 #include "report/render.hpp"
@@ -18,12 +17,8 @@ std::string cell(const std::string &text) {
       out += "\\|";
     } else if (c == '\n') {
       out += "\\n";
-    } else if (c < 0x20 || c == 0x7f) {
-      char buffer[8];
-      std::snprintf(buffer, sizeof buffer, "\\x%02x", c);
-      out += buffer;
     } else {
-      out += static_cast<char>(c);
+      append_printable(out, c);
     }
   }
   return out;
