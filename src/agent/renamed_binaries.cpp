@@ -80,13 +80,12 @@ void RenamedBinaries::learn(const Event &event) {
   if (event.exe_ino == 0 || known_.size() >= kMaxKnownBuildIds ||
       learned_from_.size() >= kMaxRemembered || !learned_from_.insert(identity_of(event)).second)
     return;
-  int fd = open_binary(event, own_mnt_ns_, host_mnt_ns_);
-  if (fd < 0) {
+  bool readable = false;
+  auto id = build_id_of(event, readable);
+  if (!readable) {
     learned_from_.erase(identity_of(event)); // gone already: learn at its next run
     return;
   }
-  auto id = read_build_id(fd);
-  ::close(fd);
   // Only a Go binary: the docker CLI and its plugins are, while a script's
   // interpreter or a test stand-in named docker is not.
   if (id && id->go_toolchain && known_.insert(id->value).second)
@@ -94,14 +93,23 @@ void RenamedBinaries::learn(const Event &event) {
                   event.process.executable, event.process.pid);
 }
 
+std::optional<BuildId> RenamedBinaries::build_id_of(const Event &event, bool &readable) const {
+  int fd = open_binary(event, own_mnt_ns_, host_mnt_ns_);
+  readable = fd >= 0;
+  if (!readable)
+    return std::nullopt;
+  auto id = read_build_id(fd);
+  ::close(fd);
+  return id;
+}
+
 RenamedBinaries::Verdict RenamedBinaries::check(Event &event) {
   if (known_.empty())
     return Verdict::other;
-  int fd = open_binary(event, own_mnt_ns_, host_mnt_ns_);
-  if (fd < 0)
+  bool readable = false;
+  auto id = build_id_of(event, readable);
+  if (!readable)
     return Verdict::unreadable;
-  auto id = read_build_id(fd);
-  ::close(fd);
   if (!id || !known_.count(id->value))
     return Verdict::other;
   event.exec_matched_by_identity = true;

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -45,6 +46,10 @@ public:
   size_t known_build_ids() const { return known_.size(); }
 
 private:
+  // The build-id of the binary the event's process runs; readable says
+  // whether the file could be opened at all (a process already gone).
+  std::optional<BuildId> build_id_of(const Event &event, bool &readable) const;
+
   std::set<std::string> learn_names_;
   std::set<std::string> known_;
   std::map<FileIdentity, std::string> watched_; // identity -> build-id read
