@@ -617,7 +617,7 @@ public:
     lines_ = 0;
     const std::string metrics = "127.0.0.1:" + std::to_string(metrics_port_);
     std::vector<std::string> args = {
-        binary_,          "run",           "--format",          "json", "--no-dedupe",
+        binary_,          "run",           "--no-pin",          "--format", "json", "--no-dedupe",
         "--watch-socket", watched_socket_, "--metrics-address", metrics};
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);

@@ -55,6 +55,26 @@ enum sw_counter {
 	SW_COUNTER__MAX = 5,
 };
 
+/* The layout of records and maps. A running agent hands its pinned maps
+ * (ring buffer, filters, calls in flight) to its successor only when both
+ * have the same version: raise it whenever a record or map value changes. */
+#define SW_ABI_VERSION 1
+
+/* The one entry of the pinned `agent_state` map. Each loaded copy of the
+ * programs has a generation of its own and records only while it is the
+ * active one: a new agent attaches its programs next to the old ones, then
+ * makes them active in one write, so that a restart neither loses nor
+ * doubles an event. */
+struct sw_agent_state {
+	__u32 generation; /* the programs that record */
+	__u32 abi;	  /* SW_ABI_VERSION of the agent that wrote it */
+	/* Kept by the agents, never read by the programs: the losses (by enum
+	 * sw_counter) already reported in gap records, and when (unix ns), so
+	 * that a successor reports exactly what was lost while none ran. */
+	__u64 losses_checked_ns;
+	__u64 losses_reported[8];
+};
+
 /* sw_event.flags */
 #define SW_FLAG_ARGS_TRUNCATED (1U << 0)
 #define SW_FLAG_ARGS_UNREADABLE (1U << 1)

@@ -189,11 +189,33 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/* Which loaded copy of the programs records (see struct sw_agent_state):
+ * pinned with the other maps, so that it is shared across agent restarts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_agent_state);
+} agent_state SEC(".maps");
+
+/* This copy's generation, set by the agent before load. */
+const volatile __u32 generation = 0;
+
 /* Records for user space; size set by the agent before load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 8 * 1024 * 1024);
 } events SEC(".maps");
+
+/* Whether this copy of the programs is the one that records: an array
+ * lookup with a constant key, which the verifier inlines. */
+static __always_inline bool agent__active(void)
+{
+	__u32 zero = 0;
+	struct sw_agent_state *state = bpf_map_lookup_elem(&agent_state, &zero);
+
+	return state && state->generation == generation;
+}
 
 static __always_inline void counter__inc(__u32 idx)
 {
@@ -490,6 +512,9 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 	unsigned int off;
 	__u64 size;
 	long n;
+
+	if (!agent__active())
+		return 0;
 
 	/* exec has just set comm to the basename of the path it ran (cut to 15
 	 * bytes): the cheapest possible filter for an exec storm. Names longer
@@ -804,6 +829,9 @@ int tracepoint__sock__inet_sock_set_state(struct trace_event_raw_inet_sock_set_s
 	__s32 *outcome, ret;
 	int err;
 
+	if (!agent__active())
+		return 0;
+
 	if (!watching_tcp || ctx->protocol != IPPROTO_TCP || ctx->oldstate != TCP_SYN_SENT)
 		return 0;
 	outcome = bpf_map_lookup_elem(&tcp_outcome, &key);
@@ -903,18 +931,24 @@ static __always_inline int config_open__exit(void *ctx, long fd)
 SEC("tracepoint/syscalls/sys_exit_openat")
 int tracepoint__syscalls__sys_exit_openat(struct trace_event_raw_sys_exit *ctx)
 {
+	if (!agent__active())
+		return 0;
 	return config_open__exit(ctx, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_exit_open")
 int tracepoint__syscalls__sys_exit_open(struct trace_event_raw_sys_exit *ctx)
 {
+	if (!agent__active())
+		return 0;
 	return config_open__exit(ctx, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_exit_openat2")
 int tracepoint__syscalls__sys_exit_openat2(struct trace_event_raw_sys_exit *ctx)
 {
+	if (!agent__active())
+		return 0;
 	return config_open__exit(ctx, ctx->ret);
 }
 
@@ -1043,36 +1077,48 @@ static __always_inline int config_rename__exit(void *ctx, long ret)
 SEC("tracepoint/syscalls/sys_enter_rename")
 int tracepoint__syscalls__sys_enter_rename(struct trace_event_raw_sys_enter *ctx)
 {
+	if (!agent__active())
+		return 0;
 	return config_rename__enter(AT_FDCWD, (const char *)ctx->args[1]);
 }
 
 SEC("tracepoint/syscalls/sys_enter_renameat")
 int tracepoint__syscalls__sys_enter_renameat(struct trace_event_raw_sys_enter *ctx)
 {
+	if (!agent__active())
+		return 0;
 	return config_rename__enter((int)ctx->args[2], (const char *)ctx->args[3]);
 }
 
 SEC("tracepoint/syscalls/sys_enter_renameat2")
 int tracepoint__syscalls__sys_enter_renameat2(struct trace_event_raw_sys_enter *ctx)
 {
+	if (!agent__active())
+		return 0;
 	return config_rename__enter((int)ctx->args[2], (const char *)ctx->args[3]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_rename")
 int tracepoint__syscalls__sys_exit_rename(struct trace_event_raw_sys_exit *ctx)
 {
+	if (!agent__active())
+		return 0;
 	return config_rename__exit(ctx, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_exit_renameat")
 int tracepoint__syscalls__sys_exit_renameat(struct trace_event_raw_sys_exit *ctx)
 {
+	if (!agent__active())
+		return 0;
 	return config_rename__exit(ctx, ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_exit_renameat2")
 int tracepoint__syscalls__sys_exit_renameat2(struct trace_event_raw_sys_exit *ctx)
 {
+	if (!agent__active())
+		return 0;
 	return config_rename__exit(ctx, ctx->ret);
 }
 
@@ -1085,6 +1131,9 @@ int tracepoint__syscalls__sys_enter_connect(struct trace_event_raw_sys_enter *ct
 	__u16 family = 0;
 	__u32 tid;
 	int found;
+
+	if (!agent__active())
+		return 0;
 
 	if (addrlen >= sizeof(family) && !bpf_probe_read_user(&family, sizeof(family), uaddr) &&
 	    (family == AF_INET || family == AF_INET6)) {
@@ -1140,6 +1189,9 @@ int tracepoint__syscalls__sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	struct sw_event *e;
 	__u32 flags, fd;
 	int found;
+
+	if (!agent__active())
+		return 0;
 
 	pending = bpf_map_lookup_elem(&pending_connect, &tid);
 	if (!pending)

@@ -37,6 +37,32 @@ int run_check(const shimwatch::CliRequest &request) {
   return all_ok ? 0 : 1;
 }
 
+// Detaches pinned probes and removes their maps: the last step of an
+// uninstall (a stopped agent leaves them attached for its successor).
+int run_cleanup(const shimwatch::CliRequest &request) {
+  const std::string &path = request.config.pin_path;
+  if (path.empty()) {
+    std::fprintf(stderr, "shimwatch cleanup: --no-pin leaves nothing to clean; give --pin-path "
+                         "DIR or the config that the agent ran with\n");
+    return exit_usage;
+  }
+  auto removed = shimwatch::remove_pinned_state(path);
+  if (!removed) {
+    std::fprintf(stderr, "shimwatch cleanup: %s\n", removed.error().message.c_str());
+    return 1;
+  }
+  if (removed->empty()) {
+    std::printf("nothing pinned under %s\n", path.c_str());
+    return 0;
+  }
+  size_t links = 0;
+  for (const auto &p : *removed)
+    links += p.find("/links/") != std::string::npos;
+  std::printf("removed %s: %zu links (the probes are detached) and %zu maps\n", path.c_str(), links,
+              removed->size() - links);
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -68,6 +94,8 @@ int main(int argc, char **argv) {
       return 0;
     case shimwatch::Command::check:
       return run_check(*request);
+    case shimwatch::Command::cleanup:
+      return run_cleanup(*request);
     case shimwatch::Command::run:
       return shimwatch::run_agent(*request);
     }

@@ -9,7 +9,7 @@
 
 namespace shimwatch {
 
-enum class Command { run, check, version, help };
+enum class Command { run, check, cleanup, version, help };
 
 struct CliRequest {
   Command command = Command::help;

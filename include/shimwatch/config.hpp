@@ -142,6 +142,9 @@ struct Config {
   uint32_t metrics_max_series = 1000;
 
   uint32_t ring_buffer_kib = 8192;
+  // bpffs directory for the pinned maps and links (restart without a gap);
+  // empty: nothing pinned, the probes detach when the agent stops.
+  std::string pin_path = "/sys/fs/bpf/shimwatch";
 
   // Processes remembered for ancestry (executable paths); least recently used go first.
   uint32_t process_table_size = 16384;

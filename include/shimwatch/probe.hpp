@@ -38,6 +38,19 @@ struct ProbeOptions {
   // TCP ports whose connect() is reported (IPv4 and IPv6, any destination:
   // which destinations count is decided in user space).
   std::vector<uint16_t> watch_tcp_ports;
+  // bpffs directory the maps and links are pinned under, so that a restarted
+  // agent takes over without a gap; empty: nothing is pinned and the
+  // programs detach when the agent stops.
+  std::string pin_path;
+};
+
+// What a pinned start did.
+struct PinReport {
+  std::string path;             // empty: not pinned
+  uint32_t generation = 0;      // of the programs now recording
+  bool took_over = false;       // the maps of the agent before were reused
+  std::string replaced_because; // a pinned state that did not fit, replaced
+  size_t previous_links = 0;    // links of the agent before, detached
 };
 
 struct Config;
@@ -87,6 +100,14 @@ struct KernelCounters {
   uint64_t dropped_address_unreadable = 0; // connect address not resident even at exit
 };
 
+// The kernel's losses already reported in gap records, and when they were
+// last checked (unix ns, 0: never); kept with the pinned maps, so that an
+// agent reports exactly what was lost while none was running.
+struct LossMark {
+  int64_t checked_ns = 0;
+  KernelCounters reported; // the drop counters only
+};
+
 class Probe {
 public:
   using RecordHandler = std::function<void(std::span<const std::byte>)>;
@@ -104,9 +125,13 @@ public:
   int poll(int timeout_ms);
 
   // Detaches the programs; the ring buffer stays readable for a final drain.
+  // Pinned programs stay attached.
   void detach();
 
+  // Since the maps were created: across restarts when they are pinned.
   KernelCounters counters() const;
+  LossMark loss_mark() const;
+  void set_loss_mark(const LossMark &mark);
 
   // Replaces the identities a connect is matched by (see
   // ProbeOptions::match_socket_identity). Sockets are re-created when their
@@ -124,6 +149,7 @@ public:
                             const std::vector<FileIdentity> &parents = {});
   // Attach points in use, e.g. "tracepoint/syscalls/sys_enter_connect".
   const std::vector<std::string> &attach_points() const { return attach_points_; }
+  const PinReport &pin_report() const { return pin_report_; }
 
 private:
   struct State;
@@ -134,7 +160,21 @@ private:
   std::vector<FileIdentity> watched_executables_;
   std::vector<FileIdentity> watched_config_;
   std::vector<std::string> attach_points_;
+  PinReport pin_report_;
 };
+
+// `shimwatch cleanup`: unpins the links (the programs detach) and the maps
+// under pin_path and removes the directory; the paths removed.
+Result<std::vector<std::string>> remove_pinned_state(const std::string &pin_path);
+
+// What is pinned under pin_path, for `shimwatch check`.
+struct PinnedStateSummary {
+  bool present = false;
+  uint32_t generation = 0;
+  uint32_t abi = 0;
+  size_t links = 0;
+};
+PinnedStateSummary pinned_state(const std::string &pin_path);
 
 // Makes sure tracefs is reachable (mounts it on /sys/kernel/tracing if not).
 Status ensure_tracefs();

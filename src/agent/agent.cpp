@@ -267,8 +267,19 @@ private:
 };
 
 // Losses before the queue (kernel, decode) become gap records for every output.
+// What is reported is noted next to the kernel's counters: with pinned maps
+// they outlive this agent, and the next one reports only what is new.
 class LossWatcher {
 public:
+  explicit LossWatcher(Probe &probe) : probe_(probe) {
+    LossMark mark = probe.loss_mark();
+    ring_buffer_full_ = mark.reported.dropped_ring_buffer_full;
+    pending_full_ = mark.reported.dropped_pending_full;
+    address_unreadable_ = mark.reported.dropped_address_unreadable;
+    if (mark.checked_ns > 0)
+      since_ns_ = mark.checked_ns;
+  }
+
   std::optional<Gap> check(const KernelCounters &kc, uint64_t decode_errors) {
     int64_t now = unix_now_ns();
     Gap gap;
@@ -284,6 +295,12 @@ public:
     }
     int64_t since = since_ns_;
     since_ns_ = now;
+    LossMark mark;
+    mark.checked_ns = now;
+    mark.reported.dropped_ring_buffer_full = ring_buffer_full_;
+    mark.reported.dropped_pending_full = pending_full_;
+    mark.reported.dropped_address_unreadable = address_unreadable_;
+    probe_.set_loss_mark(mark);
     if (gap.reasons.empty())
       return std::nullopt;
     gap.first_ns = since;
@@ -295,6 +312,7 @@ public:
   }
 
 private:
+  Probe &probe_;
   uint64_t ring_buffer_full_ = 0, pending_full_ = 0, address_unreadable_ = 0, decode_errors_ = 0;
   int64_t since_ns_ = unix_now_ns();
 };
@@ -463,6 +481,19 @@ int run_agent(const CliRequest &request) {
   if (!started_probe)
     throw StartupError(started_probe.error().message);
   probe = std::move(*started_probe);
+  if (const PinReport &pin = probe->pin_report(); !pin.path.empty()) {
+    if (!pin.replaced_because.empty())
+      spdlog::warn("pinned probe state under {} did not fit this version ({}): replaced; "
+                   "records the programs before queued there are not read",
+                   pin.path, pin.replaced_because);
+    spdlog::info("probes pinned under {} (generation {}{}): they stay attached when the agent "
+                 "stops, and the next start drains what queued meanwhile; `shimwatch cleanup` "
+                 "removes them",
+                 pin.path, pin.generation,
+                 pin.took_over ? ", took over from the agent before: " +
+                                     std::to_string(pin.previous_links) + " links replaced"
+                               : "");
+  }
   sockets.refresh();
   if (auto st = probe->set_watched_sockets(sockets.identities()); !st)
     throw StartupError(st.error().message);
@@ -528,7 +559,7 @@ int run_agent(const CliRequest &request) {
       output_names.push_back(name);
     }
   dispatcher->start();
-  LossWatcher losses;
+  LossWatcher losses(*probe);
 
   install_signal_handlers();
   std::vector<std::string> tcp_ports;
@@ -575,9 +606,13 @@ int run_agent(const CliRequest &request) {
   }
 
   // Detach first, so nothing arrives after the drain; then every record the
-  // kernel queued goes out, and the totals below are final.
+  // kernel queued goes out, and the totals below are final. Pinned probes
+  // stay attached and keep queueing for the next agent: what is queued now
+  // goes out, bounded in time, the rest waits in the ring buffer.
   probe->detach();
-  while (probe->poll(0) > 0) {
+  const auto drain_until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (probe->poll(0) > 0 &&
+         (probe->pin_report().path.empty() || std::chrono::steady_clock::now() < drain_until)) {
   }
   if (dedupe)
     for (auto &summary : dedupe->due(unix_now_ns(), true))
@@ -615,6 +650,10 @@ int run_agent(const CliRequest &request) {
                    kc.dropped_address_unreadable,
                kc.dropped_ring_buffer_full, kc.dropped_pending_full, kc.dropped_address_unreadable,
                decode_errors);
+  if (!probe->pin_report().path.empty())
+    spdlog::info("the probes stay attached and queue events for the next start (pinned under "
+                 "{}; `shimwatch cleanup` detaches them)",
+                 probe->pin_report().path);
   if (kube)
     kube->stop();
   metrics.reset(); // stops the HTTP thread before the probe goes away

@@ -1,11 +1,14 @@
 #include "shimwatch/check.hpp"
 
 #include <cstdio>
+#include <filesystem>
 #include <linux/capability.h>
+#include <linux/magic.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "shimwatch/probe.hpp"
@@ -87,8 +90,32 @@ CheckResult check_memlock() {
   return {"memlock", true, "RLIMIT_MEMLOCK " + value, ""};
 }
 
+// Where `run` pins its probes: a bpffs must be mounted there; what a running
+// (or stopped) agent left there is reported.
+CheckResult check_pinning(const Config &config) {
+  if (config.pin_path.empty())
+    return {"pinning", true, "off (--no-pin): the probes detach when the agent stops", ""};
+  const std::string parent = std::filesystem::path(config.pin_path).parent_path().string();
+  struct statfs fs {};
+  if (statfs(parent.c_str(), &fs) != 0 || fs.f_type != BPF_FS_MAGIC)
+    return {"pinning", false, parent + " is not a BPF filesystem",
+            "mount it (mount -t bpf bpf /sys/fs/bpf; in a pod, mount /sys/fs/bpf from the "
+            "host), or run with --no-pin"};
+  PinnedStateSummary pinned = pinned_state(config.pin_path);
+  if (!pinned.present)
+    return {"pinning", true, "nothing pinned under " + config.pin_path + " yet", ""};
+  return {"pinning", true,
+          "probes pinned under " + config.pin_path + ": generation " +
+              std::to_string(pinned.generation) + ", " + std::to_string(pinned.links) +
+              " links attached, record layout " + std::to_string(pinned.abi) +
+              " (`shimwatch cleanup` removes them)",
+          ""};
+}
+
 CheckResult check_attach(const Config &config) {
   ProbeOptions options = probe_options(config);
+  // A trial load: never touches what a running agent pinned.
+  options.pin_path.clear();
   auto probe = Probe::start(options, [](std::span<const std::byte>) {});
   if (!probe)
     return {"attach", false, probe.error().message,
@@ -96,7 +123,7 @@ CheckResult check_attach(const Config &config) {
   std::string points;
   for (const auto &p : (*probe)->attach_points())
     points += (points.empty() ? "" : ", ") + p;
-  return {"attach", true, "loaded and attached " + points, ""};
+  return {"attach", true, "loaded and attached (hooks in use: " + points + ")", ""};
 }
 
 } // namespace
@@ -131,6 +158,7 @@ std::vector<CheckResult> run_checks(const Config &config) {
   results.push_back(check_tracefs());
   results.push_back(check_tracepoints());
   results.push_back(check_attach(config));
+  results.push_back(check_pinning(config));
   return results;
 }
 

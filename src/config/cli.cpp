@@ -51,6 +51,8 @@ struct FlagValues {
   std::optional<std::string> queue_size;
   std::optional<std::string> metrics_address;
   std::optional<std::string> ring_buffer_kib;
+  std::optional<std::string> pin_path;
+  bool no_pin = false;
   std::optional<std::string> kubernetes_mode;
   std::optional<std::string> kube_api_server;
   std::optional<std::string> kubernetes_source;
@@ -88,6 +90,7 @@ constexpr const char *value_flags[] = {"--config",
                                        "--output-queue-size",
                                        "--metrics-address",
                                        "--ring-buffer-kib",
+                                       "--pin-path",
                                        "--kubernetes",
                                        "--kube-api-server",
                                        "--kube-token-file",
@@ -161,12 +164,15 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
     request.command = Command::run;
   else if (sub == "check")
     request.command = Command::check;
+  else if (sub == "cleanup")
+    request.command = Command::cleanup;
   else if (sub == "version" || sub == "--version")
     request.command = Command::version;
   else if (sub == "help" || sub == "--help" || sub == "-h")
     request.command = Command::help;
   else
-    return Error{"unknown command '" + sub + "' (commands: run, check, version, help)"};
+    return Error{"unknown command '" + sub +
+                 "' (commands: run, check, cleanup, report, scan, version, help)"};
 
   FlagValues flags;
   for (size_t i = 1; i < args.size(); ++i) {
@@ -244,6 +250,10 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
       flags.metrics_address = *value;
     else if (flag == "--ring-buffer-kib")
       flags.ring_buffer_kib = *value;
+    else if (flag == "--pin-path")
+      flags.pin_path = *value;
+    else if (flag == "--no-pin")
+      flags.no_pin = true;
     else if (flag == "--kubernetes")
       flags.kubernetes_mode = *value;
     else if (flag == "--kube-api-server")
@@ -359,6 +369,15 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
                    "' is not a number (a power of two from 64 to 1048576)"};
     config.ring_buffer_kib = kib;
   }
+  if (flags.no_pin && flags.pin_path)
+    return Error{"--no-pin and --pin-path exclude each other (give one)"};
+  if (flags.pin_path) {
+    if (flags.pin_path->empty())
+      return Error{"--pin-path needs a directory (use --no-pin to pin nothing)"};
+    config.pin_path = *flags.pin_path;
+  }
+  if (flags.no_pin)
+    config.pin_path.clear();
   if (flags.kubernetes_mode) {
     auto mode = parse_kubernetes_mode(*flags.kubernetes_mode);
     if (!mode)
@@ -412,6 +431,8 @@ std::string usage_text() {
 USAGE
   shimwatch run [OPTIONS]      watch exec and socket activity, print events
   shimwatch check [OPTIONS]    preflight: can this node run the agent?
+  shimwatch cleanup [OPTIONS]  detach the pinned probes and remove their
+                               maps (--pin-path); for uninstalling
   shimwatch report [OPTIONS] LOG...
                                audit logs of many nodes -> what must change
                                before Docker is removed (`report --help`)
@@ -420,7 +441,7 @@ USAGE
   shimwatch version            print the version
   shimwatch help               this text
 
-OPTIONS (run, check)
+OPTIONS (run, check; cleanup takes -c and --pin-path)
   -c, --config FILE            JSON config; its keys replace the defaults
                                (see `shimwatch run --print-config`)
       --watch-exec NAME        also report exec of this basename (repeatable;
@@ -485,6 +506,12 @@ OPTIONS (run, check)
                                (default: 127.0.0.1:9464)
       --ring-buffer-kib N      kernel ring buffer size, power of two
                                (64..1048576, default: 8192)
+      --pin-path DIR           bpffs directory where the probes' maps and
+                               links are pinned: they stay attached when the
+                               agent stops, and the next start drains what
+                               queued meanwhile (default: /sys/fs/bpf/shimwatch)
+      --no-pin                 pin nothing: the probes detach when the agent
+                               stops
       --node-name NAME         this node's name (default: $NODE_NAME, else
                                the host name; kubelet source: $NODE_NAME,
                                else every pod the kubelet lists)

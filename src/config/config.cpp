@@ -583,7 +583,7 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
     base.metrics_max_series = v.get<uint32_t>();
   }
 
-  auto kernel = section(root, "kernel", {"ring_buffer_kib"});
+  auto kernel = section(root, "kernel", {"ring_buffer_kib", "pin_path"});
   if (!kernel)
     return kernel.error();
   if (kernel->contains("ring_buffer_kib")) {
@@ -592,6 +592,13 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
       return key_error("kernel.ring_buffer_kib",
                        "must be a positive whole number, got " + v.dump());
     base.ring_buffer_kib = v.get<uint32_t>();
+  }
+  if (kernel->contains("pin_path")) {
+    const json &v = kernel->at("pin_path");
+    if (!v.is_string())
+      return key_error("kernel.pin_path",
+                       "must be a string (\"\" to pin nothing), got " + type_name(v));
+    base.pin_path = v.get<std::string>();
   }
 
   auto attribution = section(root, "attribution", {"process_table_size"});
@@ -796,6 +803,16 @@ Status validate_config(const Config &config) {
   if (kib < 64 || kib > 1024 * 1024 || (kib & (kib - 1)) != 0)
     return key_error("kernel.ring_buffer_kib",
                      std::to_string(kib) + " is not a power of two from 64 to 1048576");
+  if (!config.pin_path.empty()) {
+    const std::string &pin = config.pin_path;
+    if (pin[0] != '/' || pin.back() == '/' || pin.find("/../") != std::string::npos ||
+        pin.find("/./") != std::string::npos || pin.find("//") != std::string::npos ||
+        pin.ends_with("/..") || pin.ends_with("/.") || pin.rfind('/') == 0)
+      return key_error("kernel.pin_path",
+                       "'" + pin +
+                           "' is not a directory below a BPF filesystem mount (an absolute "
+                           "path such as /sys/fs/bpf/shimwatch; \"\" pins nothing)");
+  }
   return Ok{};
 }
 
@@ -835,7 +852,7 @@ std::string config_to_json(const Config &config) {
         {"dedupe",
          {{"enabled", config.dedupe.enabled}, {"window_seconds", config.dedupe.window_seconds}}}}},
       {"metrics", {{"address", config.metrics_address}, {"max_series", config.metrics_max_series}}},
-      {"kernel", {{"ring_buffer_kib", config.ring_buffer_kib}}},
+      {"kernel", {{"ring_buffer_kib", config.ring_buffer_kib}, {"pin_path", config.pin_path}}},
       {"attribution", {{"process_table_size", config.process_table_size}}},
       {"kubernetes",
        {{"mode", kubernetes_mode_name(config.kubernetes.mode)},

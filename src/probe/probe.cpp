@@ -8,11 +8,14 @@
 #include <cstdarg>
 #include <cstring>
 #include <spdlog/spdlog.h>
+#include <cstring>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "probe/filter_keys.hpp"
+#include "probe/pinning.hpp"
 #include "shimwatch/config.hpp"
 #include "shimwatch.skel.h"
 
@@ -75,6 +78,63 @@ bool is_dir(const char *path) {
   return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+// Removes the keys of map that are not in wanted (a map taken over from the
+// agent before holds what that agent's config asked for).
+template <typename Key> void keep_only(bpf_map *map, const std::vector<Key> &wanted) {
+  std::vector<Key> stale;
+  Key key{}, next{};
+  const Key *previous = nullptr;
+  while (bpf_map__get_next_key(map, previous, &next, sizeof(Key)) == 0) {
+    bool kept = false;
+    for (const auto &w : wanted)
+      kept = kept || std::memcmp(&w, &next, sizeof(Key)) == 0;
+    if (!kept)
+      stale.push_back(next);
+    key = next;
+    previous = &key;
+  }
+  for (const auto &k : stale)
+    (void)bpf_map__delete_elem(map, &k, sizeof(k), 0);
+}
+
+// The identities a map taken over already holds (the kernel's device
+// encoding back to stat()'s).
+std::vector<FileIdentity> identities_in(bpf_map *map) {
+  std::vector<FileIdentity> out;
+  sw_inode_key key{}, next{};
+  const sw_inode_key *previous = nullptr;
+  while (bpf_map__get_next_key(map, previous, &next, sizeof(next)) == 0) {
+    out.push_back({static_cast<uint64_t>(makedev(next.dev >> 20, next.dev & 0xfffff)), next.ino});
+    key = next;
+    previous = &key;
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Pinned links of the agent before, held open (so still attached) while
+// this one attaches its own; put back where they were if the start fails.
+class PreviousLinks {
+public:
+  explicit PreviousLinks(std::string dir) : dir_(std::move(dir)) {}
+  ~PreviousLinks() {
+    for (auto &[path, fd] : links_) {
+      if (!released_)
+        (void)bpf_obj_pin(fd, path.c_str());
+      close(fd);
+    }
+  }
+  void take() { links_ = pinning::take_links(dir_); }
+  // Closing them detaches the old programs.
+  void release() { released_ = true; }
+  size_t size() const { return links_.size(); }
+
+private:
+  std::string dir_;
+  std::vector<std::pair<std::string, int>> links_;
+  bool released_ = false;
+};
+
 } // namespace
 
 struct Probe::State {
@@ -116,6 +176,7 @@ ProbeOptions probe_options(const Config &config) {
   options.check_new_binaries = config.watch_exec_build_id_check;
   options.config_rename_prefixes = config.watch_config_paths;
   options.ring_buffer_bytes = config.ring_buffer_kib * 1024;
+  options.pin_path = config.pin_path;
   return options;
 }
 
@@ -131,6 +192,25 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
   if (int err = bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes))
     return Error{"setting the ring buffer size failed: " + errno_text(err), -err};
 
+  // A pinned state: the maps of the agent before are taken over (the ring
+  // buffer with what queued while no agent read it), or replaced when they
+  // do not fit this version; this copy of the programs gets the next
+  // generation and starts recording once it is attached.
+  const bool pin = !options.pin_path.empty();
+  pinning::Previous previous;
+  uint32_t generation = 0;
+  if (pin) {
+    auto inspected = pinning::inspect(options.pin_path, skel->obj);
+    if (!inspected)
+      return inspected.error();
+    previous = *inspected;
+    if (auto prepared = pinning::prepare(options.pin_path, skel->obj, previous); !prepared)
+      return prepared.error();
+    generation = previous.compatible ? previous.generation + 1 : 1;
+    if (generation == 0)
+      generation = 1;
+  }
+  skel->rodata->generation = generation;
   skel->rodata->watching_inodes = options.match_socket_identity;
   skel->rodata->watching_exec_inodes = options.match_exec_identity;
   skel->rodata->watching_build_ids = options.check_new_binaries;
@@ -142,6 +222,8 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
                  -err};
 
   // Fill the filters before attaching, so no call slips through unfiltered.
+  // Taken-over filters keep serving the old programs meanwhile: new keys go
+  // in first, then what this config no longer asks for goes.
   const __u8 present = 1;
   for (const auto &name : options.watch_exec) {
     sw_exec_name key = exec_filter_key(name);
@@ -182,6 +264,23 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
                              sizeof(prefix), BPF_ANY) != 0)
       return Error{"adding watched config path '" + path + "' failed: " + errno_text(errno), errno};
     ++prefix_index;
+  }
+  for (__u32 unused = prefix_index; unused < SW_CONFIG_PREFIXES; ++unused) {
+    const sw_config_prefix none{};
+    (void)bpf_map__update_elem(skel->maps.config_prefix, &unused, sizeof(unused), &none,
+                               sizeof(none), BPF_ANY);
+  }
+  if (previous.compatible) {
+    std::vector<sw_exec_name> names;
+    for (const auto &name : options.watch_exec)
+      names.push_back(exec_filter_key(name));
+    keep_only(skel->maps.watched_exec, names);
+    std::vector<sw_unix_addr> sockets;
+    for (const auto &path : options.watch_sockets)
+      sockets.push_back(unix_filter_key(path));
+    keep_only(skel->maps.watched_unix, sockets);
+    std::vector<__u16> ports(options.watch_tcp_ports.begin(), options.watch_tcp_ports.end());
+    keep_only(skel->maps.watched_tcp_port, ports);
   }
   if (options.config_rename_prefixes.size() > SW_CONFIG_PREFIXES)
     spdlog::warn("renames to an absolute path are matched for the first {} config paths only",
@@ -242,6 +341,10 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
   // Exit before enter: an enter without its exit would leave an in-flight
   // entry that a later call of the same thread could be mistaken for.
   std::vector<std::string> points;
+  std::vector<std::pair<std::string, bpf_link *>> attached;
+  PreviousLinks previous_links(options.pin_path);
+  if (pin)
+    previous_links.take();
   for (auto &a : attachments) {
     if (!a.wanted)
       continue;
@@ -259,6 +362,23 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
                    err};
     }
     points.emplace_back(a.point);
+    attached.emplace_back(bpf_program__name(a.program), *a.link);
+  }
+
+  PinReport report;
+  if (pin) {
+    // One write hands recording over from the old programs to these; then
+    // the old links can go, and these are pinned in their place.
+    if (auto active = pinning::activate(skel->obj, generation); !active)
+      return active.error();
+    previous_links.release();
+    report.path = options.pin_path;
+    report.generation = generation;
+    report.took_over = previous.compatible;
+    report.replaced_because = previous.found && !previous.compatible ? previous.why_not : "";
+    report.previous_links = previous_links.size();
+    if (auto pinned = pinning::pin_links(options.pin_path, attached); !pinned)
+      return pinned.error();
   }
 
   auto on_record = [](void *ctx, void *data, size_t size) -> int {
@@ -279,6 +399,12 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
 
   std::unique_ptr<Probe> probe(new Probe(std::move(state)));
   probe->attach_points_ = std::move(points);
+  probe->pin_report_ = std::move(report);
+  if (previous.compatible) {
+    probe->watched_identities_ = identities_in(skel->maps.watched_unix_inode);
+    probe->watched_executables_ = identities_in(skel->maps.watched_exec_inode);
+    probe->watched_config_ = identities_in(skel->maps.watched_config_inode);
+  }
   return probe;
 }
 
@@ -366,11 +492,53 @@ void Probe::forget_binary(const FileIdentity &identity, uint64_t size) {
 }
 
 void Probe::detach() {
-  shimwatch_bpf__detach(state_->skeleton.get());
+  // Pinned programs stay: the next agent drains what they queue meanwhile.
+  if (pin_report_.path.empty())
+    shimwatch_bpf__detach(state_->skeleton.get());
+}
+
+Result<std::vector<std::string>> remove_pinned_state(const std::string &pin_path) {
+  return pinning::remove_all(pin_path);
+}
+
+PinnedStateSummary pinned_state(const std::string &pin_path) {
+  auto summary = pinning::summarize(pin_path);
+  return {summary.present, summary.generation, summary.abi, summary.links};
 }
 
 int Probe::poll(int timeout_ms) {
   return ring_buffer__poll(state_->ring_buffer.get(), timeout_ms);
+}
+
+static_assert(SW_COUNTER__MAX <= sizeof(sw_agent_state::losses_reported) / sizeof(__u64),
+              "agent_state has a slot for every counter");
+
+LossMark Probe::loss_mark() const {
+  LossMark mark;
+  sw_agent_state state{};
+  __u32 zero = 0;
+  if (bpf_map__lookup_elem(state_->skeleton->maps.agent_state, &zero, sizeof(zero), &state,
+                           sizeof(state), 0) != 0)
+    return mark;
+  mark.checked_ns = static_cast<int64_t>(state.losses_checked_ns);
+  mark.reported.dropped_ring_buffer_full = state.losses_reported[SW_COUNTER_DROP_RINGBUF];
+  mark.reported.dropped_pending_full = state.losses_reported[SW_COUNTER_DROP_PENDING];
+  mark.reported.dropped_address_unreadable = state.losses_reported[SW_COUNTER_ADDR_UNREADABLE];
+  return mark;
+}
+
+void Probe::set_loss_mark(const LossMark &mark) {
+  bpf_map *map = state_->skeleton->maps.agent_state;
+  sw_agent_state state{};
+  __u32 zero = 0;
+  if (bpf_map__lookup_elem(map, &zero, sizeof(zero), &state, sizeof(state), 0) != 0)
+    return;
+  state.losses_checked_ns = static_cast<__u64>(mark.checked_ns);
+  state.losses_reported[SW_COUNTER_DROP_RINGBUF] = mark.reported.dropped_ring_buffer_full;
+  state.losses_reported[SW_COUNTER_DROP_PENDING] = mark.reported.dropped_pending_full;
+  state.losses_reported[SW_COUNTER_ADDR_UNREADABLE] = mark.reported.dropped_address_unreadable;
+  // The programs read only the generation, which this write keeps.
+  (void)bpf_map__update_elem(map, &zero, sizeof(zero), &state, sizeof(state), BPF_ANY);
 }
 
 KernelCounters Probe::counters() const {

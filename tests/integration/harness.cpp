@@ -91,6 +91,13 @@ Agent::Agent(std::vector<std::string> extra_args, bool default_output_flags) {
     args.insert(args.end(), {"--format", "json", "--metrics-address", "off", "--no-dedupe"});
   }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
+  // Tests run side by side and must not hand probes over to each other, nor
+  // leave them attached: only the pinning tests pin, each under its own path.
+  bool pinned = false;
+  for (const auto &arg : extra_args)
+    pinned = pinned || arg.rfind("--pin-path", 0) == 0;
+  if (!pinned)
+    args.push_back("--no-pin");
   std::string out_path = dir_.file("stdout");
   std::string err_path = dir_.file("stderr");
 

@@ -339,7 +339,7 @@ TEST(SlowOutput, StdoutNobodyReadsStallsNeitherTheLogFileNorTheExit) {
     int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(err, STDERR_FILENO);
     close(pipe_fds[0]);
-    execl(SHIMWATCH_BINARY, SHIMWATCH_BINARY, "run", "--format", "json", "--no-dedupe",
+    execl(SHIMWATCH_BINARY, SHIMWATCH_BINARY, "run", "--no-pin", "--format", "json", "--no-dedupe",
           "--metrics-address", ("127.0.0.1:" + std::to_string(port)).c_str(), "--log-file",
           log.c_str(), "--output-queue-size", "64", static_cast<char *>(nullptr));
     _exit(127);

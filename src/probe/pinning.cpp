@@ -1,0 +1,243 @@
+#include "probe/pinning.hpp"
+
+#include <bpf/bpf.h>
+#include <cerrno>
+#include <cstring>
+#include <dirent.h>
+#include <filesystem>
+#include <linux/magic.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "events.h"
+
+namespace shimwatch::pinning {
+
+namespace {
+
+std::string errno_text(int err) {
+  return std::strerror(err < 0 ? -err : err);
+}
+
+// Per-CPU scratch space is private to each copy of the programs; libbpf's
+// own maps (.rodata, .bss) hold each copy's settings.
+bool shared(const bpf_map *map) {
+  return !bpf_map__is_internal(map) && std::strcmp(bpf_map__name(map), "scratch") != 0;
+}
+
+std::string map_path(const std::string &dir, const bpf_map *map) {
+  return dir + "/" + bpf_map__name(map);
+}
+
+std::string links_dir(const std::string &dir) {
+  return dir + "/links";
+}
+
+bool exists(const std::string &path) {
+  struct stat st {};
+  return lstat(path.c_str(), &st) == 0;
+}
+
+// The pinned agent_state entry, if there is one.
+bool read_state(const std::string &dir, sw_agent_state &state) {
+  int fd = bpf_obj_get((dir + "/agent_state").c_str());
+  if (fd < 0)
+    return false;
+  __u32 zero = 0;
+  bool ok = bpf_map_lookup_elem(fd, &zero, &state) == 0;
+  close(fd);
+  return ok;
+}
+
+// Why the pinned map at path cannot stand in for map, or "" when it can.
+std::string mismatch(const std::string &path, const bpf_map *map) {
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0)
+    return std::string(bpf_map__name(map)) + " is not pinned";
+  bpf_map_info info{};
+  __u32 len = sizeof(info);
+  int err = bpf_obj_get_info_by_fd(fd, &info, &len);
+  close(fd);
+  if (err)
+    return std::string(bpf_map__name(map)) + ": " + errno_text(errno);
+  if (info.type != static_cast<__u32>(bpf_map__type(map)) ||
+      info.key_size != bpf_map__key_size(map) || info.value_size != bpf_map__value_size(map) ||
+      info.max_entries != bpf_map__max_entries(map) || info.map_flags != bpf_map__map_flags(map))
+    return std::string(bpf_map__name(map)) + " has another layout or size (max entries " +
+           std::to_string(info.max_entries) + ", here " +
+           std::to_string(bpf_map__max_entries(map)) + ")";
+  return "";
+}
+
+std::vector<std::string> entries(const std::string &dir) {
+  std::vector<std::string> names;
+  DIR *d = opendir(dir.c_str());
+  if (!d)
+    return names;
+  while (dirent *entry = readdir(d)) {
+    std::string name = entry->d_name;
+    if (name != "." && name != "..")
+      names.push_back(name);
+  }
+  closedir(d);
+  return names;
+}
+
+Status make_dir(const std::string &path) {
+  if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
+    return Error{"creating " + path + " failed: " + errno_text(errno), errno};
+  return Ok{};
+}
+
+} // namespace
+
+Result<Previous> inspect(const std::string &dir, bpf_object *object) {
+  const std::string parent = std::filesystem::path(dir).parent_path().string();
+  struct statfs fs {};
+  if (statfs(parent.c_str(), &fs) != 0 || fs.f_type != BPF_FS_MAGIC)
+    return Error{"--pin-path " + dir + ": " + parent +
+                     " is not a BPF filesystem (mount it: mount -t bpf bpf /sys/fs/bpf; in a "
+                     "pod, mount /sys/fs/bpf from the host), or run with --no-pin",
+                 ENOTDIR};
+  if (auto made = make_dir(dir); !made)
+    return made.error();
+  if (auto made = make_dir(links_dir(dir)); !made)
+    return made.error();
+
+  Previous previous;
+  bpf_map *map;
+  bpf_object__for_each_map(map, object) {
+    if (shared(map) && exists(map_path(dir, map)))
+      previous.found = true;
+  }
+  if (!previous.found)
+    return previous;
+  sw_agent_state state{};
+  if (!read_state(dir, state)) {
+    previous.why_not = "agent_state is missing or unreadable";
+    return previous;
+  }
+  previous.generation = state.generation;
+  if (state.abi != SW_ABI_VERSION) {
+    previous.why_not = "it was written by a version with record layout " +
+                       std::to_string(state.abi) + " (this one: " + std::to_string(SW_ABI_VERSION) +
+                       ")";
+    return previous;
+  }
+  bpf_object__for_each_map(map, object) {
+    if (!shared(map))
+      continue;
+    if (std::string why = mismatch(map_path(dir, map), map); !why.empty()) {
+      previous.why_not = why;
+      return previous;
+    }
+  }
+  previous.compatible = true;
+  return previous;
+}
+
+Status prepare(const std::string &dir, bpf_object *object, const Previous &previous) {
+  bpf_map *map;
+  if (previous.found && !previous.compatible) {
+    // Unpinned, the old maps live on for the old programs until their
+    // links go; this agent creates its own.
+    bpf_object__for_each_map(map, object) {
+      if (shared(map))
+        (void)unlink(map_path(dir, map).c_str());
+    }
+  }
+  bpf_object__for_each_map(map, object) {
+    if (!shared(map))
+      continue;
+    if (int err = bpf_map__set_pin_path(map, map_path(dir, map).c_str()))
+      return Error{"setting the pin path of " + std::string(bpf_map__name(map)) +
+                       " failed: " + errno_text(err),
+                   -err};
+  }
+  return Ok{};
+}
+
+std::vector<std::pair<std::string, int>> take_links(const std::string &dir) {
+  std::vector<std::pair<std::string, int>> fds;
+  for (const auto &name : entries(links_dir(dir))) {
+    const std::string path = links_dir(dir) + "/" + name;
+    int fd = bpf_obj_get(path.c_str());
+    if (fd < 0) {
+      spdlog::warn("pinned link {} cannot be opened: {}; removed", path, errno_text(errno));
+    } else {
+      fds.emplace_back(path, fd);
+    }
+    (void)unlink(path.c_str());
+  }
+  return fds;
+}
+
+Status pin_links(const std::string &dir,
+                 const std::vector<std::pair<std::string, bpf_link *>> &links) {
+  for (const auto &[name, link] : links) {
+    const std::string path = links_dir(dir) + "/" + name;
+    (void)unlink(path.c_str());
+    if (int err = bpf_link__pin(link, path.c_str()))
+      return Error{"pinning the link of " + name + " at " + path + " failed: " + errno_text(err),
+                   -err};
+    // Closing a tracepoint link through libbpf disables its perf event, even
+    // while the pin holds the link: from here on only the pin owns it.
+    bpf_link__disconnect(link);
+  }
+  return Ok{};
+}
+
+Status activate(bpf_object *object, uint32_t generation) {
+  bpf_map *map = bpf_object__find_map_by_name(object, "agent_state");
+  if (!map)
+    return Error{"the BPF object has no agent_state map"};
+  sw_agent_state state{};
+  __u32 zero = 0;
+  // What the agent before noted about losses stays for this one to read.
+  (void)bpf_map__lookup_elem(map, &zero, sizeof(zero), &state, sizeof(state), 0);
+  state.generation = generation;
+  state.abi = SW_ABI_VERSION;
+  if (bpf_map__update_elem(map, &zero, sizeof(zero), &state, sizeof(state), BPF_ANY) != 0)
+    return Error{"activating the programs failed: " + errno_text(errno), errno};
+  return Ok{};
+}
+
+Result<std::vector<std::string>> remove_all(const std::string &dir) {
+  std::vector<std::string> removed;
+  if (!exists(dir))
+    return removed;
+  // Links first: the programs stop before the maps they write to go.
+  for (const auto &name : entries(links_dir(dir))) {
+    const std::string path = links_dir(dir) + "/" + name;
+    if (unlink(path.c_str()) != 0)
+      return Error{"removing " + path + " failed: " + errno_text(errno), errno};
+    removed.push_back(path);
+  }
+  if (rmdir(links_dir(dir).c_str()) != 0 && errno != ENOENT)
+    return Error{"removing " + links_dir(dir) + " failed: " + errno_text(errno), errno};
+  for (const auto &name : entries(dir)) {
+    const std::string path = dir + "/" + name;
+    if (unlink(path.c_str()) != 0)
+      return Error{"removing " + path + " failed: " + errno_text(errno), errno};
+    removed.push_back(path);
+  }
+  if (rmdir(dir.c_str()) != 0)
+    return Error{"removing " + dir + " failed: " + errno_text(errno), errno};
+  return removed;
+}
+
+Summary summarize(const std::string &dir) {
+  Summary summary;
+  sw_agent_state state{};
+  if (!read_state(dir, state))
+    return summary;
+  summary.present = true;
+  summary.generation = state.generation;
+  summary.abi = state.abi;
+  summary.links = entries(links_dir(dir)).size();
+  return summary;
+}
+
+} // namespace shimwatch::pinning

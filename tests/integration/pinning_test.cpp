@@ -1,0 +1,232 @@
+// Pinned probes: a restarted agent (crash, kill -9, upgrade) takes over the
+// ring buffer and filters of the one before and delivers what happened
+// while none ran; `shimwatch cleanup` detaches them; --no-pin pins nothing.
+// Each test pins under a directory of its own and cleans it up, whatever
+// happens, so no probe stays attached after the test.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <dirent.h>
+#include <string>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include "harness.hpp"
+
+using namespace std::chrono_literals;
+using namespace swtest;
+using nlohmann::json;
+
+namespace {
+
+// A pin directory for one test, cleaned up at the end.
+class PinDir {
+public:
+  PinDir()
+      : path_("/sys/fs/bpf/shimwatch-test-" + std::to_string(getpid()) + "-" +
+              std::to_string(counter_++)) {}
+  ~PinDir() { (void)run_shimwatch({"cleanup", "--pin-path", path_}); }
+  PinDir(const PinDir &) = delete;
+  PinDir &operator=(const PinDir &) = delete;
+  const std::string &path() const { return path_; }
+  std::string links() const { return path_ + "/links"; }
+
+private:
+  static inline int counter_ = 0;
+  std::string path_;
+};
+
+std::vector<std::string> names_in(const std::string &dir) {
+  std::vector<std::string> names;
+  if (DIR *d = opendir(dir.c_str())) {
+    while (dirent *entry = readdir(d))
+      if (std::string(entry->d_name) != "." && std::string(entry->d_name) != "..")
+        names.push_back(entry->d_name);
+    closedir(d);
+  }
+  return names;
+}
+
+bool exists(const std::string &path) {
+  struct stat st {};
+  return lstat(path.c_str(), &st) == 0;
+}
+
+pid_t connect_to(const std::string &socket) {
+  auto r = run_process({SW_TEST_CONNECT_BINARY, socket});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return r.pid;
+}
+
+size_t connects_of(const AgentOutput &out, pid_t pid) {
+  return events_of(out, pid, "docker-socket-connect").size();
+}
+
+// The kernel's id of a pinned link, from bpftool; -1 when it cannot say.
+long link_id(const std::string &pinned) {
+  auto r = run_process({"bpftool", "-j", "link", "show", "pinned", pinned});
+  json j = json::parse(r.output, nullptr, false);
+  if (r.exit_code != 0 || j.is_discarded() || !j.contains("id"))
+    return -1;
+  return j["id"].get<long>();
+}
+
+bool link_exists(long id) {
+  return run_process({"bpftool", "link", "show", "id", std::to_string(id)}).exit_code == 0;
+}
+
+} // namespace
+
+TEST(Pinning, AKilledAgentsSuccessorDeliversWhatHappenedWhileNoneRan) {
+  TempDir dir;
+  PinDir pin;
+  const std::string socket = dir.file("api.sock");
+  UnixListener listener(socket);
+
+  Agent first({"--pin-path", pin.path(), "--watch-socket", socket});
+  pid_t before = connect_to(socket);
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return read_file(first.dir() + "/stdout").find("\"pid\":" + std::to_string(before)) !=
+               std::string::npos;
+      },
+      10s));
+  const size_t links = names_in(pin.links()).size();
+  ASSERT_GE(links, 3u) << "exec and both connect probes are always attached";
+
+  // No agent for 2 s: the pinned probes go on queueing.
+  ASSERT_EQ(kill(first.pid(), SIGKILL), 0);
+  AgentOutput first_out = first.stop();
+  EXPECT_EQ(names_in(pin.links()).size(), links) << "the links outlive the agent";
+  std::vector<pid_t> during;
+  const auto outage_end = std::chrono::steady_clock::now() + 2s;
+  while (during.size() < 5 || std::chrono::steady_clock::now() < outage_end) {
+    during.push_back(connect_to(socket));
+    std::this_thread::sleep_for(200ms);
+  }
+
+  Agent second({"--pin-path", pin.path(), "--watch-socket", socket});
+  pid_t after = connect_to(socket);
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return read_file(second.dir() + "/stdout").find("\"pid\":" + std::to_string(after)) !=
+               std::string::npos;
+      },
+      10s));
+  AgentOutput second_out = second.stop();
+  ASSERT_EQ(second_out.exit_code, 0) << second_out.log;
+  EXPECT_NE(second_out.log.find("took over from the agent before: " + std::to_string(links) +
+                                " links replaced"),
+            std::string::npos)
+      << second_out.log;
+
+  EXPECT_EQ(connects_of(first_out, before), 1u) << first_out.log;
+  EXPECT_EQ(connects_of(second_out, before), 0u) << "delivered once, not again";
+  for (pid_t pid : during) {
+    EXPECT_EQ(connects_of(first_out, pid), 0u) << pid;
+    EXPECT_EQ(connects_of(second_out, pid), 1u) << "lost while no agent ran: pid " << pid;
+  }
+  EXPECT_EQ(connects_of(second_out, after), 1u) << second_out.log;
+  // One set of probes recorded each call: the old links are gone.
+  EXPECT_EQ(names_in(pin.links()).size(), links);
+  EXPECT_TRUE(second_out.unparsable.empty());
+}
+
+TEST(Pinning, CleanupDetachesWhatAStoppedAgentLeftAttached) {
+  PinDir pin;
+  Agent agent({"--pin-path", pin.path()});
+  AgentOutput out = agent.stop();
+  ASSERT_EQ(out.exit_code, 0) << out.log;
+  EXPECT_NE(out.log.find("the probes stay attached"), std::string::npos) << out.log;
+
+  const std::string connect_link = pin.links() + "/tracepoint__syscalls__sys_enter_connect";
+  long id = link_id(connect_link);
+  ASSERT_GT(id, 0) << "a stopped agent leaves its links pinned";
+  ASSERT_TRUE(link_exists(id));
+
+  auto check = run_shimwatch({"check", "--pin-path", pin.path()});
+  EXPECT_NE(check.output.find("probes pinned under " + pin.path() + ": generation 1, "),
+            std::string::npos)
+      << check.output;
+  EXPECT_NE(check.output.find("hooks in use: "), std::string::npos) << check.output;
+
+  const size_t links = names_in(pin.links()).size();
+  auto cleanup = run_shimwatch({"cleanup", "--pin-path", pin.path()});
+  ASSERT_EQ(cleanup.exit_code, 0) << cleanup.output;
+  EXPECT_NE(cleanup.output.find("removed " + pin.path() + ": " + std::to_string(links) + " links"),
+            std::string::npos)
+      << cleanup.output;
+  EXPECT_FALSE(exists(pin.path()));
+  EXPECT_FALSE(link_exists(id)) << "the probe is detached";
+
+  auto again = run_shimwatch({"cleanup", "--pin-path", pin.path()});
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("nothing pinned under " + pin.path()), std::string::npos)
+      << again.output;
+}
+
+TEST(Pinning, AStateThatDoesNotFitIsReplacedAndTheOldProbesDetach) {
+  TempDir dir;
+  PinDir pin;
+  const std::string socket = dir.file("api.sock");
+  UnixListener listener(socket);
+  {
+    Agent small({"--pin-path", pin.path(), "--ring-buffer-kib", "64"});
+    ASSERT_EQ(small.stop().exit_code, 0);
+  }
+  long old_id = link_id(pin.links() + "/tracepoint__syscalls__sys_enter_connect");
+  ASSERT_GT(old_id, 0);
+
+  Agent bigger({"--pin-path", pin.path(), "--watch-socket", socket});
+  pid_t pid = connect_to(socket);
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return read_file(bigger.dir() + "/stdout").find("\"pid\":" + std::to_string(pid)) !=
+               std::string::npos;
+      },
+      10s));
+  AgentOutput out = bigger.stop();
+  ASSERT_EQ(out.exit_code, 0) << out.log;
+  EXPECT_NE(out.log.find("did not fit this version (events has another layout or size"),
+            std::string::npos)
+      << out.log;
+  EXPECT_EQ(connects_of(out, pid), 1u) << out.log;
+  EXPECT_FALSE(link_exists(old_id)) << "the old probes were detached";
+  EXPECT_GT(link_id(pin.links() + "/tracepoint__syscalls__sys_enter_connect"), 0);
+}
+
+TEST(Pinning, NoPinLeavesNothingBehind) {
+  TempDir dir;
+  const std::string pin = "/sys/fs/bpf/shimwatch-test-nopin-" + std::to_string(getpid());
+  write_file(dir.file("config.json"), R"({"kernel": {"pin_path": ")" + pin + R"("}})");
+  Agent agent({"--config", dir.file("config.json"), "--no-pin"});
+  EXPECT_FALSE(exists(pin)) << "--no-pin wins over the config's pin_path";
+  AgentOutput out = agent.stop();
+  ASSERT_EQ(out.exit_code, 0) << out.log;
+  EXPECT_FALSE(exists(pin));
+  EXPECT_EQ(out.log.find("stay attached"), std::string::npos) << out.log;
+}
+
+TEST(Pinning, BadPinSettingsStopTheStartWithExitTwo) {
+  auto both = run_shimwatch({"run", "--no-pin", "--pin-path", "/sys/fs/bpf/x"});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.output.find("--no-pin and --pin-path exclude each other"), std::string::npos)
+      << both.output;
+
+  auto relative = run_shimwatch({"run", "--pin-path", "shimwatch"});
+  EXPECT_EQ(relative.exit_code, 2);
+  EXPECT_NE(relative.output.find("'kernel.pin_path': 'shimwatch' is not a directory below a BPF "
+                                 "filesystem mount"),
+            std::string::npos)
+      << relative.output;
+
+  TempDir dir;
+  auto not_bpffs = run_shimwatch({"run", "--pin-path", dir.file("pins")});
+  EXPECT_EQ(not_bpffs.exit_code, 2);
+  EXPECT_NE(not_bpffs.output.find(dir.path() + " is not a BPF filesystem"), std::string::npos)
+      << not_bpffs.output;
+  EXPECT_NE(not_bpffs.output.find("or run with --no-pin"), std::string::npos) << not_bpffs.output;
+  EXPECT_FALSE(exists(dir.file("pins")));
+}
