@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <ctime>
 #include <dirent.h>
 #include <string>
 #include <sys/stat.h>
@@ -229,4 +230,63 @@ TEST(Pinning, BadPinSettingsStopTheStartWithExitTwo) {
       << not_bpffs.output;
   EXPECT_NE(not_bpffs.output.find("or run with --no-pin"), std::string::npos) << not_bpffs.output;
   EXPECT_FALSE(exists(dir.file("pins")));
+}
+
+// More happens while no agent runs than the ring buffer holds: the next
+// agent delivers what it held and reports the rest in a gap record whose
+// time range starts where the killed agent last looked. Every call is
+// accounted for, exactly.
+TEST(Pinning, WhatTheRingBufferCouldNotHoldDuringTheOutageIsAGapRecord) {
+  TempDir dir;
+  PinDir pin;
+  const std::string socket = dir.file("api.sock");
+  UnixListener listener(socket);
+  // Only this socket is watched: nothing else on the node (other tests run
+  // docker beside this one) takes room in the ring buffer.
+  write_file(dir.file("only-this-socket.json"),
+             R"({"watch": {"exec": [], "exec_paths": [], "exec_build_id_check": false,
+                 "config_paths": [], "sockets": [], "tcp_ports": [], "runtime_sockets": [],
+                 "service_control": {"enabled": false}}})");
+  const std::vector<std::string> args = {"--config",          dir.file("only-this-socket.json"),
+                                         "--pin-path",        pin.path(),
+                                         "--watch-socket",    socket,
+                                         "--ring-buffer-kib", "64"};
+  Agent first(args);
+  // It has looked for losses at least once (every second).
+  std::this_thread::sleep_for(1500ms);
+  ASSERT_EQ(kill(first.pid(), SIGKILL), 0);
+  const auto killed_at = std::chrono::system_clock::now();
+  (void)first.stop();
+
+  std::vector<pid_t> during;
+  for (int i = 0; i < 40; ++i)
+    during.push_back(connect_to(socket));
+
+  Agent second(args);
+  std::this_thread::sleep_for(1500ms); // one loss check
+  AgentOutput out = second.stop();
+  ASSERT_EQ(out.exit_code, 0) << out.log;
+
+  size_t delivered = 0;
+  for (pid_t pid : during) {
+    size_t n = connects_of(out, pid);
+    EXPECT_LE(n, 1u) << pid;
+    delivered += n;
+  }
+  std::vector<json> gaps;
+  for (const auto &e : out.events)
+    if (e["event"]["action"] == "shimwatch-gap")
+      gaps.push_back(e["shimwatch"]["gap"]);
+  ASSERT_EQ(gaps.size(), 1u) << out.log;
+  const json &gap = gaps[0];
+  EXPECT_EQ(gap["stage"], "kernel");
+  ASSERT_TRUE(gap.contains("ring_buffer_full")) << gap.dump();
+  EXPECT_GT(gap["ring_buffer_full"].get<size_t>(), 0u) << "64 KiB holds fewer than 40 records";
+  EXPECT_EQ(delivered + gap["ring_buffer_full"].get<size_t>(), during.size()) << gap.dump();
+  // The range opens where the killed agent last looked: before the kill.
+  const std::string first_seen = gap["first"].get<std::string>();
+  const std::time_t killed = std::chrono::system_clock::to_time_t(killed_at);
+  char killed_text[32];
+  std::strftime(killed_text, sizeof(killed_text), "%Y-%m-%dT%H:%M:%S", std::gmtime(&killed));
+  EXPECT_LE(first_seen.substr(0, 19), std::string(killed_text)) << gap.dump();
 }
