@@ -165,6 +165,35 @@ TEST(Cli, RingBufferKib) {
   EXPECT_NE(message.find("kernel.ring_buffer_kib"), std::string::npos) << message;
 }
 
+TEST(Cli, PinPath) {
+  EXPECT_EQ(parse_ok({"run"}).config.pin_path, "/sys/fs/bpf/shimwatch");
+  EXPECT_EQ(parse_ok({"run", "--pin-path", "/sys/fs/bpf/node-a"}).config.pin_path,
+            "/sys/fs/bpf/node-a");
+  EXPECT_EQ(parse_ok({"run", "--no-pin"}).config.pin_path, "");
+  EXPECT_EQ(parse_ok({"cleanup", "--pin-path", "/sys/fs/bpf/x"}).command, Command::cleanup);
+  EXPECT_EQ(parse_ok({"cleanup", "--pin-path", "/sys/fs/bpf/x"}).config.pin_path, "/sys/fs/bpf/x");
+
+  TempFile pinned(R"({"kernel": {"pin_path": "/sys/fs/bpf/from-file"}})");
+  EXPECT_EQ(parse_ok({"run", "--config", pinned.path()}).config.pin_path, "/sys/fs/bpf/from-file");
+  EXPECT_EQ(parse_ok({"run", "--config", pinned.path(), "--no-pin"}).config.pin_path, "");
+  TempFile unpinned(R"({"kernel": {"pin_path": ""}})");
+  EXPECT_EQ(parse_ok({"run", "--config", unpinned.path()}).config.pin_path, "");
+
+  std::string message = parse_error({"run", "--no-pin", "--pin-path", "/sys/fs/bpf/x"});
+  EXPECT_NE(message.find("exclude each other"), std::string::npos) << message;
+  message = parse_error({"run", "--pin-path", ""});
+  EXPECT_NE(message.find("--no-pin"), std::string::npos) << message;
+  for (const char *bad : {"relative/dir", "/", "/top", "/sys/fs/bpf/", "/sys/fs/bpf/../x",
+                          "/sys/fs/bpf//x", "/sys/fs/bpf/./x", "/sys/fs/bpf/.."}) {
+    message = parse_error({"run", "--pin-path", bad});
+    EXPECT_NE(message.find("'kernel.pin_path': '" + std::string(bad) + "'"), std::string::npos)
+        << bad << " -> " << message;
+  }
+  TempFile wrong_type(R"({"kernel": {"pin_path": false}})");
+  message = parse_error({"run", "--config", wrong_type.path()});
+  EXPECT_NE(message.find("'kernel.pin_path': must be a string"), std::string::npos) << message;
+}
+
 TEST(Cli, KubeletSourceDefaults) {
   CliRequest r = parse_ok({"run"});
   EXPECT_EQ(r.config.kubernetes.source, KubernetesSource::api_server);
