@@ -36,8 +36,12 @@ timeout 10 docker version >/dev/null 2>&1 || die "no Docker Engine answers (test
 work=$(mktemp -d /tmp/shimwatch-e2e.XXXXXX)
 agent="shimwatch-e2e-agent-$$"
 client="shimwatch-e2e-client-$$"
+# Pinned on the node's bpffs as in a cluster, under a path of the test's own.
+pin_path="/sys/fs/bpf/shimwatch-e2e-$$"
 cleanup() {
   docker rm -f "$agent" "$client" >/dev/null 2>&1 || true
+  # What `shimwatch cleanup` does: unpinning detaches the probes.
+  rm -rf "$pin_path"
   # The pod cgroup docker made for the client (cgroup v1 controllers and v2).
   find /sys/fs/cgroup -depth -type d -path "*/kubepods/burstable/pod$pod_uid*" -exec rmdir {} + 2>/dev/null || true
   rm -rf "$work"
@@ -75,8 +79,8 @@ for i in "${!run_args[@]}"; do
 done
 # A free port instead of 9464, which a node agent may already hold here.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-say "docker run ${run_args[*]} --metrics-address 127.0.0.1:$port"
-docker run -d --name "$agent" "${run_args[@]}" --metrics-address "127.0.0.1:$port" >/dev/null
+say "docker run ${run_args[*]} --metrics-address 127.0.0.1:$port --pin-path $pin_path"
+docker run -d --name "$agent" "${run_args[@]}" --metrics-address "127.0.0.1:$port" --pin-path "$pin_path" >/dev/null
 
 ready=""
 for _ in $(seq 1 120); do
@@ -92,6 +96,8 @@ if [[ -z $ready ]]; then
   die "the agent did not become ready"
 fi
 say "agent ready"
+[[ -n $(ls "$pin_path/links" 2>/dev/null) ]] || die "the agent in the container did not pin its probes on the node's bpffs ($pin_path)"
+say "probes pinned on the node's bpffs: $(ls "$pin_path/links" | wc -l) links under $pin_path"
 
 # A "pod" container of a kubelet-style cgroup (cgroupfs driver layout) that
 # talks to the Docker Engine through the node's socket: the docker CLI runs
