@@ -498,8 +498,12 @@ static __always_inline void event__fill(void *ctx, struct sw_event *e, __u32 typ
 	event__submit(ctx, e, event__capture(e, type, flags));
 }
 
-SEC("tracepoint/sched/sched_process_exec")
-int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
+/* A successful exec: reported when the program is watched by name, by file
+ * identity, or is a binary never run before (for the build-id check).
+ * filename: the path passed to execve(), in kernel memory. btf: called from
+ * a BTF-enabled program, which reads kernel structures with plain loads
+ * instead of a helper call per field (a constant where inlined). */
+static __always_inline int exec__report(void *ctx, const char *filename, bool btf)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct sw_exec_name key = {};
@@ -509,12 +513,8 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 	__u32 flags = 0;
 	struct sw_event *e;
 	struct file *exe;
-	unsigned int off;
 	__u64 size;
 	long n;
-
-	if (!agent__active())
-		return 0;
 
 	/* exec has just set comm to the basename of the path it ran (cut to 15
 	 * bytes): the cheapest possible filter for an exec storm. Names longer
@@ -524,12 +524,25 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 	if (!by_name && !watching_exec_inodes && !watching_build_ids)
 		return 0;
 	/* exe_file is the new program's file by now. */
-	exe = BPF_CORE_READ(task, mm, exe_file);
-	if (exe) {
-		id.ino = BPF_CORE_READ(exe, f_inode, i_ino);
-		id.dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+	if (btf) {
+		struct task_struct *current = bpf_get_current_task_btf();
+		struct inode *inode;
+
+		exe = current->mm->exe_file;
+		inode = exe ? exe->f_inode : NULL;
+		if (inode) {
+			id.ino = inode->i_ino;
+			id.dev = inode->i_sb->s_dev;
+		}
+		size = inode ? inode->i_size : 0;
+	} else {
+		exe = BPF_CORE_READ(task, mm, exe_file);
+		if (exe) {
+			id.ino = BPF_CORE_READ(exe, f_inode, i_ino);
+			id.dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+		}
+		size = exe ? BPF_CORE_READ(exe, f_inode, i_size) : 0;
 	}
-	size = exe ? BPF_CORE_READ(exe, f_inode, i_size) : 0;
 	if (!by_name) {
 		/* Not by name: maybe by what file it runs (a link under another
 		 * name), or a binary never seen before (a renamed copy?). */
@@ -556,8 +569,7 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 	e = scratch__get();
 	if (!e)
 		return 0;
-	off = ctx->__data_loc_filename & 0xFFFF;
-	n = bpf_probe_read_kernel_str(e->exec_path, sizeof(e->exec_path), (void *)ctx + off);
+	n = bpf_probe_read_kernel_str(e->exec_path, sizeof(e->exec_path), filename);
 	if (n < 0)
 		e->exec_path[0] = 0;
 	/* A full buffer means the path went on: its basename is lost. */
@@ -571,6 +583,16 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 	e->ret = 0;
 	event__fill(ctx, e, SW_EVENT_EXEC, flags);
 	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	unsigned int off = ctx->__data_loc_filename & 0xFFFF;
+
+	if (!agent__active())
+		return 0;
+	return exec__report(ctx, (const char *)ctx + off, false);
 }
 
 /* Reading the caller's address: */
@@ -1263,4 +1285,21 @@ int tracepoint__syscalls__sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	e->ret = (__s32)ctx->ret;
 	event__fill(ctx, e, SW_EVENT_CONNECT, flags);
 	return 0;
+}
+
+/*
+ * The exec probe on the BTF raw tracepoint (tp_btf): the kernel hands the
+ * program its arguments as they are, without formatting a trace record
+ * first. Loaded instead of the tracepoint above where the kernel allows it
+ * (the agent tries it first and falls back). The syscall probes have no
+ * such replacement here: fentry/fexit and BPF LSM programs need BPF
+ * trampolines, which kernels may refuse (see README, "Kernel hooks").
+ */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(tp_btf__sched__sched_process_exec, struct task_struct *p, pid_t old_pid,
+	     struct linux_binprm *bprm)
+{
+	if (!agent__active())
+		return 0;
+	return exec__report(ctx, bprm->filename, true);
 }

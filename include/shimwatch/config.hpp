@@ -145,6 +145,9 @@ struct Config {
   // bpffs directory for the pinned maps and links (restart without a gap);
   // empty: nothing pinned, the probes detach when the agent stops.
   std::string pin_path = "/sys/fs/bpf/shimwatch";
+  // Kernel hooks: exec on the BTF raw tracepoint where the kernel allows
+  // it (false); or the classic tracepoints only (true).
+  bool tracepoints_only = false;
 
   // Processes remembered for ancestry (executable paths); least recently used go first.
   uint32_t process_table_size = 16384;

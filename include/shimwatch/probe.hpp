@@ -15,6 +15,12 @@
 
 namespace shimwatch {
 
+// Which kernel hooks carry the probes.
+enum class HookChoice {
+  automatic,  // exec on the BTF raw tracepoint where the kernel allows it
+  tracepoints // classic tracepoints only
+};
+
 struct ProbeOptions {
   std::vector<std::string> watch_exec;    // basenames
   std::vector<std::string> watch_sockets; // absolute paths or @abstract
@@ -42,6 +48,7 @@ struct ProbeOptions {
   // agent takes over without a gap; empty: nothing is pinned and the
   // programs detach when the agent stops.
   std::string pin_path;
+  HookChoice hooks = HookChoice::automatic;
 };
 
 // What a pinned start did.
@@ -154,6 +161,9 @@ public:
 private:
   struct State;
   explicit Probe(std::unique_ptr<State> state);
+  // hooks_failed: set when loading or attaching tp_btf failed.
+  static Result<std::unique_ptr<Probe>>
+  start_with(const ProbeOptions &options, RecordHandler handler, bool fast, bool &hooks_failed);
 
   std::unique_ptr<State> state_;
   std::vector<FileIdentity> watched_identities_;

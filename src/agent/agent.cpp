@@ -481,6 +481,7 @@ int run_agent(const CliRequest &request) {
   if (!started_probe)
     throw StartupError(started_probe.error().message);
   probe = std::move(*started_probe);
+  spdlog::info("kernel hooks: {}", join(probe->attach_points()));
   if (const PinReport &pin = probe->pin_report(); !pin.path.empty()) {
     if (!pin.replaced_because.empty())
       spdlog::warn("pinned probe state under {} did not fit this version ({}): replaced; "

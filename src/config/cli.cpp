@@ -52,6 +52,7 @@ struct FlagValues {
   std::optional<std::string> metrics_address;
   std::optional<std::string> ring_buffer_kib;
   std::optional<std::string> pin_path;
+  std::optional<std::string> hooks;
   bool no_pin = false;
   std::optional<std::string> kubernetes_mode;
   std::optional<std::string> kube_api_server;
@@ -91,6 +92,7 @@ constexpr const char *value_flags[] = {"--config",
                                        "--metrics-address",
                                        "--ring-buffer-kib",
                                        "--pin-path",
+                                       "--hooks",
                                        "--kubernetes",
                                        "--kube-api-server",
                                        "--kube-token-file",
@@ -254,6 +256,8 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
       flags.pin_path = *value;
     else if (flag == "--no-pin")
       flags.no_pin = true;
+    else if (flag == "--hooks")
+      flags.hooks = *value;
     else if (flag == "--kubernetes")
       flags.kubernetes_mode = *value;
     else if (flag == "--kube-api-server")
@@ -378,6 +382,13 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
   }
   if (flags.no_pin)
     config.pin_path.clear();
+  if (flags.hooks) {
+    if (*flags.hooks != "auto" && *flags.hooks != "tracepoints")
+      return Error{"--hooks '" + *flags.hooks +
+                   "' is not allowed (auto: exec on the BTF raw tracepoint where the "
+                   "kernel allows it; tracepoints: classic ones only)"};
+    config.tracepoints_only = *flags.hooks == "tracepoints";
+  }
   if (flags.kubernetes_mode) {
     auto mode = parse_kubernetes_mode(*flags.kubernetes_mode);
     if (!mode)
@@ -512,6 +523,9 @@ OPTIONS (run, check; cleanup takes -c and --pin-path)
                                queued meanwhile (default: /sys/fs/bpf/shimwatch)
       --no-pin                 pin nothing: the probes detach when the agent
                                stops
+      --hooks auto|tracepoints kernel hooks: auto = exec on the BTF raw
+                               tracepoint where the kernel allows it, else
+                               the classic tracepoints (default: auto)
       --node-name NAME         this node's name (default: $NODE_NAME, else
                                the host name; kubelet source: $NODE_NAME,
                                else every pod the kubelet lists)

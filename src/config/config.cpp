@@ -583,7 +583,7 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
     base.metrics_max_series = v.get<uint32_t>();
   }
 
-  auto kernel = section(root, "kernel", {"ring_buffer_kib", "pin_path"});
+  auto kernel = section(root, "kernel", {"ring_buffer_kib", "pin_path", "hooks"});
   if (!kernel)
     return kernel.error();
   if (kernel->contains("ring_buffer_kib")) {
@@ -599,6 +599,15 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
       return key_error("kernel.pin_path",
                        "must be a string (\"\" to pin nothing), got " + type_name(v));
     base.pin_path = v.get<std::string>();
+  }
+  if (kernel->contains("hooks")) {
+    const json &v = kernel->at("hooks");
+    if (!v.is_string() || (v != "auto" && v != "tracepoints"))
+      return key_error("kernel.hooks", v.dump() +
+                                           " is not allowed (auto: exec on the BTF raw tracepoint "
+                                           "where the kernel allows it; tracepoints: classic ones "
+                                           "only)");
+    base.tracepoints_only = v == "tracepoints";
   }
 
   auto attribution = section(root, "attribution", {"process_table_size"});
@@ -852,7 +861,10 @@ std::string config_to_json(const Config &config) {
         {"dedupe",
          {{"enabled", config.dedupe.enabled}, {"window_seconds", config.dedupe.window_seconds}}}}},
       {"metrics", {{"address", config.metrics_address}, {"max_series", config.metrics_max_series}}},
-      {"kernel", {{"ring_buffer_kib", config.ring_buffer_kib}, {"pin_path", config.pin_path}}},
+      {"kernel",
+       {{"ring_buffer_kib", config.ring_buffer_kib},
+        {"pin_path", config.pin_path},
+        {"hooks", config.tracepoints_only ? "tracepoints" : "auto"}}},
       {"attribution", {{"process_table_size", config.process_table_size}}},
       {"kubernetes",
        {{"mode", kubernetes_mode_name(config.kubernetes.mode)},

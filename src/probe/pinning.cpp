@@ -120,6 +120,10 @@ Result<Previous> inspect(const std::string &dir, bpf_object *object) {
     return previous;
   }
   previous.generation = state.generation;
+  // Maps of a start that failed before it attached anything: replaced
+  // without a word.
+  if (state.abi == 0 && state.generation == 0)
+    return previous;
   if (state.abi != SW_ABI_VERSION) {
     previous.why_not = "it was written by a version with record layout " +
                        std::to_string(state.abi) + " (this one: " + std::to_string(SW_ABI_VERSION) +

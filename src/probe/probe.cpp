@@ -177,10 +177,27 @@ ProbeOptions probe_options(const Config &config) {
   options.config_rename_prefixes = config.watch_config_paths;
   options.ring_buffer_bytes = config.ring_buffer_kib * 1024;
   options.pin_path = config.pin_path;
+  options.hooks = config.tracepoints_only ? HookChoice::tracepoints : HookChoice::automatic;
   return options;
 }
 
 Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordHandler handler) {
+  if (options.hooks == HookChoice::automatic) {
+    bool hooks_failed = false;
+    auto fast = start_with(options, handler, true, hooks_failed);
+    if (fast || !hooks_failed)
+      return fast;
+    // A kernel that refuses BTF raw tracepoints: the classic one always works.
+    spdlog::info("tp_btf/sched_process_exec is not available here ({}); using "
+                 "tracepoint/sched/sched_process_exec",
+                 fast.error().message);
+  }
+  bool hooks_failed = false;
+  return start_with(options, std::move(handler), false, hooks_failed);
+}
+
+Result<std::unique_ptr<Probe>> Probe::start_with(const ProbeOptions &options, RecordHandler handler,
+                                                 bool fast, bool &hooks_failed) {
   auto state = std::make_unique<State>();
   state->handler = std::move(handler);
 
@@ -188,6 +205,10 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
   if (!state->skeleton)
     return Error{"opening the BPF object failed: " + errno_text(errno), errno};
   shimwatch_bpf *skel = state->skeleton.get();
+
+  // exec on the BTF raw tracepoint, or on the classic one.
+  bpf_program__set_autoload(skel->progs.tp_btf__sched__sched_process_exec, fast);
+  bpf_program__set_autoload(skel->progs.tracepoint__sched__sched_process_exec, !fast);
 
   if (int err = bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes))
     return Error{"setting the ring buffer size failed: " + errno_text(err), -err};
@@ -217,9 +238,11 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
   skel->rodata->watching_config = options.watch_config_opens;
   skel->rodata->watching_tcp = !options.watch_tcp_ports.empty();
 
-  if (int err = shimwatch_bpf__load(skel))
+  if (int err = shimwatch_bpf__load(skel)) {
+    hooks_failed = fast;
     return Error{"loading the BPF programs failed: " + errno_text(err) + "; " + load_hint(err),
                  -err};
+  }
 
   // Fill the filters before attaching, so no call slips through unfiltered.
   // Taken-over filters keep serving the old programs meanwhile: new keys go
@@ -330,13 +353,15 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
        "tracepoint/syscalls/sys_enter_renameat2", config, true},
       {skel->progs.tracepoint__sched__sched_process_exec,
        &skel->links.tracepoint__sched__sched_process_exec, "tracepoint/sched/sched_process_exec",
-       true, false},
+       !fast, false},
       {skel->progs.tracepoint__syscalls__sys_exit_connect,
        &skel->links.tracepoint__syscalls__sys_exit_connect, "tracepoint/syscalls/sys_exit_connect",
        true, false},
       {skel->progs.tracepoint__syscalls__sys_enter_connect,
        &skel->links.tracepoint__syscalls__sys_enter_connect,
        "tracepoint/syscalls/sys_enter_connect", true, false},
+      {skel->progs.tp_btf__sched__sched_process_exec, &skel->links.tp_btf__sched__sched_process_exec,
+       "tp_btf/sched_process_exec", fast, false},
   };
   // Exit before enter: an enter without its exit would leave an in-flight
   // entry that a later call of the same thread could be mistaken for.
@@ -355,6 +380,7 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
         spdlog::debug("{} does not exist on this kernel; skipped", a.point);
         continue;
       }
+      hooks_failed = fast;
       return Error{std::string("attaching ") + a.point + " failed: " + errno_text(err) +
                        (err == ENOENT ? " (the kernel lacks this tracepoint; is "
                                         "CONFIG_FTRACE_SYSCALLS set?)"

@@ -194,6 +194,22 @@ TEST(Cli, PinPath) {
   EXPECT_NE(message.find("'kernel.pin_path': must be a string"), std::string::npos) << message;
 }
 
+TEST(Cli, Hooks) {
+  EXPECT_FALSE(parse_ok({"run"}).config.tracepoints_only);
+  EXPECT_TRUE(parse_ok({"run", "--hooks", "tracepoints"}).config.tracepoints_only);
+  EXPECT_FALSE(parse_ok({"run", "--hooks", "auto"}).config.tracepoints_only);
+  TempFile file(R"({"kernel": {"hooks": "tracepoints"}})");
+  EXPECT_TRUE(parse_ok({"run", "--config", file.path()}).config.tracepoints_only);
+  EXPECT_FALSE(
+      parse_ok({"run", "--config", file.path(), "--hooks", "auto"}).config.tracepoints_only);
+  std::string message = parse_error({"run", "--hooks", "fentry"});
+  EXPECT_NE(message.find("--hooks 'fentry' is not allowed"), std::string::npos) << message;
+  TempFile bad(R"({"kernel": {"hooks": "kprobe"}})");
+  message = parse_error({"run", "--config", bad.path()});
+  EXPECT_NE(message.find("'kernel.hooks': \"kprobe\" is not allowed"), std::string::npos)
+      << message;
+}
+
 TEST(Cli, KubeletSourceDefaults) {
   CliRequest r = parse_ok({"run"});
   EXPECT_EQ(r.config.kubernetes.source, KubernetesSource::api_server);
