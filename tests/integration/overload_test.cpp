@@ -438,9 +438,9 @@ TEST(Overload, EveryEventIsWrittenOrCountedWhenStdoutFallsBehind) {
 }
 
 // Left to catch up before it stops, with syslog forwarding to a real
-// rsyslogd over TCP as a second output: each output's records plus its gap
-// records make up the storm, and the drop counters carry the same numbers
-// as the gap records, series by series.
+// rsyslogd over TCP as a second output whose queue (16 messages) overflows:
+// each output's records plus its gap records make up the storm, and the
+// drop counters carry the same numbers as the gap records, series by series.
 TEST(Overload, DropCountersMatchTheGapRecordsOfEveryOutput) {
   RsyslogPeerOptions peer_options;
   peer_options.udp = false; // a datagram the collector misses is lost unseen
@@ -450,7 +450,8 @@ TEST(Overload, DropCountersMatchTheGapRecordsOfEveryOutput) {
   AcceptingListener listener(socket_path);
   const int port = free_port();
   const int64_t agent_started_ns = unix_now_ns();
-  Agent agent(agent_flags(only_socket_config(dir, socket_path), port, {"--syslog", peer.tcp_url()}),
+  Agent agent(agent_flags(only_socket_config(dir, socket_path), port,
+                          {"--syslog", peer.tcp_url(), "--syslog-queue-size", "16"}),
               /*default_output_flags=*/false);
 
   Storm storm = connect_storm(socket_path);
@@ -496,6 +497,8 @@ TEST(Overload, DropCountersMatchTheGapRecordsOfEveryOutput) {
   EXPECT_EQ(on_syslog.events + on_syslog.gap_dropped, kGenerated)
       << on_syslog.events << " forwarded + gap records " << describe(on_syslog.gap_reasons);
   EXPECT_GT(count_of(on_syslog.gap_reasons, "kernel/ring_buffer_full"), 0u);
+  EXPECT_GT(count_of(on_syslog.gap_reasons, "syslog/queue_full"), 0u)
+      << describe(on_syslog.gap_reasons);
   expect_gap_ranges(on_syslog, agent_started_ns, agent_stopped_ns, storm);
 
   // Per output, the equation over the counters alone.
