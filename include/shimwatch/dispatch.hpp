@@ -33,7 +33,7 @@ using Record = std::variant<Event, Gap>;
 
 int64_t record_time_ns(const Record &record);
 
-// Records one reader lost because the queue was full while it lagged.
+// Events one reader lost because the queue was full while it lagged.
 struct QueueLoss {
   uint64_t count = 0;
   int64_t first_ns = 0; // event times of the lost records
@@ -53,7 +53,10 @@ public:
 
   struct Batch {
     std::vector<std::shared_ptr<const Record>> records;
-    QueueLoss lost;      // lost by this reader since its last batch
+    QueueLoss lost; // events lost by this reader since its last batch
+    // Gap records it skipped, merged by stage and destination: the losses
+    // they report are still to be written, not lost events of this queue.
+    std::vector<Gap> skipped_gaps;
     bool closed = false; // closed and everything read: the last batch
   };
   // Up to max records after the reader's cursor, waiting up to wait for the
@@ -65,7 +68,7 @@ public:
 
   size_t size() const;
   uint64_t pushed() const;
-  // Records reader has lost so far, reported in a batch or not.
+  // Events reader has lost so far, reported in a batch or not.
   uint64_t lost_total(size_t reader) const;
 
 private:
@@ -73,6 +76,7 @@ private:
     uint64_t cursor = 0; // sequence number of the next record to read
     QueueLoss lost;
     uint64_t lost_total = 0;
+    std::vector<Gap> skipped_gaps;
   };
   void trim(); // with mutex_ held: drops records every reader has read
 

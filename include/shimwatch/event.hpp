@@ -214,6 +214,18 @@ struct Gap {
       total += n;
     return total;
   }
+  // Same stage and destination: one record can report both.
+  bool same_place(const Gap &other) const {
+    return stage == other.stage && destination == other.destination;
+  }
+  // Adds other's counts and widens the span to cover both. A gap record
+  // that cannot be written must not lose the losses it reports: they are
+  // merged into one still to be written.
+  void merge(const Gap &other);
 };
+
+// Merges gap into the entry of gaps with the same place, or appends it: at
+// most one entry per stage and destination, however many gaps come.
+void merge_into(std::vector<Gap> &gaps, const Gap &gap);
 
 } // namespace shimwatch

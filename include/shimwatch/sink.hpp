@@ -84,13 +84,13 @@ public:
   void write_gap(const Gap &gap) override;
   void flush() override;
   uint64_t errors() const override { return errors_; } // failed flushes
-  uint64_t lost_records() const { return lost_; }      // records in them
+  uint64_t lost_records() const { return lost_; }      // events in them
   std::vector<std::pair<std::string, uint64_t>> drops() const override {
     return {{"write_failed", lost_}};
   }
 
 private:
-  void put(const std::string &line);
+  void put(const std::string &line, bool is_event);
 
   FILE *stream_;
   int fd_;
@@ -101,7 +101,7 @@ private:
   bool header_written_ = false;
   bool failing_ = false;
   std::string pending_;
-  uint64_t pending_records_ = 0;
+  std::vector<bool> pending_is_event_; // per line in pending_
   std::atomic<uint64_t> errors_{0};
   std::atomic<uint64_t> lost_{0};
 };
@@ -135,7 +135,7 @@ public:
   void reopen() override;
 
   uint64_t errors() const override { return errors_; } // failed writes/opens
-  uint64_t lost_records() const { return lost_; }      // records in failed writes
+  uint64_t lost_records() const { return lost_; }      // events in failed writes
   std::vector<std::pair<std::string, uint64_t>> drops() const override {
     return {{"write_failed", lost_}};
   }
@@ -147,6 +147,9 @@ private:
   Status open_fd();
   void rotate();
   void fail(const std::string &what, int err);
+  // The batch in pending_ was not written: its events are lost, its gap
+  // records kept for the next one.
+  void batch_failed();
 
   std::string path_;
   HostInfo host_;
@@ -160,6 +163,11 @@ private:
   std::atomic<uint64_t> lost_{0};
   uint64_t lost_unreported_ = 0; // lost since the last gap record
   int64_t lost_since_ns_ = 0;
+  // Gap records of other stages in pending_, and those whose write failed
+  // (merged by stage and destination): written again with the next batch,
+  // never counted as lost events, which they are not.
+  std::vector<Gap> pending_gaps_;
+  std::vector<Gap> unwritten_gaps_;
   uint64_t torn_bytes_ = 0;
   uint64_t rotations_ = 0;
 };

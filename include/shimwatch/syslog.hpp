@@ -11,10 +11,12 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "shimwatch/event.hpp"
 #include "shimwatch/result.hpp"
@@ -244,9 +246,11 @@ private:
     std::string message;
     int64_t timestamp_ns = 0;
     int attempts = 0; // sends that failed with the message not (completely) written
+    // A gap record from another stage: what it reports, should it not go out.
+    std::optional<Gap> gap;
   };
 
-  void enqueue(std::string message, int64_t timestamp_ns);
+  void enqueue(std::string message, int64_t timestamp_ns, const Gap *gap = nullptr);
   void run();
   bool step();
   bool stable() const;
@@ -271,7 +275,11 @@ private:
   std::condition_variable wake_;
   std::deque<Item> queue_; // the sender reads the front in place; only it pops
   size_t queued_bytes_ = 0;
-  SyslogGap gap_;            // drops not yet reported
+  SyslogGap gap_; // drops not yet reported
+  // Gap records of other stages that did not fit or could not be sent, merged
+  // by stage and destination: never counted as dropped events, since they
+  // are none, and sent with this sink's own gap record.
+  std::vector<Gap> unsent_gaps_;
   bool drop_warned_ = false; // one queue-full warning per drop episode
   bool link_up_ = true;      // false during an outage: its warning covers the drops
   bool stopping_ = false;

@@ -1,5 +1,7 @@
 #include "shimwatch/event.hpp"
 
+#include <algorithm>
+
 namespace shimwatch {
 
 std::string_view action_name(Action action) {
@@ -20,6 +22,38 @@ std::string_view action_name(Action action) {
     return "docker-config-write";
   }
   return "unknown";
+}
+
+void Gap::merge(const Gap &other) {
+  if (other.dropped() == 0)
+    return;
+  if (dropped() == 0) {
+    first_ns = other.first_ns;
+    last_ns = other.last_ns;
+  } else {
+    first_ns = std::min(first_ns, other.first_ns);
+    last_ns = std::max(last_ns, other.last_ns);
+  }
+  for (const auto &[reason, n] : other.reasons) {
+    auto same = std::find_if(reasons.begin(), reasons.end(),
+                             [&](const auto &entry) { return entry.first == reason; });
+    if (same != reasons.end())
+      same->second += n;
+    else
+      reasons.emplace_back(reason, n);
+  }
+  timestamp_ns = std::max(timestamp_ns, other.timestamp_ns);
+  // A sentence written for one record's count would be wrong for the sum.
+  message.clear();
+}
+
+void merge_into(std::vector<Gap> &gaps, const Gap &gap) {
+  for (Gap &existing : gaps)
+    if (existing.same_place(gap)) {
+      existing.merge(gap);
+      return;
+    }
+  gaps.push_back(gap);
 }
 
 } // namespace shimwatch

@@ -28,7 +28,7 @@ OutputQueue::OutputQueue(size_t capacity) : capacity_(std::max<size_t>(capacity,
 
 size_t OutputQueue::add_reader() {
   std::lock_guard lock(mutex_);
-  readers_.push_back(Reader{base_ + items_.size(), {}});
+  readers_.push_back(Reader{base_ + items_.size(), {}, 0, {}});
   return readers_.size() - 1;
 }
 
@@ -40,12 +40,18 @@ void OutputQueue::push(Record record) {
       return;
     items_.push_back(std::move(item));
     if (items_.size() > capacity_) {
-      // The oldest goes; whoever had not read it yet lost it.
-      int64_t when = record_time_ns(*items_.front());
+      // The oldest goes; whoever had not read it yet lost it. A gap record
+      // is no event: what it reports is kept for the reader instead.
+      const Record &oldest = *items_.front();
+      const Gap *gap = std::get_if<Gap>(&oldest);
       for (Reader &r : readers_)
         if (r.cursor == base_) {
-          r.lost.add(when);
-          ++r.lost_total;
+          if (gap) {
+            merge_into(r.skipped_gaps, *gap);
+          } else {
+            r.lost.add(record_time_ns(oldest));
+            ++r.lost_total;
+          }
           ++r.cursor;
         }
       items_.pop_front();
@@ -64,6 +70,8 @@ OutputQueue::Batch OutputQueue::next(size_t reader, size_t max, std::chrono::mil
     batch.records.push_back(items_[r.cursor++ - base_]);
   batch.lost = r.lost;
   r.lost = {};
+  batch.skipped_gaps = std::move(r.skipped_gaps);
+  r.skipped_gaps.clear();
   batch.closed = closed_ && r.cursor == base_ + items_.size();
   trim();
   return batch;
@@ -189,6 +197,8 @@ void Dispatcher::run(Output &output) {
   for (;;) {
     // A short wait so a reopen request is served without an event.
     auto batch = queue_.next(output.reader, kBatch, std::chrono::milliseconds(200));
+    for (const Gap &skipped : batch.skipped_gaps)
+      output.sink->write_gap(skipped);
     if (batch.lost.count > 0) {
       Gap gap;
       gap.stage = "queue";

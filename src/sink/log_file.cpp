@@ -91,7 +91,9 @@ void LogFile::write(const Event &event) {
 }
 
 void LogFile::write_gap(const Gap &gap) {
-  write_line(encode_gap_json(gap, host_));
+  pending_ += encode_gap_json(gap, host_);
+  pending_ += '\n';
+  pending_gaps_.push_back(gap);
 }
 
 void LogFile::write_line(const std::string &json_line) {
@@ -120,16 +122,23 @@ void LogFile::rotate() {
     fail("reopening after rotation failed", st.error().errno_value);
 }
 
+void LogFile::batch_failed() {
+  lost_ += pending_records_;
+  lost_unreported_ += pending_records_;
+  for (const Gap &gap : pending_gaps_)
+    merge_into(unwritten_gaps_, gap);
+  pending_.clear();
+  pending_records_ = 0;
+  pending_gaps_.clear();
+}
+
 void LogFile::flush() {
   if (pending_.empty())
     return;
   if (fd_ < 0) {
     if (auto st = open_fd(); !st) {
       fail("opening failed", st.error().errno_value);
-      lost_ += pending_records_;
-      lost_unreported_ += pending_records_;
-      pending_.clear();
-      pending_records_ = 0;
+      batch_failed();
       return;
     }
   }
@@ -146,6 +155,14 @@ void LogFile::flush() {
     gap.destination = path_;
     pending_.insert(0, encode_gap_json(gap, host_) + "\n");
   }
+  // Other stages' gap records lost with an earlier batch lead too, and go
+  // back to pending_gaps_ so that a failure keeps them once, not twice.
+  for (auto it = unwritten_gaps_.rbegin(); it != unwritten_gaps_.rend(); ++it) {
+    it->timestamp_ns = unix_now_ns();
+    pending_.insert(0, encode_gap_json(*it, host_) + "\n");
+    pending_gaps_.insert(pending_gaps_.begin(), *it);
+  }
+  unwritten_gaps_.clear();
   // The real end, not the remembered size: the file may have been truncated
   // under us (logrotate copytruncate).
   off_t end = lseek(fd_, 0, SEEK_END);
@@ -167,11 +184,12 @@ void LogFile::flush() {
         err = errno;
     }
     fail("writing failed", err);
-    lost_ += pending_records_;
-    lost_unreported_ += pending_records_;
+    batch_failed();
+    return;
   }
   pending_.clear();
   pending_records_ = 0;
+  pending_gaps_.clear();
 }
 
 void LogFile::reopen() {

@@ -37,34 +37,34 @@ Result<std::unique_ptr<StreamSink>> StreamSink::open_file(const std::string &pat
   return sink;
 }
 
-void StreamSink::put(const std::string &line) {
+void StreamSink::put(const std::string &line, bool is_event) {
   pending_ += line;
   pending_ += '\n';
-  ++pending_records_;
+  pending_is_event_.push_back(is_event);
 }
 
 void StreamSink::write(const Event &event) {
   if (format_ == OutputFormat::text) {
     if (!header_written_) {
-      put(text_header());
+      put(text_header(), false);
       header_written_ = true;
     }
-    put(encode_text(event));
+    put(encode_text(event), true);
     return;
   }
-  put(encode_json(event, host_));
+  put(encode_json(event, host_), true);
 }
 
 void StreamSink::write_gap(const Gap &gap) {
   if (format_ == OutputFormat::text) {
     if (!header_written_) {
-      put(text_header());
+      put(text_header(), false);
       header_written_ = true;
     }
-    put(encode_gap_text(gap));
+    put(encode_gap_text(gap), false);
     return;
   }
-  put(encode_gap_json(gap, host_));
+  put(encode_gap_json(gap, host_), false);
 }
 
 void StreamSink::flush() {
@@ -90,11 +90,13 @@ void StreamSink::flush() {
   if (err != 0) {
     ++errors_;
     // Records already written whole stay; a record cut in the middle is
-    // finished with a newline so the next one starts on its own line.
-    uint64_t written = 0;
+    // finished with a newline so the next one starts on its own line. Only
+    // events count as lost: a header or a gap record is none.
+    size_t written = 0;
     for (size_t i = 0; i < done; ++i)
       written += pending_[i] == '\n';
-    lost_ += pending_records_ - written;
+    for (size_t i = written; i < pending_is_event_.size(); ++i)
+      lost_ += pending_is_event_[i];
     if (done > 0 && pending_[done - 1] != '\n')
       (void)!::write(fd_, "\n", 1);
     if (!failing_)
@@ -106,7 +108,7 @@ void StreamSink::flush() {
     failing_ = false;
   }
   pending_.clear();
-  pending_records_ = 0;
+  pending_is_event_.clear();
 }
 
 } // namespace shimwatch

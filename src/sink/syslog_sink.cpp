@@ -40,7 +40,10 @@
 // earliest and latest event timestamp); once the link works, one gap record
 // goes out before the next queued message, and at most one per gap_interval
 // while drops go on, so a collector that is merely slow does not get a gap
-// record between every two events.
+// record between every two events. A gap record of another stage (the
+// kernel's, the agent's queue) that does not fit or cannot be sent is no
+// dropped event: its counts are kept and go out with the next gap record,
+// so the losses it reports are never lost themselves.
 #include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
@@ -694,7 +697,7 @@ void SyslogSink::write(const Event &event) {
 void SyslogSink::write_gap(const Gap &gap) {
   enqueue(syslog_record_message(encode_gap_json(gap, host_), host_, options_.facility, procid_,
                                 gap.timestamp_ns),
-          gap.timestamp_ns);
+          gap.timestamp_ns, &gap);
 }
 
 uint64_t SyslogSink::errors() const {
@@ -707,10 +710,15 @@ std::vector<std::pair<std::string, uint64_t>> SyslogSink::drops() const {
           {"at_stop", dropped_at_stop_}};
 }
 
-void SyslogSink::enqueue(std::string message, int64_t timestamp_ns) {
+void SyslogSink::enqueue(std::string message, int64_t timestamp_ns, const Gap *gap) {
   bool warn = false;
   {
     std::lock_guard lock(mutex_);
+    if (gap && (stopping_ || queue_.size() >= options_.queue_capacity ||
+                queued_bytes_ + message.size() > options_.queue_max_bytes)) {
+      merge_into(unsent_gaps_, *gap);
+      return;
+    }
     if (stopping_) {
       dropped_at_stop_++;
       return;
@@ -725,7 +733,8 @@ void SyslogSink::enqueue(std::string message, int64_t timestamp_ns) {
       drop_warned_ = true;
     } else {
       queued_bytes_ += message.size();
-      queue_.push_back(Item{std::move(message), timestamp_ns, 0});
+      queue_.push_back(
+          Item{std::move(message), timestamp_ns, 0, gap ? std::optional<Gap>(*gap) : std::nullopt});
     }
   }
   if (warn)
@@ -754,19 +763,32 @@ void SyslogSink::stop(std::chrono::milliseconds drain) {
     thread_.join();
   size_t left = 0;
   SyslogGap gap;
+  std::vector<Gap> unsent;
   {
     std::lock_guard lock(mutex_);
-    left = queue_.size();
+    for (const Item &item : queue_)
+      if (item.gap)
+        merge_into(unsent_gaps_, *item.gap);
+      else
+        ++left;
     queue_.clear();
     queued_bytes_ = 0;
     gap = gap_;
     gap_ = {};
+    unsent = unsent_gaps_;
+    unsent_gaps_.clear();
   }
   dropped_at_stop_ += left;
-  if (left > 0 || gap.dropped() > 0)
-    spdlog::warn("syslog: stopping with {} events not sent to {}{}", left, destination_,
+  uint64_t unsent_losses = 0;
+  for (const Gap &g : unsent)
+    unsent_losses += g.dropped();
+  if (left > 0 || gap.dropped() > 0 || unsent_losses > 0)
+    spdlog::warn("syslog: stopping with {} events not sent to {}{}{}", left, destination_,
                  gap.dropped() > 0 ? " and " + std::to_string(gap.dropped()) +
                                          " dropped events not reported in a gap record"
+                                   : "",
+                 unsent_losses > 0 ? "; gap records for " + std::to_string(unsent_losses) +
+                                         " events lost elsewhere were not sent either"
                                    : "");
 }
 
@@ -787,7 +809,7 @@ SyslogStats SyslogSink::stats() const {
 }
 
 bool SyslogSink::gap_due(Clock::time_point now) const {
-  if (gap_.dropped() == 0)
+  if (gap_.dropped() == 0 && unsent_gaps_.empty())
     return false;
   return stopping_ || !gap_sent_once_ || now >= last_gap_ + options_.gap_interval;
 }
@@ -801,8 +823,8 @@ bool SyslogSink::wait_for_work() {
     if (!queue_.empty() || gap_due(now))
       return true;
     if (stopping_)
-      return false;         // drained
-    if (gap_.dropped() > 0) // a gap waits for its interval
+      return false;                                  // drained
+    if (gap_.dropped() > 0 || !unsent_gaps_.empty()) // a gap waits for its interval
       wake_.wait_until(lock, last_gap_ + options_.gap_interval);
     else
       wake_.wait(lock);
@@ -864,10 +886,14 @@ void SyslogSink::note_success(bool stable) {
 void SyslogSink::drop_front() {
   std::lock_guard lock(mutex_);
   const Item &item = queue_.front();
-  gap_.add(item.timestamp_ns, false);
+  if (item.gap) {
+    merge_into(unsent_gaps_, *item.gap);
+  } else {
+    gap_.add(item.timestamp_ns, false);
+    dropped_send_failed_++;
+  }
   queued_bytes_ -= item.message.size();
   queue_.pop_front();
-  dropped_send_failed_++;
 }
 
 void SyslogSink::close_connection(bool graceful) {
@@ -963,14 +989,39 @@ bool SyslogSink::step() {
   }
 
   SyslogDeadline send_deadline(Clock::now() + options_.send_timeout, &stop_by_);
+  std::optional<Gap> carried;
   std::optional<SyslogGap> gap;
   {
     std::lock_guard lock(mutex_);
     if (gap_due(Clock::now())) {
-      gap = gap_;
-      gap_ = {};
-      drop_warned_ = false; // the episode is reported; the next one warns again
+      if (!unsent_gaps_.empty()) { // the other stages' first, one per step
+        carried = unsent_gaps_.front();
+        unsent_gaps_.erase(unsent_gaps_.begin());
+      } else {
+        gap = gap_;
+        gap_ = {};
+        drop_warned_ = false; // the episode is reported; the next one warns again
+      }
     }
+  }
+  if (carried) {
+    carried->timestamp_ns = unix_now_ns();
+    auto result =
+        connection_->send(syslog_record_message(encode_gap_json(*carried, host_), host_,
+                                                options_.facility, procid_, carried->timestamp_ns),
+                          send_deadline);
+    if (result.outcome == SyslogConnection::Outcome::failed) {
+      {
+        std::lock_guard lock(mutex_);
+        merge_into(unsent_gaps_, *carried); // tried again with the next one
+      }
+      connection_broke(result.error, stable());
+      return true;
+    }
+    gaps_sent_++;
+    carried_ = true;
+    note_success(stable());
+    return true;
   }
   if (gap) {
     auto result = connection_->send(
@@ -1006,9 +1057,9 @@ bool SyslogSink::step() {
   switch (result.outcome) {
   case SyslogConnection::Outcome::sent: {
     std::lock_guard lock(mutex_);
+    (item->gap ? gaps_sent_ : sent_)++;
     queued_bytes_ -= item->message.size();
     queue_.pop_front();
-    sent_++;
     carried_ = true;
     break;
   }

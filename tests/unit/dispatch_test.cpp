@@ -355,20 +355,56 @@ TEST(OutputQueue, CapacityZeroMeansOne) {
   EXPECT_EQ(ids(batch), (std::vector<int>{2}));
 }
 
-TEST(OutputQueue, LostGapRecordsCountWithTheirOwnTime) {
+// A gap record the reader skipped is no lost event: the losses it reports
+// come back with the next batch (so the output still writes them), merged
+// with the other skipped ones of the same stage and destination.
+TEST(OutputQueue, SkippedGapRecordsComeBackMergedNotAsLostEvents) {
   OutputQueue q(1);
   size_t a = q.add_reader();
-  Gap gap;
-  gap.stage = "kernel";
-  gap.reasons = {{"ring_buffer_full", 3}};
-  gap.timestamp_ns = ts(50);
-  q.push(gap);
+  Gap kernel;
+  kernel.stage = "kernel";
+  kernel.reasons = {{"ring_buffer_full", 3}};
+  kernel.first_ns = ts(40);
+  kernel.last_ns = ts(50);
+  kernel.timestamp_ns = ts(50);
+  kernel.message = "3 events were lost";
+  Gap later = kernel;
+  later.reasons = {{"ring_buffer_full", 4}, {"pending_table_full", 1}};
+  later.first_ns = ts(50);
+  later.last_ns = ts(70);
+  later.timestamp_ns = ts(70);
+  Gap other_output;
+  other_output.stage = "queue";
+  other_output.destination = "syslog";
+  other_output.reasons = {{"output_behind", 9}};
+  other_output.first_ns = other_output.last_ns = other_output.timestamp_ns = ts(55);
+  q.push(kernel);
   q.push(ev(60));
+  q.push(other_output);
+  q.push(later);
+  q.push(ev(80));
   auto batch = q.next(a, 10, 0ms);
-  EXPECT_EQ(batch.lost.count, 1u);
-  EXPECT_EQ(batch.lost.first_ns, ts(50));
-  EXPECT_EQ(batch.lost.last_ns, ts(50));
-  EXPECT_EQ(ids(batch), (std::vector<int>{60}));
+  EXPECT_EQ(batch.lost.count, 1u) << "only event 60 was lost";
+  EXPECT_EQ(batch.lost.first_ns, ts(60));
+  EXPECT_EQ(batch.lost.last_ns, ts(60));
+  EXPECT_EQ(q.lost_total(a), 1u);
+  EXPECT_EQ(ids(batch), (std::vector<int>{80}));
+  ASSERT_EQ(batch.skipped_gaps.size(), 2u);
+  const Gap &merged = batch.skipped_gaps[0];
+  EXPECT_EQ(merged.stage, "kernel");
+  EXPECT_EQ(merged.dropped(), 8u);
+  EXPECT_EQ(merged.reasons, (std::vector<std::pair<std::string, uint64_t>>{
+                                {"ring_buffer_full", 7}, {"pending_table_full", 1}}));
+  EXPECT_EQ(merged.first_ns, ts(40));
+  EXPECT_EQ(merged.last_ns, ts(70));
+  EXPECT_EQ(merged.timestamp_ns, ts(70));
+  EXPECT_TRUE(merged.message.empty()) << "its sentence was for 3 events, not 8";
+  EXPECT_EQ(batch.skipped_gaps[1].destination, "syslog");
+  EXPECT_EQ(batch.skipped_gaps[1].dropped(), 9u);
+
+  // Reported once.
+  q.push(ev(90));
+  EXPECT_TRUE(q.next(a, 10, 0ms).skipped_gaps.empty());
 }
 
 TEST(OutputQueue, ConcurrentProducerAndReadersSeeOrderAndAccountForEveryRecord) {
@@ -635,6 +671,38 @@ TEST(Dispatcher, AStuckOutputStallsNeitherPushNorTheOtherOutputAndGetsAGapRecord
   EXPECT_LE(gap.timestamp_ns, after);
   EXPECT_TRUE(gap.message.empty()) << "the encoders make it from the counts";
   EXPECT_EQ(event_ids(got), (std::vector<int>{1, 8, 9, 10, 11}));
+}
+
+// A kernel gap record pushed while an output was stuck still reaches it,
+// ahead of the queue's own gap record, which counts only the events.
+TEST(Dispatcher, AGapRecordTheQueueDroppedForAStuckOutputIsStillWritten) {
+  RecordingSink stuck(/*hold=*/true);
+  Dispatcher d(2, nullptr);
+  d.add("stuck", stuck);
+  d.start();
+  d.push(ev(1));
+  ASSERT_TRUE(stuck.wait_for([](RecordingSink &s) { return s.holding_; }));
+  Gap kernel;
+  kernel.stage = "kernel";
+  kernel.reasons = {{"ring_buffer_full", 500}};
+  kernel.first_ns = ts(2);
+  kernel.last_ns = kernel.timestamp_ns = ts(3);
+  d.push(kernel);
+  for (int i = 4; i <= 7; ++i)
+    d.push(ev(i));
+  stuck.release();
+  d.stop();
+
+  auto got = stuck.records();
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(id_of(got[0]), 1);
+  ASSERT_TRUE(std::holds_alternative<Gap>(got[1]));
+  EXPECT_EQ(std::get<Gap>(got[1]).stage, "kernel");
+  EXPECT_EQ(std::get<Gap>(got[1]).dropped(), 500u);
+  ASSERT_TRUE(std::holds_alternative<Gap>(got[2]));
+  EXPECT_EQ(std::get<Gap>(got[2]).stage, "queue");
+  EXPECT_EQ(std::get<Gap>(got[2]).dropped(), 2u) << "events 4 and 5; the gap record is no event";
+  EXPECT_EQ(event_ids(got), (std::vector<int>{1, 6, 7}));
 }
 
 TEST(Dispatcher, PushNeverBlocksWhenTheOnlyOutputIsStuck) {

@@ -235,6 +235,56 @@ TEST_F(LogFileGapTest, GapRecordsFromOtherStagesAreWrittenAsLines) {
   EXPECT_EQ(file.drops(), (std::vector<std::pair<std::string, uint64_t>>{{"write_failed", 0}}));
 }
 
+// A gap record of another stage in a batch that failed is no lost event:
+// it leads the next batch that is written, merged with any other one of the
+// same stage and destination, next to the log file's own gap record.
+TEST_F(LogFileGapTest, AnotherStagesGapRecordInAFailedBatchIsWrittenLater) {
+  std::filesystem::create_symlink("/dev/full", path_);
+  auto opened = LogFile::open(path_, HostInfo{"node"});
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  LogFile &file = **opened;
+  Gap kernel;
+  kernel.stage = "kernel";
+  kernel.reasons = {{"ring_buffer_full", 500}};
+  kernel.first_ns = 1'700'000'000'000'000'000;
+  kernel.last_ns = kernel.timestamp_ns = kernel.first_ns + 1'000'000'000;
+  kernel.message = "500 events were lost before reaching any output";
+  file.write(event(1));
+  file.write_gap(kernel);
+  file.flush();
+  Gap later = kernel;
+  later.reasons = {{"ring_buffer_full", 20}};
+  later.first_ns = kernel.last_ns;
+  later.last_ns = later.timestamp_ns = kernel.last_ns + 1'000'000'000;
+  file.write_gap(later);
+  file.flush();
+  EXPECT_EQ(file.lost_records(), 1u) << "event 1 only";
+
+  std::filesystem::remove(path_);
+  file.reopen();
+  file.write(event(2));
+  file.flush();
+  auto all = records(path_);
+  ASSERT_EQ(all.size(), 3u);
+  ASSERT_TRUE(is_gap(all[0])) << all[0].dump();
+  EXPECT_EQ(all[0]["shimwatch"]["gap"]["stage"], "kernel");
+  EXPECT_EQ(all[0]["shimwatch"]["gap"]["ring_buffer_full"], 520);
+  EXPECT_EQ(all[0]["shimwatch"]["gap"]["dropped"], 520);
+  EXPECT_EQ(all[0]["shimwatch"]["gap"]["first"], format_timestamp(kernel.first_ns));
+  EXPECT_EQ(all[0]["shimwatch"]["gap"]["last"], format_timestamp(later.last_ns));
+  ASSERT_TRUE(is_gap(all[1])) << all[1].dump();
+  EXPECT_EQ(all[1]["shimwatch"]["gap"]["stage"], "log_file");
+  EXPECT_EQ(all[1]["shimwatch"]["gap"]["write_failed"], 1);
+  EXPECT_EQ(all[2]["process"]["pid"], 2);
+
+  // Written once.
+  file.write(event(3));
+  file.flush();
+  all = records(path_);
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[3]["process"]["pid"], 3);
+}
+
 TEST_F(LogFileGapTest, NothingLostNoGapRecord) {
   auto opened = LogFile::open(path_, HostInfo{"node"});
   ASSERT_TRUE(opened.ok());

@@ -421,6 +421,72 @@ TEST(SyslogSink, AMessageThatFailsTwiceIsDroppedAndReportedInAGapRecord) {
   EXPECT_EQ(sink.stats().dropped_send_failed, 1u);
 }
 
+Gap kernel_gap(uint64_t lost, int first, int last) {
+  Gap g;
+  g.stage = "kernel";
+  g.reasons = {{"ring_buffer_full", lost}};
+  g.first_ns = make_event(first).timestamp_ns;
+  g.last_ns = g.timestamp_ns = make_event(last).timestamp_ns;
+  g.message = std::to_string(lost) + " events were lost before reaching any output";
+  return g;
+}
+
+// A gap record of another stage that finds the queue full is no dropped
+// event: the losses it reports go out, merged, with the next gap record.
+TEST(SyslogSink, AnotherStagesGapRecordThatDoesNotFitStillGoesOut) {
+  FakeCollector c;
+  c.accept = false;
+  SyslogSink sink(fast_options(3), kHost, c.connector());
+  for (int i = 0; i < 3; ++i)
+    sink.write(make_event(i));
+  sink.write_gap(kernel_gap(500, 3, 4));
+  sink.write(make_event(5));
+  sink.write_gap(kernel_gap(20, 6, 7));
+  EXPECT_EQ(sink.stats().dropped_queue_full, 1u) << "event 5 only";
+
+  c.set([](FakeCollector &f) { f.accept = true; });
+  ASSERT_TRUE(eventually([&] { return c.count() == 5; }));
+  auto got = c.messages();
+  ASSERT_TRUE(is_gap(got[0])) << got[0];
+  auto carried = gap_json(got[0]);
+  EXPECT_EQ(carried["shimwatch"]["gap"]["stage"], "kernel");
+  EXPECT_EQ(carried["shimwatch"]["gap"]["dropped"], 520);
+  EXPECT_EQ(carried["shimwatch"]["gap"]["ring_buffer_full"], 520);
+  EXPECT_EQ(carried["shimwatch"]["gap"]["first"], format_timestamp(make_event(3).timestamp_ns));
+  EXPECT_EQ(carried["shimwatch"]["gap"]["last"], format_timestamp(make_event(7).timestamp_ns));
+  ASSERT_TRUE(is_gap(got[1])) << got[1];
+  auto own = gap_json(got[1]);
+  EXPECT_EQ(own["shimwatch"]["gap"]["stage"], "syslog");
+  EXPECT_EQ(own["shimwatch"]["gap"]["dropped"], 1);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(got[static_cast<size_t>(i) + 2], expected(i));
+  sink.stop(1s);
+  auto s = sink.stats();
+  EXPECT_EQ(s.sent, 3u) << "events only";
+  EXPECT_EQ(s.gaps_sent, 2u);
+  EXPECT_EQ(s.dropped_queue_full + s.dropped_send_failed + s.dropped_at_stop, 1u);
+}
+
+// Nor is a queued gap record that fails twice: it is sent again later, and
+// not counted as an event that failed.
+TEST(SyslogSink, AnotherStagesGapRecordThatFailsTwiceIsSentLater) {
+  FakeCollector c;
+  SyslogSink sink(fast_options(), kHost, c.connector());
+  sink.write(make_event(0));
+  ASSERT_TRUE(eventually([&] { return c.count() == 1; }));
+  c.set([](FakeCollector &f) { f.fail_sends = 2; });
+  sink.write_gap(kernel_gap(42, 1, 2));
+  sink.write(make_event(3));
+  ASSERT_TRUE(eventually([&] { return c.count() == 3; }));
+  auto got = c.messages();
+  EXPECT_EQ(got[0], expected(0));
+  ASSERT_TRUE(is_gap(got[1])) << got[1];
+  EXPECT_EQ(gap_json(got[1])["shimwatch"]["gap"]["stage"], "kernel");
+  EXPECT_EQ(gap_json(got[1])["shimwatch"]["gap"]["dropped"], 42);
+  EXPECT_EQ(got[2], expected(3));
+  EXPECT_EQ(sink.stats().dropped_send_failed, 0u);
+}
+
 TEST(SyslogSink, ARejectedMessageIsDroppedAndTheConnectionKept) {
   FakeCollector c;
   c.reject_larger_than = expected(0).size() + 100;
