@@ -46,6 +46,7 @@ int run_cleanup(const shimwatch::CliRequest &request) {
                          "DIR or the config that the agent ran with\n");
     return exit_usage;
   }
+  const bool in_use = shimwatch::pinned_state(path).in_use;
   auto removed = shimwatch::remove_pinned_state(path);
   if (!removed) {
     std::fprintf(stderr, "shimwatch cleanup: %s\n", removed.error().message.c_str());
@@ -60,6 +61,9 @@ int run_cleanup(const shimwatch::CliRequest &request) {
     links += p.find("/links/") != std::string::npos;
   std::printf("removed %s: %zu links (the probes are detached) and %zu maps\n", path.c_str(), links,
               removed->size() - links);
+  if (in_use)
+    std::printf("an agent is still running with this pin path: its probes stay attached until "
+                "it stops\n");
   return 0;
 }
 

@@ -180,6 +180,7 @@ Result<std::vector<std::string>> remove_pinned_state(const std::string &pin_path
 // What is pinned under pin_path, for `shimwatch check`.
 struct PinnedStateSummary {
   bool present = false;
+  bool in_use = false; // a running agent holds it
   uint32_t generation = 0;
   uint32_t abi = 0;
   size_t links = 0;

@@ -108,6 +108,7 @@ CheckResult check_pinning(const Config &config) {
           "probes pinned under " + config.pin_path + ": generation " +
               std::to_string(pinned.generation) + ", " + std::to_string(pinned.links) +
               " links attached, record layout " + std::to_string(pinned.abi) +
+              (pinned.in_use ? ", in use by a running agent" : ", no agent running") +
               " (`shimwatch cleanup` removes them)",
           ""};
 }

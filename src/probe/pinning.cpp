@@ -4,6 +4,9 @@
 #include <cerrno>
 #include <cstring>
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <thread>
 #include <filesystem>
 #include <linux/magic.h>
 #include <spdlog/spdlog.h>
@@ -93,7 +96,7 @@ Status make_dir(const std::string &path) {
 
 } // namespace
 
-Result<Previous> inspect(const std::string &dir, bpf_object *object) {
+Result<int> lock(const std::string &dir, std::chrono::milliseconds wait) {
   const std::string parent = std::filesystem::path(dir).parent_path().string();
   struct statfs fs {};
   if (statfs(parent.c_str(), &fs) != 0 || fs.f_type != BPF_FS_MAGIC)
@@ -105,7 +108,31 @@ Result<Previous> inspect(const std::string &dir, bpf_object *object) {
     return made.error();
   if (auto made = make_dir(links_dir(dir)); !made)
     return made.error();
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return Error{"opening " + dir + " failed: " + errno_text(errno), errno};
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  bool told = false;
+  while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK || std::chrono::steady_clock::now() >= deadline) {
+      int err = errno;
+      close(fd);
+      return Error{"another shimwatch agent runs with --pin-path " + dir +
+                       " (it holds the lock on it): stop it, or give this one another "
+                       "--pin-path, or --no-pin",
+                   err == EWOULDBLOCK ? EBUSY : err};
+    }
+    if (!told) {
+      spdlog::info("waiting up to {} s for the agent that holds {} to stop",
+                   std::chrono::duration_cast<std::chrono::seconds>(wait).count(), dir);
+      told = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return fd;
+}
 
+Result<Previous> inspect(const std::string &dir, bpf_object *object) {
   Previous previous;
   bpf_map *map;
   bpf_object__for_each_map(map, object) {
@@ -238,6 +265,10 @@ Summary summarize(const std::string &dir) {
   if (!read_state(dir, state))
     return summary;
   summary.present = true;
+  if (int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {
+    summary.in_use = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd);
+  }
   summary.generation = state.generation;
   summary.abi = state.abi;
   summary.links = entries(links_dir(dir)).size();

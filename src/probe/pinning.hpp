@@ -3,6 +3,7 @@
 #pragma once
 
 #include <bpf/libbpf.h>
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -18,9 +19,14 @@ struct Previous {
   uint32_t generation = 0; // the generation that records now
 };
 
-// Creates dir (on a bpffs) if needed and compares what is pinned there with
-// the object's maps (sizes set, not loaded yet): the same ABI version and
-// every map of the same type and sizes.
+// Creates dir (on a bpffs) if needed and takes an exclusive lock on it for
+// this agent's life: two agents reading one ring buffer would each lose what
+// the other consumed. A holder (a predecessor still draining) is waited for
+// up to wait. Returns the descriptor that holds the lock.
+Result<int> lock(const std::string &dir, std::chrono::milliseconds wait);
+
+// Compares what is pinned under dir with the object's maps (sizes set, not
+// loaded yet): the same ABI version and every map of the same type and sizes.
 Result<Previous> inspect(const std::string &dir, bpf_object *object);
 
 // Points the object's shared maps at their pin paths (libbpf reuses what is
@@ -48,6 +54,7 @@ Result<std::vector<std::string>> remove_all(const std::string &dir);
 // The pinned state's generation and link count, for `shimwatch check`.
 struct Summary {
   bool present = false;
+  bool in_use = false; // an agent holds the lock on it
   uint32_t generation = 0;
   uint32_t abi = 0;
   size_t links = 0;

@@ -137,7 +137,17 @@ private:
 
 } // namespace
 
+// The lock on the pin directory, released last (declared first).
+struct PinLock {
+  ~PinLock() {
+    if (fd >= 0)
+      close(fd);
+  }
+  int fd = -1;
+};
+
 struct Probe::State {
+  PinLock pin_lock; // held while this agent uses its pin directory
   Skeleton skeleton;
   RingBuffer ring_buffer;
   RecordHandler handler;
@@ -221,6 +231,10 @@ Result<std::unique_ptr<Probe>> Probe::start_with(const ProbeOptions &options, Re
   pinning::Previous previous;
   uint32_t generation = 0;
   if (pin) {
+    auto locked = pinning::lock(options.pin_path, std::chrono::seconds(15));
+    if (!locked)
+      return locked.error();
+    state->pin_lock.fd = *locked;
     auto inspected = pinning::inspect(options.pin_path, skel->obj);
     if (!inspected)
       return inspected.error();
@@ -360,8 +374,8 @@ Result<std::unique_ptr<Probe>> Probe::start_with(const ProbeOptions &options, Re
       {skel->progs.tracepoint__syscalls__sys_enter_connect,
        &skel->links.tracepoint__syscalls__sys_enter_connect,
        "tracepoint/syscalls/sys_enter_connect", true, false},
-      {skel->progs.tp_btf__sched__sched_process_exec, &skel->links.tp_btf__sched__sched_process_exec,
-       "tp_btf/sched_process_exec", fast, false},
+      {skel->progs.tp_btf__sched__sched_process_exec,
+       &skel->links.tp_btf__sched__sched_process_exec, "tp_btf/sched_process_exec", fast, false},
   };
   // Exit before enter: an enter without its exit would leave an in-flight
   // entry that a later call of the same thread could be mistaken for.
@@ -529,7 +543,7 @@ Result<std::vector<std::string>> remove_pinned_state(const std::string &pin_path
 
 PinnedStateSummary pinned_state(const std::string &pin_path) {
   auto summary = pinning::summarize(pin_path);
-  return {summary.present, summary.generation, summary.abi, summary.links};
+  return {summary.present, summary.in_use, summary.generation, summary.abi, summary.links};
 }
 
 int Probe::poll(int timeout_ms) {

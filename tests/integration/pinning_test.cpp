@@ -7,6 +7,8 @@
 
 #include <csignal>
 #include <ctime>
+#include <future>
+#include <memory>
 #include <dirent.h>
 #include <string>
 #include <sys/stat.h>
@@ -289,4 +291,43 @@ TEST(Pinning, WhatTheRingBufferCouldNotHoldDuringTheOutageIsAGapRecord) {
   char killed_text[32];
   std::strftime(killed_text, sizeof(killed_text), "%Y-%m-%dT%H:%M:%S", std::gmtime(&killed));
   EXPECT_LE(first_seen.substr(0, 19), std::string(killed_text)) << gap.dump();
+}
+
+// Two agents must not read one ring buffer: a second start on the same pin
+// path waits for the first to stop (a restarted pod's predecessor may still
+// be draining), then takes over.
+TEST(Pinning, ASecondAgentOnThePinPathWaitsForTheFirstToStop) {
+  TempDir dir;
+  PinDir pin;
+  const std::string socket = dir.file("api.sock");
+  UnixListener listener(socket);
+  auto first = std::make_unique<Agent>(
+      std::vector<std::string>{"--pin-path", pin.path(), "--watch-socket", socket});
+  auto check = run_shimwatch({"check", "--pin-path", pin.path()});
+  EXPECT_NE(check.output.find("in use by a running agent"), std::string::npos) << check.output;
+
+  auto second = std::async(std::launch::async, [&] {
+    return std::make_unique<Agent>(
+        std::vector<std::string>{"--pin-path", pin.path(), "--watch-socket", socket});
+  });
+  EXPECT_EQ(second.wait_for(2s), std::future_status::timeout) << "it waits";
+  AgentOutput first_out = first->stop();
+  ASSERT_EQ(first_out.exit_code, 0) << first_out.log;
+  std::unique_ptr<Agent> successor = second.get();
+  pid_t pid = connect_to(socket);
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return read_file(successor->dir() + "/stdout").find("\"pid\":" + std::to_string(pid)) !=
+               std::string::npos;
+      },
+      10s));
+  AgentOutput out = successor->stop();
+  ASSERT_EQ(out.exit_code, 0) << out.log;
+  EXPECT_NE(out.log.find("waiting up to 15 s for the agent that holds " + pin.path()),
+            std::string::npos)
+      << out.log;
+  EXPECT_NE(out.log.find("took over from the agent before"), std::string::npos) << out.log;
+  EXPECT_EQ(connects_of(out, pid), 1u);
+  check = run_shimwatch({"check", "--pin-path", pin.path()});
+  EXPECT_NE(check.output.find("no agent running"), std::string::npos) << check.output;
 }
