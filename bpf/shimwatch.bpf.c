@@ -53,6 +53,16 @@ struct {
 
 const volatile bool watching_build_ids = false;
 
+/* The binary each CPU last found in seen_binary: an exec storm of one binary
+ * (a shell loop, a health check) skips the LRU lookup. Cleared by the agent
+ * when it asks for a binary to be sent again. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_binary_key);
+} last_seen_binary SEC(".maps");
+
 /* Docker's configuration (/etc/docker, drop-ins, /etc/default/docker), by
  * identity: CONFIG_FILE for a file, CONFIG_DIR for a directory whose whole
  * tree (CONFIG_DEPTH levels) counts. Kept current by the agent. */
@@ -551,6 +561,8 @@ static __always_inline int exec__report(void *ctx, const char *filename, bool bt
 		if (watching_exec_inodes && bpf_map_lookup_elem(&watched_exec_inode, &id)) {
 			flags |= SW_FLAG_EXEC_IDENTITY;
 		} else {
+			struct sw_binary_key *last;
+			__u32 zero = 0;
 			__u8 seen = 1;
 
 			if (!watching_build_ids)
@@ -558,8 +570,15 @@ static __always_inline int exec__report(void *ctx, const char *filename, bool bt
 			binary.ino = id.ino;
 			binary.dev = id.dev;
 			binary.size = size;
-			if (bpf_map_lookup_elem(&seen_binary, &binary))
+			last = bpf_map_lookup_elem(&last_seen_binary, &zero);
+			if (last && last->ino == binary.ino && last->dev == binary.dev &&
+			    last->size == binary.size)
 				return 0;
+			if (bpf_map_lookup_elem(&seen_binary, &binary)) {
+				if (last)
+					*last = binary;
+				return 0;
+			}
 			if (bpf_map_update_elem(&seen_binary, &binary, &seen, BPF_NOEXIST))
 				return 0; /* another CPU took it first */
 			flags |= SW_FLAG_EXEC_NEW_BINARY;

@@ -529,6 +529,14 @@ void Probe::forget_binary(const FileIdentity &identity, uint64_t size) {
   key.dev = id.dev;
   key.size = size;
   (void)bpf_map__delete_elem(state_->skeleton->maps.seen_binary, &key, sizeof(key), 0);
+  // No CPU may skip it as the binary it saw last.
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus > 0) {
+    std::vector<sw_binary_key> none(static_cast<size_t>(cpus));
+    const __u32 zero = 0;
+    (void)bpf_map__update_elem(state_->skeleton->maps.last_seen_binary, &zero, sizeof(zero),
+                               none.data(), none.size() * sizeof(sw_binary_key), BPF_ANY);
+  }
 }
 
 void Probe::detach() {
