@@ -609,8 +609,10 @@ MemoryStepTotals memory_worker(int worker, int workers, const MemoryStepPlan &pl
   return totals;
 }
 
+// on_tenth: called as each tenth of the processes has been made, with their count.
 MemoryStepTotals run_memory_step(const MemoryStepPlan &plan, const std::string &watched_socket,
-                                 const std::string &root, int workers) {
+                                 const std::string &root, int workers,
+                                 const std::function<void(uint64_t)> &on_tenth) {
   // Shared with the workers, for the progress lines only.
   void *shared = mmap(nullptr, sizeof(std::atomic<uint64_t>), PROT_READ | PROT_WRITE,
                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -654,10 +656,7 @@ MemoryStepTotals run_memory_step(const MemoryStepPlan &plan, const std::string &
     }
     const uint64_t done = progress->load(std::memory_order_relaxed);
     if (next_progress > 0 && done >= next_progress && done < plan.processes) {
-      std::fprintf(stderr, "agent_bench: memory step: %llu/%llu processes, %.0f s\n",
-                   static_cast<unsigned long long>(done),
-                   static_cast<unsigned long long>(plan.processes),
-                   static_cast<double>(monotonic_ns() - start) / 1e9);
+      on_tenth(done);
       next_progress = (done / (plan.processes / 10) + 1) * (plan.processes / 10);
     }
   }
@@ -1228,7 +1227,26 @@ std::string memory_step_rows(Agent &agent, const MemoryStepPlan &plan,
                static_cast<unsigned long long>(run.processes),
                static_cast<unsigned long long>(run.cgroups), run.rate);
   const auto step_start = Clock::now();
-  const MemoryStepTotals step = run_memory_step(run, watched_socket, bench_cgroup_root, workers);
+  // Halfway and final figures apart tell growth that levels off from growth
+  // that goes on with the number of processes.
+  ProcessMemory halfway;
+  uint64_t halfway_processes = 0;
+  auto on_tenth = [&](uint64_t done) {
+    const ProcessMemory now = process_memory(agent.pid());
+    if (halfway_processes == 0 && done >= run.processes / 2) {
+      halfway = now;
+      halfway_processes = done;
+    }
+    std::fprintf(
+        stderr,
+        "agent_bench: memory step: %llu/%llu processes, %.0f s, %llu JSON lines, "
+        "agent RSS %.1f MiB\n",
+        static_cast<unsigned long long>(done), static_cast<unsigned long long>(run.processes),
+        std::chrono::duration<double>(Clock::now() - step_start).count(),
+        static_cast<unsigned long long>(agent.lines() - lines_before), now.rss_kib / 1024.0);
+  };
+  const MemoryStepTotals step =
+      run_memory_step(run, watched_socket, bench_cgroup_root, workers, on_tenth);
   agent.wait_quiet(1.0, 300);
   const double drain_seconds = std::chrono::duration<double>(Clock::now() - step_start).count();
   const uint64_t delivered = agent.lines() - lines_before;
@@ -1277,6 +1295,13 @@ std::string memory_step_rows(Agent &agent, const MemoryStepPlan &plan,
   std::snprintf(line, sizeof line, "| events dropped over the step | %.0f",
                 delta("shimwatch_events_dropped_total"));
   rows << line << (reasons.empty() ? "" : ":" + reasons) << " |\n";
+  if (halfway_processes > 0) {
+    std::snprintf(line, sizeof line,
+                  "| RSS halfway through the step (%llu processes) | %.1f MiB (VmHWM %.1f MiB) |\n",
+                  static_cast<unsigned long long>(halfway_processes), halfway.rss_kib / 1024.0,
+                  halfway.hwm_kib / 1024.0);
+    rows << line;
+  }
   std::snprintf(line, sizeof line,
                 "| RSS after %llu short-lived processes and %llu distinct cgroups | %.1f MiB "
                 "(VmHWM %.1f MiB) |\n",
@@ -1297,7 +1322,7 @@ struct Options {
   std::string report;
   double idle_cpu_seconds = 10;
   double throughput_seconds = 5;
-  MemoryStepPlan memory{1000000, 10000, 8000};
+  MemoryStepPlan memory{1000000, 10000, 10000};
   // "agent": only the agent alone (no rounds); "memory": only the memory step.
   std::string only;
 };

@@ -15,7 +15,7 @@
 # The memory step of the agent alone: BENCH_MEMORY_PROCESSES (default 1000000)
 # short-lived processes, each making one watched connect, BENCH_MEMORY_CGROUPS
 # (default 10000) of them each in a cgroup of its own, forked at
-# BENCH_MEMORY_RATE per second (default 8000, near what the agent sustains);
+# BENCH_MEMORY_RATE per second (default 10000, what the agent sustains);
 # BENCH_MEMORY_PROCESSES=0 leaves it out. BENCH_ONLY=agent runs only the agent
 # alone (no rounds), BENCH_ONLY=memory only the memory step:
 #
@@ -55,5 +55,5 @@ auditd_flag=
 "$driver" --shimwatch "$shimwatch" --rounds "${BENCH_ROUNDS:-10}" \
   --seconds "${BENCH_SECONDS:-1}" ${BENCH_REPORT:+--report "$BENCH_REPORT"} \
   --memory-processes "${BENCH_MEMORY_PROCESSES:-1000000}" \
-  --memory-cgroups "${BENCH_MEMORY_CGROUPS:-10000}" --memory-rate "${BENCH_MEMORY_RATE:-8000}" \
+  --memory-cgroups "${BENCH_MEMORY_CGROUPS:-10000}" --memory-rate "${BENCH_MEMORY_RATE:-10000}" \
   $docker_flag $auditd_flag $only_flag
