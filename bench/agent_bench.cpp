@@ -1211,11 +1211,20 @@ std::string memory_step_rows(Agent &agent, const MemoryStepPlan &plan,
     run.cgroups = 0;
   } else {
     bench_cgroup_root = mount + "/shimwatch-agent-bench-" + std::to_string(getpid());
+    std::string failed;
     if (mkdir(bench_cgroup_root.c_str(), 0755) != 0)
-      die("mkdir " + bench_cgroup_root + ": " + errno_text(errno));
-    for (const auto &parent : cgroup_parents)
-      if (mkdir((bench_cgroup_root + "/" + parent).c_str(), 0755) != 0)
-        die("mkdir " + bench_cgroup_root + "/" + parent + ": " + errno_text(errno));
+      failed = bench_cgroup_root + ": " + errno_text(errno);
+    for (size_t i = 0; failed.empty() && i < cgroup_parents.size(); ++i)
+      if (const std::string dir = bench_cgroup_root + "/" + cgroup_parents[i];
+          mkdir(dir.c_str(), 0755) != 0)
+        failed = dir + ": " + errno_text(errno);
+    // A read-only or delegated cgroup tree costs the cgroups, not the run.
+    if (!failed.empty()) {
+      std::fprintf(stderr, "agent_bench: memory step: mkdir %s, no cgroups made\n", failed.c_str());
+      remove_cgroup_tree(bench_cgroup_root);
+      bench_cgroup_root.clear();
+      run.cgroups = 0;
+    }
   }
   agent.wait_quiet();
   const ProcessMemory before = process_memory(agent.pid());
