@@ -10,11 +10,16 @@
 // program (run_time_ns / run_cnt with kernel.bpf_stats_enabled=1), which
 // resolves costs far below the end-to-end noise. Then the agent alone:
 // matched events per second delivered to its JSON output, losses, memory and
-// idle CPU.
+// idle CPU, and its memory after many short-lived processes in many distinct
+// cgroups, each making one watched event (the memory step).
 //
 // Usage: shimwatch_agent_bench --shimwatch PATH [--rounds N] [--seconds S]
 //                              [--metrics-port P] [--no-auditd] [--no-docker]
+//                              [--memory-processes N] [--memory-cgroups N]
+//                              [--memory-rate PER_SECOND] [--only agent|memory]
 //                              [--report FILE]
+// --only agent: no rounds, only the agent alone; --only memory: only the idle
+// memory and the memory step.
 // Needs root. Prints markdown tables on stdout; progress on stderr.
 
 #include <algorithm>
@@ -31,6 +36,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <new>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -41,7 +47,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -365,6 +373,300 @@ WorkerTotals run_workload(const Workload &workload, const WorkloadContext &conte
     waitpid(pid, nullptr, 0);
   if (reports != workload.workers)
     die(workload.name + ": a worker did not report");
+  return totals;
+}
+
+// ---------------------------------------------------------------------------
+// The memory step: many short-lived processes, some each in a cgroup of its
+// own, every one making one watched connect. Only a process that makes an
+// event reaches the agent's attribution (cgroup path, ancestry lookups,
+// metric labels); a process that makes none is dropped in the kernel and
+// could not grow anything in the agent.
+
+// The cgroup v2 mount; empty on a host without one.
+std::string cgroup2_mount() {
+  std::ifstream mounts("/proc/mounts");
+  for (std::string device, dir, type, rest; mounts >> device >> dir >> type;) {
+    std::getline(mounts, rest);
+    if (type == "cgroup2")
+      return dir;
+  }
+  return {};
+}
+
+// The bench's own cgroup tree, below the v2 root: removed at exit, whatever
+// path the run takes out of main.
+std::string bench_cgroup_root;
+
+void remove_cgroup_tree(const std::string &root) {
+  std::error_code ec;
+  std::vector<std::string> dirs;
+  for (const auto &entry : std::filesystem::recursive_directory_iterator(root, ec))
+    if (entry.is_directory(ec))
+      dirs.push_back(entry.path());
+  // Children before their parents: rmdir takes empty cgroups only.
+  std::sort(dirs.begin(), dirs.end(),
+            [](const std::string &a, const std::string &b) { return a.size() > b.size(); });
+  for (const auto &dir : dirs)
+    rmdir(dir.c_str());
+  rmdir(root.c_str());
+}
+
+void remove_bench_cgroups() {
+  if (!bench_cgroup_root.empty())
+    remove_cgroup_tree(bench_cgroup_root);
+}
+
+uint64_t mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+std::string hex_digits(uint64_t seed, size_t digits) {
+  std::string text;
+  for (uint64_t block = 0; text.size() < digits; ++block) {
+    char part[17];
+    std::snprintf(part, sizeof part, "%016llx",
+                  static_cast<unsigned long long>(mix64(seed * 8 + block)));
+    text += part;
+  }
+  text.resize(digits);
+  return text;
+}
+
+// The levels the parents of every bench cgroup need, made once.
+const std::vector<std::string> cgroup_parents = {
+    "kubepods.slice",
+    "kubepods.slice/kubepods-burstable.slice",
+    "kubepods.slice/kubepods-besteffort.slice",
+    "kubepods",
+    "kubepods/burstable",
+    "kubepods/besteffort",
+    "system.slice",
+    "user.slice",
+    "user.slice/user-1000.slice",
+};
+
+// The cgroups to make for the index-th distinct cgroup, outermost first; the
+// process runs in the last. Kubelet's two drivers (pods of each QoS class,
+// containerd containers) make most of them, as on a node that churns pods;
+// then systemd services and login sessions.
+std::vector<std::string> cgroup_levels(const std::string &root, uint64_t index) {
+  const std::string uid_hex = hex_digits(index, 32);
+  std::string uid = uid_hex.substr(0, 8) + "-" + uid_hex.substr(8, 4) + "-" +
+                    uid_hex.substr(12, 4) + "-" + uid_hex.substr(16, 4) + "-" +
+                    uid_hex.substr(20, 12);
+  const std::string container = hex_digits(index + (1ull << 40), 64);
+  auto systemd_pod = [&](const std::string &parent, const std::string &slice_prefix) {
+    std::string escaped = uid; // the systemd driver writes '-' as '_' in a slice name
+    std::replace(escaped.begin(), escaped.end(), '-', '_');
+    const std::string pod = root + "/" + parent + "/" + slice_prefix + "-pod" + escaped + ".slice";
+    return std::vector<std::string>{pod, pod + "/cri-containerd-" + container + ".scope"};
+  };
+  auto cgroupfs_pod = [&](const std::string &parent) {
+    const std::string pod = root + "/" + parent + "/pod" + uid;
+    return std::vector<std::string>{pod, pod + "/" + container};
+  };
+  switch (index % 10) {
+  case 0:
+  case 1:
+    return systemd_pod("kubepods.slice/kubepods-burstable.slice", "kubepods-burstable");
+  case 2:
+    return systemd_pod("kubepods.slice/kubepods-besteffort.slice", "kubepods-besteffort");
+  case 3:
+    return systemd_pod("kubepods.slice", "kubepods");
+  case 4:
+  case 5:
+    return cgroupfs_pod("kubepods/burstable");
+  case 6:
+    return cgroupfs_pod("kubepods/besteffort");
+  case 7:
+    return cgroupfs_pod("kubepods");
+  case 8:
+    return {root + "/system.slice/bench-job-" + std::to_string(index) + ".service"};
+  default:
+    return {root + "/user.slice/user-1000.slice/session-" + std::to_string(index) + ".scope"};
+  }
+}
+
+struct MemoryStepPlan {
+  uint64_t processes = 0;
+  uint64_t cgroups = 0;
+  double rate = 0; // processes per second, all workers together
+};
+
+struct MemoryStepTotals {
+  uint64_t processes = 0;
+  uint64_t failures = 0; // processes whose connect (or cgroup join) failed
+  uint64_t cgroups = 0;  // distinct cgroups a process ran in
+  uint64_t cgroup_levels_made = 0;
+  uint64_t cgroup_failures = 0; // cgroups that could not be made or removed
+  double seconds = 0;
+};
+
+// What a short-lived process of the memory step does: join its cgroup when it
+// has one, connect once to the watched socket, exit.
+struct ShortLivedCall {
+  const sockaddr_un *address;
+  const char *cgroup_procs; // null: stays in the worker's cgroup
+};
+
+int short_lived_process(void *arg) {
+  const auto *call = static_cast<const ShortLivedCall *>(arg);
+  if (call->cgroup_procs) {
+    // "0" moves the writer itself: the connect below comes from the cgroup.
+    const int fd = open(call->cgroup_procs, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, "0", 1) != 1)
+      _exit(2);
+    close(fd);
+  }
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const bool ok = fd >= 0 && connect(fd, reinterpret_cast<const sockaddr *>(call->address),
+                                     sizeof *call->address) == 0;
+  _exit(ok ? 0 : 1);
+}
+
+// A new process (its own pid, start time and cgroup membership) that borrows
+// the worker's memory until it exits, as posix_spawn's vfork path does: a
+// fork copies and tears down the worker's mappings for every process, which
+// here halved the rate the step could reach. The worker waits for it.
+bool run_short_lived(const ShortLivedCall &call) {
+  alignas(16) static char stack[64 * 1024];
+  const pid_t pid = clone(short_lived_process, stack + sizeof stack,
+                          CLONE_VM | CLONE_VFORK | SIGCHLD, const_cast<ShortLivedCall *>(&call));
+  if (pid < 0) {
+    // Not die(): its exit handlers belong to the bench process, not a worker.
+    std::fprintf(stderr, "agent_bench: memory step: clone: %s\n", errno_text(errno).c_str());
+    _exit(1);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+// One worker's share of the step, at a steady rate.
+MemoryStepTotals memory_worker(int worker, int workers, const MemoryStepPlan &plan,
+                               const std::string &watched_socket, const std::string &root,
+                               std::atomic<uint64_t> *progress) {
+  MemoryStepTotals totals;
+  const uint64_t mine =
+      plan.processes / workers + (static_cast<uint64_t>(worker) < plan.processes % workers);
+  const uint64_t my_cgroups = std::min(
+      mine, plan.cgroups / workers + (static_cast<uint64_t>(worker) < plan.cgroups % workers));
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", watched_socket.c_str());
+
+  const double ns_per_process = 1e9 * workers / plan.rate;
+  const uint64_t start = monotonic_ns();
+  for (uint64_t i = 0; i < mine;) {
+    if (static_cast<double>(i) >= static_cast<double>(monotonic_ns() - start) / ns_per_process) {
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+      continue;
+    }
+    // The cgroup processes are spread evenly over the step.
+    if ((i + 1) * my_cgroups / mine > i * my_cgroups / mine) {
+      const uint64_t index = static_cast<uint64_t>(worker) + workers * totals.cgroups;
+      const std::vector<std::string> levels = cgroup_levels(root, index);
+      size_t made = 0;
+      while (made < levels.size() && mkdir(levels[made].c_str(), 0755) == 0)
+        ++made;
+      totals.cgroup_levels_made += made;
+      if (made == levels.size()) {
+        const std::string procs = levels.back() + "/cgroup.procs";
+        if (!run_short_lived({&address, procs.c_str()}))
+          ++totals.failures;
+        ++totals.cgroups;
+      } else {
+        ++totals.cgroup_failures;
+        ++totals.failures;
+      }
+      for (size_t level = made; level-- > 0;) {
+        // An exited task can leave its cgroup busy for a moment.
+        bool removed = false;
+        for (int tries = 0; tries < 1000 && !removed; ++tries) {
+          removed = rmdir(levels[level].c_str()) == 0;
+          if (!removed && errno != EBUSY)
+            break;
+          if (!removed)
+            std::this_thread::sleep_for(std::chrono::microseconds(100));
+        }
+        if (!removed)
+          ++totals.cgroup_failures;
+      }
+    } else if (!run_short_lived({&address, nullptr})) {
+      ++totals.failures;
+    }
+    ++i;
+    ++totals.processes;
+    if (i % 1024 == 0 || i == mine)
+      progress->fetch_add(i % 1024 == 0 ? 1024 : i % 1024, std::memory_order_relaxed);
+  }
+  totals.seconds = static_cast<double>(monotonic_ns() - start) / 1e9;
+  return totals;
+}
+
+// on_tenth: called as each tenth of the processes has been made, with their count.
+MemoryStepTotals run_memory_step(const MemoryStepPlan &plan, const std::string &watched_socket,
+                                 const std::string &root, int workers,
+                                 const std::function<void(uint64_t)> &on_tenth) {
+  // Shared with the workers, for the progress lines only.
+  void *shared = mmap(nullptr, sizeof(std::atomic<uint64_t>), PROT_READ | PROT_WRITE,
+                      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (shared == MAP_FAILED)
+    die("mmap: " + errno_text(errno));
+  auto *progress = new (shared) std::atomic<uint64_t>(0);
+  int result_pipe[2];
+  if (pipe2(result_pipe, O_CLOEXEC) != 0)
+    die("pipe: " + errno_text(errno));
+  const uint64_t start = monotonic_ns();
+  std::vector<pid_t> pids;
+  for (int worker = 0; worker < workers; ++worker) {
+    const pid_t pid = fork();
+    if (pid < 0)
+      die("fork: " + errno_text(errno));
+    if (pid == 0) {
+      const MemoryStepTotals totals =
+          memory_worker(worker, workers, plan, watched_socket, root, progress);
+      if (write(result_pipe[1], &totals, sizeof totals) != sizeof totals)
+        _exit(1);
+      _exit(0);
+    }
+    pids.push_back(pid);
+  }
+  close(result_pipe[1]);
+  MemoryStepTotals totals;
+  int reports = 0;
+  uint64_t next_progress = plan.processes / 10;
+  for (;;) {
+    pollfd waiting{result_pipe[0], POLLIN, 0};
+    if (poll(&waiting, 1, 1000) > 0) {
+      MemoryStepTotals report;
+      if (read(result_pipe[0], &report, sizeof report) != sizeof report)
+        break;
+      totals.processes += report.processes;
+      totals.failures += report.failures;
+      totals.cgroups += report.cgroups;
+      totals.cgroup_levels_made += report.cgroup_levels_made;
+      totals.cgroup_failures += report.cgroup_failures;
+      ++reports;
+    }
+    const uint64_t done = progress->load(std::memory_order_relaxed);
+    if (next_progress > 0 && done >= next_progress && done < plan.processes) {
+      on_tenth(done);
+      next_progress = (done / (plan.processes / 10) + 1) * (plan.processes / 10);
+    }
+  }
+  close(result_pipe[0]);
+  for (pid_t pid : pids)
+    waitpid(pid, nullptr, 0);
+  munmap(shared, sizeof(std::atomic<uint64_t>));
+  if (reports != workers)
+    die("memory step: a worker did not report");
+  totals.seconds = static_cast<double>(monotonic_ns() - start) / 1e9;
   return totals;
 }
 
@@ -882,6 +1184,143 @@ struct Cell {
   double dropped = 0;
 };
 
+// " {labels} N;" per label set of shimwatch_events_dropped_total that grew
+// between two scrapes.
+std::string drops_by_reason(const std::string &metrics_before, const std::string &metrics_after) {
+  std::string reasons;
+  const auto drops_before = metric_samples(metrics_before, "shimwatch_events_dropped_total");
+  for (const auto &[labels, value] :
+       metric_samples(metrics_after, "shimwatch_events_dropped_total")) {
+    const auto previous = drops_before.find(labels);
+    const double lost = value - (previous == drops_before.end() ? 0 : previous->second);
+    if (lost > 0)
+      reasons += " " + labels + " " + std::to_string(static_cast<uint64_t>(lost)) + ";";
+  }
+  return reasons;
+}
+
+// The memory step under a running agent; its rows of the agent-alone table.
+std::string memory_step_rows(Agent &agent, const MemoryStepPlan &plan,
+                             const std::string &watched_socket, int workers) {
+  if (plan.processes == 0)
+    return {};
+  const std::string mount = cgroup2_mount();
+  MemoryStepPlan run = plan;
+  if (mount.empty()) {
+    std::fprintf(stderr, "agent_bench: memory step: no cgroup v2 mount, no cgroups made\n");
+    run.cgroups = 0;
+  } else {
+    bench_cgroup_root = mount + "/shimwatch-agent-bench-" + std::to_string(getpid());
+    std::string failed;
+    if (mkdir(bench_cgroup_root.c_str(), 0755) != 0)
+      failed = bench_cgroup_root + ": " + errno_text(errno);
+    for (size_t i = 0; failed.empty() && i < cgroup_parents.size(); ++i)
+      if (const std::string dir = bench_cgroup_root + "/" + cgroup_parents[i];
+          mkdir(dir.c_str(), 0755) != 0)
+        failed = dir + ": " + errno_text(errno);
+    // A read-only or delegated cgroup tree costs the cgroups, not the run.
+    if (!failed.empty()) {
+      std::fprintf(stderr, "agent_bench: memory step: mkdir %s, no cgroups made\n", failed.c_str());
+      remove_cgroup_tree(bench_cgroup_root);
+      bench_cgroup_root.clear();
+      run.cgroups = 0;
+    }
+  }
+  agent.wait_quiet();
+  const ProcessMemory before = process_memory(agent.pid());
+  const std::string metrics_before = agent.metrics_text();
+  const uint64_t lines_before = agent.lines();
+  std::fprintf(stderr,
+               "agent_bench: memory step: %llu processes (%llu in cgroups of their own) at "
+               "%.0f/s\n",
+               static_cast<unsigned long long>(run.processes),
+               static_cast<unsigned long long>(run.cgroups), run.rate);
+  const auto step_start = Clock::now();
+  // Halfway and final figures apart tell growth that levels off from growth
+  // that goes on with the number of processes.
+  ProcessMemory halfway;
+  uint64_t halfway_processes = 0;
+  auto on_tenth = [&](uint64_t done) {
+    const ProcessMemory now = process_memory(agent.pid());
+    if (halfway_processes == 0 && done >= run.processes / 2) {
+      halfway = now;
+      halfway_processes = done;
+    }
+    std::fprintf(
+        stderr,
+        "agent_bench: memory step: %llu/%llu processes, %.0f s, %llu JSON lines, "
+        "agent RSS %.1f MiB\n",
+        static_cast<unsigned long long>(done), static_cast<unsigned long long>(run.processes),
+        std::chrono::duration<double>(Clock::now() - step_start).count(),
+        static_cast<unsigned long long>(agent.lines() - lines_before), now.rss_kib / 1024.0);
+  };
+  const MemoryStepTotals step =
+      run_memory_step(run, watched_socket, bench_cgroup_root, workers, on_tenth);
+  agent.wait_quiet(1.0, 300);
+  const double drain_seconds = std::chrono::duration<double>(Clock::now() - step_start).count();
+  const uint64_t delivered = agent.lines() - lines_before;
+  const std::string metrics_after = agent.metrics_text();
+  const ProcessMemory after = process_memory(agent.pid());
+  if (!agent.alive())
+    die("shimwatch died during the memory step");
+  if (!bench_cgroup_root.empty()) {
+    remove_cgroup_tree(bench_cgroup_root);
+    bench_cgroup_root.clear();
+  }
+  auto delta = [&](const std::string &family) {
+    return metric_sum(metrics_after, family) - metric_sum(metrics_before, family);
+  };
+
+  std::ostringstream rows;
+  char line[512];
+  std::snprintf(line, sizeof line, "| RSS before the memory step | %.1f MiB (VmHWM %.1f MiB) |\n",
+                before.rss_kib / 1024.0, before.hwm_kib / 1024.0);
+  rows << line;
+  std::snprintf(
+      line, sizeof line,
+      "| short-lived processes, each: vfork-style clone, one watched connect, exit (%d workers, "
+      "paced at %.0f/s) | %llu in %.1f s (%.0f/s), %llu failed |\n",
+      workers, run.rate, static_cast<unsigned long long>(step.processes), step.seconds,
+      step.processes / step.seconds, static_cast<unsigned long long>(step.failures));
+  rows << line;
+  std::snprintf(line, sizeof line,
+                "| distinct cgroups (v2), one of those processes in each, removed after it: "
+                "kubelet systemd and cgroupfs drivers (pod + container levels), services, "
+                "sessions | %llu (%llu cgroups made in all), %llu failed |\n",
+                static_cast<unsigned long long>(step.cgroups),
+                static_cast<unsigned long long>(step.cgroup_levels_made),
+                static_cast<unsigned long long>(step.cgroup_failures));
+  rows << line;
+  std::snprintf(line, sizeof line,
+                "| events the kernel sent over the step (shimwatch_kernel_events_total) | %.0f |\n",
+                delta("shimwatch_kernel_events_total"));
+  rows << line;
+  std::snprintf(line, sizeof line,
+                "| JSON lines delivered over the step | %llu (%.0f/s until drained, %.1f s) |\n",
+                static_cast<unsigned long long>(delivered), delivered / drain_seconds,
+                drain_seconds);
+  rows << line;
+  const std::string reasons = drops_by_reason(metrics_before, metrics_after);
+  std::snprintf(line, sizeof line, "| events dropped over the step | %.0f",
+                delta("shimwatch_events_dropped_total"));
+  rows << line << (reasons.empty() ? "" : ":" + reasons) << " |\n";
+  if (halfway_processes > 0) {
+    std::snprintf(line, sizeof line,
+                  "| RSS halfway through the step (%llu processes) | %.1f MiB (VmHWM %.1f MiB) |\n",
+                  static_cast<unsigned long long>(halfway_processes), halfway.rss_kib / 1024.0,
+                  halfway.hwm_kib / 1024.0);
+    rows << line;
+  }
+  std::snprintf(line, sizeof line,
+                "| RSS after %llu short-lived processes and %llu distinct cgroups | %.1f MiB "
+                "(VmHWM %.1f MiB) |\n",
+                static_cast<unsigned long long>(step.processes),
+                static_cast<unsigned long long>(step.cgroups), after.rss_kib / 1024.0,
+                after.hwm_kib / 1024.0);
+  rows << line;
+  return rows.str();
+}
+
 struct Options {
   std::string shimwatch;
   int rounds = 10;
@@ -892,6 +1331,9 @@ struct Options {
   std::string report;
   double idle_cpu_seconds = 10;
   double throughput_seconds = 5;
+  MemoryStepPlan memory{1000000, 10000, 10000};
+  // "agent": only the agent alone (no rounds); "memory": only the memory step.
+  std::string only;
 };
 
 Options parse_options(int argc, char **argv) {
@@ -915,7 +1357,17 @@ Options parse_options(int argc, char **argv) {
       options.idle_cpu_seconds = std::max(1.0, std::atof(value().c_str()));
     else if (flag == "--throughput-seconds")
       options.throughput_seconds = std::max(0.5, std::atof(value().c_str()));
-    else if (flag == "--no-auditd")
+    else if (flag == "--memory-processes")
+      options.memory.processes = std::strtoull(value().c_str(), nullptr, 10);
+    else if (flag == "--memory-cgroups")
+      options.memory.cgroups = std::strtoull(value().c_str(), nullptr, 10);
+    else if (flag == "--memory-rate")
+      options.memory.rate = std::max(100.0, std::atof(value().c_str()));
+    else if (flag == "--only") {
+      options.only = value();
+      if (options.only != "agent" && options.only != "memory")
+        die("--only takes agent or memory");
+    } else if (flag == "--no-auditd")
       options.auditd = false;
     else if (flag == "--no-docker")
       options.docker = false;
@@ -924,8 +1376,9 @@ Options parse_options(int argc, char **argv) {
     else
       die("unknown option " + flag +
           " (--shimwatch PATH, --rounds N, --seconds S, --metrics-port P, "
-          "--idle-cpu-seconds S, --throughput-seconds S, --no-auditd, --no-docker, "
-          "--report FILE)");
+          "--idle-cpu-seconds S, --throughput-seconds S, --memory-processes N, "
+          "--memory-cgroups N, --memory-rate R, --only agent|memory, --no-auditd, "
+          "--no-docker, --report FILE)");
   }
   if (options.shimwatch.empty())
     die("--shimwatch PATH is required");
@@ -977,6 +1430,7 @@ int main(int argc, char **argv) {
   if (!write_file("/proc/sys/kernel/bpf_stats_enabled", "1"))
     die("cannot set kernel.bpf_stats_enabled=1");
   std::atexit(restore_bpf_stats);
+  std::atexit(remove_bench_cgroups);
 
   char dir_template[] = "/tmp/shimwatch-agent-bench.XXXXXX";
   if (!mkdtemp(dir_template))
@@ -1032,7 +1486,8 @@ int main(int argc, char **argv) {
   Floor floor;
   Auditd auditd(dir + "/audit", audit_watches);
 
-  for (int round = 0; round < options.rounds; ++round) {
+  const int rounds = options.only.empty() ? options.rounds : 0;
+  for (int round = 0; round < rounds; ++round) {
     std::map<WorkloadId, double> baseline;
     std::map<std::pair<ConfigId, WorkloadId>, double> this_round;
     // Rotate the order so no configuration always runs right after another.
@@ -1132,7 +1587,22 @@ int main(int argc, char **argv) {
 
   // The agent alone: idle memory and CPU, then a flat-out matching storm.
   std::ostringstream resources;
-  {
+  if (options.only == "memory") {
+    std::string error;
+    if (!agent.start(error))
+      die("shimwatch: " + error);
+    agent.wait_quiet();
+    sleep_seconds(2);
+    const ProcessMemory idle = process_memory(agent.pid());
+    const std::string memory_rows =
+        memory_step_rows(agent, options.memory, context.watched_socket, cores);
+    agent.stop();
+    char line[512];
+    resources << "| figure | value |\n| --- | --- |\n";
+    std::snprintf(line, sizeof line, "| RSS idle (2 s after start) | %.1f MiB (VmHWM %.1f MiB) |\n",
+                  idle.rss_kib / 1024.0, idle.hwm_kib / 1024.0);
+    resources << line << memory_rows;
+  } else {
     std::string error;
     if (!agent.start(error))
       die("shimwatch: " + error);
@@ -1162,15 +1632,7 @@ int main(int argc, char **argv) {
       return metric_sum(metrics_after, family) - metric_sum(metrics_before, family);
     };
     const double dropped = delta("shimwatch_events_dropped_total");
-    std::string drop_reasons;
-    const auto drops_before = metric_samples(metrics_before, "shimwatch_events_dropped_total");
-    for (const auto &[labels, value] :
-         metric_samples(metrics_after, "shimwatch_events_dropped_total")) {
-      const auto previous = drops_before.find(labels);
-      const double lost = value - (previous == drops_before.end() ? 0 : previous->second);
-      if (lost > 0)
-        drop_reasons += " " + labels + " " + std::to_string(static_cast<uint64_t>(lost)) + ";";
-    }
+    const std::string drop_reasons = drops_by_reason(metrics_before, metrics_after);
     const double kernel_events = delta("shimwatch_kernel_events_total");
     const ProcessMemory after_connects = process_memory(agent.pid());
 
@@ -1203,6 +1665,8 @@ int main(int argc, char **argv) {
     const WorkerTotals execs = run_workload(workloads.front(), context, options.throughput_seconds);
     agent.wait_quiet();
     const ProcessMemory after_execs = process_memory(agent.pid());
+    const std::string memory_rows =
+        memory_step_rows(agent, options.memory, context.watched_socket, cores);
     agent.stop();
 
     char line[512];
@@ -1242,7 +1706,7 @@ int main(int argc, char **argv) {
                   "| RSS after %llu more short-lived processes | %.1f MiB (VmHWM %.1f MiB) |\n",
                   static_cast<unsigned long long>(execs.ops), after_execs.rss_kib / 1024.0,
                   after_execs.hwm_kib / 1024.0);
-    resources << line;
+    resources << line << memory_rows;
     resources << "\nSteady watched-connect rates (" << cores << " workers, "
               << options.throughput_seconds
               << " s each):\n\n| asked | generated | JSON lines | dropped |\n"
@@ -1255,89 +1719,94 @@ int main(int argc, char **argv) {
   out << "## Agent benchmark\n\n" << machine_summary();
   out << "- load (/proc/loadavg): before " << load_before << "; after the rounds "
       << load_after_rounds << "; at the end " << loadavg() << "\n";
-  out << "- " << options.rounds << " interleaved rounds of " << options.seconds
-      << " s per workload and configuration; kernel.bpf_stats_enabled=1 throughout (every "
-         "configuration with BPF pays its accounting alike)\n";
+  if (rounds > 0)
+    out << "- " << rounds << " interleaved rounds of " << options.seconds
+        << " s per workload and configuration; kernel.bpf_stats_enabled=1 throughout (every "
+           "configuration with BPF pays its accounting alike)\n";
+  else
+    out << "- only the agent alone (--only " << options.only << "): no rounds\n";
   out << "- shimwatch: default config + `--watch-socket <bench listener> --no-dedupe --format "
          "json`, stdout to a pipe the bench drains\n";
   for (const auto &note : notes)
     out << "- " << note << "\n";
   for (const auto &[config, reason] : unavailable)
     out << "- **" << config_name(config) << ": not measured** — " << reason << "\n";
-  out << "\n### End-to-end: median ns/op [min–max over rounds]; ratio = median of per-round "
-         "ratios to no agent [min–max]\n\n";
-  out << "| workload (one op) |";
-  for (ConfigId config : configs)
-    out << " " << config_name(config) << " |";
-  out << "\n| --- |";
-  for (size_t i = 0; i < configs.size(); ++i)
-    out << " --- |";
-  out << "\n";
-  for (const Workload &workload : workloads) {
-    out << "| " << workload.name << " (" << workload.op << ", " << workload.workers
-        << (workload.workers == 1 ? " worker" : " workers") << ") |";
-    for (ConfigId config : configs) {
-      const auto found = cells.find({config, workload.id});
-      if (unavailable.count(config) || found == cells.end()) {
-        out << " n/a |";
-        continue;
-      }
-      const Cell &cell = found->second;
-      const auto [low, high] = std::minmax_element(cell.ns_per_op.begin(), cell.ns_per_op.end());
-      out << " " << format_ns(median(cell.ns_per_op)) << " [" << format_ns(*low) << "–"
-          << format_ns(*high) << "]";
-      if (config != ConfigId::none && !cell.ratio.empty()) {
-        const auto [rlow, rhigh] = std::minmax_element(cell.ratio.begin(), cell.ratio.end());
-        out << " " << format_ratio(median(cell.ratio)) << " [" << format_ratio(*rlow) << "–"
-            << format_ratio(*rhigh) << "]";
-      }
-      if (cell.failures)
-        out << " (" << cell.failures << " failed ops)";
-      out << " |";
-    }
+  if (rounds > 0) {
+    out << "\n### End-to-end: median ns/op [min–max over rounds]; ratio = median of per-round "
+           "ratios to no agent [min–max]\n\n";
+    out << "| workload (one op) |";
+    for (ConfigId config : configs)
+      out << " " << config_name(config) << " |";
+    out << "\n| --- |";
+    for (size_t i = 0; i < configs.size(); ++i)
+      out << " --- |";
     out << "\n";
-  }
-
-  out << "\nshimwatch during the rounds, summed: JSON lines written / events dropped —";
-  for (const Workload &workload : workloads)
-    if (auto found = cells.find({ConfigId::shimwatch, workload.id}); found != cells.end())
-      out << " " << workload.name << ": " << found->second.delivered << " / "
-          << static_cast<uint64_t>(found->second.dropped) << ";";
-  out << "\n";
-
-  out << "\n### In-kernel cost per program hit: median over rounds of run_time_ns / run_cnt "
-         "(hits summed over rounds)\n\n";
-  out << "| workload | tracepoint | floor (empty) | shimwatch | shimwatch / floor |\n"
-         "| --- | --- | --- | --- | --- |\n";
-  for (const Workload &workload : workloads) {
-    const auto floor_cell = cells.find({ConfigId::floor, workload.id});
-    const auto agent_cell = cells.find({ConfigId::shimwatch, workload.id});
-    if (agent_cell == cells.end())
-      continue;
-    uint64_t most_hits = 0;
-    for (const auto &[tracepoint, hits] : agent_cell->second.hits)
-      most_hits = std::max(most_hits, hits);
-    for (const auto &[tracepoint, per_round] : agent_cell->second.ns_per_hit) {
-      // Stray hits from the rest of the machine say nothing about this workload.
-      if (agent_cell->second.hits.at(tracepoint) * 20 < most_hits ||
-          agent_cell->second.hits.at(tracepoint) < 10)
-        continue;
-      const double agent_ns = median(per_round);
-      double floor_ns = NAN;
-      uint64_t floor_hits = 0;
-      if (floor_cell != cells.end())
-        if (auto found = floor_cell->second.ns_per_hit.find(tracepoint);
-            found != floor_cell->second.ns_per_hit.end()) {
-          floor_ns = median(found->second);
-          floor_hits = floor_cell->second.hits.at(tracepoint);
+    for (const Workload &workload : workloads) {
+      out << "| " << workload.name << " (" << workload.op << ", " << workload.workers
+          << (workload.workers == 1 ? " worker" : " workers") << ") |";
+      for (ConfigId config : configs) {
+        const auto found = cells.find({config, workload.id});
+        if (unavailable.count(config) || found == cells.end()) {
+          out << " n/a |";
+          continue;
         }
-      char row[512];
-      std::snprintf(row, sizeof row, "| %s | %s | %s (%llu hits) | %s (%llu hits) | %s |\n",
-                    workload.name.c_str(), tracepoint.c_str(), format_ns(floor_ns).c_str(),
-                    static_cast<unsigned long long>(floor_hits), format_ns(agent_ns).c_str(),
-                    static_cast<unsigned long long>(agent_cell->second.hits.at(tracepoint)),
-                    format_ratio(agent_ns / floor_ns).c_str());
-      out << row;
+        const Cell &cell = found->second;
+        const auto [low, high] = std::minmax_element(cell.ns_per_op.begin(), cell.ns_per_op.end());
+        out << " " << format_ns(median(cell.ns_per_op)) << " [" << format_ns(*low) << "–"
+            << format_ns(*high) << "]";
+        if (config != ConfigId::none && !cell.ratio.empty()) {
+          const auto [rlow, rhigh] = std::minmax_element(cell.ratio.begin(), cell.ratio.end());
+          out << " " << format_ratio(median(cell.ratio)) << " [" << format_ratio(*rlow) << "–"
+              << format_ratio(*rhigh) << "]";
+        }
+        if (cell.failures)
+          out << " (" << cell.failures << " failed ops)";
+        out << " |";
+      }
+      out << "\n";
+    }
+
+    out << "\nshimwatch during the rounds, summed: JSON lines written / events dropped —";
+    for (const Workload &workload : workloads)
+      if (auto found = cells.find({ConfigId::shimwatch, workload.id}); found != cells.end())
+        out << " " << workload.name << ": " << found->second.delivered << " / "
+            << static_cast<uint64_t>(found->second.dropped) << ";";
+    out << "\n";
+
+    out << "\n### In-kernel cost per program hit: median over rounds of run_time_ns / run_cnt "
+           "(hits summed over rounds)\n\n";
+    out << "| workload | tracepoint | floor (empty) | shimwatch | shimwatch / floor |\n"
+           "| --- | --- | --- | --- | --- |\n";
+    for (const Workload &workload : workloads) {
+      const auto floor_cell = cells.find({ConfigId::floor, workload.id});
+      const auto agent_cell = cells.find({ConfigId::shimwatch, workload.id});
+      if (agent_cell == cells.end())
+        continue;
+      uint64_t most_hits = 0;
+      for (const auto &[tracepoint, hits] : agent_cell->second.hits)
+        most_hits = std::max(most_hits, hits);
+      for (const auto &[tracepoint, per_round] : agent_cell->second.ns_per_hit) {
+        // Stray hits from the rest of the machine say nothing about this workload.
+        if (agent_cell->second.hits.at(tracepoint) * 20 < most_hits ||
+            agent_cell->second.hits.at(tracepoint) < 10)
+          continue;
+        const double agent_ns = median(per_round);
+        double floor_ns = NAN;
+        uint64_t floor_hits = 0;
+        if (floor_cell != cells.end())
+          if (auto found = floor_cell->second.ns_per_hit.find(tracepoint);
+              found != floor_cell->second.ns_per_hit.end()) {
+            floor_ns = median(found->second);
+            floor_hits = floor_cell->second.hits.at(tracepoint);
+          }
+        char row[512];
+        std::snprintf(row, sizeof row, "| %s | %s | %s (%llu hits) | %s (%llu hits) | %s |\n",
+                      workload.name.c_str(), tracepoint.c_str(), format_ns(floor_ns).c_str(),
+                      static_cast<unsigned long long>(floor_hits), format_ns(agent_ns).c_str(),
+                      static_cast<unsigned long long>(agent_cell->second.hits.at(tracepoint)),
+                      format_ratio(agent_ns / floor_ns).c_str());
+        out << row;
+      }
     }
   }
 
