@@ -34,13 +34,13 @@ void Gap::merge(const Gap &other) {
     first_ns = std::min(first_ns, other.first_ns);
     last_ns = std::max(last_ns, other.last_ns);
   }
-  for (const auto &[reason, n] : other.reasons) {
+  for (const auto &added : other.reasons) {
     auto same = std::find_if(reasons.begin(), reasons.end(),
-                             [&](const auto &entry) { return entry.first == reason; });
+                             [&](const auto &entry) { return entry.first == added.first; });
     if (same != reasons.end())
-      same->second += n;
+      same->second += added.second;
     else
-      reasons.emplace_back(reason, n);
+      reasons.push_back(added);
   }
   timestamp_ns = std::max(timestamp_ns, other.timestamp_ns);
   // A sentence written for one record's count would be wrong for the sum.

@@ -63,6 +63,16 @@ pid_t connect_to(const std::string &socket) {
   return r.pid;
 }
 
+// Whether the running agent has written an event of pid (waits up to 10 s).
+bool written(const Agent &agent, pid_t pid) {
+  return wait_for(
+      [&] {
+        return read_file(agent.dir() + "/stdout").find("\"pid\":" + std::to_string(pid)) !=
+               std::string::npos;
+      },
+      10s);
+}
+
 size_t connects_of(const AgentOutput &out, pid_t pid) {
   return events_of(out, pid, "docker-socket-connect").size();
 }
@@ -90,12 +100,7 @@ TEST(Pinning, AKilledAgentsSuccessorDeliversWhatHappenedWhileNoneRan) {
 
   Agent first({"--pin-path", pin.path(), "--watch-socket", socket});
   pid_t before = connect_to(socket);
-  ASSERT_TRUE(wait_for(
-      [&] {
-        return read_file(first.dir() + "/stdout").find("\"pid\":" + std::to_string(before)) !=
-               std::string::npos;
-      },
-      10s));
+  ASSERT_TRUE(written(first, before));
   const size_t links = names_in(pin.links()).size();
   ASSERT_GE(links, 3u) << "exec and both connect probes are always attached";
 
@@ -112,12 +117,7 @@ TEST(Pinning, AKilledAgentsSuccessorDeliversWhatHappenedWhileNoneRan) {
 
   Agent second({"--pin-path", pin.path(), "--watch-socket", socket});
   pid_t after = connect_to(socket);
-  ASSERT_TRUE(wait_for(
-      [&] {
-        return read_file(second.dir() + "/stdout").find("\"pid\":" + std::to_string(after)) !=
-               std::string::npos;
-      },
-      10s));
+  ASSERT_TRUE(written(second, after));
   AgentOutput second_out = second.stop();
   ASSERT_EQ(second_out.exit_code, 0) << second_out.log;
   EXPECT_NE(second_out.log.find("took over from the agent before: " + std::to_string(links) +
@@ -184,12 +184,7 @@ TEST(Pinning, AStateThatDoesNotFitIsReplacedAndTheOldProbesDetach) {
 
   Agent bigger({"--pin-path", pin.path(), "--watch-socket", socket});
   pid_t pid = connect_to(socket);
-  ASSERT_TRUE(wait_for(
-      [&] {
-        return read_file(bigger.dir() + "/stdout").find("\"pid\":" + std::to_string(pid)) !=
-               std::string::npos;
-      },
-      10s));
+  ASSERT_TRUE(written(bigger, pid));
   AgentOutput out = bigger.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   EXPECT_NE(out.log.find("did not fit this version (events has another layout or size"),
@@ -315,12 +310,7 @@ TEST(Pinning, ASecondAgentOnThePinPathWaitsForTheFirstToStop) {
   ASSERT_EQ(first_out.exit_code, 0) << first_out.log;
   std::unique_ptr<Agent> successor = second.get();
   pid_t pid = connect_to(socket);
-  ASSERT_TRUE(wait_for(
-      [&] {
-        return read_file(successor->dir() + "/stdout").find("\"pid\":" + std::to_string(pid)) !=
-               std::string::npos;
-      },
-      10s));
+  ASSERT_TRUE(written(*successor, pid));
   AgentOutput out = successor->stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   EXPECT_NE(out.log.find("waiting up to 15 s for the agent that holds " + pin.path()),
