@@ -620,13 +620,12 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 #define ADDR_UNREADABLE 2 /* the page is not resident: try again at exit */
 #define ADDR_UNIX_PATH 3  /* a unix socket path not watched: what it reaches may be */
 
-/* The sockaddr passed to connect() as a filter key. key arrives zeroed. */
+/* The sockaddr passed to connect() as a filter key. */
 static __always_inline int unix_addr__read(const char *uaddr, __u64 addrlen,
 					   struct sw_unix_addr *key)
 {
 	__u16 family = 0;
-	__u64 name_len, size;
-	long n;
+	__u64 name_len;
 	__u32 i;
 
 	/* An address with no name cannot be a watched socket. */
@@ -645,29 +644,6 @@ static __always_inline int unix_addr__read(const char *uaddr, __u64 addrlen,
 	barrier_var(name_len);
 	if (name_len > SW_UNIX_PATH_MAX)
 		return ADDR_OTHER;
-
-	/* A filesystem path, the usual case, in one string read that stops at
-	 * its NUL: the key arrived zeroed, so what follows the path stays zero
-	 * and the key compares equal to the one user space built. One byte
-	 * more than the name is asked for, so that a name without a NUL is told
-	 * from one whose NUL is its last byte. */
-	size = name_len < SW_UNIX_PATH_MAX ? name_len + 1 : SW_UNIX_PATH_MAX;
-	barrier_var(size);
-	if (size > SW_UNIX_PATH_MAX)
-		return ADDR_OTHER;
-	n = bpf_probe_read_user_str(key->path, size, uaddr + SUN_PATH_OFFSET);
-	if (n > 1 && (__u64)n < size) {
-		key->len = n - 1; /* the NUL was within the name */
-		goto lookup;
-	}
-	if (n > 1 && (__u64)n == size && size == name_len + 1) {
-		key->len = name_len; /* no NUL in the name */
-		goto lookup;
-	}
-	/* An abstract name (leading NUL), a full-length name, or a read that
-	 * failed (the byte past the name may be on an unmapped page): the
-	 * name's bytes as they are. */
-	__builtin_memset(key->path, 0, sizeof(key->path));
 	if (bpf_probe_read_user(key->path, name_len, uaddr + SUN_PATH_OFFSET))
 		return ADDR_UNREADABLE;
 
@@ -676,7 +652,8 @@ static __always_inline int unix_addr__read(const char *uaddr, __u64 addrlen,
 		key->abstract = 1;
 		key->len = name_len;
 	} else {
-		/* Filesystem path: up to the first NUL; zero whatever follows it. */
+		/* Filesystem path: up to the first NUL; zero whatever follows it
+		 * so the key compares equal to the one user space built. */
 		__u64 len = name_len;
 
 		for (i = 0; i < SW_UNIX_PATH_MAX; i++) {
@@ -689,7 +666,6 @@ static __always_inline int unix_addr__read(const char *uaddr, __u64 addrlen,
 		}
 		key->len = len;
 	}
-lookup:
 	if (bpf_map_lookup_elem(&watched_unix, key))
 		return ADDR_WATCHED;
 	/* Abstract sockets have no file: their name is all there is to match. */
