@@ -385,6 +385,16 @@ int run_agent(const CliRequest &request) {
   std::unique_ptr<Probe> probe;
   std::unique_ptr<Metrics> metrics;
   std::unique_ptr<Dispatcher> dispatcher; // its threads count into metrics
+  // A start that fails once the probes are pinned must not leave them
+  // attached: what it pinned afresh goes (what it took over from an agent
+  // before stays, for the next start to drain).
+  struct UnpinIfStartFails {
+    std::string path; // set while pinned afresh and not ready yet
+    ~UnpinIfStartFails() {
+      if (!path.empty())
+        (void)remove_pinned_state(path);
+    }
+  } unpin_if_start_fails;
   const std::vector<std::string> exec_paths = watched_exec_paths(config);
   std::vector<std::pair<FileIdentity, std::string>> executables;
   RenamedBinaries renamed(config.watch_exec_build_ids, config.watch_exec);
@@ -483,6 +493,8 @@ int run_agent(const CliRequest &request) {
   probe = std::move(*started_probe);
   spdlog::info("kernel hooks: {}", join(probe->attach_points()));
   if (const PinReport &pin = probe->pin_report(); !pin.path.empty()) {
+    if (!pin.took_over)
+      unpin_if_start_fails.path = pin.path;
     if (!pin.replaced_because.empty())
       spdlog::warn("pinned probe state under {} did not fit this version ({}): replaced; "
                    "records the programs before queued there are not read",
@@ -563,6 +575,7 @@ int run_agent(const CliRequest &request) {
   LossWatcher losses(*probe);
 
   install_signal_handlers();
+  unpin_if_start_fails.path.clear();
   std::vector<std::string> tcp_ports;
   for (uint16_t port : config.watch_tcp_ports)
     tcp_ports.push_back(std::to_string(port));

@@ -129,8 +129,8 @@ TEST(AgentSyslog, BadUrlOrTlsFilesWithoutTlsStopTheStartWithExitTwo) {
       run_shimwatch({"run", "--syslog", "tcp://127.0.0.1:514", "--syslog-ca-file", "/etc/hosts"});
   EXPECT_EQ(ca_without_tls.exit_code, 2);
   EXPECT_NE(ca_without_tls.output.find("is not TLS"), std::string::npos) << ca_without_tls.output;
-  auto missing_ca = run_shimwatch(
-      {"run", "--syslog", "tls://127.0.0.1:6514", "--syslog-ca-file", "/nonexistent/ca.pem"});
+  auto missing_ca = run_shimwatch({"run", "--no-pin", "--syslog", "tls://127.0.0.1:6514",
+                                   "--syslog-ca-file", "/nonexistent/ca.pem"});
   EXPECT_EQ(missing_ca.exit_code, 2);
   EXPECT_NE(missing_ca.output.find("/nonexistent/ca.pem"), std::string::npos) << missing_ca.output;
 }

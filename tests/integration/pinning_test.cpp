@@ -321,3 +321,14 @@ TEST(Pinning, ASecondAgentOnThePinPathWaitsForTheFirstToStop) {
   check = run_shimwatch({"check", "--pin-path", pin.path()});
   EXPECT_NE(check.output.find("no agent running"), std::string::npos) << check.output;
 }
+
+// A start that fails once the probes are attached (here: the syslog CA file
+// is missing, found when the output opens) leaves no probe attached.
+TEST(Pinning, AStartThatFailsAfterAttachingLeavesNothingPinned) {
+  PinDir pin;
+  auto failed = run_shimwatch({"run", "--pin-path", pin.path(), "--syslog", "tls://127.0.0.1:6514",
+                               "--syslog-ca-file", "/nonexistent/ca.pem"});
+  EXPECT_EQ(failed.exit_code, 2) << failed.output;
+  EXPECT_NE(failed.output.find("/nonexistent/ca.pem"), std::string::npos) << failed.output;
+  EXPECT_FALSE(exists(pin.path())) << failed.output;
+}
