@@ -1587,13 +1587,13 @@ int main(int argc, char **argv) {
 
   // The agent alone: idle memory and CPU, then a flat-out matching storm.
   std::ostringstream resources;
+  std::string error;
+  if (!agent.start(error))
+    die("shimwatch: " + error);
+  agent.wait_quiet();
+  sleep_seconds(2);
+  const ProcessMemory idle = process_memory(agent.pid());
   if (options.only == "memory") {
-    std::string error;
-    if (!agent.start(error))
-      die("shimwatch: " + error);
-    agent.wait_quiet();
-    sleep_seconds(2);
-    const ProcessMemory idle = process_memory(agent.pid());
     const std::string memory_rows =
         memory_step_rows(agent, options.memory, context.watched_socket, cores);
     agent.stop();
@@ -1603,12 +1603,6 @@ int main(int argc, char **argv) {
                   idle.rss_kib / 1024.0, idle.hwm_kib / 1024.0);
     resources << line << memory_rows;
   } else {
-    std::string error;
-    if (!agent.start(error))
-      die("shimwatch: " + error);
-    agent.wait_quiet();
-    sleep_seconds(2);
-    const ProcessMemory idle = process_memory(agent.pid());
     const uint64_t ticks_before = process_cpu_ticks(agent.pid());
     const auto idle_start = Clock::now();
     sleep_seconds(options.idle_cpu_seconds);
