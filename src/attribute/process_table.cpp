@@ -2,14 +2,15 @@
 
 #include <charconv>
 #include <dirent.h>
-#include <fstream>
-#include <sstream>
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace shimwatch {
 
-ProcessTable::ProcessTable(size_t capacity, std::string proc_root)
-    : capacity_(capacity == 0 ? 1 : capacity), proc_root_(std::move(proc_root)) {}
+ProcessTable::ProcessTable(size_t capacity, std::string proc_root,
+                           std::chrono::nanoseconds unknown_retry)
+    : capacity_(capacity == 0 ? 1 : capacity), proc_root_(std::move(proc_root)),
+      unknown_retry_(unknown_retry) {}
 
 uint64_t ProcessTable::ticks_from_ns(uint64_t ns) {
   static const uint64_t ns_per_tick =
@@ -18,21 +19,41 @@ uint64_t ProcessTable::ticks_from_ns(uint64_t ns) {
 }
 
 uint64_t ProcessTable::read_start_ticks(uint32_t pid) const {
-  std::ifstream in(proc_root_ + "/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Read on every miss of an event's ancestry: plain syscalls, no streams.
+  std::string path = proc_root_ + "/" + std::to_string(pid) + "/stat";
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  char stat[1024];
+  ssize_t n = read(fd, stat, sizeof stat);
+  close(fd);
+  if (n <= 0)
+    return 0;
+  return parse_start_ticks(std::string_view(stat, static_cast<size_t>(n)));
+}
+
+uint64_t ProcessTable::parse_start_ticks(std::string_view stat) {
   // comm (field 2) may hold spaces and parentheses: fields resume after the last ')'.
   auto close = stat.rfind(')');
-  if (close == std::string::npos)
+  if (close == std::string_view::npos)
     return 0;
-  std::istringstream fields(stat.substr(close + 1));
-  std::string field;
+  size_t i = close + 1;
   // Field 3 (state) is the first after comm; starttime is field 22.
-  for (int i = 3; i <= 22; ++i)
-    if (!(fields >> field))
+  for (int field = 3;; ++field) {
+    while (i < stat.size() && stat[i] == ' ')
+      ++i;
+    size_t end = stat.find(' ', i);
+    if (end == std::string_view::npos)
+      end = stat.size();
+    if (i >= end)
       return 0;
-  uint64_t ticks = 0;
-  std::from_chars(field.data(), field.data() + field.size(), ticks);
-  return ticks;
+    if (field == 22) {
+      uint64_t ticks = 0;
+      std::from_chars(stat.data() + i, stat.data() + end, ticks);
+      return ticks;
+    }
+    i = end;
+  }
 }
 
 std::string ProcessTable::read_executable(uint32_t pid) const {
@@ -44,13 +65,14 @@ std::string ProcessTable::read_executable(uint32_t pid) const {
   return std::string(buf, static_cast<size_t>(n));
 }
 
-void ProcessTable::insert(Key key, std::string executable) {
+void ProcessTable::insert(Key key, std::string executable, TimePoint retry_at) {
   if (auto it = entries_.find(key); it != entries_.end()) {
     it->second->executable = std::move(executable);
+    it->second->retry_at = retry_at;
     lru_.splice(lru_.begin(), lru_, it->second);
     return;
   }
-  lru_.push_front(Entry{key, std::move(executable)});
+  lru_.push_front(Entry{key, std::move(executable), retry_at});
   entries_[key] = lru_.begin();
   while (entries_.size() > capacity_) {
     entries_.erase(lru_.back().key);
@@ -59,7 +81,7 @@ void ProcessTable::insert(Key key, std::string executable) {
 }
 
 void ProcessTable::remember(uint32_t pid, uint64_t start_boottime_ns, std::string executable) {
-  insert(Key{pid, ticks_from_ns(start_boottime_ns)}, std::move(executable));
+  insert(Key{pid, ticks_from_ns(start_boottime_ns)}, std::move(executable), TimePoint{});
 }
 
 void ProcessTable::scan() {
@@ -77,24 +99,26 @@ void ProcessTable::scan() {
     uint64_t ticks = read_start_ticks(pid);
     std::string exe = read_executable(pid);
     if (ticks != 0 && !exe.empty())
-      insert(Key{pid, ticks}, std::move(exe));
+      insert(Key{pid, ticks}, std::move(exe), TimePoint{});
   }
   closedir(dir);
 }
 
 std::string ProcessTable::executable(uint32_t pid, uint64_t start_boottime_ns) {
   Key key{pid, ticks_from_ns(start_boottime_ns)};
+  const auto now = std::chrono::steady_clock::now();
   if (auto it = entries_.find(key); it != entries_.end()) {
     lru_.splice(lru_.begin(), lru_, it->second);
-    return it->second->executable;
+    if (it->second->retry_at == TimePoint{} || now < it->second->retry_at)
+      return it->second->executable;
   }
   ++misses_;
   // Only trust /proc when the pid still belongs to the same process.
-  if (read_start_ticks(pid) != key.start_ticks)
-    return "";
-  std::string exe = read_executable(pid);
-  if (!exe.empty())
-    insert(key, exe);
+  std::string exe = read_start_ticks(pid) == key.start_ticks ? read_executable(pid) : "";
+  // Unknown is remembered too, for a while: every event of a busy process
+  // would otherwise read /proc again for an ancestor that is gone, or whose
+  // executable cannot be read (pid 1 in some sandboxes, kernel threads).
+  insert(key, exe, exe.empty() ? now + unknown_retry_ : TimePoint{});
   return exe;
 }
 

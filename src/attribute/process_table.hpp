@@ -1,9 +1,11 @@
 // A bounded table of processes seen on the node: (pid, start time) -> executable.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <list>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace shimwatch {
@@ -11,14 +13,18 @@ namespace shimwatch {
 class ProcessTable {
 public:
   // capacity: most entries kept; the least recently used go first.
-  explicit ProcessTable(size_t capacity, std::string proc_root = "/proc");
+  // unknown_retry: how long a process whose executable could not be found
+  // stays unknown before /proc is asked again.
+  explicit ProcessTable(size_t capacity, std::string proc_root = "/proc",
+                        std::chrono::nanoseconds unknown_retry = std::chrono::seconds(5));
 
   // One pass over /proc at start, up to capacity entries.
   void scan();
 
   // The executable of the process that started at start_boottime_ns with this
   // pid; on a miss, read from /proc if that pid is still the same process.
-  // Empty when it is gone and was never seen.
+  // Empty when it is gone and was never seen, or its executable cannot be
+  // read (asked again after unknown_retry).
   std::string executable(uint32_t pid, uint64_t start_boottime_ns);
 
   void remember(uint32_t pid, uint64_t start_boottime_ns, std::string executable);
@@ -29,6 +35,8 @@ public:
 
   // Clock ticks since boot, as /proc/<pid>/stat field 22 gives the start time.
   static uint64_t ticks_from_ns(uint64_t ns);
+  // Field 22 of a /proc/<pid>/stat line, or 0 when it has none.
+  static uint64_t parse_start_ticks(std::string_view stat);
 
 private:
   struct Key {
@@ -41,18 +49,21 @@ private:
       return std::hash<uint64_t>()(k.start_ticks * 4194304 + k.pid);
     }
   };
+  using TimePoint = std::chrono::steady_clock::time_point;
   struct Entry {
     Key key;
     std::string executable;
+    TimePoint retry_at; // unknown until then; the epoch for a known one
   };
 
-  void insert(Key key, std::string executable);
+  void insert(Key key, std::string executable, TimePoint retry_at);
   // The start time in ticks of /proc/<pid>, or 0 when it cannot be read.
   uint64_t read_start_ticks(uint32_t pid) const;
   std::string read_executable(uint32_t pid) const;
 
   size_t capacity_;
   std::string proc_root_;
+  std::chrono::nanoseconds unknown_retry_;
   std::list<Entry> lru_; // most recently used first
   std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> entries_;
   uint64_t misses_ = 0;

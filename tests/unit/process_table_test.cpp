@@ -115,4 +115,49 @@ TEST(ProcessTable, GarbageInProcIsIgnored) {
   EXPECT_EQ(table.executable(42, 0), "");
 }
 
+TEST(ProcessTable, AnUnknownAncestorIsNotReadAgainOnEveryEvent) {
+  FakeProc proc;
+  // A process whose executable cannot be read (no exe link), and one that is gone.
+  proc.add(7, 700, "/bin/x");
+  std::filesystem::remove(proc.root() + "/7/exe");
+  ProcessTable table(64, proc.root());
+  EXPECT_EQ(table.executable(7, ns_of_ticks(700)), "");
+  EXPECT_EQ(table.executable(8, ns_of_ticks(800)), "");
+  EXPECT_EQ(table.misses(), 2u);
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(table.executable(7, ns_of_ticks(700)), "");
+    EXPECT_EQ(table.executable(8, ns_of_ticks(800)), "");
+  }
+  EXPECT_EQ(table.misses(), 2u);
+}
+
+TEST(ProcessTable, AnUnknownAncestorIsAskedForAgainAfterTheRetryTime) {
+  FakeProc proc;
+  proc.add(7, 700, "/bin/x");
+  std::filesystem::remove(proc.root() + "/7/exe");
+  ProcessTable table(64, proc.root(), std::chrono::nanoseconds(0));
+  EXPECT_EQ(table.executable(7, ns_of_ticks(700)), "");
+  proc.add(7, 700, "/usr/bin/found-later");
+  EXPECT_EQ(table.executable(7, ns_of_ticks(700)), "/usr/bin/found-later");
+  EXPECT_EQ(table.misses(), 2u);
+  // Known now: no more reads.
+  proc.remove(7);
+  EXPECT_EQ(table.executable(7, ns_of_ticks(700)), "/usr/bin/found-later");
+  EXPECT_EQ(table.misses(), 2u);
+}
+
+TEST(ProcessTable, StartTimeIsField22AfterTheLastParenthesis) {
+  EXPECT_EQ(ProcessTable::parse_start_ticks(
+                "1 (a) b) c) S 0 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 123456 1 2\n"),
+            123456u);
+  EXPECT_EQ(ProcessTable::parse_start_ticks("1 (sh) S 0 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 "
+                                            "99"),
+            99u);
+  // Too few fields, no parenthesis, empty.
+  EXPECT_EQ(ProcessTable::parse_start_ticks("1 (sh) S 0 1 1"), 0u);
+  EXPECT_EQ(ProcessTable::parse_start_ticks("1 sh S 0 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 5"),
+            0u);
+  EXPECT_EQ(ProcessTable::parse_start_ticks(""), 0u);
+}
+
 } // namespace
