@@ -1,87 +1,91 @@
-#include <nlohmann/json.hpp>
+#include <cstring>
 
 #include "shimwatch/attribute.hpp"
 #include "shimwatch/sink.hpp"
+#include "sink/json_writer.hpp"
 
 namespace shimwatch {
 
 namespace {
 
-using ordered_json = nlohmann::ordered_json;
-
-ordered_json ancestry_json(const std::vector<Ancestor> &ancestry, bool *replaced) {
-  ordered_json out = ordered_json::array();
+void write_ancestry(JsonWriter &w, const std::vector<Ancestor> &ancestry, bool *replaced) {
+  w.key("ancestry").array();
   for (const auto &a : ancestry) {
-    ordered_json entry = {{"pid", a.pid}, {"name", utf8::sanitize(a.name, replaced)}};
+    w.object().field("pid", a.pid).field("name", a.name, replaced);
     if (!a.executable.empty())
-      entry["executable"] = utf8::sanitize(a.executable, replaced);
-    out.push_back(std::move(entry));
+      w.field("executable", a.executable, replaced);
+    w.end();
   }
-  return out;
+  w.end();
 }
 
 // container.*, orchestrator.*, kubernetes.* from the attributed origin.
-void add_origin_ecs(ordered_json &record, const Origin &o, bool *replaced) {
+void write_origin_ecs(JsonWriter &w, const Origin &o, bool *replaced) {
   const CgroupOrigin &c = o.cgroup;
   if (!c.container_id.empty()) {
-    ordered_json container = {{"id", c.container_id}};
+    w.key("container").object().field("id", c.container_id, replaced);
     if (!c.container_runtime.empty())
-      container["runtime"] = c.container_runtime;
+      w.field("runtime", c.container_runtime, replaced);
     if (!o.container_name.empty())
-      container["name"] = utf8::sanitize(o.container_name, replaced);
+      w.field("name", o.container_name, replaced);
     if (!o.container_image.empty())
-      container["image"] = {{"name", utf8::sanitize(o.container_image, replaced)}};
-    record["container"] = std::move(container);
+      w.key("image").object().field("name", o.container_image, replaced).end();
+    w.end();
   }
   if (o.type != OriginType::pod)
     return;
-  ordered_json orchestrator = {{"type", "kubernetes"}};
+  w.key("orchestrator").object().field("type", "kubernetes");
   if (o.kubernetes_known)
-    orchestrator["namespace"] = utf8::sanitize(o.namespace_name, replaced);
-  orchestrator["resource"] = {{"type", "pod"}};
+    w.field("namespace", o.namespace_name, replaced);
+  w.key("resource").object().field("type", "pod");
   if (o.kubernetes_known)
-    orchestrator["resource"]["name"] = utf8::sanitize(o.pod_name, replaced);
-  record["orchestrator"] = std::move(orchestrator);
+    w.field("name", o.pod_name, replaced);
+  w.end().end();
 
-  ordered_json kubernetes = {{"pod", {{"uid", c.pod_uid}}}};
+  w.key("kubernetes").object().key("pod").object().field("uid", c.pod_uid, replaced);
   if (o.kubernetes_known) {
-    kubernetes["pod"]["name"] = utf8::sanitize(o.pod_name, replaced);
-    kubernetes["namespace"] = utf8::sanitize(o.namespace_name, replaced);
+    w.field("name", o.pod_name, replaced);
     if (!o.labels.empty()) {
-      ordered_json labels = ordered_json::object();
+      w.key("labels").object();
       for (const auto &[k, v] : o.labels)
-        labels[utf8::sanitize(k, replaced)] = utf8::sanitize(v, replaced);
-      kubernetes["pod"]["labels"] = std::move(labels);
+        w.key_from(k, replaced).value(v, replaced);
+      w.end();
     }
   }
+  w.end();
+  if (o.kubernetes_known)
+    w.field("namespace", o.namespace_name, replaced);
   if (!o.container_name.empty())
-    kubernetes["container"] = {{"name", utf8::sanitize(o.container_name, replaced)}};
-  record["kubernetes"] = std::move(kubernetes);
+    w.key("container").object().field("name", o.container_name, replaced).end();
+  w.end();
 }
 
 // shimwatch.origin: the kind of origin and its attributes.
-ordered_json origin_json(const Origin &o, bool *replaced) {
+void write_origin(JsonWriter &w, const Origin &o, bool *replaced) {
   const CgroupOrigin &c = o.cgroup;
-  ordered_json out = {{"type", origin_type_name(o.type)}};
+  w.key("origin").object().field("type", origin_type_name(o.type));
   if (o.type == OriginType::pod) {
-    out["kubernetes_metadata"] = o.kubernetes_known ? "known" : "unknown";
+    w.field("kubernetes_metadata", o.kubernetes_known ? "known" : "unknown");
     if (!c.qos_class.empty())
-      out["qos_class"] = c.qos_class;
+      w.field("qos_class", c.qos_class, replaced);
     if (!o.workload_kind.empty())
-      out["workload"] = {{"kind", o.workload_kind},
-                         {"name", utf8::sanitize(o.workload_name, replaced)}};
+      w.key("workload")
+          .object()
+          .field("kind", o.workload_kind, replaced)
+          .field("name", o.workload_name, replaced)
+          .end();
   }
   if (!c.unit.empty())
-    out["unit"] = utf8::sanitize(c.unit, replaced);
+    w.field("unit", c.unit, replaced);
   if (!c.session.empty())
-    out["session"] = utf8::sanitize(c.session, replaced);
+    w.field("session", c.session, replaced);
   if (c.session_uid)
-    out["login_uid"] = *c.session_uid;
+    w.field("login_uid", *c.session_uid);
   if (!c.slice.empty())
-    out["slice"] = utf8::sanitize(c.slice, replaced);
+    w.field("slice", c.slice, replaced);
   if (!o.agent.empty())
-    out["agent"] = o.agent;
-  return out;
+    w.field("agent", o.agent, replaced);
+  w.end();
 }
 
 } // namespace
@@ -89,131 +93,161 @@ ordered_json origin_json(const Origin &o, bool *replaced) {
 std::string encode_json(const Event &event, const HostInfo &host) {
   const ProcessInfo &p = event.process;
   const bool connect = is_connect(event.action);
+  const bool service = event.action == Action::docker_service_control;
+  const bool config = is_config_open(event.action);
   bool replaced = false;
+  JsonWriter w;
 
-  ordered_json args = ordered_json::array();
-  bool args_replaced = false;
-  for (const auto &arg : p.args)
-    args.push_back(utf8::sanitize(arg, &args_replaced));
-
-  ordered_json record;
-  record["@timestamp"] = format_timestamp(event.timestamp_ns);
+  w.object().field("@timestamp", format_timestamp(event.timestamp_ns));
   // ECS: a connect is a network connection; an exec starts a process; a
   // service control changes a service's state (categorised by the process
   // that does it, as ECS has no category for init systems).
-  const bool service = event.action == Action::docker_service_control;
-  const bool config = is_config_open(event.action);
-  record["event"] = {
-      {"kind", "event"},
-      {"category", connect  ? ordered_json{"network"}
-                   : config ? ordered_json{"file"}
-                            : ordered_json{"process"}},
-      {"type", connect   ? ordered_json{"connection"}
-               : config  ? (event.action == Action::docker_config_write ? ordered_json{"change"}
-                                                                        : ordered_json{"access"})
-               : service ? ordered_json{"change"}
-                         : ordered_json{"start"}},
-      {"action", action_name(event.action)},
-      {"outcome", event.interrupted || event.in_progress ? "unknown"
-                  : event.success()                      ? "success"
-                                                         : "failure"},
-  };
+  w.key("event").object().field("kind", "event");
+  w.field_list("category", connect ? "network" : config ? "file" : "process");
+  w.field_list("type", connect ? "connection"
+                       : config
+                           ? (event.action == Action::docker_config_write ? "change" : "access")
+                       : service ? "change"
+                                 : "start");
+  w.field("action", action_name(event.action));
+  w.field("outcome", event.interrupted || event.in_progress ? "unknown"
+                     : event.success()                      ? "success"
+                                                            : "failure");
+  w.end();
   if (event.interrupted)
-    record["error"] = {{"code", "EINTR"},
-                       {"message", "interrupted by a signal; the call may have been restarted"}};
+    w.key("error")
+        .object()
+        .field("code", "EINTR")
+        .field("message", "interrupted by a signal; the call may have been restarted")
+        .end();
   else if (event.in_progress)
-    record["error"] = {{"code", "EINPROGRESS"},
-                       {"message", "the handshake had not ended when the connect was reported"}};
+    w.key("error")
+        .object()
+        .field("code", "EINPROGRESS")
+        .field("message", "the handshake had not ended when the connect was reported")
+        .end();
   else if (!event.success())
-    record["error"] = {{"code", errno_name(event.error)}, {"message", std::strerror(event.error)}};
-  record["host"] = {{"name", utf8::sanitize(host.name, &replaced)}};
-  record["process"] = {
-      {"pid", p.pid},
-      {"thread", {{"id", p.tid}}},
-      {"name", utf8::sanitize(p.name, &replaced)},
-      {"executable", utf8::sanitize(p.executable, &replaced)},
-      {"args", std::move(args)},
-      {"args_count", p.args.size()},
-      {"command_line", utf8::sanitize(command_line(p.args))},
-      {"parent", {{"pid", p.ppid}, {"name", utf8::sanitize(p.parent_name, &replaced)}}},
-      {"ancestry", ancestry_json(p.ancestry, &replaced)},
-  };
-  record["user"] = {{"id", std::to_string(p.uid)}};
-  record["group"] = {{"id", std::to_string(p.gid)}};
-  if (event.action == Action::docker_api_tcp_connect)
-    record["destination"] = {{"ip", event.tcp_address}, {"port", event.tcp_port}};
-  if (config)
-    record["file"] = {{"path", utf8::sanitize(event.config_path, &replaced)}};
-  add_origin_ecs(record, event.origin, &replaced);
+    w.key("error")
+        .object()
+        .field("code", errno_name(event.error))
+        .field("message", std::strerror(event.error), &replaced)
+        .end();
+  w.key("host").object().field("name", host.name, &replaced).end();
 
-  ordered_json sw;
-  sw["origin"] = origin_json(event.origin, &replaced);
-  sw["cgroup"] = {{"id", event.cgroup_id}, {"path", utf8::sanitize(event.cgroup_path, &replaced)}};
-  sw["namespace"] = {{"mnt", event.mnt_ns}, {"pid", event.pid_ns}};
+  bool args_replaced = false;
+  w.key("process").object().field("pid", p.pid);
+  w.key("thread").object().field("id", p.tid).end();
+  w.field("name", p.name, &replaced).field("executable", p.executable, &replaced);
+  w.key("args").array();
+  for (const auto &arg : p.args)
+    w.value(arg, &args_replaced);
+  w.end();
+  w.field("args_count", p.args.size());
+  // Its bytes are the args': a replacement there is flagged by args_replaced.
+  w.field("command_line", command_line(p.args), nullptr);
+  w.key("parent").object().field("pid", p.ppid).field("name", p.parent_name, &replaced).end();
+  write_ancestry(w, p.ancestry, &replaced);
+  w.end();
+  w.key("user").object().field("id", std::to_string(p.uid)).end();
+  w.key("group").object().field("id", std::to_string(p.gid)).end();
+  if (event.action == Action::docker_api_tcp_connect)
+    w.key("destination")
+        .object()
+        .field("ip", event.tcp_address, &replaced)
+        .field("port", event.tcp_port)
+        .end();
+  if (config)
+    w.key("file").object().field("path", event.config_path, &replaced).end();
+  write_origin_ecs(w, event.origin, &replaced);
+
+  w.key("shimwatch").object();
+  write_origin(w, event.origin, &replaced);
+  w.key("cgroup")
+      .object()
+      .field("id", event.cgroup_id)
+      .field("path", event.cgroup_path, &replaced)
+      .end();
+  w.key("namespace").object().field("mnt", event.mnt_ns).field("pid", event.pid_ns).end();
   if (event.action == Action::docker_api_tcp_connect) {
     // destination.* above; nothing unix-specific to add.
   } else if (config) {
-    sw["config"] = {{"watched", utf8::sanitize(event.config_watched, &replaced)},
-                    {"operation", event.config_renamed                          ? "rename"
-                                  : event.config_created                        ? "create"
-                                  : event.action == Action::docker_config_write ? "write"
-                                                                                : "read"}};
+    w.key("config")
+        .object()
+        .field("watched", event.config_watched, &replaced)
+        .field("operation", event.config_renamed                          ? "rename"
+                            : event.config_created                        ? "create"
+                            : event.action == Action::docker_config_write ? "write"
+                                                                          : "read")
+        .end();
   } else if (connect) {
-    ordered_json socket = {{"path", utf8::sanitize(event.socket_path, &replaced)},
-                           {"abstract", event.socket_abstract}};
+    w.key("socket")
+        .object()
+        .field("path", event.socket_path, &replaced)
+        .field("abstract", event.socket_abstract);
     if (!event.socket_peer.empty())
-      socket["peer"] = utf8::sanitize(event.socket_peer, &replaced);
-    socket["matched_by"] = event.socket_matched_by_peer ? "peer" : "path";
+      w.field("peer", event.socket_peer, &replaced);
+    w.field("matched_by", event.socket_matched_by_peer ? "peer" : "path");
     if (!event.socket_watched.empty())
-      socket["watched"] = utf8::sanitize(event.socket_watched, &replaced);
-    sw["socket"] = std::move(socket);
+      w.field("watched", event.socket_watched, &replaced);
+    w.end();
   } else {
-    sw["exec"] = {{"path", utf8::sanitize(event.exec_path, &replaced)},
-                  {"matched_by", event.exec_matched_by_build_id   ? "build_id"
-                                 : event.exec_matched_by_identity ? "identity"
-                                                                  : "name"}};
+    w.key("exec")
+        .object()
+        .field("path", event.exec_path, &replaced)
+        .field("matched_by", event.exec_matched_by_build_id   ? "build_id"
+                             : event.exec_matched_by_identity ? "identity"
+                                                              : "name");
     if (event.exec_matched_by_build_id)
-      sw["exec"]["build_id"] = event.exec_build_id;
+      w.field("build_id", event.exec_build_id, &replaced);
+    w.end();
   }
   if (event.action == Action::runtime_socket_connect)
-    sw["runtime"] = utf8::sanitize(event.runtime, &replaced);
+    w.field("runtime", event.runtime, &replaced);
   if (service)
-    sw["service"] = {{"verb", utf8::sanitize(event.service_verb, &replaced)},
-                     {"unit", utf8::sanitize(event.service_unit, &replaced)},
-                     {"manager", utf8::sanitize(event.service_manager, &replaced)}};
-  ordered_json proc = ordered_json::object();
-  if (p.args_truncated)
-    proc["args_truncated"] = true;
-  if (p.args_unreadable)
-    proc["args_unreadable"] = true;
-  if (p.executable_truncated)
-    proc["executable_truncated"] = true;
-  if (p.ancestry_truncated)
-    proc["ancestry_truncated"] = true;
-  if (args_replaced) {
-    // The args above show U+FFFD for bytes that are not UTF-8; the exact
-    // bytes, NUL separated as in the kernel, are kept here.
-    std::string raw;
-    for (const auto &arg : p.args) {
-      raw += arg;
-      raw += '\0';
+    w.key("service")
+        .object()
+        .field("verb", event.service_verb, &replaced)
+        .field("unit", event.service_unit, &replaced)
+        .field("manager", event.service_manager, &replaced)
+        .end();
+  if (p.args_truncated || p.args_unreadable || p.executable_truncated || p.ancestry_truncated ||
+      args_replaced) {
+    w.key("process").object();
+    if (p.args_truncated)
+      w.field("args_truncated", true);
+    if (p.args_unreadable)
+      w.field("args_unreadable", true);
+    if (p.executable_truncated)
+      w.field("executable_truncated", true);
+    if (p.ancestry_truncated)
+      w.field("ancestry_truncated", true);
+    if (args_replaced) {
+      // The args above show U+FFFD for bytes that are not UTF-8; the exact
+      // bytes, NUL separated as in the kernel, are kept here.
+      std::string raw;
+      for (const auto &arg : p.args) {
+        raw += arg;
+        raw += '\0';
+      }
+      w.field("args_base64", base64_encode(raw));
     }
-    proc["args_base64"] = base64_encode(raw);
+    w.end();
   }
-  if (!proc.empty())
-    sw["process"] = std::move(proc);
   if (replaced || args_replaced)
-    sw["invalid_utf8"] = true;
+    w.field("invalid_utf8", true);
   if (event.repeat) {
     const Repeat &r = *event.repeat;
-    sw["repeat"] = {{"count", r.count},
-                    {"first_seen", format_timestamp(r.first_seen_ns)},
-                    {"last_seen", format_timestamp(r.last_seen_ns)},
-                    {"window_seconds", r.window_ns / 1'000'000'000}};
+    w.key("repeat")
+        .object()
+        .field("count", r.count)
+        .field("first_seen", format_timestamp(r.first_seen_ns))
+        .field("last_seen", format_timestamp(r.last_seen_ns))
+        .field("window_seconds", r.window_ns / 1'000'000'000)
+        .end();
   }
-  record["shimwatch"] = std::move(sw);
-
-  return record.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+  w.end(); // shimwatch
+  w.end();
+  return w.take();
 }
 
 static std::string gap_message(const Gap &gap) {
@@ -228,23 +262,27 @@ static std::string gap_message(const Gap &gap) {
 }
 
 std::string encode_gap_json(const Gap &gap, const HostInfo &host) {
-  ordered_json record;
-  record["@timestamp"] = format_timestamp(gap.timestamp_ns);
-  record["event"] = {{"kind", "event"},
-                     {"action", "shimwatch-gap"},
-                     {"outcome", "unknown"},
-                     {"reason", gap.reason.empty() ? gap.stage : gap.reason}};
-  record["message"] = utf8::sanitize(gap_message(gap));
-  record["host"] = {{"name", utf8::sanitize(host.name)}};
-  ordered_json g = {{"dropped", gap.dropped()}, {"stage", gap.stage}};
+  JsonWriter w;
+  w.object().field("@timestamp", format_timestamp(gap.timestamp_ns));
+  w.key("event")
+      .object()
+      .field("kind", "event")
+      .field("action", "shimwatch-gap")
+      .field("outcome", "unknown")
+      .field("reason", gap.reason.empty() ? gap.stage : gap.reason)
+      .end();
+  w.field("message", gap_message(gap));
+  w.key("host").object().field("name", host.name).end();
+  w.key("shimwatch").object().key("gap").object();
+  w.field("dropped", gap.dropped()).field("stage", gap.stage);
   for (const auto &[reason, n] : gap.reasons)
-    g[reason] = n;
-  g["first"] = format_timestamp(gap.first_ns);
-  g["last"] = format_timestamp(gap.last_ns);
+    w.key_from(reason, nullptr).value(n);
+  w.field("first", format_timestamp(gap.first_ns)).field("last", format_timestamp(gap.last_ns));
   if (!gap.destination.empty())
-    g["destination"] = utf8::sanitize(gap.destination);
-  record["shimwatch"] = {{"gap", std::move(g)}};
-  return record.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+    w.field("destination", gap.destination);
+  w.end().end();
+  w.end();
+  return w.take();
 }
 
 } // namespace shimwatch

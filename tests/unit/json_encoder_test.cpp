@@ -79,6 +79,9 @@ const HostInfo host{"node-1"};
 json encode(const Event &event) {
   std::string line = shimwatch::encode_json(event, host);
   EXPECT_EQ(line.find('\n'), std::string::npos) << line;
+  // Valid JSON, and byte for byte what nlohmann writes for the same members
+  // in the same order: no odd escapes or number forms for a parser to trip on.
+  EXPECT_EQ(nlohmann::ordered_json::parse(line).dump(), line);
   return json::parse(line);
 }
 
