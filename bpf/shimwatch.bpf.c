@@ -211,6 +211,13 @@ struct {
 /* This copy's generation, set by the agent before load. */
 const volatile __u32 generation = 0;
 
+/* How many bytes may wait in the ring buffer before a record wakes the
+ * agent; 0: every record wakes it as soon as it has caught up. Set by the
+ * agent before load. Waking it costs the agent more than reading a record,
+ * so under a steady stream it is woken once per batch; it also reads the
+ * ring on a short timer, which bounds how long a lone record waits. */
+const volatile __u32 wakeup_bytes = 0;
+
 /* Records for user space; size set by the agent before load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -468,7 +475,16 @@ static __always_inline __u32 args__fill(struct sw_event *e, struct task_struct *
 /* The first size bytes of e to user space, counted either way. */
 static __always_inline void ringbuf__send(struct sw_event *e, __u32 size)
 {
-	if (bpf_ringbuf_output(&events, e, size, 0))
+	__u64 flags = 0;
+
+	/* An exec of a binary nothing matched yet waits for the agent to
+	 * read its build-id from /proc while the process may still run: it
+	 * wakes the agent at once. */
+	if (wakeup_bytes && e->hdr.type != SW_EVENT_EXEC)
+		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size >= wakeup_bytes
+				? BPF_RB_FORCE_WAKEUP
+				: BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&events, e, size, flags))
 		counter__inc(SW_COUNTER_DROP_RINGBUF);
 	else
 		counter__inc(SW_COUNTER_EMITTED);

@@ -50,6 +50,8 @@ public:
 
   // Never waits. When the queue is full, its oldest record goes.
   void push(Record record);
+  // The same for each of records, in order, with one wake-up of the readers.
+  void push(std::vector<Record> &records);
 
   struct Batch {
     std::vector<std::shared_ptr<const Record>> records;
@@ -79,6 +81,7 @@ private:
     std::vector<Gap> skipped_gaps;
   };
   void trim(); // with mutex_ held: drops records every reader has read
+  void append(std::shared_ptr<const Record> item); // with mutex_ held
 
   const size_t capacity_;
   mutable std::mutex mutex_;
@@ -104,6 +107,8 @@ public:
   void start();
 
   void push(Record record) { queue_.push(std::move(record)); }
+  // Moves every record out of records, in order; records is left empty.
+  void push(std::vector<Record> &records) { queue_.push(records); }
   // Each output reopens its files on its own thread (SIGHUP).
   void reopen();
   // Counts what outputs lost in the queue since the last call into the

@@ -25,6 +25,10 @@ struct ProbeOptions {
   std::vector<std::string> watch_exec;    // basenames
   std::vector<std::string> watch_sockets; // absolute paths or @abstract
   uint32_t ring_buffer_bytes = 8 * 1024 * 1024;
+  // Bytes that may wait in the ring buffer before a record wakes poll();
+  // 0, or less than one record: every record wakes it once it has caught
+  // up (the kernel's default). Exec records always do.
+  uint32_t wakeup_bytes = 0;
   // Also report connects that reach a watched socket under another path
   // (identities set with set_watched_sockets). Costs a table entry per unix
   // connect in flight.
@@ -127,8 +131,9 @@ public:
   Probe(const Probe &) = delete;
   Probe &operator=(const Probe &) = delete;
 
-  // Waits up to timeout_ms and hands every record to the handler. Returns the
-  // number of records, or -errno (-EINTR is normal when a signal arrives).
+  // Waits up to timeout_ms and hands every record to the handler, those
+  // waiting below the wake-up threshold too. Returns the number of records,
+  // or -errno (-EINTR is normal when a signal arrives).
   int poll(int timeout_ms);
 
   // Detaches the programs; the ring buffer stays readable for a final drain.

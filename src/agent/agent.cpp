@@ -38,6 +38,12 @@ namespace {
 constexpr size_t kDedupeMaxKeys = 10000;
 // Entries of the kernel's watched_exec_inode map.
 constexpr size_t kMaxWatchedBinaries = 256;
+// The longest a record below the kernel's wake-up threshold waits in the
+// ring buffer (ProbeOptions::wakeup_bytes), and the pace of the loop's
+// housekeeping when nothing arrives.
+constexpr int kPollMs = 20;
+// Events handed to the outputs at once, at most.
+constexpr size_t kPushBatch = 256;
 
 std::atomic<bool> stop_requested{false};
 std::atomic<bool> reopen_requested{false};
@@ -429,6 +435,9 @@ int run_agent(const CliRequest &request) {
       }
   };
 
+  // Events of one poll go to the outputs together: one wake-up of their
+  // threads per batch rather than per event.
+  std::vector<Record> outgoing;
   auto on_record = [&](std::span<const std::byte> raw) {
     auto event = decode_event(raw, clock);
     if (!event) {
@@ -482,8 +491,11 @@ int run_agent(const CliRequest &request) {
       renamed.learn(*event);
     if (metrics)
       metrics->count_event(*event); // every event, folded or not
-    if (!dedupe || dedupe->admit(*event))
-      dispatcher->push(std::move(*event));
+    if (!dedupe || dedupe->admit(*event)) {
+      outgoing.push_back(std::move(*event));
+      if (outgoing.size() >= kPushBatch)
+        dispatcher->push(outgoing);
+    }
   };
 
   ProbeOptions options = probe_options(config);
@@ -589,7 +601,8 @@ int run_agent(const CliRequest &request) {
 
   auto last_clock = std::chrono::steady_clock::now();
   while (!stop_requested) {
-    int n = probe->poll(100);
+    int n = probe->poll(kPollMs);
+    dispatcher->push(outgoing);
     if (n < 0 && n != -EINTR) {
       spdlog::error("reading the ring buffer failed: {}", std::strerror(-n));
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -626,8 +639,9 @@ int run_agent(const CliRequest &request) {
   probe->detach();
   const auto drain_until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   while (probe->poll(0) > 0 &&
-         (probe->pin_report().path.empty() || std::chrono::steady_clock::now() < drain_until)) {
-  }
+         (probe->pin_report().path.empty() || std::chrono::steady_clock::now() < drain_until))
+    dispatcher->push(outgoing);
+  dispatcher->push(outgoing);
   if (dedupe)
     for (auto &summary : dedupe->due(unix_now_ns(), true))
       dispatcher->push(summary_event(std::move(summary), dedupe_window_ns));

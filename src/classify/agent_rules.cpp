@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <fnmatch.h>
 #include <nlohmann/json.hpp>
 
@@ -88,6 +89,50 @@ std::string match_agent(const std::vector<AgentRule> &rules, const Event &event)
         return rule.name;
   }
   return "";
+}
+
+namespace {
+// Distinct values remembered per field; past it the memory starts over. A
+// node has a few hundred images, units and executables, not thousands.
+constexpr size_t kRememberedValues = 4096;
+} // namespace
+
+size_t AgentMatcher::first_rule(Field field, const std::string &value) {
+  if (value.empty())
+    return rules_.size();
+  auto &remembered = remembered_[field];
+  if (auto it = remembered.find(value); it != remembered.end())
+    return it->second;
+  size_t first = rules_.size();
+  for (size_t i = 0; i < rules_.size() && first == rules_.size(); ++i) {
+    const AgentRule &rule = rules_[i];
+    const std::vector<std::string> &patterns = field == images       ? rule.images
+                                               : field == containers ? rule.containers
+                                               : field == workloads  ? rule.workloads
+                                               : field == units      ? rule.units
+                                                                     : rule.executables;
+    if (any_match(patterns, value))
+      first = i;
+  }
+  if (remembered.size() >= kRememberedValues)
+    remembered.clear();
+  remembered.emplace(value, first);
+  return first;
+}
+
+std::string AgentMatcher::match(const Event &event) {
+  if (rules_.empty())
+    return "";
+  // match_agent takes the first rule that any field matches: the smallest
+  // of each field's first matching rule.
+  const Origin &o = event.origin;
+  size_t best =
+      std::min({first_rule(images, o.container_image), first_rule(containers, o.container_name),
+                first_rule(workloads, o.workload_name), first_rule(units, o.cgroup.unit),
+                first_rule(executables, event.process.executable)});
+  for (const auto &a : event.process.ancestry)
+    best = std::min(best, first_rule(executables, a.executable));
+  return best < rules_.size() ? rules_[best].name : "";
 }
 
 } // namespace shimwatch

@@ -173,16 +173,17 @@ Classifier::Classifier(const Config &config, SelfIdentity self)
   for (const auto &socket : config.runtime_sockets)
     if (socket.enabled)
       runtime_sockets_.emplace(socket.path, socket.runtime); // the first entry of a path wins
-  agent_rules_ = config.agent_rules;
+  std::vector<AgentRule> rules = config.agent_rules;
   if (config.builtin_agents) {
     // Checked by a unit test; cannot fail at run time.
     if (auto builtin = parse_agent_rules(builtin_agent_rules_json()))
-      agent_rules_.insert(agent_rules_.end(), builtin->begin(), builtin->end());
+      rules.insert(rules.end(), builtin->begin(), builtin->end());
   }
+  agents_ = AgentMatcher(std::move(rules));
 }
 
 void Classifier::tag_agent(Event &event) const {
-  event.origin.agent = match_agent(agent_rules_, event);
+  event.origin.agent = agents_.match(event);
 }
 
 Verdict Classifier::accept(Event &event) const {

@@ -36,29 +36,49 @@ void OutputQueue::push(Record record) {
   auto item = std::make_shared<const Record>(std::move(record));
   {
     std::lock_guard lock(mutex_);
-    if (closed_ || readers_.empty())
-      return;
-    items_.push_back(std::move(item));
-    if (items_.size() > capacity_) {
-      // The oldest goes; whoever had not read it yet lost it. A gap record
-      // is no event: what it reports is kept for the reader instead.
-      const Record &oldest = *items_.front();
-      const Gap *gap = std::get_if<Gap>(&oldest);
-      for (Reader &r : readers_)
-        if (r.cursor == base_) {
-          if (gap) {
-            merge_into(r.skipped_gaps, *gap);
-          } else {
-            r.lost.add(record_time_ns(oldest));
-            ++r.lost_total;
-          }
-          ++r.cursor;
-        }
-      items_.pop_front();
-      ++base_;
-    }
+    append(std::move(item));
   }
   ready_.notify_all();
+}
+
+void OutputQueue::push(std::vector<Record> &records) {
+  if (records.empty())
+    return;
+  std::vector<std::shared_ptr<const Record>> items;
+  items.reserve(records.size());
+  for (Record &record : records)
+    items.push_back(std::make_shared<const Record>(std::move(record)));
+  records.clear();
+  {
+    std::lock_guard lock(mutex_);
+    for (auto &item : items)
+      append(std::move(item));
+  }
+  ready_.notify_all();
+}
+
+void OutputQueue::append(std::shared_ptr<const Record> item) {
+  if (closed_ || readers_.empty())
+    return;
+  items_.push_back(std::move(item));
+  if (items_.size() > capacity_) {
+    // The oldest goes; whoever had not read it yet lost it. A gap record
+    // is no event: what it reports is kept for the reader instead.
+    const Record &oldest = *items_.front();
+    const Gap *gap = std::get_if<Gap>(&oldest);
+    for (Reader &r : readers_)
+      if (r.cursor == base_) {
+        if (gap) {
+          merge_into(r.skipped_gaps, *gap);
+        } else {
+          r.lost.add(record_time_ns(oldest));
+          ++r.lost_total;
+        }
+        ++r.cursor;
+      }
+    items_.pop_front();
+    ++base_;
+  }
 }
 
 OutputQueue::Batch OutputQueue::next(size_t reader, size_t max, std::chrono::milliseconds wait) {

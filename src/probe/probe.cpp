@@ -8,7 +8,6 @@
 #include <cstdarg>
 #include <cstring>
 #include <spdlog/spdlog.h>
-#include <cstring>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -186,6 +185,9 @@ ProbeOptions probe_options(const Config &config) {
   options.check_new_binaries = config.watch_exec_build_id_check;
   options.config_rename_prefixes = config.watch_config_paths;
   options.ring_buffer_bytes = config.ring_buffer_kib * 1024;
+  // Woken per batch of records: a sixteenth of the ring buffer, at most
+  // 256 KiB (about 50 connect records), so a burst never waits for the timer.
+  options.wakeup_bytes = std::min<uint32_t>(options.ring_buffer_bytes / 16, 256 * 1024);
   options.pin_path = config.pin_path;
   options.hooks = config.tracepoints_only ? HookChoice::tracepoints : HookChoice::automatic;
   return options;
@@ -246,6 +248,8 @@ Result<std::unique_ptr<Probe>> Probe::start_with(const ProbeOptions &options, Re
       generation = 1;
   }
   skel->rodata->generation = generation;
+  skel->rodata->wakeup_bytes =
+      options.wakeup_bytes >= sizeof(struct sw_event) ? options.wakeup_bytes : 0;
   skel->rodata->watching_inodes = options.match_socket_identity;
   skel->rodata->watching_exec_inodes = options.match_exec_identity;
   skel->rodata->watching_build_ids = options.check_new_binaries;
@@ -555,7 +559,12 @@ PinnedStateSummary pinned_state(const std::string &pin_path) {
 }
 
 int Probe::poll(int timeout_ms) {
-  return ring_buffer__poll(state_->ring_buffer.get(), timeout_ms);
+  int woken = ring_buffer__poll(state_->ring_buffer.get(), timeout_ms);
+  if (woken < 0)
+    return woken;
+  // Records below the wake-up threshold do not wake the poll: read them too.
+  int waiting = ring_buffer__consume(state_->ring_buffer.get());
+  return waiting < 0 ? waiting : woken + waiting;
 }
 
 static_assert(SW_COUNTER__MAX <= sizeof(sw_agent_state::losses_reported) / sizeof(__u64),

@@ -76,6 +76,40 @@ TEST(AgentRules, UserRulesComeFirstAndBuiltinsCanBeTurnedOff) {
   EXPECT_EQ(e.origin.agent, "");
 }
 
+TEST(AgentRules, TheRememberingMatcherAgreesWithMatchAgentOnEveryEvent) {
+  auto rules = parse_agent_rules(shimwatch::builtin_agent_rules_json());
+  ASSERT_TRUE(rules.ok());
+  // An earlier rule on one field wins over a later rule on another.
+  rules->insert(rules->begin(), AgentRule{"first-by-unit", {}, {}, {}, {}, {"special*.service"}});
+  shimwatch::AgentMatcher matcher(*rules);
+  const std::vector<std::string> images = {"", "gcr.io/datadoghq/agent:7", "nginx:1", "x"};
+  const std::vector<std::string> names = {"", "fluent-bit", "app", "promtail"};
+  const std::vector<std::string> units = {"", "node_exporter.service", "special-x.service",
+                                          "cron.service"};
+  const std::vector<std::string> exes = {"", "/usr/bin/telegraf", "/bin/sh", "/usr/bin/docker",
+                                         "/opt/draios/bin/dragent"};
+  unsigned seed = 7;
+  auto pick = [&](const std::vector<std::string> &from) -> const std::string & {
+    seed = seed * 1103515245 + 12345;
+    return from[(seed >> 16) % from.size()];
+  };
+  size_t tagged = 0;
+  for (int i = 0; i < 5000; ++i) {
+    Event e;
+    e.origin.container_image = pick(images);
+    e.origin.container_name = pick(names);
+    e.origin.workload_name = pick(names);
+    e.origin.cgroup.unit = pick(units);
+    e.process.executable = pick(exes);
+    for (int a = 0; a < 3; ++a)
+      e.process.ancestry.push_back({1, 1, 0, "p", pick(exes)});
+    const std::string expected = match_agent(*rules, e);
+    ASSERT_EQ(matcher.match(e), expected) << "event " << i;
+    tagged += !expected.empty();
+  }
+  EXPECT_GT(tagged, 1000u); // the values above do match rules, often
+}
+
 TEST(AgentRules, ConfigErrorsNameTheEntryAndKey) {
   auto bad = parse_agent_rules(R"([{"name": "x", "image": ["a"]}])");
   ASSERT_FALSE(bad.ok());
