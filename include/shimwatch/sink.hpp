@@ -132,6 +132,8 @@ public:
   // (stage "log_file") goes in first.
   void flush() override;
   // Closes and opens PATH again (creating it if logrotate moved it away).
+  // If PATH cannot be opened, the old file is not written again: the next
+  // flushes try to open PATH and count their records as lost until it opens.
   void reopen() override;
 
   uint64_t errors() const override { return errors_; } // failed writes/opens

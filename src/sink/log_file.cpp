@@ -194,6 +194,14 @@ void LogFile::flush() {
 
 void LogFile::reopen() {
   flush();
+  // The old file is let go even if PATH cannot be opened (its directory
+  // read-only, gone): logrotate may compress or remove it right after the
+  // SIGHUP, and what went on into it would be lost unseen. Until PATH opens
+  // again, each batch tries it and is counted as lost, one episode.
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
   if (auto st = open_fd(); !st)
     fail("reopening failed", st.error().errno_value);
   else
