@@ -161,6 +161,7 @@ private:
   std::string pending_;
   uint64_t pending_records_ = 0;
   bool failing_ = false;
+  bool rotation_failing_ = false; // logged once until a rotation works
   std::atomic<uint64_t> errors_{0};
   std::atomic<uint64_t> lost_{0};
   uint64_t lost_unreported_ = 0; // lost since the last gap record

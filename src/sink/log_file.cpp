@@ -114,9 +114,21 @@ void LogFile::rotate() {
     std::rename((path_ + "." + std::to_string(i - 1)).c_str(),
                 (path_ + "." + std::to_string(i)).c_str());
   if (std::rename(path_.c_str(), (path_ + ".1").c_str()) != 0) {
-    fail("rotating failed", errno);
+    // Nothing is lost: the file is written on past the limit, and each
+    // batch tries again. An episode of its own, logged once: as a write
+    // failure it would be logged again after every write that works.
+    int err = errno;
+    ++errors_;
+    if (!rotation_failing_)
+      spdlog::error("log file {}: rotating failed: {} (written on past the size limit until it "
+                    "works)",
+                    path_, std::strerror(err));
+    rotation_failing_ = true;
     return;
   }
+  if (rotation_failing_)
+    spdlog::info("log file {}: rotating works again", path_);
+  rotation_failing_ = false;
   ++rotations_;
   if (auto st = open_fd(); !st)
     fail("reopening after rotation failed", st.error().errno_value);
