@@ -527,3 +527,86 @@ TEST(LogFileFaults, SighupStormWithRenamesUnderLoadLosesAndDuplicatesNothing) {
   RecordProperty("reopens", std::to_string(reopens));
   RecordProperty("files_with_events", std::to_string(files_with_events));
 }
+
+namespace {
+
+// Whether pid blocks or catches SIGHUP (/proc/PID/status: SigBlk, SigCgt).
+bool holds_sighup(pid_t pid) {
+  std::istringstream status(read_file("/proc/" + std::to_string(pid) + "/status"));
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("SigBlk:", 0) == 0 || line.rfind("SigCgt:", 0) == 0)
+      if (std::stoull(line.substr(7), nullptr, 16) & (1ull << (SIGHUP - 1)))
+        return true;
+  return false;
+}
+
+} // namespace
+
+// logrotate's SIGHUP while the agent starts (a node's daily rotation as the
+// DaemonSet rolls): from the moment `run` begins, SIGHUP after SIGHUP while
+// the probes load. The agent neither dies of it nor fails to load; it gets
+// ready, serves the reopen, and writes every event.
+TEST(LogFileFaults, SighupWhileTheAgentStartsIsServedNotFatal) {
+  TempDir dir;
+  const std::string socket_path = dir.file("watched.sock");
+  UnixListener listener(socket_path);
+  const std::string log = dir.file("audit.json");
+  const std::string config = only_socket_config(dir, socket_path);
+  const std::string out_path = dir.file("stdout");
+  const std::string err_path = dir.file("stderr");
+  pid_t agent = fork();
+  if (agent == 0) {
+    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(out, STDOUT_FILENO);
+    dup2(err, STDERR_FILENO);
+    execl(SHIMWATCH_BINARY, SHIMWATCH_BINARY, "run", "--no-pin", "--config", config.c_str(),
+          "--format", "json", "--no-dedupe", "--metrics-address", "off", "--log-file", log.c_str(),
+          static_cast<char *>(nullptr));
+    _exit(127);
+  }
+  ASSERT_GT(agent, 0);
+  int status = 0;
+  bool exited = false;
+  auto still_running = [&] {
+    exited = exited || waitpid(agent, &status, WNOHANG) == agent;
+    return !exited;
+  };
+
+  // TRIGGER: before `run` takes SIGHUP in hand, it would end any program
+  // (the dynamic loader's few milliseconds): from then on.
+  ASSERT_TRUE(wait_for([&] { return !still_running() || holds_sighup(agent); }, 10s));
+  int sent_while_starting = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (still_running() && read_file(err_path).find(" ready: ") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    kill(agent, SIGHUP);
+    ++sent_while_starting;
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_TRUE(still_running()) << "the agent ended: status " << status << "\n"
+                               << read_file(err_path);
+  ASSERT_NE(read_file(err_path).find(" ready: "), std::string::npos) << read_file(err_path);
+
+  // ASSERT
+  EXPECT_GE(sent_while_starting, 5) << "SIGHUP came too late to test the start";
+  pid_t connect_pid = run_process({SW_TEST_CONNECT_BINARY, socket_path, "after-start"}).pid;
+  EXPECT_TRUE(wait_for([&] { return count_pid(read_lines(log).records, connect_pid) == 1; }, 10s))
+      << read_file(log);
+  kill(agent, SIGTERM);
+  EXPECT_TRUE(wait_for([&] { return !still_running(); }, 15s));
+  if (!exited) {
+    kill(agent, SIGKILL);
+    waitpid(agent, &status, 0);
+  }
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  const std::string agent_log = read_file(err_path);
+  // The SIGHUPs held during the start were served once it was ready.
+  EXPECT_GE(count_of(agent_log, "log file " + log + ": reopened"), 1u) << agent_log;
+  EXPECT_EQ(log_file_failures(agent_log, log), 0u) << agent_log;
+  Lines in_file = read_lines(log);
+  EXPECT_TRUE(in_file.broken.empty()) << in_file.broken.front();
+  EXPECT_EQ(count_pid(in_file.records, connect_pid), 1);
+  EXPECT_EQ(count_pid(read_lines(out_path).records, connect_pid), 1);
+  RecordProperty("sighups_while_starting", std::to_string(sent_while_starting));
+}
