@@ -132,6 +132,8 @@ public:
   // (stage "log_file") goes in first.
   void flush() override;
   // Closes and opens PATH again (creating it if logrotate moved it away).
+  // If PATH cannot be opened, the old file is not written again: the next
+  // flushes try to open PATH and count their records as lost until it opens.
   void reopen() override;
 
   uint64_t errors() const override { return errors_; } // failed writes/opens
@@ -159,6 +161,7 @@ private:
   std::string pending_;
   uint64_t pending_records_ = 0;
   bool failing_ = false;
+  bool rotation_failing_ = false; // logged once until a rotation works
   std::atomic<uint64_t> errors_{0};
   std::atomic<uint64_t> lost_{0};
   uint64_t lost_unreported_ = 0; // lost since the last gap record

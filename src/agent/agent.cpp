@@ -55,6 +55,24 @@ void on_reopen_signal(int) {
   reopen_requested = true;
 }
 
+sigset_t reopen_signal() {
+  sigset_t hup;
+  sigemptyset(&hup);
+  sigaddset(&hup, SIGHUP);
+  return hup;
+}
+
+// SIGHUP is held from the start of `run` until the loop can serve it:
+// logrotate's postrotate may come while the probes load, where its default
+// action would end the agent, and a caught one makes the verifier give up on
+// the program it checks (EAGAIN; libbpf tries again only a few times). The
+// threads started meanwhile keep it blocked, so that it only ever interrupts
+// the main thread, whose loop expects that.
+void hold_reopen_signal() {
+  sigset_t hup = reopen_signal();
+  pthread_sigmask(SIG_BLOCK, &hup, nullptr);
+}
+
 void install_signal_handlers() {
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
@@ -62,9 +80,12 @@ void install_signal_handlers() {
   sa.sa_flags = 0; // no SA_RESTART: let the ring buffer poll return -EINTR
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  // SIGHUP: reopen the log file (after logrotate moved it).
+  // SIGHUP: reopen the log file (after logrotate moved it); one that came
+  // during the start is delivered now.
   sa.sa_handler = on_reopen_signal;
   sigaction(SIGHUP, &sa, nullptr);
+  sigset_t hup = reopen_signal();
+  pthread_sigmask(SIG_UNBLOCK, &hup, nullptr);
   signal(SIGPIPE, SIG_IGN); // a closed stdout is an output error, not a crash
 }
 
@@ -343,6 +364,7 @@ int run_agent(const CliRequest &request) {
     std::printf("%s\n", config_to_json(config).c_str());
     return 0;
   }
+  hold_reopen_signal();
   if (std::string missing = missing_privileges(); !missing.empty())
     throw StartupError("cannot load BPF programs: " + missing +
                        "; run as root (sudo shimwatch run) or see `shimwatch check`");

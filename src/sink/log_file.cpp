@@ -114,9 +114,21 @@ void LogFile::rotate() {
     std::rename((path_ + "." + std::to_string(i - 1)).c_str(),
                 (path_ + "." + std::to_string(i)).c_str());
   if (std::rename(path_.c_str(), (path_ + ".1").c_str()) != 0) {
-    fail("rotating failed", errno);
+    // Nothing is lost: the file is written on past the limit, and each
+    // batch tries again. An episode of its own, logged once: as a write
+    // failure it would be logged again after every write that works.
+    int err = errno;
+    ++errors_;
+    if (!rotation_failing_)
+      spdlog::error("log file {}: rotating failed: {} (written on past the size limit until it "
+                    "works)",
+                    path_, std::strerror(err));
+    rotation_failing_ = true;
     return;
   }
+  if (rotation_failing_)
+    spdlog::info("log file {}: rotating works again", path_);
+  rotation_failing_ = false;
   ++rotations_;
   if (auto st = open_fd(); !st)
     fail("reopening after rotation failed", st.error().errno_value);
@@ -194,6 +206,14 @@ void LogFile::flush() {
 
 void LogFile::reopen() {
   flush();
+  // The old file is let go even if PATH cannot be opened (its directory
+  // read-only, gone): logrotate may compress or remove it right after the
+  // SIGHUP, and what went on into it would be lost unseen. Until PATH opens
+  // again, each batch tries it and is counted as lost, one episode.
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
   if (auto st = open_fd(); !st)
     fail("reopening failed", st.error().errno_value);
   else

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "log_capture.hpp"
 #include "shimwatch/sink.hpp"
 
 using json = nlohmann::json;
@@ -283,6 +284,53 @@ TEST_F(LogFileGapTest, AnotherStagesGapRecordInAFailedBatchIsWrittenLater) {
   all = records(path_);
   ASSERT_EQ(all.size(), 4u);
   EXPECT_EQ(all[3]["process"]["pid"], 3);
+}
+
+// SIGHUP after logrotate moved the file, and PATH cannot be opened (here a
+// directory is in its place): the moved file gets nothing more, what cannot
+// be written is counted as lost, the episode is logged once however many
+// reopens fail, and the first batch after PATH can be opened again creates
+// it, without another reopen, with the gap record first.
+TEST_F(LogFileGapTest, FailedReopenLeavesTheMovedFileAloneUntilThePathOpens) {
+  auto opened = LogFile::open(path_, HostInfo{"node"});
+  ASSERT_TRUE(opened.ok()) << opened.error().message;
+  LogFile &file = **opened;
+  file.write(event(1));
+  file.flush();
+  std::filesystem::rename(path_, path_ + ".1");
+  std::filesystem::create_directory(path_);
+
+  swtest::LogCapture log;
+  file.reopen();
+  file.write(event(2));
+  file.flush();
+  file.reopen();
+  file.write(event(3));
+  file.write(event(4));
+  file.flush();
+  EXPECT_EQ(file.lost_records(), 3u);
+  EXPECT_EQ(file.errors(), 4u) << "two reopens and two batches failed";
+  auto moved = records(path_ + ".1");
+  ASSERT_EQ(moved.size(), 1u);
+  EXPECT_EQ(moved[0]["process"]["pid"], 1);
+
+  std::filesystem::remove(path_);
+  file.write(event(5));
+  file.flush();
+  auto all = records(path_);
+  ASSERT_EQ(all.size(), 2u);
+  ASSERT_TRUE(is_gap(all[0])) << all[0].dump();
+  EXPECT_EQ(all[0]["shimwatch"]["gap"]["stage"], "log_file");
+  EXPECT_EQ(all[0]["shimwatch"]["gap"]["write_failed"], 3);
+  EXPECT_EQ(all[0]["shimwatch"]["gap"]["dropped"], 3);
+  EXPECT_EQ(all[1]["process"]["pid"], 5);
+  EXPECT_EQ(records(path_ + ".1").size(), 1u);
+
+  auto errors = log.lines(spdlog::level::err);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("reopening failed"), std::string::npos) << errors[0];
+  EXPECT_EQ(log.lines(spdlog::level::info),
+            std::vector<std::string>{"log file " + path_ + ": writing works again"});
 }
 
 TEST_F(LogFileGapTest, NothingLostNoGapRecord) {

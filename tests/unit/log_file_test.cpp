@@ -7,6 +7,7 @@
 #include <sstream>
 #include <sys/stat.h>
 
+#include "log_capture.hpp"
 #include "shimwatch/sink.hpp"
 
 using namespace shimwatch;
@@ -100,6 +101,41 @@ TEST_F(LogFileTest, RotatesBySizeKeepingTheConfiguredCount) {
   }
   // The newest events are in the live file.
   EXPECT_EQ(nlohmann::json::parse(lines(path_).back())["process"]["pid"], 40);
+}
+
+// The file can be written but not renamed (here a directory is in the way
+// of PATH.1; a log directory the agent may not write to does the same): the
+// file goes on past its size limit, nothing is lost, and the failure is
+// logged once, not at every batch, until a rotation works again.
+TEST_F(LogFileTest, RotationThatFailsIsLoggedOnceAndLosesNothing) {
+  auto file = LogFile::open(path_, HostInfo{"node"}, LogFileOptions{2000, 1});
+  ASSERT_TRUE(file.ok());
+  std::filesystem::create_directory(path_ + ".1");
+  swtest::LogCapture log;
+  for (uint32_t pid = 1; pid <= 20; ++pid) {
+    (*file)->write(event(pid));
+    (*file)->flush();
+  }
+  EXPECT_EQ(lines(path_).size(), 20u);
+  EXPECT_GT(std::filesystem::file_size(path_), 2000u);
+  EXPECT_EQ((*file)->lost_records(), 0u);
+  EXPECT_EQ((*file)->rotations(), 0u);
+  EXPECT_GT((*file)->errors(), 1u) << "each failed attempt counts";
+  auto errors = log.lines(spdlog::level::err);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("rotating failed"), std::string::npos) << errors[0];
+  EXPECT_TRUE(log.lines(spdlog::level::info).empty());
+
+  std::filesystem::remove(path_ + ".1");
+  (*file)->write(event(21));
+  (*file)->flush();
+  EXPECT_EQ((*file)->rotations(), 1u);
+  EXPECT_EQ(lines(path_ + ".1").size(), 20u);
+  ASSERT_EQ(lines(path_).size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(lines(path_)[0])["process"]["pid"], 21);
+  EXPECT_EQ(log.lines(spdlog::level::info),
+            std::vector<std::string>{"log file " + path_ + ": rotating works again"});
+  EXPECT_EQ(log.lines(spdlog::level::err).size(), 1u);
 }
 
 TEST_F(LogFileTest, ReopenAfterLogrotateMovedTheFile) {
