@@ -205,6 +205,26 @@ struct sw_exec_name {
 	char name[SW_COMM_LEN];
 };
 
+/* What a record says about a process that does not change from one of its
+ * calls to the next, kept per process in the kernel (process_context):
+ * walking the ancestry, the executable's path and the cgroup names again
+ * for each call was most of the cost of a matched call. Valid while the
+ * task still has the same executable file, real parent and css_set, and the
+ * thread group the same start time (a reused pid). */
+struct sw_process_context {
+	__u64 exe_file; /* the kernel pointers it was captured from */
+	__u64 parent;
+	__u64 css_set;
+	__u64 start_boottime_ns;
+	__u32 flags; /* SW_FLAG_{EXE,CGROUP,ANCESTRY}_TRUNCATED as captured */
+	__u16 exe_size;
+	__u16 ancestors;
+	/* The same layout as in sw_event, where these two follow each other. */
+	struct sw_ancestor ancestor[SW_ANCESTORS_MAX];
+	struct sw_cgroup_info cgroup;
+	char exe[SW_EXE_BUF];
+};
+
 /* One record. Only offsetof(args) + args_size bytes are sent. */
 struct sw_event {
 	struct sw_event_header hdr;

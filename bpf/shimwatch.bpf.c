@@ -242,6 +242,23 @@ static __always_inline void counter__inc(__u32 idx)
 		*val += 1;
 }
 
+/* Per process (thread group id): its context as its last record captured
+ * it. Private to this copy of the programs (never pinned). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct sw_process_context);
+} process_context SEC(".maps");
+
+/* A context being stored: too large for the stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_process_context);
+} scratch_context SEC(".maps");
+
 static __always_inline struct sw_event *scratch__get(void)
 {
 	__u32 zero = 0;
@@ -501,6 +518,60 @@ static __always_inline void event__submit(void *ctx, struct sw_event *e, __u32 a
 	ringbuf__send(e, size);
 }
 
+_Static_assert(__builtin_offsetof(struct sw_event, cgroup) ==
+		       __builtin_offsetof(struct sw_event, ancestor) +
+			   sizeof(((struct sw_event *)0)->ancestor),
+	       "ancestor and cgroup are copied together");
+_Static_assert(__builtin_offsetof(struct sw_process_context, cgroup) ==
+		       __builtin_offsetof(struct sw_process_context, ancestor) +
+			   sizeof(((struct sw_process_context *)0)->ancestor),
+	       "ancestor and cgroup are copied together");
+
+#define SW_CONTEXT_FLAGS                                                                         \
+	(SW_FLAG_EXE_TRUNCATED | SW_FLAG_CGROUP_TRUNCATED | SW_FLAG_ANCESTRY_TRUNCATED)
+
+/* Ancestry, cgroup and executable path: from process_context when the
+ * process' last record captured them and nothing they come from changed,
+ * else captured now and kept for its next call. */
+static __always_inline void context__fill(struct sw_event *e, struct task_struct *task)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u64 exe_file = (__u64)BPF_CORE_READ(task, mm, exe_file);
+	__u64 parent = (__u64)BPF_CORE_READ(task, real_parent);
+	__u64 css_set = (__u64)BPF_CORE_READ(task, cgroups);
+	__u64 start = BPF_CORE_READ(task, group_leader, start_boottime);
+	struct sw_process_context *c = bpf_map_lookup_elem(&process_context, &tgid);
+	__u32 zero = 0;
+
+	if (c && c->exe_file == exe_file && c->parent == parent && c->css_set == css_set &&
+	    c->start_boottime_ns == start) {
+		e->flags |= c->flags & SW_CONTEXT_FLAGS;
+		e->ancestors = c->ancestors;
+		e->exe_size = c->exe_size;
+		bpf_probe_read_kernel(e->ancestor, sizeof(e->ancestor) + sizeof(e->cgroup),
+				      c->ancestor);
+		bpf_probe_read_kernel(e->exe, sizeof(e->exe), c->exe);
+		return;
+	}
+	ancestors__fill(e, task);
+	cgroup__fill(e, task);
+	exe__fill(e, task);
+
+	c = bpf_map_lookup_elem(&scratch_context, &zero);
+	if (!c)
+		return;
+	c->exe_file = exe_file;
+	c->parent = parent;
+	c->css_set = css_set;
+	c->start_boottime_ns = start;
+	c->flags = e->flags & SW_CONTEXT_FLAGS;
+	c->ancestors = e->ancestors;
+	c->exe_size = e->exe_size;
+	bpf_probe_read_kernel(c->ancestor, sizeof(c->ancestor) + sizeof(c->cgroup), e->ancestor);
+	bpf_probe_read_kernel(c->exe, sizeof(c->exe), e->exe);
+	bpf_map_update_elem(&process_context, &tgid, c, BPF_ANY);
+}
+
 /* Common part of every record: header, task, executable, argv. */
 /* Fills in everything about the current task; returns the argv bytes. */
 static __always_inline __u32 event__capture(struct sw_event *e, __u32 type, __u32 flags)
@@ -513,9 +584,7 @@ static __always_inline __u32 event__capture(struct sw_event *e, __u32 type, __u3
 	e->pad16 = 0;
 	e->pad = 0;
 	task__fill(&e->task, task);
-	ancestors__fill(e, task);
-	cgroup__fill(e, task);
-	exe__fill(e, task);
+	context__fill(e, task);
 	return args__fill(e, task);
 }
 

@@ -24,10 +24,13 @@ std::string errno_text(int err) {
   return std::strerror(err < 0 ? -err : err);
 }
 
-// Per-CPU scratch space is private to each copy of the programs; libbpf's
-// own maps (.rodata, .bss) hold each copy's settings.
+// Per-CPU scratch space and the per-process context cache are private to
+// each copy of the programs; libbpf's own maps (.rodata, .bss) hold each
+// copy's settings.
 bool shared(const bpf_map *map) {
-  return !bpf_map__is_internal(map) && std::strcmp(bpf_map__name(map), "scratch") != 0;
+  const char *name = bpf_map__name(map);
+  return !bpf_map__is_internal(map) && std::strcmp(name, "scratch") != 0 &&
+         std::strcmp(name, "scratch_context") != 0 && std::strcmp(name, "process_context") != 0;
 }
 
 std::string map_path(const std::string &dir, const bpf_map *map) {
