@@ -318,4 +318,19 @@ std::string trim(std::string text) {
   return text;
 }
 
+std::string only_socket_config(const TempDir &dir, const std::string &socket_path) {
+  json config = {{"watch",
+                  {{"exec", json::array()},
+                   {"exec_paths", json::array()},
+                   {"exec_build_id_check", false},
+                   {"config_paths", json::array()},
+                   {"sockets", {socket_path}},
+                   {"tcp_ports", json::array()},
+                   {"runtime_sockets", json::array()},
+                   {"service_control", {{"enabled", false}}}}}};
+  std::string path = dir.file("config.json");
+  write_file(path, config.dump());
+  return path;
+}
+
 } // namespace swtest

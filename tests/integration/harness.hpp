@@ -88,6 +88,12 @@ private:
 std::string read_file(const std::string &path);
 void write_file(const std::string &path, const std::string &text, int mode = 0644);
 
+// A config file in dir that watches socket_path and nothing else (no exec
+// names, binaries, Docker's config files, TCP ports, runtime sockets or
+// service control), so that no other process on the machine can add an
+// event or a kernel drop to a test that counts them. Returns its path.
+std::string only_socket_config(const TempDir &dir, const std::string &socket_path);
+
 } // namespace swtest
 
 namespace swtest {

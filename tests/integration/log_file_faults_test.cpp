@@ -40,23 +40,6 @@ using nlohmann::json;
 
 namespace {
 
-// Only the test's socket is watched; everything else the default config
-// matches is off, so that no other process on the machine adds an event.
-std::string only_socket_config(const TempDir &dir, const std::string &socket_path) {
-  json config = {{"watch",
-                  {{"exec", json::array()},
-                   {"exec_paths", json::array()},
-                   {"exec_build_id_check", false},
-                   {"config_paths", json::array()},
-                   {"sockets", {socket_path}},
-                   {"tcp_ports", json::array()},
-                   {"runtime_sockets", json::array()},
-                   {"service_control", {{"enabled", false}}}}}};
-  std::string path = dir.file("config.json");
-  write_file(path, config.dump());
-  return path;
-}
-
 std::vector<std::string> agent_flags(const std::string &config, int metrics_port,
                                      const std::string &log) {
   return {"--config",          config,

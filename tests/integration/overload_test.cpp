@@ -212,25 +212,6 @@ Storm connect_storm(const std::string &path) {
   return storm;
 }
 
-// Only the test's socket is watched; everything else the default config
-// matches (docker execs, new binaries, Docker's config files, TCP ports,
-// runtime sockets, service control) is off, so that no other process on the
-// machine can add an event or a kernel drop.
-std::string only_socket_config(const TempDir &dir, const std::string &socket_path) {
-  json config = {{"watch",
-                  {{"exec", json::array()},
-                   {"exec_paths", json::array()},
-                   {"exec_build_id_check", false},
-                   {"config_paths", json::array()},
-                   {"sockets", {socket_path}},
-                   {"tcp_ports", json::array()},
-                   {"runtime_sockets", json::array()},
-                   {"service_control", {{"enabled", false}}}}}};
-  std::string path = dir.file("config.json");
-  write_file(path, config.dump());
-  return path;
-}
-
 // Every sample of a metric family: labels as written ("" for none) → value.
 std::map<std::string, double> metric_samples(const std::string &body, const std::string &name) {
   std::map<std::string, double> out;
