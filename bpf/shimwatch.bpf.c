@@ -499,8 +499,8 @@ static __always_inline void ringbuf__send(struct sw_event *e, __u32 size)
 	 * wakes the agent at once. */
 	if (wakeup_bytes && e->hdr.type != SW_EVENT_EXEC)
 		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + size >= wakeup_bytes
-				? BPF_RB_FORCE_WAKEUP
-				: BPF_RB_NO_WAKEUP;
+			    ? BPF_RB_FORCE_WAKEUP
+			    : BPF_RB_NO_WAKEUP;
 	if (bpf_ringbuf_output(&events, e, size, flags))
 		counter__inc(SW_COUNTER_DROP_RINGBUF);
 	else
@@ -519,15 +519,15 @@ static __always_inline void event__submit(void *ctx, struct sw_event *e, __u32 a
 }
 
 _Static_assert(__builtin_offsetof(struct sw_event, cgroup) ==
-		       __builtin_offsetof(struct sw_event, ancestor) +
-			   sizeof(((struct sw_event *)0)->ancestor),
+		   __builtin_offsetof(struct sw_event, ancestor) +
+		       sizeof(((struct sw_event *)0)->ancestor),
 	       "ancestor and cgroup are copied together");
 _Static_assert(__builtin_offsetof(struct sw_process_context, cgroup) ==
-		       __builtin_offsetof(struct sw_process_context, ancestor) +
-			   sizeof(((struct sw_process_context *)0)->ancestor),
+		   __builtin_offsetof(struct sw_process_context, ancestor) +
+		       sizeof(((struct sw_process_context *)0)->ancestor),
 	       "ancestor and cgroup are copied together");
 
-#define SW_CONTEXT_FLAGS                                                                         \
+#define SW_CONTEXT_FLAGS                                                                           \
 	(SW_FLAG_EXE_TRUNCATED | SW_FLAG_CGROUP_TRUNCATED | SW_FLAG_ANCESTRY_TRUNCATED)
 
 /* Ancestry, cgroup and executable path: from process_context when the

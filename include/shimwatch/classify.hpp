@@ -153,5 +153,4 @@ Result<std::vector<AgentRule>> parse_agent_rules(const nlohmann::json &rules,
 // First rule that matches, in order; empty when none does.
 std::string match_agent(const std::vector<AgentRule> &rules, const Event &event);
 
-
 } // namespace shimwatch
