@@ -56,7 +56,6 @@ public:
   explicit AgentMatcher(std::vector<AgentRule> rules = {}) : rules_(std::move(rules)) {}
   // What match_agent(rules, event) returns.
   std::string match(const Event &event);
-  const std::vector<AgentRule> &rules() const { return rules_; }
 
 private:
   enum Field { images, containers, workloads, units, executables, field_count };

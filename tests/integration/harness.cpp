@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdio>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -331,6 +332,21 @@ std::string only_socket_config(const TempDir &dir, const std::string &socket_pat
   std::string path = dir.file("config.json");
   write_file(path, config.dump());
   return path;
+}
+
+sockaddr_un unix_address(const std::string &path) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
+  return address;
+}
+
+void connect_once_in_child(const sockaddr_un &address) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    _exit(4);
+  (void)connect(fd, reinterpret_cast<const sockaddr *>(&address), sizeof address);
+  close(fd);
 }
 
 } // namespace swtest

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <vector>
 
 #include "http_client.hpp"
@@ -93,6 +94,14 @@ void write_file(const std::string &path, const std::string &text, int mode = 064
 // service control), so that no other process on the machine can add an
 // event or a kernel drop to a test that counts them. Returns its path.
 std::string only_socket_config(const TempDir &dir, const std::string &socket_path);
+
+// The address of the unix socket file at path.
+sockaddr_un unix_address(const std::string &path);
+
+// socket + connect + close, from a forked child of a process with threads:
+// async-signal-safe calls only; _exit(4) when no socket can be made. What
+// connect() returns does not matter: a refused call is an event too.
+void connect_once_in_child(const sockaddr_un &address);
 
 } // namespace swtest
 

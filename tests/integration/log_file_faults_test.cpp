@@ -323,9 +323,7 @@ constexpr auto kPeriod = 1ms;
 constexpr uint64_t kGenerated = uint64_t{kWorkers} * kConnectsPerWorker;
 
 std::set<pid_t> start_paced_workers(const std::string &path) {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
+  const sockaddr_un address = unix_address(path);
   const long period_ns = std::chrono::nanoseconds(kPeriod).count();
   std::set<pid_t> workers;
   for (int w = 0; w < kWorkers; ++w) {
@@ -335,11 +333,7 @@ std::set<pid_t> start_paced_workers(const std::string &path) {
       timespec next{};
       clock_gettime(CLOCK_MONOTONIC, &next);
       for (int i = 0; i < kConnectsPerWorker; ++i) {
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-          _exit(4);
-        (void)connect(fd, reinterpret_cast<const sockaddr *>(&address), sizeof address);
-        close(fd);
+        connect_once_in_child(address);
         next.tv_nsec += period_ns;
         if (next.tv_nsec >= 1'000'000'000) {
           next.tv_nsec -= 1'000'000'000;

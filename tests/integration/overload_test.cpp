@@ -176,9 +176,7 @@ Storm connect_storm(const std::string &path) {
   int release[2];
   if (pipe2(release, O_CLOEXEC) != 0)
     throw std::runtime_error("pipe2 failed");
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path.c_str());
+  const sockaddr_un address = unix_address(path);
   for (int w = 0; w < kWorkers; ++w) {
     pid_t pid = fork();
     if (pid == 0) {
@@ -187,13 +185,8 @@ Storm connect_storm(const std::string &path) {
       char go;
       if (read(release[0], &go, 1) != 0)
         _exit(3);
-      for (int i = 0; i < kConnectsPerWorker; ++i) {
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-          _exit(4);
-        (void)connect(fd, reinterpret_cast<const sockaddr *>(&address), sizeof address);
-        close(fd);
-      }
+      for (int i = 0; i < kConnectsPerWorker; ++i)
+        connect_once_in_child(address);
       _exit(0);
     }
     if (pid < 0)

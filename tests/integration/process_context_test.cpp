@@ -23,15 +23,6 @@ namespace {
 
 const std::string connect_action = "docker-socket-connect";
 
-// Async-signal-safe only: called in children of a process with threads.
-void connect_once(const sockaddr_un &address) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    _exit(4);
-  (void)connect(fd, reinterpret_cast<const sockaddr *>(&address), sizeof address);
-  close(fd);
-}
-
 } // namespace
 
 TEST(ProcessContext, ACallAfterACgroupMoveReparentingOrExecIsCapturedAfresh) {
@@ -42,9 +33,7 @@ TEST(ProcessContext, ACallAfterACgroupMoveReparentingOrExecIsCapturedAfresh) {
   TestCgroup moved(cgroup_name);
   const std::string procs = moved.path() + "/cgroup.procs";
   const std::string connect_binary = SW_TEST_CONNECT_BINARY;
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", socket_path.c_str());
+  const sockaddr_un address = unix_address(socket_path);
   Agent agent({"--watch-socket", socket_path, "--no-dedupe"});
 
   // TRIGGER. The child: two calls, then one from another cgroup. Its child
@@ -56,23 +45,23 @@ TEST(ProcessContext, ACallAfterACgroupMoveReparentingOrExecIsCapturedAfresh) {
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
-    connect_once(address);
-    connect_once(address);
+    connect_once_in_child(address);
+    connect_once_in_child(address);
     int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0 || write(fd, "0", 1) != 1) // "0": the writing process itself
       _exit(5);
     close(fd);
-    connect_once(address);
+    connect_once_in_child(address);
     const pid_t me = getpid();
     pid_t grandchild = fork();
     if (grandchild == 0) {
-      connect_once(address);
+      connect_once_in_child(address);
       char done = 1;
       if (write(connected[1], &done, 1) != 1)
         _exit(6);
       while (getppid() == me) // until the child has exited
         usleep(1000);
-      connect_once(address);
+      connect_once_in_child(address);
       execl(connect_binary.c_str(), "sw_test_connect", socket_path.c_str(),
             static_cast<char *>(nullptr));
       _exit(7);
