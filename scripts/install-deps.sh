@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages shimwatch needs, and only those missing.
 #   scripts/install-deps.sh build   compilers, libbpf, bpftool, libraries
-#   scripts/install-deps.sh test    build + what the tests run against (dockerd)
+#   scripts/install-deps.sh test    build + what the tests run against (dockerd),
+#                                   and kubectl + helm in .tools/bin, which
+#                                   Debian does not package (fetch-kube-tools.py)
 set -euo pipefail
 
 build_packages=(
@@ -37,14 +39,18 @@ for package in "${wanted[@]}"; do
     missing+=("$package")
   fi
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
-
-if [[ $EUID -ne 0 ]]; then
-  echo "shimwatch: missing packages: ${missing[*]}" >&2
-  echo "  run as root, or: sudo apt-get install ${missing[*]}" >&2
-  exit 1
+if [[ ${#missing[@]} -gt 0 ]]; then
+  if [[ $EUID -ne 0 ]]; then
+    echo "shimwatch: missing packages: ${missing[*]}" >&2
+    echo "  run as root, or: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-echo "installing: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq "${missing[@]}" >/dev/null
+
+if [[ ${1:-build} == test ]]; then
+  python3 "$(dirname "${BASH_SOURCE[0]}")/fetch-kube-tools.py"
+fi

@@ -18,7 +18,7 @@ import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import kustomize_lite  # noqa: E402
+import kube_tools  # noqa: E402
 
 
 def fail(message):
@@ -45,7 +45,10 @@ def main():
     if len(argv) != 3:
         fail("usage: daemonset_to_docker.py [--bpf-as-sys-admin] KUSTOMIZE_DIR OUT_DIR HOST_PATH_ROOT")
     directory, out_dir, host_root = argv
-    objects = kustomize_lite.render(directory)
+    try:
+        objects = kube_tools.kustomize(directory)
+    except kube_tools.ToolError as error:
+        fail(str(error))
     [ds] = [o for o in objects if o["kind"] == "DaemonSet"]
     config_maps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
     spec = ds["spec"]["template"]["spec"]

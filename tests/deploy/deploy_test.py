@@ -3,15 +3,16 @@
 
   deploy_test.py SOURCE_DIR SHIMWATCH_BINARY
 
-- renders deploy/kubernetes (base and overlays) with a small kustomize
-  renderer (and compares with `kubectl kustomize` where kubectl exists);
+- renders deploy/kubernetes (base and overlays) with `kubectl kustomize`;
 - the DaemonSet: host PID, host network, mounts, tolerations, priority class,
   resources, NODE_NAME from the downward API, probes on the metrics port;
 - RBAC: exactly get/list/watch on pods; the restricted overlay: exactly the
   measured capabilities, nothing privileged;
 - every variant's config and flags are accepted by
   `shimwatch run --config FILE ... --print-config`;
-- the Helm chart renders the same objects with its default values;
+- `helm lint --strict` passes and `helm template` renders the same objects as
+  kustomize (defaults, restricted, monitoring); non-default values reach the
+  objects, and every top-level key of values.yaml is used by a template;
 - `promtool check rules` on the alert rules; the dashboard parses and both
   use only metrics the agent exports (README.md, "Metrics").
 """
@@ -26,8 +27,7 @@ import tempfile
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import helm_lite  # noqa: E402
-import kustomize_lite  # noqa: E402
+import kube_tools  # noqa: E402
 
 # Measured by removing one at a time (README.md, "Deploy to a cluster", says
 # what each is for and how it was measured).
@@ -170,20 +170,6 @@ def check_config_accepted(shimwatch, config, args, variant, tmp):
         check(effective["output"]["syslog"]["url"].startswith("tls://"), "syslog overlay: no TLS syslog URL")
 
 
-def compare_with_kubectl(source, variant, objects):
-    kubectl = shutil.which("kubectl")
-    if not kubectl:
-        return
-    r = subprocess.run([kubectl, "kustomize", os.path.join(source, "deploy/kubernetes", variant)],
-                       capture_output=True, text=True, timeout=60)
-    if not check(r.returncode == 0, f"kubectl kustomize {variant}: {r.stderr.strip()}"):
-        return
-    theirs = normalized(d for d in yaml.safe_load_all(r.stdout) if d)
-    ours = normalized(objects)
-    check(theirs == ours, f"[{variant or 'base'}] the renderer and kubectl kustomize differ: "
-          f"{sorted(set(theirs) ^ set(ours)) or [k for k in ours if ours[k] != theirs.get(k)]}")
-
-
 def check_helm(source, rendered):
     chart = os.path.join(source, "deploy/helm/shimwatch")
     with open(os.path.join(chart, "Chart.yaml"), encoding="utf-8") as f:
@@ -192,7 +178,7 @@ def check_helm(source, rendered):
     cases = [("", {}), ("overlays/restricted", {"privileged": False}),
              ("overlays/monitoring", {"serviceMonitor": {"enabled": True}})]
     for variant, values in cases:
-        helm = normalized(helm_lite.render(chart, "shimwatch", values))
+        helm = normalized(kube_tools.helm_template(chart, "shimwatch", "shimwatch", values))
         kust = normalized(o for o in rendered[variant] if o["kind"] != "Namespace")
         check(set(helm) == set(kust), f"helm {values}: objects {sorted(helm)} != kustomize {sorted(kust)}")
         for key in kust:
@@ -200,14 +186,40 @@ def check_helm(source, rendered):
     values = yaml.safe_load(open(os.path.join(chart, "values.yaml"), encoding="utf-8"))
     check(values["capabilities"] == MEASURED_CAPABILITIES, "values.yaml capabilities differ from the measured set")
     # Non-default values reach the objects.
-    objs = normalized(helm_lite.render(chart, "observability", {
+    custom = {
         "image": {"repository": "registry.example/shimwatch", "tag": "9.9"},
         "extraArgs": ["--watch-runtime", "containerd"], "nodeSelector": {"kubernetes.io/os": "linux"},
-        "priorityClass": {"create": False, "name": "system-node-critical"}}))
-    c = objs[("DaemonSet", "shimwatch")]["spec"]["template"]["spec"]["containers"][0]
+        "priorityClass": {"create": False, "name": "system-node-critical"},
+        "metricsPort": 9555,
+        "config": {"metrics": {"address": "0.0.0.0:9555"},
+                   "output": {"syslog": {"url": "tls://siem.example.internal:6514"}}}}
+    for lint_values in ({}, custom):
+        try:
+            kube_tools.helm_lint(chart, lint_values)
+        except kube_tools.ToolError as error:
+            check(False, f"helm lint {lint_values}: {error}")
+    objs = normalized(kube_tools.helm_template(chart, "shimwatch", "observability", custom))
+    pod = objs[("DaemonSet", "shimwatch")]["spec"]["template"]["spec"]
+    c = pod["containers"][0]
     check(c["image"] == "registry.example/shimwatch:9.9", "helm image value")
     check(c["args"][2:] == ["--watch-runtime", "containerd"], "helm extraArgs")
+    check(pod.get("nodeSelector") == {"kubernetes.io/os": "linux"}, "helm nodeSelector")
+    check(pod.get("priorityClassName") == "system-node-critical", "helm priorityClass.name")
     check(("PriorityClass", "shimwatch-node-agent") not in objs, "helm priorityClass.create=false")
+    ports = {p["name"]: p for p in c["ports"]}
+    check(ports.get("metrics", {}).get("containerPort") == 9555 and ports["metrics"].get("hostPort") == 9555
+          and c["livenessProbe"]["httpGet"]["port"] == "metrics" and c["readinessProbe"]["httpGet"]["port"] == "metrics",
+          f"helm metricsPort: {c['ports']}")
+    config = objs[("ConfigMap", "shimwatch-config")]["data"]["config.json"]
+    check(config["output"]["syslog"]["url"] == "tls://siem.example.internal:6514"
+          and config["metrics"]["address"] == "0.0.0.0:9555"
+          and config["output"]["log_file"] == "/var/log/shimwatch/events.log",
+          f"helm config values not merged over the defaults: {config}")
+    # Every top-level value is read by some template, so none is a dead knob.
+    templates = "".join(open(os.path.join(chart, "templates", t), encoding="utf-8").read()
+                        for t in os.listdir(os.path.join(chart, "templates")))
+    unused = [key for key in values if f".Values.{key}" not in templates]
+    check(not unused, f"values.yaml keys no template reads: {unused}")
     check(objs[("ClusterRoleBinding", "shimwatch")]["subjects"][0]["namespace"] == "observability",
           "helm release namespace in the binding")
 
@@ -261,6 +273,14 @@ def check_monitoring(source, tmp):
 
 
 def main():
+    try:
+        return checks()
+    except kube_tools.ToolError as error:
+        print("FAIL:", error)
+        return 1
+
+
+def checks():
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
         return 2
@@ -268,12 +288,11 @@ def main():
     rendered = {}
     with tempfile.TemporaryDirectory() as tmp:
         for variant in VARIANTS:
-            objects = kustomize_lite.render(os.path.join(source, "deploy/kubernetes", variant))
+            objects = kube_tools.kustomize(os.path.join(source, "deploy/kubernetes", variant))
             rendered[variant] = objects
-            compare_with_kubectl(source, variant, objects)
             check(one(objects, "Namespace")["metadata"]["name"] == "shimwatch", "namespace")
             for o in objects:
-                if o["kind"] not in kustomize_lite.CLUSTER_SCOPED:
+                if o["kind"] not in kube_tools.CLUSTER_SCOPED:
                     check(o["metadata"].get("namespace") == "shimwatch", f"{o['kind']} not in namespace shimwatch")
             config, args = check_daemonset(objects, variant)
             check_rbac(objects, variant)

@@ -1,0 +1,68 @@
+"""The real kubectl and helm for the deployment tests.
+
+They are looked up in $SHIMWATCH_KUBE_TOOLS, then in the repository's .tools/bin
+(scripts/fetch-kube-tools.py, run by `scripts/install-deps.sh test`), then on
+PATH. A missing tool is an error that says how to get it: the tests never fall
+back to rendering the manifests some other way.
+"""
+import os
+import shutil
+import subprocess
+import tempfile
+
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PriorityClass",
+                  "CustomResourceDefinition"}
+
+
+class ToolError(Exception):
+    pass
+
+
+def tool(name):
+    for directory in (os.environ.get("SHIMWATCH_KUBE_TOOLS"), os.path.join(REPO, ".tools", "bin")):
+        if directory and os.access(os.path.join(directory, name), os.X_OK):
+            return os.path.join(directory, name)
+    found = shutil.which(name)
+    if not found:
+        raise ToolError(f"{name} not found: run scripts/fetch-kube-tools.py (or scripts/install-deps.sh test)")
+    return found
+
+
+def run(argv):
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    if r.returncode != 0:
+        raise ToolError(f"{' '.join(argv)}: exit {r.returncode}: {r.stderr.strip()}")
+    return r.stdout
+
+
+def documents(text):
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def kustomize(directory):
+    """`kubectl kustomize DIRECTORY` as a list of objects."""
+    return documents(run([tool("kubectl"), "kustomize", directory]))
+
+
+def helm_template(chart, release, namespace, values=None):
+    """`helm template RELEASE CHART --namespace NAMESPACE -f VALUES` as objects."""
+    argv = [tool("helm"), "template", release, chart, "--namespace", namespace]
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", encoding="utf-8") as f:
+        if values:
+            yaml.safe_dump(values, f)
+            f.flush()
+            argv += ["--values", f.name]
+        return documents(run(argv))
+
+
+def helm_lint(chart, values=None):
+    argv = [tool("helm"), "lint", "--strict", chart]
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", encoding="utf-8") as f:
+        if values:
+            yaml.safe_dump(values, f)
+            f.flush()
+            argv += ["--values", f.name]
+        return run(argv)
