@@ -69,8 +69,8 @@ bench: build
 		bench/agent_bench.sh $(BUILD_DIR)/shimwatch $(BENCH_BUILD_DIR)/bench/shimwatch_agent_bench
 
 # The agent image, built from deploy/Dockerfile and run on the local Docker
-# Engine the way the DaemonSet runs it (deploy/e2e/run-image-test.sh). Not
-# part of `make test`: building the image takes longer than the test budget.
+# Engine the way the DaemonSet runs it (deploy/e2e/run-image-test.sh). `make
+# test` runs the same script as the test e2e.image.
 .PHONY: e2e-image
 e2e-image: test-deps
 	@tests/integration/dockerd.sh start

@@ -10,8 +10,9 @@
 #   deploy/e2e/run-image-test.sh        (root, dockerd running)
 # Environment: SHIMWATCH_IMAGE (default shimwatch:e2e), JOBS (build jobs),
 # BUILD=0 tests an image already built under SHIMWATCH_IMAGE instead of
-# building it. The image, the base image and the build cache are kept, which
-# makes the next run quicker.
+# building it. The image, its build stage (SHIMWATCH_IMAGE-build) and the base
+# image are kept, which makes the next run quicker; the images an earlier run
+# left behind are pruned.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -56,11 +57,17 @@ else
   "$repo/deploy/e2e/make-base-image.sh" debian:bookworm
   say "docker build -f deploy/Dockerfile -t $image (JOBS=$jobs)"
   build_start=$(date +%s)
-  if ! docker build -q -f "$repo/deploy/Dockerfile" --build-arg "JOBS=$jobs" -t "$image" "$repo" >"$work/build.log" 2>&1; then
-    tail -n 40 "$work/build.log" >&2
-    die "docker build failed"
-  fi
+  # The build stage is tagged too ($image-build), so that the next run reuses
+  # its layers and the prune below removes only what this build replaced.
+  for target in build ""; do
+    if ! docker build ${target:+--target "$target"} --label shimwatch.e2e=1 -f "$repo/deploy/Dockerfile" \
+      --build-arg "JOBS=$jobs" -t "$image${target:+-$target}" "$repo" >>"$work/build.log" 2>&1; then
+      tail -n 40 "$work/build.log" >&2
+      die "docker build failed"
+    fi
+  done
   say "image built in $(($(date +%s) - build_start)) s"
+  docker image prune --force --filter label=shimwatch.e2e=1 >/dev/null || true
 fi
 say "image size: $(docker image inspect -f '{{.Size}}' "$image" | numfmt --to=iec)"
 

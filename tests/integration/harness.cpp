@@ -306,10 +306,15 @@ std::string docker_image_with_connect_helper() {
   static const std::string image = "shimwatch-test/connect:1";
   TempDir rootfs;
   copy_executable(rootfs, SW_TEST_CONNECT_STATIC_BINARY, "sw_test_connect");
-  auto r = run_process(
-      {"sh", "-c", "tar -C " + rootfs.path() + " -c . | docker import - " + image + " >/dev/null"});
+  // Labelled so that the image each earlier import left untagged can be pruned:
+  // every test run imports the helper afresh.
+  auto r = run_process({"sh", "-c",
+                        "tar -C " + rootfs.path() +
+                            " -c . | docker import --change 'LABEL shimwatch-test=connect' - " +
+                            image + " >/dev/null"});
   if (r.exit_code != 0)
     throw std::runtime_error("docker import failed: " + r.output);
+  run_process({"docker", "image", "prune", "--force", "--filter", "label=shimwatch-test=connect"});
   return image;
 }
 
