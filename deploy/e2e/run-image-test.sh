@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # End-to-end test of the agent image on a real Docker Engine, without a
 # cluster: builds deploy/Dockerfile (its base image made locally when the
-# engine has none), runs the image the way the restricted DaemonSet runs it
+# engine has none), then for each DaemonSet variant (the restricted overlay,
+# then the privileged base) runs the image the way that DaemonSet runs it
 # (host PID and network, the same capabilities, mounts, limits and the
 # ConfigMap's config), starts a container in a kubelet-style pod cgroup that
 # runs `docker ps` through the mounted Docker socket, and checks that the
-# containerised agent reports it with the pod uid and container id and serves
-# /metrics.
+# containerised agent reports it with the pod uid and container id, writes
+# its audit log on the hostPath, serves /metrics and stops cleanly.
 #   deploy/e2e/run-image-test.sh        (root, dockerd running)
 # Environment: SHIMWATCH_IMAGE (default shimwatch:e2e), JOBS (build jobs),
 # BUILD=0 tests an image already built under SHIMWATCH_IMAGE instead of
@@ -18,8 +19,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 image="${SHIMWATCH_IMAGE:-shimwatch:e2e}"
 jobs="${JOBS:-$(nproc)}"
-variant="$repo/deploy/kubernetes/overlays/restricted"
-pod_uid="0c2e5a0e-7d1b-4c55-9f5e-$(printf '%012x' "$$")"
+variants=(overlays/restricted "")
 start=$(date +%s)
 
 say() { echo "run-image-test: $*"; }
@@ -35,16 +35,17 @@ done
 timeout 10 docker version >/dev/null 2>&1 || die "no Docker Engine answers (tests/integration/dockerd.sh start)"
 
 work=$(mktemp -d /tmp/shimwatch-e2e.XXXXXX)
-agent="shimwatch-e2e-agent-$$"
-client="shimwatch-e2e-client-$$"
-# Pinned on the node's bpffs as in a cluster, under a path of the test's own.
-pin_path="/sys/fs/bpf/shimwatch-e2e-$$"
+containers=()
+pin_paths=()
+pod_uids=()
 cleanup() {
-  docker rm -f "$agent" "$client" >/dev/null 2>&1 || true
+  [[ ${#containers[@]} -eq 0 ]] || docker rm -f "${containers[@]}" >/dev/null 2>&1 || true
   # What `shimwatch cleanup` does: unpinning detaches the probes.
-  rm -rf "$pin_path"
-  # The pod cgroup docker made for the client (cgroup v1 controllers and v2).
-  find /sys/fs/cgroup -depth -type d -path "*/kubepods/burstable/pod$pod_uid*" -exec rmdir {} + 2>/dev/null || true
+  [[ ${#pin_paths[@]} -eq 0 ]] || rm -rf "${pin_paths[@]}"
+  # The pod cgroups docker made for the clients (cgroup v1 controllers and v2).
+  for uid in "${pod_uids[@]}"; do
+    find /sys/fs/cgroup -depth -type d -path "*/kubepods/burstable/pod$uid*" -exec rmdir {} + 2>/dev/null || true
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -79,56 +80,75 @@ if ! docker run --rm --cap-drop ALL --cap-add BPF --cap-add PERFMON --entrypoint
   say "this engine does not know CAP_BPF/CAP_PERFMON: CAP_SYS_ADMIN stands in for them"
   translate=(--bpf-as-sys-admin)
 fi
-mapfile -t run_args < <(python3 "$repo/tests/deploy/daemonset_to_docker.py" "${translate[@]}" "$variant" "$work" "$work/host")
-[[ ${#run_args[@]} -gt 0 ]] || die "could not translate the DaemonSet"
-for i in "${!run_args[@]}"; do
-  [[ ${run_args[$i]} == @IMAGE@ ]] && run_args[$i]="$image"
-done
-# A free port instead of 9464, which a node agent may already hold here.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-say "docker run ${run_args[*]} --metrics-address 127.0.0.1:$port --pin-path $pin_path"
-docker run -d --name "$agent" "${run_args[@]}" --metrics-address "127.0.0.1:$port" --pin-path "$pin_path" >/dev/null
 
-ready=""
-for _ in $(seq 1 120); do
-  if docker logs "$agent" 2>&1 | grep -q " ready: "; then
-    ready=yes
-    break
+# One DaemonSet variant: its container run as docker run arguments, a pod's
+# client, and the checks.
+run_variant() {
+  local name=${1:-base}
+  local variant="$repo/deploy/kubernetes/$1"
+  local dir="$dir/${name//\//-}"
+  local agent="shimwatch-e2e-agent-$$-${name##*/}"
+  local client="shimwatch-e2e-client-$$-${name##*/}"
+  # Pinned on the node's bpffs as in a cluster, under a path of the test's own.
+  local pin_path="/sys/fs/bpf/shimwatch-e2e-$$-${name##*/}"
+  local pod_uid run_args port ready found client_id log_file code
+  pod_uid="0c2e5a0e-7d1b-4c55-$(printf '%04x' "${#pod_uids[@]}")-$(printf '%012x' "$$")"
+  containers+=("$agent" "$client")
+  pin_paths+=("$pin_path")
+  pod_uids+=("$pod_uid")
+  mkdir -p "$dir"
+  say "[$name] the DaemonSet of deploy/kubernetes/$1"
+
+  mapfile -t run_args < <(python3 "$repo/tests/deploy/daemonset_to_docker.py" "${translate[@]}" "$variant" "$dir" "$dir/host")
+  [[ ${#run_args[@]} -gt 0 ]] || die "could not translate the DaemonSet"
+  for i in "${!run_args[@]}"; do
+    [[ ${run_args[$i]} == @IMAGE@ ]] && run_args[$i]="$image"
+  done
+  # A free port instead of 9464, which a node agent may already hold here.
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  say "docker run ${run_args[*]} --metrics-address 127.0.0.1:$port --pin-path $pin_path"
+  docker run -d --name "$agent" "${run_args[@]}" --metrics-address "127.0.0.1:$port" --pin-path "$pin_path" >/dev/null
+
+  ready=""
+  for _ in $(seq 1 120); do
+    if docker logs "$agent" 2>&1 | grep -q " ready: "; then
+      ready=yes
+      break
+    fi
+    [[ $(docker inspect -f '{{.State.Running}}' "$agent") == true ]] || break
+    sleep 0.5
+  done
+  if [[ -z $ready ]]; then
+    docker logs "$agent" 2>&1 | tail -n 30 >&2
+    die "the agent did not become ready"
   fi
-  [[ $(docker inspect -f '{{.State.Running}}' "$agent") == true ]] || break
-  sleep 0.5
-done
-if [[ -z $ready ]]; then
-  docker logs "$agent" 2>&1 | tail -n 30 >&2
-  die "the agent did not become ready"
-fi
-say "agent ready"
-[[ -n $(ls "$pin_path/links" 2>/dev/null) ]] || die "the agent in the container did not pin its probes on the node's bpffs ($pin_path)"
-say "probes pinned on the node's bpffs: $(ls "$pin_path/links" | wc -l) links under $pin_path"
+  say "[$name] agent ready"
+  [[ -n $(ls "$pin_path/links" 2>/dev/null) ]] || die "the agent in the container did not pin its probes on the node's bpffs ($pin_path)"
+  say "probes pinned on the node's bpffs: $(ls "$pin_path/links" | wc -l) links under $pin_path"
 
-# A "pod" container of a kubelet-style cgroup (cgroupfs driver layout) that
-# talks to the Docker Engine through the node's socket: the docker CLI runs
-# inside it (an exec event) and connects (a socket event).
-say "client container in /kubepods/burstable/pod$pod_uid"
-client_id=$(docker create --name "$client" \
-  --cgroup-parent "/kubepods/burstable/pod$pod_uid" \
-  --label io.kubernetes.pod.uid="$pod_uid" \
-  --label io.kubernetes.pod.name=ci-runner-0 \
-  --label io.kubernetes.pod.namespace=build \
-  --label io.kubernetes.container.name=runner \
-  -v /var/run/docker.sock:/var/run/docker.sock \
-  -v "$(command -v docker)":/usr/local/bin/docker:ro \
-  debian:bookworm docker ps --quiet)
-docker start -a "$client" >"$work/client.out" 2>&1 || {
-  cat "$work/client.out" >&2
-  die "the client container failed"
-}
+  # A "pod" container of a kubelet-style cgroup (cgroupfs driver layout) that
+  # talks to the Docker Engine through the node's socket: the docker CLI runs
+  # inside it (an exec event) and connects (a socket event).
+  say "client container in /kubepods/burstable/pod$pod_uid"
+  client_id=$(docker create --name "$client" \
+    --cgroup-parent "/kubepods/burstable/pod$pod_uid" \
+    --label io.kubernetes.pod.uid="$pod_uid" \
+    --label io.kubernetes.pod.name=ci-runner-0 \
+    --label io.kubernetes.pod.namespace=build \
+    --label io.kubernetes.container.name=runner \
+    -v /var/run/docker.sock:/var/run/docker.sock \
+    -v "$(command -v docker)":/usr/local/bin/docker:ro \
+    debian:bookworm docker ps --quiet)
+  docker start -a "$client" >"$dir/client.out" 2>&1 || {
+    cat "$dir/client.out" >&2
+    die "the client container failed"
+  }
 
-# The agent writes within 200 ms; give it a few seconds.
-found=""
-for _ in $(seq 1 40); do
-  docker logs "$agent" 2>/dev/null >"$work/events.jsonl" || true
-  if python3 - "$work/events.jsonl" "$client_id" "$pod_uid" <<'PY'; then
+  # The agent writes within 200 ms; give it a few seconds.
+  found=""
+  for _ in $(seq 1 40); do
+    docker logs "$agent" 2>/dev/null >"$dir/events.jsonl" || true
+    if python3 - "$dir/events.jsonl" "$client_id" "$pod_uid" <<'PY'; then
 import json, sys
 path, cid, uid = sys.argv[1:]
 actions = set()
@@ -144,36 +164,45 @@ for line in open(path, encoding="utf-8"):
     actions.add(e["event"]["action"])
 sys.exit(0 if {"docker-cli-exec", "docker-socket-connect"} <= actions else 1)
 PY
-    found=yes
-    break
+      found=yes
+      break
+    fi
+    sleep 0.25
+  done
+  if [[ -z $found ]]; then
+    tail -n 20 "$dir/events.jsonl" >&2
+    docker logs "$agent" 2>&1 >/dev/null | tail -n 20 >&2
+    die "no docker-cli-exec and docker-socket-connect events of container $client_id with pod uid $pod_uid"
   fi
-  sleep 0.25
+  say "events of the pod's container reported, with pod uid and container id"
+
+  # The audit log on the hostPath.
+  log_file=$(find "$dir/host" -name '*.log' -type f | head -n 1)
+  [[ -n $log_file ]] && grep -q "$client_id" "$log_file" || die "the audit log on the hostPath has no event of the container"
+  say "audit log on the hostPath: $log_file"
+
+  python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())' \
+    "http://127.0.0.1:$port/metrics" >"$dir/metrics.txt" || die "/metrics does not answer"
+  grep -q '^shimwatch_events_total{.*origin_type="pod"' "$dir/metrics.txt" ||
+    die "/metrics has no shimwatch_events_total of origin_type pod"
+  for metric in shimwatch_build_info shimwatch_events_dropped_total shimwatch_enrichment_misses_total; do
+    grep -q "^$metric" "$dir/metrics.txt" || die "/metrics has no $metric"
+  done
+  if command -v promtool >/dev/null; then
+    promtool check metrics <"$dir/metrics.txt" >/dev/null 2>&1 || say "note: promtool check metrics has remarks"
+  fi
+  say "/metrics served"
+
+  docker stop -t 10 "$agent" >/dev/null
+  code=$(docker inspect -f '{{.State.ExitCode}}' "$agent")
+  [[ $code == 0 ]] || die "the agent exited $code on SIGTERM"
+  # Its probes stay pinned (and attached) after it stops, as in a cluster;
+  # detach them before the next variant.
+  rm -rf "$pin_path"
+  say "[$name] passed"
+}
+
+for v in "${variants[@]}"; do
+  run_variant "$v"
 done
-if [[ -z $found ]]; then
-  tail -n 20 "$work/events.jsonl" >&2
-  docker logs "$agent" 2>&1 >/dev/null | tail -n 20 >&2
-  die "no docker-cli-exec and docker-socket-connect events of container $client_id with pod uid $pod_uid"
-fi
-say "events of the pod's container reported, with pod uid and container id"
-
-# The audit log on the hostPath.
-log_file=$(find "$work/host" -name '*.log' -type f | head -n 1)
-[[ -n $log_file ]] && grep -q "$client_id" "$log_file" || die "the audit log on the hostPath has no event of the container"
-say "audit log on the hostPath: $log_file"
-
-python3 -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())' \
-  "http://127.0.0.1:$port/metrics" >"$work/metrics.txt" || die "/metrics does not answer"
-grep -q '^shimwatch_events_total{.*origin_type="pod"' "$work/metrics.txt" ||
-  die "/metrics has no shimwatch_events_total of origin_type pod"
-for metric in shimwatch_build_info shimwatch_events_dropped_total shimwatch_enrichment_misses_total; do
-  grep -q "^$metric" "$work/metrics.txt" || die "/metrics has no $metric"
-done
-if command -v promtool >/dev/null; then
-  promtool check metrics <"$work/metrics.txt" >/dev/null 2>&1 || say "note: promtool check metrics has remarks"
-fi
-say "/metrics served"
-
-docker stop -t 10 "$agent" >/dev/null
-code=$(docker inspect -f '{{.State.ExitCode}}' "$agent")
-[[ $code == 0 ]] || die "the agent exited $code on SIGTERM"
 say "PASS in $(($(date +%s) - start)) s"

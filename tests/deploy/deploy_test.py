@@ -224,6 +224,117 @@ def check_helm(source, rendered):
           "helm release namespace in the binding")
 
 
+# One sample use of each flag of `shimwatch run`; the test fails on a flag
+# that is neither here nor in FLAGS_NOT_CONFIG, so a new flag needs a config
+# key (and with it a chart value) or a reason.
+FLAG_SAMPLES = {
+    "--watch-exec": ["--watch-exec", "nerdctl"],
+    "--watch-exec-path": ["--watch-exec-path", "/opt/ci/bin/dkr"],
+    "--watch-config-path": ["--watch-config-path", "/etc/ci/docker.json"],
+    "--watch-tcp-port": ["--watch-tcp-port", "12375"],
+    "--watch-tcp-destinations": ["--watch-tcp-destinations", "any"],
+    "--watch-socket": ["--watch-socket", "/host/run/docker.sock"],
+    "--watch-runtime": ["--watch-runtime", "containerd"],
+    "--watch-runtime-socket": ["--watch-runtime-socket", "containerd=/run/k3s/containerd/containerd.sock"],
+    "--format": ["--format", "text"],
+    "--log-file": ["--log-file", "/var/log/shimwatch/audit.json"],
+    "--log-max-mib": ["--log-max-mib", "7"],
+    "--log-keep": ["--log-keep", "9"],
+    "--no-stdout": ["--no-stdout"],
+    "--syslog": ["--syslog", "tcp://siem.example.internal:601"],
+    "--syslog-ca-file": ["--syslog-ca-file", "/etc/ssl/siem-ca.pem"],
+    "--syslog-cert-file": ["--syslog-cert-file", "/etc/ssl/agent.pem"],
+    "--syslog-key-file": ["--syslog-key-file", "/etc/ssl/agent.key"],
+    "--syslog-insecure-skip-verify": ["--syslog-insecure-skip-verify"],
+    "--syslog-facility": ["--syslog-facility", "local5"],
+    "--syslog-queue-size": ["--syslog-queue-size", "777"],
+    "--no-dedupe": ["--no-dedupe"],
+    "--dedupe-window-seconds": ["--dedupe-window-seconds", "300"],
+    "--output-queue-size": ["--output-queue-size", "4096"],
+    "--metrics-address": ["--metrics-address", "0.0.0.0:9555"],
+    "--ring-buffer-kib": ["--ring-buffer-kib", "16384"],
+    "--pin-path": ["--pin-path", "/sys/fs/bpf/shimwatch-canary"],
+    "--no-pin": ["--no-pin"],
+    "--hooks": ["--hooks", "tracepoints"],
+    "--node-name": ["--node-name", "node-7"],
+    "--kubernetes": ["--kubernetes", "off"],
+    "--kube-api-server": ["--kube-api-server", "https://10.96.0.1:443"],
+    "--kube-token-file": ["--kube-token-file", "/var/run/token"],
+    "--kube-ca-file": ["--kube-ca-file", "/var/run/ca.crt"],
+    "--kube-label": ["--kube-label", "team"],
+    "--kubernetes-source": ["--kubernetes-source", "kubelet"],
+    "--kubelet-url": ["--kubelet-url", "https://10.0.0.7:10250"],
+    "--kubelet-insecure-skip-tls-verify": ["--kubelet-insecure-skip-tls-verify"],
+    "--kubelet-poll-seconds": ["--kubelet-poll-seconds", "30"],
+}
+FLAGS_NOT_CONFIG = {"--config", "--print-config", "--verbose", "--help"}  # extraArgs: ["-v"]
+
+
+def config_diff(changed, base):
+    """The part of CHANGED that differs from BASE (lists compared whole)."""
+    out = {}
+    for key, value in changed.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            sub = config_diff(value, base[key])
+            if sub:
+                out[key] = sub
+        elif base.get(key) != value:
+            out[key] = value
+    return out
+
+
+def check_every_flag_is_a_value(source, shimwatch, tmp):
+    """Each flag of `shimwatch run` has a chart value with the same effect."""
+    help_text = subprocess.run([shimwatch, "run", "--help"], capture_output=True, text=True, timeout=30)
+    flags = set(re.findall(r"^\s+(?:-\w, )?(--[a-z0-9-]+)", help_text.stdout + help_text.stderr, re.M))
+    check(len(flags) > 30, f"flags not read from `shimwatch run --help`: {sorted(flags)}")
+    unknown = flags - set(FLAG_SAMPLES) - FLAGS_NOT_CONFIG
+    check(not unknown, f"flags neither sampled nor exempt in deploy_test.py: {sorted(unknown)}")
+    chart = os.path.join(source, "deploy/helm/shimwatch")
+    defaults = yaml.safe_load(open(os.path.join(chart, "values.yaml"), encoding="utf-8"))["config"]
+
+    def effective(config, args):
+        path = os.path.join(tmp, "flag-config.json")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(config, f)
+        r = subprocess.run([shimwatch, "run", "--config", path] + args + ["--print-config"],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise kube_tools.ToolError(f"shimwatch run {' '.join(args)} --print-config: {r.stderr.strip()}")
+        return json.loads(r.stdout)
+
+    base = effective(defaults, [])
+    for flag in sorted(flags & set(FLAG_SAMPLES)):
+        with_flag = effective(defaults, FLAG_SAMPLES[flag])
+        diff = config_diff(with_flag, base)
+        if not check(diff, f"{flag}: changes no config key"):
+            continue
+        objs = normalized(kube_tools.helm_template(chart, "shimwatch", "shimwatch", {"config": diff}))
+        from_chart = objs[("ConfigMap", "shimwatch-config")]["data"]["config.json"]
+        check(effective(from_chart, []) == with_flag,
+              f"{flag}: the chart value config: {json.dumps(diff)} does not have the flag's effect")
+
+
+def check_own_kustomization(source, tmp):
+    """The README's kustomization of one's own: the restricted overlay, another image."""
+    checkout = os.path.join(tmp, "shimwatch")
+    os.symlink(source, checkout)
+    own = os.path.join(tmp, "my-shimwatch")
+    os.makedirs(own)
+    with open(os.path.join(source, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    match = re.search(r"```yaml\n# my-shimwatch/kustomization.yaml[^\n]*\n(.*?)```", readme, re.S)
+    if not check(match is not None, "README has no my-shimwatch/kustomization.yaml example"):
+        return
+    with open(os.path.join(own, "kustomization.yaml"), "w", encoding="utf-8") as f:
+        f.write(match.group(1))
+    objects = kube_tools.kustomize(own)
+    c = one(objects, "DaemonSet")["spec"]["template"]["spec"]["containers"][0]
+    check(c["image"] == "registry.example.com/shimwatch:0.1.0", f"own kustomization: image {c['image']}")
+    check(c["securityContext"]["capabilities"]["add"] == MEASURED_CAPABILITIES,
+          "own kustomization: not the restricted overlay")
+
+
 def exported_metrics(source):
     """Metric names from README.md's Metrics table."""
     with open(os.path.join(source, "README.md"), encoding="utf-8") as f:
@@ -300,6 +411,8 @@ def checks():
         check(len(by_kind(rendered["overlays/monitoring"], "ServiceMonitor")) == 1, "monitoring: no ServiceMonitor")
         check(by_kind(rendered[""], "ServiceMonitor") == [], "base must not need the ServiceMonitor CRD")
         check_helm(source, rendered)
+        check_own_kustomization(source, tmp)
+        check_every_flag_is_a_value(source, shimwatch, tmp)
         check_monitoring(source, tmp)
     for f in failures:
         print("FAIL:", f)
