@@ -13,7 +13,8 @@
 - `helm lint --strict` passes and `helm template` renders the same objects as
   kustomize (defaults, restricted, monitoring); non-default values reach the
   objects, and every top-level key of values.yaml is used by a template;
-- `promtool check rules` on the alert rules; the dashboard parses and both
+- `promtool check rules` on the alert rules and `promtool test rules` on their
+  tests (shimwatch-rules.test.yaml); the dashboard parses and both
   use only metrics the agent exports (README.md, "Metrics").
 """
 import json
@@ -368,6 +369,10 @@ def check_monitoring(source, tmp):
     if check(promtool is not None, "promtool not found (apt-get install prometheus)"):
         r = subprocess.run([promtool, "check", "rules", rules], capture_output=True, text=True, timeout=60)
         check(r.returncode == 0, f"promtool check rules: {r.stdout}{r.stderr}")
+        # The alerts fire (and stay quiet) when they should: shimwatch-rules.test.yaml.
+        r = subprocess.run([promtool, "test", "rules", "shimwatch-rules.test.yaml"], capture_output=True,
+                           text=True, timeout=120, cwd=os.path.dirname(rules))
+        check(r.returncode == 0, f"promtool test rules: {r.stdout}{r.stderr}")
     with open(rules, encoding="utf-8") as f:
         rules_text = f.read()
     with open(os.path.join(source, "deploy/grafana/shimwatch-dashboard.json"), encoding="utf-8") as f:
