@@ -14,7 +14,8 @@
   kustomize (defaults, restricted, monitoring); non-default values reach the
   objects, and every top-level key of values.yaml is used by a template;
 - `promtool check rules` on the alert rules and `promtool test rules` on their
-  tests (shimwatch-rules.test.yaml); the dashboard parses and both
+  tests (shimwatch-rules.test.yaml); the dashboard's workload count and table
+  on series of a known history; the dashboard parses and both
   use only metrics the agent exports (README.md, "Metrics").
 """
 import json
@@ -360,6 +361,43 @@ def used_metrics(text):
     return set(re.findall(r"\b((?:shimwatch|process)_[a-z_]+)\b", text))
 
 
+def check_dashboard_queries(dashboard, promtool, tmp):
+    """The dashboard's workload count and table on series of a known history
+    (promtool test rules, promql_expr_test): a workload that has called all
+    along, one whose single call falls in the range, one that called only
+    before it."""
+    if promtool is None:
+        return
+    exprs = {p["title"]: p["targets"][0]["expr"] for p in dashboard["panels"] if p.get("targets")}
+
+    def at(title):
+        return exprs[title].replace("$instance", ".*").replace("$__range", "1h")
+
+    def series(workload, values):
+        return {"series": f'shimwatch_events_total{{instance="n1:9464", action="docker-cli-exec", outcome="ok", '
+                          f'origin_type="pod", namespace="ci", workload_kind="Deployment", workload="{workload}", '
+                          f'unit="", agent=""}}', "values": values}
+
+    def sample(workload, value):
+        return {"labels": f'{{origin_type="pod", namespace="ci", workload_kind="Deployment", workload="{workload}", '
+                          f'action="docker-cli-exec"}}', "value": value}
+
+    test = {"rule_files": [], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m",
+        "input_series": [series("builder", "3+2x240"), series("nightly", "_x120 1x120"),
+                         series("retired", "5x240")],
+        "promql_expr_test": [
+            {"expr": at("Workloads using Docker"), "eval_time": "150m", "exp_samples": [{"labels": "{}", "value": 2}]},
+            {"expr": at("Workloads and units (time range)"), "eval_time": "150m",
+             "exp_samples": [sample("builder", 120), sample("nightly", 1)]},
+        ]}]}
+    path = os.path.join(tmp, "dashboard.test.yaml")
+    with open(path, "w", encoding="utf-8") as f:
+        yaml.safe_dump(test, f)
+    r = subprocess.run([promtool, "test", "rules", path], capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0, f"dashboard queries on a known history: {r.stdout}{r.stderr}")
+
+
 def check_monitoring(source, tmp):
     exported = exported_metrics(source)
     check("shimwatch_events_total" in exported and "shimwatch_kubernetes_relists_total" in exported,
@@ -384,6 +422,7 @@ def check_monitoring(source, tmp):
         check(not unknown, f"{name} uses metrics the agent does not export: {sorted(unknown)}")
     for needed in ("shimwatch_events_total", "shimwatch_events_dropped_total", "shimwatch_enrichment_misses_total"):
         check(any(needed in e for e in exprs), f"dashboard does not show {needed}")
+    check_dashboard_queries(dashboard, promtool, tmp)
     ids = [p["id"] for p in dashboard["panels"]]
     check(len(ids) == len(set(ids)), "dashboard panel ids are not unique")
 
