@@ -130,8 +130,14 @@ void LogFile::rotate() {
     spdlog::info("log file {}: rotating works again", path_);
   rotation_failing_ = false;
   ++rotations_;
-  if (auto st = open_fd(); !st)
-    fail("reopening after rotation failed", st.error().errno_value);
+  if (auto st = open_fd(); !st) {
+    // fd_ still writes to what is now PATH.1, which later rotations would
+    // rename on and at last over, losing it unseen. It is let go: each batch
+    // tries PATH again and is counted as lost until it opens.
+    ::close(fd_);
+    fd_ = -1;
+    fail("opening the new file after rotation failed", st.error().errno_value);
+  }
 }
 
 void LogFile::batch_failed() {
@@ -154,8 +160,13 @@ void LogFile::flush() {
       return;
     }
   }
-  if (options_.max_bytes > 0 && size_ > 0 && size_ + pending_.size() > options_.max_bytes)
+  if (options_.max_bytes > 0 && size_ > 0 && size_ + pending_.size() > options_.max_bytes) {
     rotate();
+    if (fd_ < 0) {
+      batch_failed();
+      return;
+    }
+  }
   if (lost_unreported_ > 0) {
     // Writing may work again: the gap record leads, and goes or fails with
     // the batch, so it is never written twice or lost without a count.

@@ -5,7 +5,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log_capture.hpp"
 #include "shimwatch/sink.hpp"
@@ -136,6 +139,58 @@ TEST_F(LogFileTest, RotationThatFailsIsLoggedOnceAndLosesNothing) {
   EXPECT_EQ(log.lines(spdlog::level::info),
             std::vector<std::string>{"log file " + path_ + ": rotating works again"});
   EXPECT_EQ(log.lines(spdlog::level::err).size(), 1u);
+}
+
+// A rotation whose rename works but whose new PATH cannot be opened (here no
+// file descriptor is left): the batch is counted as lost, not written on into
+// PATH.1, which later rotations would rename over; once PATH opens, a gap
+// record for it leads the next batch.
+TEST_F(LogFileTest, RotationWhoseNewFileCannotBeOpenedCountsTheBatchAsLost) {
+  auto file = LogFile::open(path_, HostInfo{"node"}, LogFileOptions{2000, 2});
+  ASSERT_TRUE(file.ok());
+  uint32_t pid = 0;
+  while (std::filesystem::file_size(path_) < 1500) {
+    (*file)->write(event(++pid));
+    (*file)->flush();
+  }
+  const auto before = lines(path_);
+
+  struct rlimit saved {};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  struct rlimit low = saved;
+  low.rlim_cur = std::min<rlim_t>(saved.rlim_cur, 512);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::vector<int> fillers;
+  for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;)
+    fillers.push_back(fd);
+  const int open_errno = errno;
+  swtest::LogCapture log;
+  for (int i = 0; i < 4; ++i)
+    (*file)->write(event(++pid));
+  (*file)->flush();
+  for (int fd : fillers)
+    ::close(fd);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_EQ(open_errno, EMFILE);
+
+  EXPECT_EQ((*file)->rotations(), 1u);
+  EXPECT_EQ((*file)->lost_records(), 4u);
+  EXPECT_EQ(lines(path_ + ".1"), before) << "the lost batch went into the rotated file";
+  EXPECT_FALSE(std::filesystem::exists(path_));
+  auto errors = log.lines(spdlog::level::err);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("opening the new file after rotation failed"), std::string::npos)
+      << errors[0];
+
+  (*file)->write(event(++pid));
+  (*file)->flush();
+  auto now = lines(path_);
+  ASSERT_EQ(now.size(), 2u);
+  auto gap = nlohmann::json::parse(now[0]);
+  EXPECT_EQ(gap["shimwatch"]["gap"]["stage"], "log_file") << now[0];
+  EXPECT_EQ(gap["shimwatch"]["gap"]["write_failed"], 4) << now[0];
+  EXPECT_EQ(nlohmann::json::parse(now[1])["process"]["pid"], pid);
+  EXPECT_EQ(lines(path_ + ".1"), before);
 }
 
 TEST_F(LogFileTest, ReopenAfterLogrotateMovedTheFile) {
