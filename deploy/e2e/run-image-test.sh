@@ -80,13 +80,20 @@ if ! docker run --rm --cap-drop ALL --cap-add BPF --cap-add PERFMON --entrypoint
   say "this engine does not know CAP_BPF/CAP_PERFMON: CAP_SYS_ADMIN stands in for them"
   translate=(--bpf-as-sys-admin)
 fi
+# Where this machine's own capability bounding set lacks some (as where it
+# runs in a container itself), --privileged cannot start any container; the
+# privileged variant then gets every capability there is, unconfined.
+if ! docker run --rm --privileged --entrypoint true "$image" >/dev/null 2>&1; then
+  say "--privileged cannot start a container here (bounding set $(grep CapBnd /proc/self/status | cut -f2)): every capability this machine has stands in for it"
+  translate+=(--privileged-as-capabilities)
+fi
 
 # One DaemonSet variant: its container run as docker run arguments, a pod's
 # client, and the checks.
 run_variant() {
   local name=${1:-base}
   local variant="$repo/deploy/kubernetes/$1"
-  local dir="$dir/${name//\//-}"
+  local dir="$work/${name//\//-}"
   local agent="shimwatch-e2e-agent-$$-${name##*/}"
   local client="shimwatch-e2e-client-$$-${name##*/}"
   # Pinned on the node's bpffs as in a cluster, under a path of the test's own.

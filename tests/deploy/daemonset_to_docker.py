@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`docker run` arguments that reproduce the rendered DaemonSet's container.
 
-  daemonset_to_docker.py [--bpf-as-sys-admin] KUSTOMIZE_DIR OUT_DIR HOST_PATH_ROOT
+  daemonset_to_docker.py [--bpf-as-sys-admin] [--privileged-as-capabilities]
+                         KUSTOMIZE_DIR OUT_DIR HOST_PATH_ROOT
 
 Writes the ConfigMap's files to OUT_DIR/config/ and prints one argument per
 line: host PID and network namespaces, privileged or the capabilities, read-only
@@ -12,6 +13,11 @@ placeholder @IMAGE@ and the container's args. Fails on anything it does not
 know how to translate, so the test never runs something else than the manifest.
 --bpf-as-sys-admin: for engines that do not know CAP_BPF and CAP_PERFMON
 (Docker before 23), CAP_SYS_ADMIN in their place (it includes both).
+--privileged-as-capabilities: for machines whose own capability bounding set
+lacks some capabilities, where `docker run --privileged` cannot start any
+container: a privileged container becomes every capability this machine has,
+with seccomp, AppArmor and the masked /proc paths unconfined, as
+--privileged would.
 """
 import os
 import socket
@@ -38,12 +44,32 @@ def cpus(value):
     return str(int(value[:-1]) / 1000) if value.endswith("m") else value
 
 
+# Linux capability numbers, for reading this machine's bounding set.
+CAPABILITIES = [
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
+    "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
+    "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+    "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+    "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+    "CHECKPOINT_RESTORE",
+]
+
+
+def missing_from_bounding_set():
+    with open("/proc/self/status", encoding="ascii") as f:
+        bounding = next(int(line.split()[1], 16) for line in f if line.startswith("CapBnd:"))
+    return [name for bit, name in enumerate(CAPABILITIES) if not bounding & (1 << bit)]
+
+
 def main():
     argv = sys.argv[1:]
-    bpf_as_sys_admin = argv[:1] == ["--bpf-as-sys-admin"]
-    argv = argv[1:] if bpf_as_sys_admin else argv
+    options = set()
+    while argv and argv[0] in ("--bpf-as-sys-admin", "--privileged-as-capabilities"):
+        options.add(argv.pop(0))
+    bpf_as_sys_admin = "--bpf-as-sys-admin" in options
     if len(argv) != 3:
-        fail("usage: daemonset_to_docker.py [--bpf-as-sys-admin] KUSTOMIZE_DIR OUT_DIR HOST_PATH_ROOT")
+        fail("usage: daemonset_to_docker.py [--bpf-as-sys-admin] [--privileged-as-capabilities] "
+             "KUSTOMIZE_DIR OUT_DIR HOST_PATH_ROOT")
     directory, out_dir, host_root = argv
     try:
         objects = kube_tools.kustomize(directory)
@@ -59,7 +85,12 @@ def main():
     if spec.get("hostNetwork"):
         args.append("--network=host")
     sc = c.get("securityContext", {})
-    if sc.get("privileged"):
+    if sc.get("privileged") and "--privileged-as-capabilities" in options:
+        args.append("--cap-add=ALL")
+        args += [f"--cap-drop={x}" for x in missing_from_bounding_set()]
+        args += ["--security-opt=seccomp=unconfined", "--security-opt=apparmor=unconfined",
+                 "--security-opt=systempaths=unconfined"]
+    elif sc.get("privileged"):
         args.append("--privileged")
     else:
         caps = sc.get("capabilities", {})
