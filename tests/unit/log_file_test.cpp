@@ -155,6 +155,14 @@ TEST_F(LogFileTest, RotationWhoseNewFileCannotBeOpenedCountsTheBatchAsLost) {
   }
   const auto before = lines(path_);
 
+  // With no descriptor left, UBSan's vptr check cannot test memory (it uses
+  // a pipe) and reports every polymorphic type it has not met yet: a failing
+  // write to /dev/full takes the same logging path first.
+  swtest::LogCapture log;
+  auto full = LogFile::open("/dev/full", HostInfo{"node"});
+  ASSERT_TRUE(full.ok());
+  (*full)->write(event(0));
+  (*full)->flush();
   struct rlimit saved {};
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
   struct rlimit low = saved;
@@ -164,7 +172,6 @@ TEST_F(LogFileTest, RotationWhoseNewFileCannotBeOpenedCountsTheBatchAsLost) {
   for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;)
     fillers.push_back(fd);
   const int open_errno = errno;
-  swtest::LogCapture log;
   for (int i = 0; i < 4; ++i)
     (*file)->write(event(++pid));
   (*file)->flush();
@@ -178,9 +185,9 @@ TEST_F(LogFileTest, RotationWhoseNewFileCannotBeOpenedCountsTheBatchAsLost) {
   EXPECT_EQ(lines(path_ + ".1"), before) << "the lost batch went into the rotated file";
   EXPECT_FALSE(std::filesystem::exists(path_));
   auto errors = log.lines(spdlog::level::err);
-  ASSERT_EQ(errors.size(), 1u);
-  EXPECT_NE(errors[0].find("opening the new file after rotation failed"), std::string::npos)
-      << errors[0];
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_NE(errors[1].find("opening the new file after rotation failed"), std::string::npos)
+      << errors[1];
 
   (*file)->write(event(++pid));
   (*file)->flush();
