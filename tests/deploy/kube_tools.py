@@ -1,10 +1,11 @@
-"""The real kubectl and helm for the deployment tests.
+"""The real kubectl and helm for the deployment tests, and the API schemas.
 
 They are looked up in $SHIMWATCH_KUBE_TOOLS, then in the repository's .tools/bin
 (scripts/fetch-kube-tools.py, run by `scripts/install-deps.sh test`), then on
 PATH. A missing tool is an error that says how to get it: the tests never fall
 back to rendering the manifests some other way.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -66,3 +67,25 @@ def helm_lint(chart, values=None):
             f.flush()
             argv += ["--values", f.name]
         return run(argv)
+
+
+def schema_problems(objects):
+    """What the Kubernetes API's schemas (types, enums, required fields) find
+    wrong with OBJECTS, one line each: tests/deploy/validate_objects.mjs on
+    the schemas scripts/fetch-kube-tools.py installs in .tools/schema."""
+    modules = os.path.join(os.environ.get("SHIMWATCH_KUBE_SCHEMAS") or os.path.join(REPO, ".tools", "schema"),
+                           "node_modules")
+    if not os.path.isdir(os.path.join(modules, "kubernetes-models")):
+        raise ToolError(f"no Kubernetes schemas in {modules}: run scripts/fetch-kube-tools.py")
+    node = shutil.which("node") or shutil.which("nodejs")
+    if node is None:
+        raise ToolError("node not found, needed to check the manifests against the API schemas "
+                        "(apt-get install nodejs)")
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "validate_objects.mjs")
+    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8") as f:
+        json.dump(list(objects), f)
+        f.flush()
+        r = subprocess.run([node, script, modules, f.name], capture_output=True, text=True, timeout=120)
+    if r.returncode not in (0, 1):
+        raise ToolError(f"validate_objects.mjs: exit {r.returncode}: {r.stderr.strip()}")
+    return r.stdout.splitlines()
