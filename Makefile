@@ -28,8 +28,9 @@ build: deps
 run: build
 	$(BUILD_DIR)/shimwatch run --format json $(ARGS)
 
-# Every test: unit tests under sanitizers, then unit and integration tests
-# (root, real BPF; they start and stop their own dockerd).
+# Every test: unit tests under sanitizers, then unit, integration, deployment
+# and image tests (root, real BPF; they start and stop their own dockerd), then
+# the fuzz targets' smoke runs.
 test: test-deps build sanitize-test fuzz-build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
 	cd $(FUZZ_DIR) && ctest --output-on-failure -L fuzz -j$(JOBS)

