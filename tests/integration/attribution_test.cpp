@@ -92,6 +92,7 @@ TEST(Attribution, LoginSessionUnderSshd) {
 TEST(Attribution, ContainerInKubeletPodCgroupWithSocketBindMounted) {
   const std::string image = docker_image_with_connect_helper();
   const std::string pod_uid = "6f1b5a8e-3c2d-4e8f-9a0b-1c2d3e4f5a6b";
+  PodCgroupCleanup pod_cgroup{pod_uid};
   Agent agent({"--watch-socket", "/host/d.sock"});
 
   // TRIGGER: a "pod" container reaches the node's socket under another path

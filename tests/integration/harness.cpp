@@ -318,6 +318,14 @@ std::string docker_image_with_connect_helper() {
   return image;
 }
 
+PodCgroupCleanup::~PodCgroupCleanup() {
+  const std::string pod = "kubepods/burstable/pod" + pod_uid;
+  std::error_code ec;
+  ::rmdir(("/sys/fs/cgroup/" + pod).c_str()); // cgroup v2 alone
+  for (const auto &hierarchy : std::filesystem::directory_iterator("/sys/fs/cgroup", ec))
+    ::rmdir((hierarchy.path() / pod).c_str());
+}
+
 std::string trim(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
     text.pop_back();

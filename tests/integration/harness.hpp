@@ -159,6 +159,14 @@ bool wait_for(const std::function<bool()> &condition, std::chrono::milliseconds 
 // `docker import` since no registry is reachable. Returns its tag.
 std::string docker_image_with_connect_helper();
 
+// Removes, when it goes, the pod-level cgroup that `docker create
+// --cgroup-parent /kubepods/burstable/pod<uid>` makes and docker leaves
+// behind (cgroupfs driver), in every hierarchy, once its containers are gone.
+struct PodCgroupCleanup {
+  std::string pod_uid;
+  ~PodCgroupCleanup();
+};
+
 // text without trailing newlines and spaces.
 std::string trim(std::string text);
 

@@ -74,6 +74,7 @@ TEST(Kubernetes, DaemonSetContainerOnRealDockerdGetsPodMetadata) {
   TempDir dir;
   FakeApiServer api(dir.path(), token);
   const std::string pod_uid = "0b7e6c1d-2a3f-4b5c-8d9e-0f1a2b3c4d5e";
+  PodCgroupCleanup pod_cgroup{pod_uid};
   int port = free_port();
   const std::string image = docker_image_with_connect_helper();
   Agent agent(agent_args(api, dir, port, {"--watch-socket", "/host/d.sock"}),
