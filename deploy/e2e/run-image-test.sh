@@ -35,34 +35,38 @@ done
 timeout 10 docker version >/dev/null 2>&1 || die "no Docker Engine answers (tests/integration/dockerd.sh start)"
 
 work=$(mktemp -d "/tmp/shimwatch-e2e-$$.XXXXXX")
-containers=()
-pin_paths=()
-pod_uids=()
-cleanup() {
-  [[ ${#containers[@]} -eq 0 ]] || docker rm -f "${containers[@]}" >/dev/null 2>&1 || true
-  # What `shimwatch cleanup` does: unpinning detaches the probes.
-  [[ ${#pin_paths[@]} -eq 0 ]] || rm -rf "${pin_paths[@]}"
-  # The pod cgroups docker made for the clients (cgroup v1 controllers and v2).
-  for uid in "${pod_uids[@]}"; do
-    find /sys/fs/cgroup -depth -type d -path "*/kubepods/burstable/pod$uid*" -exec rmdir {} + 2>/dev/null || true
+
+# Everything a run makes carries its PID: the containers' label, the pin
+# paths, the work directory and the last part of the pod uids.
+pod_uid_prefix="0c2e5a0e-7d1b-4c55"
+remove_run() {
+  local owner=$1 id
+  for id in $(docker ps -aq --filter "label=shimwatch.e2e.run=$owner"); do
+    docker rm -f "$id" >/dev/null 2>&1 || true
   done
-  rm -rf "$work"
+  # What `shimwatch cleanup` does: unpinning detaches the probes.
+  rm -rf /sys/fs/bpf/shimwatch-e2e-"$owner"-* /tmp/shimwatch-e2e-"$owner".*
+  # The pod cgroups docker made for the clients (cgroup v1 controllers and v2).
+  find /sys/fs/cgroup -depth -type d -path "*/kubepods/burstable/pod$pod_uid_prefix-*-$(printf '%012x' "$owner")*" \
+    -exec rmdir {} + 2>/dev/null || true
 }
-trap cleanup EXIT
+trap 'remove_run $$' EXIT
 
 # What a run killed outright (ctest's timeout sends SIGKILL, so no trap runs)
-# left behind: its containers, its still attached probes, its directory.
-# Each is named or labelled with its run's PID; a live run's are left alone.
-while read -r id owner; do
-  [[ -n $id ]] && ! kill -0 "$owner" 2>/dev/null && docker rm -f "$id" >/dev/null 2>&1 || true
-done < <(docker ps -a --filter label=shimwatch.e2e.run --format '{{.ID}} {{.Label "shimwatch.e2e.run"}}')
-for stale in /sys/fs/bpf/shimwatch-e2e-* /tmp/shimwatch-e2e-*; do
-  [[ -e $stale ]] || continue
-  owner=${stale#*/shimwatch-e2e-}
-  owner=${owner%%[.-]*}
-  if ! kill -0 "$owner" 2>/dev/null; then
-    say "removing $stale, left by a run that was killed"
-    rm -rf "$stale"
+# left behind; a live run's things are left alone.
+for owner in $(
+  {
+    docker ps -a --filter label=shimwatch.e2e.run --format '{{.Label "shimwatch.e2e.run"}}'
+    for stale in /sys/fs/bpf/shimwatch-e2e-* /tmp/shimwatch-e2e-*; do
+      [[ -e $stale ]] || continue
+      owner=${stale#*/shimwatch-e2e-}
+      echo "${owner%%[.-]*}"
+    done
+  } | sort -u
+); do
+  if [[ $owner =~ ^[0-9]+$ ]] && ! kill -0 "$owner" 2>/dev/null; then
+    say "removing what run $owner left: it was killed"
+    remove_run "$owner"
   fi
 done
 
@@ -113,20 +117,18 @@ fi
 # One DaemonSet variant: its container run as docker run arguments, a pod's
 # client, and the checks.
 run_variant() {
-  local name=${1:-base}
-  local variant="$repo/deploy/kubernetes/$1"
+  local index=$1
+  local name=${2:-base}
+  local variant="$repo/deploy/kubernetes/$2"
   local dir="$work/${name//\//-}"
   local agent="shimwatch-e2e-agent-$$-${name##*/}"
   local client="shimwatch-e2e-client-$$-${name##*/}"
   # Pinned on the node's bpffs as in a cluster, under a path of the test's own.
   local pin_path="/sys/fs/bpf/shimwatch-e2e-$$-${name##*/}"
   local pod_uid run_args port ready found client_id log_file code
-  pod_uid="0c2e5a0e-7d1b-4c55-$(printf '%04x' "${#pod_uids[@]}")-$(printf '%012x' "$$")"
-  containers+=("$agent" "$client")
-  pin_paths+=("$pin_path")
-  pod_uids+=("$pod_uid")
+  pod_uid="$pod_uid_prefix-$(printf '%04x' "$index")-$(printf '%012x' "$$")"
   mkdir -p "$dir"
-  say "[$name] the DaemonSet of deploy/kubernetes/$1"
+  say "[$name] the DaemonSet of deploy/kubernetes/$2"
 
   mapfile -t run_args < <(python3 "$repo/tests/deploy/daemonset_to_docker.py" "${translate[@]}" "$variant" "$dir" "$dir/host")
   [[ ${#run_args[@]} -gt 0 ]] || die "could not translate the DaemonSet"
@@ -234,7 +236,7 @@ PY
   say "[$name] passed"
 }
 
-for v in "${variants[@]}"; do
-  run_variant "$v"
+for i in "${!variants[@]}"; do
+  run_variant "$i" "${variants[$i]}"
 done
 say "PASS in $(($(date +%s) - start)) s"
