@@ -332,6 +332,13 @@ std::string trim(std::string text) {
   return text;
 }
 
+size_t count_occurrences(const std::string &text, const std::string &needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
+    ++n;
+  return n;
+}
+
 std::string only_socket_config(const TempDir &dir, const std::string &socket_path) {
   json config = {{"watch",
                   {{"exec", json::array()},

@@ -170,4 +170,7 @@ struct PodCgroupCleanup {
 // text without trailing newlines and spaces.
 std::string trim(std::string text);
 
+// How many times needle occurs in text (overlapping ones too).
+size_t count_occurrences(const std::string &text, const std::string &needle);
+
 } // namespace swtest

@@ -61,13 +61,6 @@ std::vector<std::string> agent_args(const FakeApiServer &api, const TempDir &dir
   return args;
 }
 
-size_t count_substr(const std::string &text, const std::string &needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
-    ++n;
-  return n;
-}
-
 } // namespace
 
 TEST(Kubernetes, DaemonSetContainerOnRealDockerdGetsPodMetadata) {
@@ -156,7 +149,7 @@ TEST(Kubernetes, ApiServerDownSlowOrGarbageEventsStillFlow) {
   EXPECT_GE(misses, 3);
   EXPECT_EQ(outages, 1); // down and garbage without a good answer between: one outage
   EXPECT_EQ(synced, 0);
-  EXPECT_EQ(count_substr(out.log, "is not usable"), 1u) << out.log;
+  EXPECT_EQ(count_occurrences(out.log, "is not usable"), 1u) << out.log;
 }
 
 TEST(Kubernetes, PodAppearingAfterAnEventIsBackfilledForLaterEvents) {

@@ -83,13 +83,6 @@ int count_pid(const std::vector<json> &records, pid_t pid) {
   return n;
 }
 
-size_t count_of(const std::string &text, const std::string &needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
-    ++n;
-  return n;
-}
-
 // Lines of the agent's log that say something failed with the log file.
 size_t log_file_failures(const std::string &agent_log, const std::string &log) {
   size_t n = 0;
@@ -304,9 +297,10 @@ TEST(LogFileFaults, ReadOnlyDirectoryAfterLogrotateIsOneCountedEpisode) {
   // Logged once for the episode, however many reopens and batches failed,
   // and once when it was over.
   const std::string prefix = "log file " + log + ": ";
-  EXPECT_EQ(count_of(out.log, prefix + "reopening failed: Read-only file system"), 1u) << out.log;
+  EXPECT_EQ(count_occurrences(out.log, prefix + "reopening failed: Read-only file system"), 1u)
+      << out.log;
   EXPECT_EQ(log_file_failures(out.log, log), 1u) << out.log;
-  EXPECT_EQ(count_of(out.log, prefix + "writing works again"), 1u) << out.log;
+  EXPECT_EQ(count_occurrences(out.log, prefix + "writing works again"), 1u) << out.log;
 }
 
 namespace {
@@ -495,7 +489,7 @@ TEST(LogFileFaults, SighupStormWithRenamesUnderLoadLosesAndDuplicatesNothing) {
 
   // Every rename was followed by a reopen (the next rename found the file
   // recreated), no more reopens than SIGHUPs, and none failed.
-  const size_t reopens = count_of(out.log, "log file " + log + ": reopened");
+  const size_t reopens = count_occurrences(out.log, "log file " + log + ": reopened");
   EXPECT_GE(reopens, rotated.size()) << out.log;
   EXPECT_LE(reopens, static_cast<size_t>(sighups)) << out.log;
   EXPECT_EQ(log_file_failures(out.log, log), 0u) << out.log;
@@ -579,7 +573,7 @@ TEST(LogFileFaults, SighupWhileTheAgentStartsIsServedNotFatal) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   const std::string agent_log = read_file(err_path);
   // The SIGHUPs held during the start were served once it was ready.
-  EXPECT_GE(count_of(agent_log, "log file " + log + ": reopened"), 1u) << agent_log;
+  EXPECT_GE(count_occurrences(agent_log, "log file " + log + ": reopened"), 1u) << agent_log;
   EXPECT_EQ(log_file_failures(agent_log, log), 0u) << agent_log;
   Lines in_file = read_lines(log);
   EXPECT_TRUE(in_file.broken.empty()) << in_file.broken.front();
