@@ -48,6 +48,11 @@ def check(condition, message):
     return condition
 
 
+def check_schema(objects, where):
+    for problem in kube_tools.schema_problems(objects):
+        check(False, f"{where} against the API schema: {problem}")
+
+
 def by_kind(objects, kind):
     return [o for o in objects if o["kind"] == kind]
 
@@ -183,8 +188,7 @@ def check_helm(source, rendered):
              ("overlays/monitoring", {"serviceMonitor": {"enabled": True}})]
     for variant, values in cases:
         helm_objects = kube_tools.helm_template(chart, "shimwatch", "shimwatch", values)
-        for problem in kube_tools.schema_problems(helm_objects):
-            check(False, f"helm {values} against the API schema: {problem}")
+        check_schema(helm_objects, f"helm {values}")
         helm = normalized(helm_objects)
         kust = normalized(o for o in rendered[variant] if o["kind"] != "Namespace")
         check(set(helm) == set(kust), f"helm {values}: objects {sorted(helm)} != kustomize {sorted(kust)}")
@@ -209,8 +213,7 @@ def check_helm(source, rendered):
         except kube_tools.ToolError as error:
             check(False, f"helm lint {lint_values}: {error}")
     custom_objects = kube_tools.helm_template(chart, "shimwatch", "observability", custom)
-    for problem in kube_tools.schema_problems(custom_objects):
-        check(False, f"helm with custom values against the API schema: {problem}")
+    check_schema(custom_objects, "helm with custom values")
     objs = normalized(custom_objects)
     pod = objs[("DaemonSet", "shimwatch")]["spec"]["template"]["spec"]
     c = pod["containers"][0]
@@ -469,8 +472,7 @@ def checks():
         for variant in VARIANTS:
             objects = kube_tools.kustomize(os.path.join(source, "deploy/kubernetes", variant))
             rendered[variant] = objects
-            for problem in kube_tools.schema_problems(objects):
-                check(False, f"[{variant or 'base'}] against the API schema: {problem}")
+            check_schema(objects, f"[{variant or 'base'}]")
             check(one(objects, "Namespace")["metadata"]["name"] == "shimwatch", "namespace")
             for o in objects:
                 if o["kind"] not in kube_tools.CLUSTER_SCOPED:

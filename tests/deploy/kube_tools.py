@@ -48,25 +48,23 @@ def kustomize(directory):
     return documents(run([tool("kubectl"), "kustomize", directory]))
 
 
-def helm_template(chart, release, namespace, values=None):
-    """`helm template RELEASE CHART --namespace NAMESPACE -f VALUES` as objects."""
-    argv = [tool("helm"), "template", release, chart, "--namespace", namespace]
+def helm(args, values=None):
+    """`helm ARGS --values FILE` with VALUES written to FILE; its output."""
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", encoding="utf-8") as f:
         if values:
             yaml.safe_dump(values, f)
             f.flush()
-            argv += ["--values", f.name]
-        return documents(run(argv))
+            args = args + ["--values", f.name]
+        return run([tool("helm")] + args)
+
+
+def helm_template(chart, release, namespace, values=None):
+    """`helm template RELEASE CHART --namespace NAMESPACE` as objects."""
+    return documents(helm(["template", release, chart, "--namespace", namespace], values))
 
 
 def helm_lint(chart, values=None):
-    argv = [tool("helm"), "lint", "--strict", chart]
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", encoding="utf-8") as f:
-        if values:
-            yaml.safe_dump(values, f)
-            f.flush()
-            argv += ["--values", f.name]
-        return run(argv)
+    return helm(["lint", "--strict", chart], values)
 
 
 def schema_problems(objects):
