@@ -507,10 +507,14 @@ static __always_inline void ringbuf__send(struct sw_event *e, __u32 size)
 		counter__inc(SW_COUNTER_EMITTED);
 }
 
-static __always_inline void event__submit(void *ctx, struct sw_event *e, __u32 args_len)
+static __always_inline void event__submit(void *ctx, struct sw_event *e, __u64 args_len)
 {
 	__u32 size;
 
+	/* Bounded here for the verifier, which knows nothing of what a global
+	 * function returns; the barrier keeps clang, which does, from dropping
+	 * the check. */
+	barrier_var(args_len);
 	if (args_len > SW_ARGS_MAX)
 		args_len = SW_ARGS_MAX;
 	size = offsetof(struct sw_event, args) + args_len;
@@ -530,19 +534,65 @@ _Static_assert(__builtin_offsetof(struct sw_process_context, cgroup) ==
 #define SW_CONTEXT_FLAGS                                                                           \
 	(SW_FLAG_EXE_TRUNCATED | SW_FLAG_CGROUP_TRUNCATED | SW_FLAG_ANCESTRY_TRUNCATED)
 
-/* Ancestry, cgroup and executable path: from process_context when the
- * process' last record captured them and nothing they come from changed,
- * else captured now and kept for its next call. */
-static __always_inline void context__fill(struct sw_event *e, struct task_struct *task)
+/*
+ * Global functions (non-static, __noinline): the verifier checks each of them
+ * once, on its own, instead of once for every path of every program that
+ * calls it. Inlined, the walks below multiplied the states of their callers
+ * past the 1M-instruction budget of 5.10 and 6.1 verifiers (E2BIG). 5.10
+ * lets global functions take scalars only, so they work on this CPU's
+ * scratch record and return a scalar.
+ */
+
+/* The record's ancestry: always 0. */
+__noinline int capture__ancestors(void)
 {
+	struct sw_event *e = scratch__get();
+
+	if (!e)
+		return 0;
+	ancestors__fill(e, (struct task_struct *)bpf_get_current_task());
+	return 0;
+}
+
+/* The record's cgroup names: always 0. */
+__noinline int capture__cgroup(void)
+{
+	struct sw_event *e = scratch__get();
+
+	if (!e)
+		return 0;
+	cgroup__fill(e, (struct task_struct *)bpf_get_current_task());
+	return 0;
+}
+
+/* The record's executable path: always 0. */
+__noinline int capture__exe(void)
+{
+	struct sw_event *e = scratch__get();
+
+	if (!e)
+		return 0;
+	exe__fill(e, (struct task_struct *)bpf_get_current_task());
+	return 0;
+}
+
+/* Ancestry, cgroup and executable path of the record: from process_context
+ * when the process' last record captured them and nothing they come from
+ * changed, else captured now and kept for its next call. Always 0. */
+__noinline int capture__context(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	__u64 exe_file = (__u64)BPF_CORE_READ(task, mm, exe_file);
 	__u64 parent = (__u64)BPF_CORE_READ(task, real_parent);
 	__u64 css_set = (__u64)BPF_CORE_READ(task, cgroups);
 	__u64 start = BPF_CORE_READ(task, group_leader, start_boottime);
 	struct sw_process_context *c = bpf_map_lookup_elem(&process_context, &tgid);
+	struct sw_event *e = scratch__get();
 	__u32 zero = 0;
 
+	if (!e)
+		return 0;
 	if (c && c->exe_file == exe_file && c->parent == parent && c->css_set == css_set &&
 	    c->start_boottime_ns == start) {
 		e->flags |= c->flags & SW_CONTEXT_FLAGS;
@@ -551,15 +601,15 @@ static __always_inline void context__fill(struct sw_event *e, struct task_struct
 		bpf_probe_read_kernel(e->ancestor, sizeof(e->ancestor) + sizeof(e->cgroup),
 				      c->ancestor);
 		bpf_probe_read_kernel(e->exe, sizeof(e->exe), c->exe);
-		return;
+		return 0;
 	}
-	ancestors__fill(e, task);
-	cgroup__fill(e, task);
-	exe__fill(e, task);
+	capture__ancestors();
+	capture__cgroup();
+	capture__exe();
 
 	c = bpf_map_lookup_elem(&scratch_context, &zero);
 	if (!c)
-		return;
+		return 0;
 	c->exe_file = exe_file;
 	c->parent = parent;
 	c->css_set = css_set;
@@ -570,11 +620,22 @@ static __always_inline void context__fill(struct sw_event *e, struct task_struct
 	bpf_probe_read_kernel(c->ancestor, sizeof(c->ancestor) + sizeof(c->cgroup), e->ancestor);
 	bpf_probe_read_kernel(c->exe, sizeof(c->exe), e->exe);
 	bpf_map_update_elem(&process_context, &tgid, c, BPF_ANY);
+	return 0;
 }
 
-/* Common part of every record: header, task, executable, argv. */
-/* Fills in everything about the current task; returns the argv bytes. */
-static __always_inline __u32 event__capture(struct sw_event *e, __u32 type, __u32 flags)
+/* The record's argv; returns its length. */
+__noinline long capture__args(void)
+{
+	struct sw_event *e = scratch__get();
+
+	if (!e)
+		return 0;
+	return args__fill(e, (struct task_struct *)bpf_get_current_task());
+}
+
+/* Fills in everything about the current task into the scratch record e;
+ * returns the argv bytes. */
+static __always_inline __u64 event__capture(struct sw_event *e, __u32 type, __u32 flags)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 
@@ -584,8 +645,8 @@ static __always_inline __u32 event__capture(struct sw_event *e, __u32 type, __u3
 	e->pad16 = 0;
 	e->pad = 0;
 	task__fill(&e->task, task);
-	context__fill(e, task);
-	return args__fill(e, task);
+	capture__context();
+	return capture__args();
 }
 
 static __always_inline void event__fill(void *ctx, struct sw_event *e, __u32 type, __u32 flags)
@@ -595,10 +656,12 @@ static __always_inline void event__fill(void *ctx, struct sw_event *e, __u32 typ
 
 /* A successful exec: reported when the program is watched by name, by file
  * identity, or is a binary never run before (for the build-id check).
- * filename: the path passed to execve(), in kernel memory. btf: called from
- * a BTF-enabled program, which reads kernel structures with plain loads
- * instead of a helper call per field (a constant where inlined). */
-static __always_inline int exec__report(void *ctx, const char *filename, bool btf)
+ * filename: the path passed to execve(), in kernel memory. btf_task: the
+ * task as a BTF-enabled program receives it, read with plain loads instead
+ * of a helper call per field; NULL from the classic tracepoint. (Not
+ * bpf_get_current_task_btf(): 5.10 lacks it.) */
+static __always_inline int exec__report(void *ctx, const char *filename,
+					struct task_struct *btf_task)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct sw_exec_name key = {};
@@ -619,11 +682,10 @@ static __always_inline int exec__report(void *ctx, const char *filename, bool bt
 	if (!by_name && !watching_exec_inodes && !watching_build_ids)
 		return 0;
 	/* exe_file is the new program's file by now. */
-	if (btf) {
-		struct task_struct *current = bpf_get_current_task_btf();
+	if (btf_task) {
 		struct inode *inode;
 
-		exe = current->mm->exe_file;
+		exe = btf_task->mm->exe_file;
 		inode = exe ? exe->f_inode : NULL;
 		if (inode) {
 			id.ino = inode->i_ino;
@@ -696,7 +758,7 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 
 	if (!agent__active())
 		return 0;
-	return exec__report(ctx, (const char *)ctx + off, false);
+	return exec__report(ctx, (const char *)ctx + off, NULL);
 }
 
 /* Reading the caller's address: */
@@ -705,13 +767,15 @@ int tracepoint__sched__sched_process_exec(struct trace_event_raw_sched_process_e
 #define ADDR_UNREADABLE 2 /* the page is not resident: try again at exit */
 #define ADDR_UNIX_PATH 3  /* a unix socket path not watched: what it reaches may be */
 
-/* The sockaddr passed to connect() as a filter key. */
+/* The sockaddr passed to connect() as a filter key; key must be zeroed. */
 static __always_inline int unix_addr__read(const char *uaddr, __u64 addrlen,
 					   struct sw_unix_addr *key)
 {
+	const char *name = uaddr + SUN_PATH_OFFSET;
 	__u16 family = 0;
 	__u64 name_len;
-	__u32 i;
+	char first = 0;
+	long n;
 
 	/* An address with no name cannot be a watched socket. */
 	if (addrlen <= SUN_PATH_OFFSET || addrlen > 1024)
@@ -727,29 +791,39 @@ static __always_inline int unix_addr__read(const char *uaddr, __u64 addrlen,
 	/* Checked again behind a barrier so that clang cannot fold the bound
 	 * away and the verifier sees it on the register it passes. */
 	barrier_var(name_len);
-	if (name_len > SW_UNIX_PATH_MAX)
+	if (name_len == 0 || name_len > SW_UNIX_PATH_MAX)
 		return ADDR_OTHER;
-	if (bpf_probe_read_user(key->path, name_len, uaddr + SUN_PATH_OFFSET))
+	if (bpf_probe_read_user(&first, 1, name))
 		return ADDR_UNREADABLE;
 
-	if (key->path[0] == 0) {
+	if (first == 0) {
 		/* Abstract: the name is exactly addrlen bytes, NULs included. */
+		if (bpf_probe_read_user(key->path, name_len, name))
+			return ADDR_UNREADABLE;
 		key->abstract = 1;
 		key->len = name_len;
 	} else {
-		/* Filesystem path: up to the first NUL; zero whatever follows it
-		 * so the key compares equal to the one user space built. */
-		__u64 len = name_len;
+		/* Filesystem path: up to the first NUL, the rest of the key
+		 * zero, so that it equals the key user space built. One string
+		 * read instead of a loop over the bytes: a loop with a branch
+		 * per byte was what 5.10's verifier could not bound. The read
+		 * keeps room for its NUL, so a name that fills all name_len
+		 * bytes loses its last byte: read back on its own. */
+		n = bpf_probe_read_user_str(key->path, name_len, name);
+		if (n < 0)
+			return ADDR_UNREADABLE;
+		key->len = n > 0 ? n - 1 : 0;
+		if (n == name_len) {
+			__u64 last = name_len - 1;
 
-		for (i = 0; i < SW_UNIX_PATH_MAX; i++) {
-			if (i >= name_len)
-				break;
-			if (key->path[i] == 0 && len == name_len)
-				len = i;
-			if (i >= len)
-				key->path[i] = 0;
+			barrier_var(last);
+			if (last >= SW_UNIX_PATH_MAX)
+				return ADDR_OTHER;
+			if (bpf_probe_read_user(&key->path[last], 1, name + last))
+				return ADDR_UNREADABLE;
+			if (key->path[last] != 0)
+				key->len = name_len;
 		}
-		key->len = len;
 	}
 	if (bpf_map_lookup_elem(&watched_unix, key))
 		return ADDR_WATCHED;
@@ -909,7 +983,7 @@ static __always_inline void tcp_connect__send_stashed(__u64 key, __s32 ret)
  * still in progress. */
 static __always_inline void tcp_connect__finish(void *ctx, struct sw_event *e, __u32 fd)
 {
-	__u32 args_len = event__capture(e, SW_EVENT_TCP_CONNECT, 0);
+	__u64 args_len = event__capture(e, SW_EVENT_TCP_CONNECT, 0);
 	struct sock *sk = fd__sock(fd);
 	__u64 key = (__u64)sk;
 	__s32 *outcome;
@@ -929,6 +1003,7 @@ static __always_inline void tcp_connect__finish(void *ctx, struct sw_event *e, _
 			e->ret = *outcome - 1;
 			e->flags |= SW_FLAG_COMPLETED_LATER;
 		} else {
+			barrier_var(args_len);
 			if (args_len > SW_ARGS_MAX)
 				args_len = SW_ARGS_MAX;
 			e->hdr.size = offsetof(struct sw_event, args) + args_len;
@@ -1038,8 +1113,6 @@ static __always_inline int config_open__exit(void *ctx, long fd)
 		pos += n;
 		walk = BPF_CORE_READ(walk, d_parent);
 	}
-	if (pos < SW_EXEC_PATH_MAX)
-		e->exec_path[pos & (SW_EXEC_PATH_MAX - 1)] = 0;
 	e->matched = id;
 	e->matched_depth = depth;
 	if (BPF_CORE_READ(file, f_mode) & FMODE_WRITE)
@@ -1405,5 +1478,5 @@ int BPF_PROG(tp_btf__sched__sched_process_exec, struct task_struct *p, pid_t old
 {
 	if (!agent__active())
 		return 0;
-	return exec__report(ctx, bprm->filename, true);
+	return exec__report(ctx, bprm->filename, p);
 }

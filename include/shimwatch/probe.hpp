@@ -64,6 +64,14 @@ struct PinReport {
   size_t previous_links = 0;    // links of the agent before, detached
 };
 
+// What the kernel's verifier said of one program: instructions it
+// processed (its budget is 1,000,000 on every kernel since 5.2).
+struct VerifierStats {
+  std::string program;
+  uint64_t instructions = 0;
+};
+constexpr uint64_t verifier_instruction_budget = 1000000;
+
 struct Config;
 // What the config asks the kernel to watch.
 ProbeOptions probe_options(const Config &config);
@@ -162,6 +170,8 @@ public:
   // Attach points in use, e.g. "tracepoint/syscalls/sys_enter_connect".
   const std::vector<std::string> &attach_points() const { return attach_points_; }
   const PinReport &pin_report() const { return pin_report_; }
+  // Per loaded program, as the verifier reported it.
+  const std::vector<VerifierStats> &verifier_stats() const { return verifier_stats_; }
 
 private:
   struct State;
@@ -176,6 +186,7 @@ private:
   std::vector<FileIdentity> watched_config_;
   std::vector<std::string> attach_points_;
   PinReport pin_report_;
+  std::vector<VerifierStats> verifier_stats_;
 };
 
 // `shimwatch cleanup`: unpins the links (the programs detach) and the maps

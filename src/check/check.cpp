@@ -1,5 +1,6 @@
 #include "shimwatch/check.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <linux/capability.h>
@@ -113,7 +114,7 @@ CheckResult check_pinning(const Config &config) {
           ""};
 }
 
-CheckResult check_attach(const Config &config) {
+CheckResult check_attach(const Config &config, std::vector<VerifierStats> &verifier) {
   ProbeOptions options = probe_options(config);
   // A trial load: never touches what a running agent pinned.
   options.pin_path.clear();
@@ -124,7 +125,29 @@ CheckResult check_attach(const Config &config) {
   std::string points;
   for (const auto &p : (*probe)->attach_points())
     points += (points.empty() ? "" : ", ") + p;
+  verifier = (*probe)->verifier_stats();
   return {"attach", true, "loaded and attached (hooks in use: " + points + ")", ""};
+}
+
+// How much of the verifier's budget each program used, largest first: the
+// room left for the programs to grow on this kernel.
+CheckResult check_verifier(std::vector<VerifierStats> stats) {
+  std::sort(stats.begin(), stats.end(),
+            [](const auto &a, const auto &b) { return a.instructions > b.instructions; });
+  std::string detail;
+  for (const auto &s : stats)
+    detail += (detail.empty() ? "" : ", ") + s.program + " " + std::to_string(s.instructions);
+  if (stats.empty())
+    return {"verifier", true, "the kernel reported no instruction counts", ""};
+  const double largest =
+      100.0 * static_cast<double>(stats.front().instructions) / verifier_instruction_budget;
+  char share[32];
+  std::snprintf(share, sizeof(share), "%.1f", largest);
+  return {"verifier", true,
+          "instructions processed per program, of a budget of " +
+              std::to_string(verifier_instruction_budget) + " each (largest " + share +
+              " %): " + detail,
+          ""};
 }
 
 } // namespace
@@ -158,7 +181,10 @@ std::vector<CheckResult> run_checks(const Config &config) {
   }
   results.push_back(check_tracefs());
   results.push_back(check_tracepoints());
-  results.push_back(check_attach(config));
+  std::vector<VerifierStats> verifier;
+  results.push_back(check_attach(config, verifier));
+  if (results.back().ok)
+    results.push_back(check_verifier(verifier));
   results.push_back(check_pinning(config));
   return results;
 }

@@ -6,6 +6,8 @@
 #include <bpf/libbpf.h>
 #include <cerrno>
 #include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <spdlog/spdlog.h>
 #include <sys/mount.h>
@@ -71,6 +73,95 @@ std::string load_hint(int err) {
            "run `shimwatch check -v` for libbpf's details";
   return "run `shimwatch check -v` for details";
 }
+
+// The verifier's log of each program at level 4 (statistics, and errors):
+// how many instructions it processed, and why it refused one.
+class VerifierLogs {
+public:
+  // SHIMWATCH_VERIFIER_LOG=DIR (a debugging aid, for when a kernel refuses
+  // a program): each program's whole log, every instruction the verifier
+  // walked, is written to DIR/<program>.log.
+  void attach(bpf_object *object) {
+    const char *dir = std::getenv("SHIMWATCH_VERIFIER_LOG");
+    full_log_dir_ = dir ? dir : "";
+    const size_t size = full_log_dir_.empty() ? 64 * 1024 : 8 * 1024 * 1024;
+    bpf_program *program;
+    bpf_object__for_each_program(program, object) {
+      if (!bpf_program__autoload(program))
+        continue;
+      auto &log = logs_.emplace_back(bpf_program__name(program), std::string(size, '\0'));
+      bpf_program__set_log_buf(program, log.second.data(), log.second.size());
+      bpf_program__set_log_level(program, full_log_dir_.empty() ? 4 : 1 | 4);
+    }
+  }
+
+  ~VerifierLogs() {
+    for (const auto &[name, log] : logs_) {
+      if (full_log_dir_.empty() || log[0] == '\0')
+        continue;
+      if (FILE *f = std::fopen((full_log_dir_ + "/" + name + ".log").c_str(), "w")) {
+        std::fputs(log.c_str(), f);
+        std::fclose(f);
+      }
+    }
+  }
+
+  std::vector<VerifierStats> stats() const {
+    std::vector<VerifierStats> out;
+    for (const auto &[name, log] : logs_)
+      if (auto n = processed(log))
+        out.push_back({name, *n});
+    return out;
+  }
+
+  // The program the kernel refused and what it said, e.g. "program X: BPF
+  // program is too large. Processed 1000001 insn (after 1000001
+  // instructions)"; "" if none is known. A program that passed has only
+  // statistics in its log.
+  std::string refusal() const {
+    for (const auto &[name, log] : logs_) {
+      std::string verdict = last_message(log);
+      if (verdict.empty())
+        continue;
+      if (auto n = processed(log))
+        verdict += " (after " + std::to_string(*n) + " instructions)";
+      return "program " + name + ": " + verdict;
+    }
+    return "";
+  }
+
+private:
+  // "processed 1234 insns (limit 1000000) ..." on success.
+  static std::optional<uint64_t> processed(const std::string &log) {
+    const std::string text(log.c_str());
+    const std::string marker = "processed ";
+    size_t at = text.rfind(marker);
+    if (at == std::string::npos || text.find(" insns", at) == std::string::npos)
+      return std::nullopt;
+    return std::strtoull(text.c_str() + at + marker.size(), nullptr, 10);
+  }
+
+  // The log's last line that is not one of the statistics lines.
+  static std::string last_message(const std::string &log) {
+    const std::string text(log.c_str());
+    std::string last;
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos)
+        end = text.size();
+      const std::string line = text.substr(start, end - start);
+      if (!line.empty() && line.rfind("processed ", 0) != 0 &&
+          line.rfind("verification time", 0) != 0 && line.rfind("stack depth", 0) != 0)
+        last = line;
+      start = end + 1;
+    }
+    return last;
+  }
+
+  std::vector<std::pair<std::string, std::string>> logs_;
+  std::string full_log_dir_;
+};
 
 bool is_dir(const char *path) {
   struct stat st {};
@@ -256,9 +347,13 @@ Result<std::unique_ptr<Probe>> Probe::start_with(const ProbeOptions &options, Re
   skel->rodata->watching_config = options.watch_config_opens;
   skel->rodata->watching_tcp = !options.watch_tcp_ports.empty();
 
+  VerifierLogs verifier_logs;
+  verifier_logs.attach(skel->obj);
   if (int err = shimwatch_bpf__load(skel)) {
     hooks_failed = fast;
-    return Error{"loading the BPF programs failed: " + errno_text(err) + "; " + load_hint(err),
+    const std::string refusal = verifier_logs.refusal();
+    return Error{"loading the BPF programs failed: " + errno_text(err) +
+                     (refusal.empty() ? "" : " (" + refusal + ")") + "; " + load_hint(err),
                  -err};
   }
 
@@ -444,6 +539,7 @@ Result<std::unique_ptr<Probe>> Probe::start_with(const ProbeOptions &options, Re
   std::unique_ptr<Probe> probe(new Probe(std::move(state)));
   probe->attach_points_ = std::move(points);
   probe->pin_report_ = std::move(report);
+  probe->verifier_stats_ = verifier_logs.stats();
   if (previous.compatible) {
     probe->watched_identities_ = identities_in(skel->maps.watched_unix_inode);
     probe->watched_executables_ = identities_in(skel->maps.watched_exec_inode);
