@@ -40,12 +40,10 @@ int run_check(const shimwatch::CliRequest &request) {
 // Detaches pinned probes and removes their maps: the last step of an
 // uninstall (a stopped agent leaves them attached for its successor).
 int run_cleanup(const shimwatch::CliRequest &request) {
-  const std::string &path = request.config.pin_path;
-  if (path.empty()) {
-    std::fprintf(stderr, "shimwatch cleanup: --no-pin leaves nothing to clean; give --pin-path "
-                         "DIR or the config that the agent ran with\n");
-    return exit_usage;
-  }
+  // No pin path given (the default config pins nothing): where the
+  // DaemonSet pins.
+  const std::string path =
+      request.config.pin_path.empty() ? shimwatch::default_pin_path : request.config.pin_path;
   const bool in_use = shimwatch::pinned_state(path).in_use;
   auto removed = shimwatch::remove_pinned_state(path);
   if (!removed) {

@@ -142,9 +142,10 @@ struct Config {
   uint32_t metrics_max_series = 1000;
 
   uint32_t ring_buffer_kib = 8192;
-  // bpffs directory for the pinned maps and links (restart without a gap);
-  // empty: nothing pinned, the probes detach when the agent stops.
-  std::string pin_path = "/sys/fs/bpf/shimwatch";
+  // bpffs directory for the pinned maps and links (restart without a gap,
+  // as a DaemonSet wants); empty (the default): nothing pinned, the probes
+  // detach when the agent stops.
+  std::string pin_path;
   // Kernel hooks: exec on the BTF raw tracepoint where the kernel allows
   // it (false); or the classic tracepoints only (true).
   bool tracepoints_only = false;

@@ -206,6 +206,14 @@ PinnedStateSummary pinned_state(const std::string &pin_path);
 // Makes sure tracefs is reachable (mounts it on /sys/kernel/tracing if not).
 Status ensure_tracefs();
 
+// Makes sure a BPF filesystem holds pin_path's parent (mounts one on
+// /sys/fs/bpf if nothing is mounted there).
+Status ensure_bpffs(const std::string &pin_path);
+
+// Where probes are pinned when a pin path is asked for without one (the
+// DaemonSet's): `cleanup` and `check` look there by default.
+inline constexpr const char *default_pin_path = "/sys/fs/bpf/shimwatch";
+
 // Routes libbpf's messages to the log; debug ones only when verbose.
 void route_libbpf_logs(bool verbose);
 

@@ -365,6 +365,8 @@ int run_agent(const CliRequest &request) {
     return 0;
   }
   hold_reopen_signal();
+  if (auto unsupported = unsupported_kernel())
+    throw StartupError(*unsupported);
   if (std::string missing = missing_privileges(); !missing.empty())
     throw StartupError("cannot load BPF programs: " + missing +
                        "; run as root (sudo shimwatch run) or see `shimwatch check`");
@@ -540,6 +542,16 @@ int run_agent(const CliRequest &request) {
                  pin.took_over ? ", took over from the agent before: " +
                                      std::to_string(pin.previous_links) + " links replaced"
                                : "");
+  } else {
+    spdlog::info("probes not pinned: they detach when the agent stops (--pin-path DIR keeps "
+                 "them attached across restarts, as the DaemonSet does)");
+    // Another agent's pinned probes keep recording into their own ring
+    // buffer, which this one does not read.
+    if (PinnedStateSummary other = pinned_state(default_pin_path); other.present)
+      spdlog::warn("probes pinned under {} by {} stay attached: their events are not read by "
+                   "this agent (`shimwatch cleanup` detaches them)",
+                   default_pin_path,
+                   other.in_use ? "an agent that runs now" : "an agent that stopped");
   }
   sockets.refresh();
   if (auto st = probe->set_watched_sockets(sockets.identities()); !st)

@@ -1,6 +1,7 @@
 #include "shimwatch/check.hpp"
 
 #include <algorithm>
+#include <bpf/libbpf.h>
 #include <cstdio>
 #include <filesystem>
 #include <linux/capability.h>
@@ -9,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <utility>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -31,14 +33,31 @@ bool has_capability(const __user_cap_data_struct (&data)[2], int cap) {
   return data[cap / 32].effective & (1U << (cap % 32));
 }
 
-CheckResult check_kernel() {
+// "5.10.0-32-amd64" -> {5, 10}; {0, 0} when it does not start that way.
+std::pair<int, int> major_minor(const std::string &release) {
+  int major = 0, minor = 0;
+  if (std::sscanf(release.c_str(), "%d.%d", &major, &minor) != 2)
+    return {0, 0};
+  return {major, minor};
+}
+
+bool at_least_5_8(const std::string &release) {
+  auto [major, minor] = major_minor(release);
+  return major > 5 || (major == 5 && minor >= 8);
+}
+
+std::string running_release() {
   utsname u{};
   uname(&u);
-  int major = 0, minor = 0;
-  sscanf(u.release, "%d.%d", &major, &minor);
-  bool ok = major > 5 || (major == 5 && minor >= 8);
-  return {"kernel", ok, std::string(u.release) + (ok ? " (5.8 or later)" : " (older than 5.8)"),
-          "BPF ring buffers need Linux 5.8 or later; upgrade the node's kernel"};
+  return u.release;
+}
+
+// Called once unsupported_kernel() said the kernel can run the agent.
+CheckResult check_kernel(const std::string &release) {
+  if (at_least_5_8(release))
+    return {"kernel", true, release + " (5.8 or later)", ""};
+  // Some vendors backport BPF ring buffers to older kernels (RHEL 8's 4.18).
+  return {"kernel", true, release + " (older than 5.8, but it has BPF ring buffers)", ""};
 }
 
 CheckResult check_btf() {
@@ -91,27 +110,36 @@ CheckResult check_memlock() {
   return {"memlock", true, "RLIMIT_MEMLOCK " + value, ""};
 }
 
-// Where `run` pins its probes: a bpffs must be mounted there; what a running
-// (or stopped) agent left there is reported.
+// Whether the probes outlive the agent: pinned under a bpffs (a DaemonSet,
+// whose restarts must not leave a gap), or not (an interactive run, which
+// must leave nothing attached); what an agent left pinned is reported.
 CheckResult check_pinning(const Config &config) {
-  if (config.pin_path.empty())
-    return {"pinning", true, "off (--no-pin): the probes detach when the agent stops", ""};
-  const std::string parent = std::filesystem::path(config.pin_path).parent_path().string();
-  struct statfs fs {};
-  if (statfs(parent.c_str(), &fs) != 0 || fs.f_type != BPF_FS_MAGIC)
-    return {"pinning", false, parent + " is not a BPF filesystem",
-            "mount it (mount -t bpf bpf /sys/fs/bpf; in a pod, mount /sys/fs/bpf from the "
-            "host), or run with --no-pin"};
+  auto describe = [](const std::string &path, const PinnedStateSummary &pinned) {
+    return "probes pinned under " + path + ": generation " + std::to_string(pinned.generation) +
+           ", " + std::to_string(pinned.links) + " links attached, record layout " +
+           std::to_string(pinned.abi) +
+           (pinned.in_use ? ", in use by a running agent" : ", no agent running") +
+           " (`shimwatch cleanup --pin-path " + path + "` removes them)";
+  };
+  if (config.pin_path.empty()) {
+    std::string detail = "off: the probes detach when the agent stops (--pin-path DIR keeps them "
+                         "attached across restarts, as the DaemonSet does)";
+    // Left by a pinned agent before (only looked for where a bpffs is).
+    struct statfs fs {};
+    if (statfs("/sys/fs/bpf", &fs) == 0 && fs.f_type == BPF_FS_MAGIC)
+      if (PinnedStateSummary pinned = pinned_state(default_pin_path); pinned.present)
+        detail += "; " + describe(default_pin_path, pinned);
+    return {"pinning", true, detail, ""};
+  }
+  if (Status bpffs = ensure_bpffs(config.pin_path); !bpffs)
+    return {"pinning", false, bpffs.error().message,
+            "mount a BPF filesystem there, or run with --no-pin"};
+  const std::string kept = "on: the probes stay attached when the agent stops and the next "
+                           "start takes over without a gap";
   PinnedStateSummary pinned = pinned_state(config.pin_path);
   if (!pinned.present)
-    return {"pinning", true, "nothing pinned under " + config.pin_path + " yet", ""};
-  return {"pinning", true,
-          "probes pinned under " + config.pin_path + ": generation " +
-              std::to_string(pinned.generation) + ", " + std::to_string(pinned.links) +
-              " links attached, record layout " + std::to_string(pinned.abi) +
-              (pinned.in_use ? ", in use by a running agent" : ", no agent running") +
-              " (`shimwatch cleanup` removes them)",
-          ""};
+    return {"pinning", true, kept + "; nothing pinned under " + config.pin_path + " yet", ""};
+  return {"pinning", true, kept + "; " + describe(config.pin_path, pinned), ""};
 }
 
 CheckResult check_attach(const Config &config, std::vector<VerifierStats> &verifier) {
@@ -152,6 +180,24 @@ CheckResult check_verifier(std::vector<VerifierStats> stats) {
 
 } // namespace
 
+std::optional<std::string> unsupported_kernel(const std::string &release,
+                                              std::optional<bool> has_ring_buffer) {
+  const bool supported = has_ring_buffer ? *has_ring_buffer : at_least_5_8(release);
+  if (supported)
+    return std::nullopt;
+  return "kernel " + release +
+         " has no BPF ring buffer (Linux 5.8 or later has one): shimwatch cannot run on this "
+         "node; upgrade its kernel";
+}
+
+std::optional<std::string> unsupported_kernel() {
+  std::optional<bool> has_ring_buffer;
+  // Creating a map needs the privileges `run` needs anyway.
+  if (missing_privileges().empty())
+    has_ring_buffer = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 1;
+  return unsupported_kernel(running_release(), has_ring_buffer);
+}
+
 std::string missing_privileges() {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2] = {};
@@ -171,7 +217,12 @@ std::string missing_privileges() {
 
 std::vector<CheckResult> run_checks(const Config &config) {
   std::vector<CheckResult> results;
-  results.push_back(check_kernel());
+  // A kernel that cannot run the agent gets one line and nothing else.
+  if (auto unsupported = unsupported_kernel()) {
+    results.push_back({"kernel", false, *unsupported, ""});
+    return results;
+  }
+  results.push_back(check_kernel(running_release()));
   results.push_back(check_btf());
   results.push_back(check_privileges());
   results.push_back(check_memlock());

@@ -443,7 +443,8 @@ USAGE
   shimwatch run [OPTIONS]      watch exec and socket activity, print events
   shimwatch check [OPTIONS]    preflight: can this node run the agent?
   shimwatch cleanup [OPTIONS]  detach the pinned probes and remove their
-                               maps (--pin-path); for uninstalling
+                               maps (--pin-path, default:
+                               /sys/fs/bpf/shimwatch); for uninstalling
   shimwatch report [OPTIONS] LOG...
                                audit logs of many nodes -> what must change
                                before Docker is removed (`report --help`)
@@ -517,12 +518,14 @@ OPTIONS (run, check; cleanup takes -c and --pin-path)
                                (default: 127.0.0.1:9464)
       --ring-buffer-kib N      kernel ring buffer size, power of two
                                (64..1048576, default: 8192)
-      --pin-path DIR           bpffs directory where the probes' maps and
-                               links are pinned: they stay attached when the
-                               agent stops, and the next start drains what
-                               queued meanwhile (default: /sys/fs/bpf/shimwatch)
-      --no-pin                 pin nothing: the probes detach when the agent
-                               stops
+      --pin-path DIR           keep the probes attached when the agent stops:
+                               their maps and links are pinned under DIR (a
+                               bpffs; /sys/fs/bpf is mounted if need be), and
+                               the next start takes over what queued
+                               meanwhile, without a gap; for a DaemonSet,
+                               e.g. /sys/fs/bpf/shimwatch (default: off, the
+                               probes detach when the agent stops)
+      --no-pin                 pin nothing, whatever the config file says
       --hooks auto|tracepoints kernel hooks: auto = exec on the BTF raw
                                tracepoint where the kernel allows it, else
                                the classic tracepoints (default: auto)
@@ -558,8 +561,8 @@ restarting, enabling ... Docker (config: watch.service_control). Left out and
 counted: the agent itself, dockerd, containerd, containerd-shim*, kubelet
 (config: exclude).
 
-Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN to mount tracefs) and a kernel
-with BTF (/sys/kernel/btf/vmlinux). Exit codes: 0 ok, 1 check found problems,
+Needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_ADMIN to mount tracefs and bpffs) and
+Linux 5.8 or later with BTF (/sys/kernel/btf/vmlinux). Exit codes: 0 ok, 1 check found problems,
 2 bad usage or cannot start.
 
 EXAMPLES

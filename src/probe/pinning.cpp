@@ -6,8 +6,11 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <thread>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <linux/magic.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -97,16 +100,75 @@ Status make_dir(const std::string &path) {
   return Ok{};
 }
 
+bool is_bpffs(const std::string &path) {
+  struct statfs fs {};
+  return statfs(path.c_str(), &fs) == 0 && fs.f_type == BPF_FS_MAGIC;
+}
+
+// Whether the mount on path propagates to other mount namespaces (its
+// mountinfo line has a "shared:N" field): the topmost mount there counts.
+bool shared_mount(const std::string &path) {
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  std::string line;
+  bool shared = false;
+  while (std::getline(mountinfo, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, point, options, optional;
+    fields >> id >> parent >> dev >> root >> point >> options;
+    if (point != path)
+      continue;
+    shared = false;
+    while (fields >> optional && optional != "-")
+      shared = shared || optional.rfind("shared:", 0) == 0;
+  }
+  return shared;
+}
+
+// Whether this process shares the mount namespace of pid 1 (the node's,
+// for an agent with the host's PID namespace).
+bool in_init_mount_namespace() {
+  char self[64] = {}, init[64] = {};
+  return readlink("/proc/self/ns/mnt", self, sizeof(self) - 1) > 0 &&
+         readlink("/proc/1/ns/mnt", init, sizeof(init) - 1) > 0 && std::strcmp(self, init) == 0;
+}
+
+bool empty_directory(const std::string &path) {
+  std::error_code ec;
+  return std::filesystem::is_directory(path, ec) && std::filesystem::is_empty(path, ec) && !ec;
+}
+
 } // namespace
 
-Result<int> lock(const std::string &dir, std::chrono::milliseconds wait) {
+Status ensure_bpffs(const std::string &dir) {
   const std::string parent = std::filesystem::path(dir).parent_path().string();
-  struct statfs fs {};
-  if (statfs(parent.c_str(), &fs) != 0 || fs.f_type != BPF_FS_MAGIC)
+  if (is_bpffs(parent))
+    return Ok{};
+  const std::string how = "mount it (mount -t bpf bpf " + parent +
+                          "; in a pod, mount the node's /sys/fs/bpf with "
+                          "mountPropagation: Bidirectional), or run with --no-pin";
+  // Only where the kernel keeps a place for it: mounting elsewhere, or over
+  // a directory that holds anything, would hide what is there.
+  if (parent != "/sys/fs/bpf" || !empty_directory(parent))
+    return Error{"--pin-path " + dir + ": " + parent + " is not a BPF filesystem: " + how, ENOTDIR};
+  if (mount("bpf", parent.c_str(), "bpf", 0, "mode=0700") != 0)
     return Error{"--pin-path " + dir + ": " + parent +
-                     " is not a BPF filesystem (mount it: mount -t bpf bpf /sys/fs/bpf; in a "
-                     "pod, mount /sys/fs/bpf from the host), or run with --no-pin",
-                 ENOTDIR};
+                     " is not a BPF filesystem and mounting one there failed (" +
+                     errno_text(errno) + "): " + how,
+                 errno};
+  spdlog::info("mounted a BPF filesystem on {} (it was not mounted)", parent);
+  // In a pod, a mount that does not reach the node goes with the pod, and
+  // the pins with it.
+  if (!in_init_mount_namespace() && !shared_mount(parent))
+    spdlog::warn("the BPF filesystem mounted on {} is private to this mount namespace: the "
+                 "pinned probes go when it does (in a pod: mount the node's /sys/fs/bpf with "
+                 "mountPropagation: Bidirectional, or mount a bpffs on the node)",
+                 parent);
+  return Ok{};
+}
+
+Result<int> lock(const std::string &dir, std::chrono::milliseconds wait) {
+  if (auto mounted = ensure_bpffs(dir); !mounted)
+    return mounted.error();
   if (auto made = make_dir(dir); !made)
     return made.error();
   if (auto made = make_dir(links_dir(dir)); !made)

@@ -19,6 +19,12 @@ struct Previous {
   uint32_t generation = 0; // the generation that records now
 };
 
+// Makes sure a BPF filesystem is mounted on dir's parent: when the parent is
+// /sys/fs/bpf, empty and not mounted (a node where nothing mounted it yet),
+// mounts one there and says so. Anything else is an error that says what
+// to do.
+Status ensure_bpffs(const std::string &dir);
+
 // Creates dir (on a bpffs) if needed and takes an exclusive lock on it for
 // this agent's life: two agents reading one ring buffer would each lose what
 // the other consumed. A holder (a predecessor still draining) is waited for

@@ -645,6 +645,10 @@ void Probe::detach() {
     shimwatch_bpf__detach(state_->skeleton.get());
 }
 
+Status ensure_bpffs(const std::string &pin_path) {
+  return pinning::ensure_bpffs(pin_path);
+}
+
 Result<std::vector<std::string>> remove_pinned_state(const std::string &pin_path) {
   return pinning::remove_all(pin_path);
 }

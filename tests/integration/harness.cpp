@@ -83,22 +83,27 @@ void write_file(const std::string &path, const std::string &text, int mode) {
   chmod(path.c_str(), mode);
 }
 
-Agent::Agent(std::vector<std::string> extra_args, bool default_output_flags) {
+std::vector<std::string> fresh_node_launcher() {
+  const std::string script =
+      "for m in /sys/fs/bpf /sys/kernel/tracing /sys/kernel/debug/tracing /sys/kernel/debug; do "
+      "while mountpoint -q $m; do umount -l $m || exit 98; done; done; exec \"$@\"";
+  return {"unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"};
+}
+
+Agent::Agent(std::vector<std::string> extra_args, bool default_output_flags,
+             std::vector<std::string> launcher) {
   if (geteuid() != 0)
     throw std::runtime_error("integration tests need root (they load BPF programs)");
-  std::vector<std::string> args = {SHIMWATCH_BINARY, "run"};
+  std::vector<std::string> args = std::move(launcher);
+  args.insert(args.end(), {SHIMWATCH_BINARY, "run"});
   if (default_output_flags) {
     // Every event in full: tests look events up by pid. Dedupe has tests of its own.
     args.insert(args.end(), {"--format", "json", "--metrics-address", "off", "--no-dedupe"});
   }
   args.insert(args.end(), extra_args.begin(), extra_args.end());
-  // Tests run side by side and must not hand probes over to each other, nor
-  // leave them attached: only the pinning tests pin, each under its own path.
-  bool pinned = false;
-  for (const auto &arg : extra_args)
-    pinned = pinned || arg.rfind("--pin-path", 0) == 0;
-  if (!pinned)
-    args.push_back("--no-pin");
+  // Nothing is pinned by default, so no test hands probes over to another
+  // or leaves them attached: only the pinning tests pin, each under its own
+  // path.
   std::string out_path = dir_.file("stdout");
   std::string err_path = dir_.file("stderr");
 
@@ -109,7 +114,7 @@ Agent::Agent(std::vector<std::string> extra_args, bool default_output_flags) {
     dup2(out, STDOUT_FILENO);
     dup2(err, STDERR_FILENO);
     auto argv = c_argv(args);
-    execv(argv[0], argv.data());
+    execvp(argv[0], argv.data());
     _exit(127);
   }
   // Ready once the probes are attached and it says so.

@@ -40,7 +40,10 @@ struct AgentOutput {
 // the constructor and ready (probes attached) when it returns.
 class Agent {
 public:
-  explicit Agent(std::vector<std::string> extra_args = {}, bool default_output_flags = true);
+  // launcher: a command that execs its arguments (the agent's command line)
+  // in another setting, e.g. fresh_node_launcher().
+  explicit Agent(std::vector<std::string> extra_args = {}, bool default_output_flags = true,
+                 std::vector<std::string> launcher = {});
   ~Agent();
   Agent(const Agent &) = delete;
   Agent &operator=(const Agent &) = delete;
@@ -63,6 +66,11 @@ struct ProcessResult {
 
 // fork + execvp, waits for exit. argv[0] is looked up in PATH unless it has a '/'.
 ProcessResult run_process(const std::vector<std::string> &argv);
+
+// A command prefix that runs its arguments as on a node where nothing was
+// mounted by hand: in a private mount namespace without bpffs, tracefs or
+// debugfs (exit 98 if one cannot be unmounted).
+std::vector<std::string> fresh_node_launcher();
 
 // Runs the shimwatch binary with args (no agent harness), for CLI behaviour.
 ProcessResult run_shimwatch(const std::vector<std::string> &args);

@@ -166,7 +166,8 @@ TEST(Cli, RingBufferKib) {
 }
 
 TEST(Cli, PinPath) {
-  EXPECT_EQ(parse_ok({"run"}).config.pin_path, "/sys/fs/bpf/shimwatch");
+  // Nothing pinned unless asked: an interactive run leaves nothing attached.
+  EXPECT_EQ(parse_ok({"run"}).config.pin_path, "");
   EXPECT_EQ(parse_ok({"run", "--pin-path", "/sys/fs/bpf/node-a"}).config.pin_path,
             "/sys/fs/bpf/node-a");
   EXPECT_EQ(parse_ok({"run", "--no-pin"}).config.pin_path, "");
