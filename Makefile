@@ -9,7 +9,7 @@ ARGS ?=
 # Extra CMake configure flags, e.g. CMAKE_ARGS=-DSHIMWATCH_BUILD_TESTS=OFF
 CMAKE_ARGS ?=
 
-.PHONY: all build deps test-deps run test unit-test sanitize-test integration-test format clean
+.PHONY: all build deps test-deps run test unit-test sanitize-test integration-test test-kernels format clean
 
 all: build
 
@@ -45,6 +45,11 @@ unit-test: build
 
 integration-test: test-deps build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L integration
+
+# The kernel matrix alone: Debian's 5.10, 6.1 and 6.12 kernels booted under
+# QEMU, and this machine's, each running the agent's cases (tests/kernels).
+test-kernels: test-deps build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L kernels
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.h' '*.c')

@@ -23,6 +23,7 @@ test_packages=(
   chromium # renders the HTML report headless in the report tests
   jq # the baseline the report benchmark is measured against
   python3-yaml # renders and checks the manifests in deploy/ (tests/deploy)
+  qemu-system-x86 busybox-static cpio # the kernel matrix's VMs (tests/kernels)
 )
 
 case "${1:-build}" in

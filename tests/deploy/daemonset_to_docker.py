@@ -138,7 +138,11 @@ def main():
         else:
             fail(f"volume {m['name']} not translated")
         ro = ",readonly" if m.get("readOnly") else ""
-        args.append(f"--mount=type=bind,source={source},target={m['mountPath']}{ro}")
+        propagation = {None: "", "None": "", "HostToContainer": ",bind-propagation=rslave",
+                       "Bidirectional": ",bind-propagation=rshared"}.get(m.get("mountPropagation"))
+        if propagation is None:
+            fail(f"mountPropagation {m.get('mountPropagation')} not translated")
+        args.append(f"--mount=type=bind,source={source},target={m['mountPath']}{ro}{propagation}")
     args.append("@IMAGE@")
     args += c.get("args", [])
     print("\n".join(args))

@@ -107,13 +107,21 @@ def check_daemonset(objects, variant):
     for path in ("/sys/kernel/btf", "/sys/kernel/tracing"):
         check(host_path_of(path) == path, f"{where} {path} is not mounted from the host")
         check(mounts.get(path, {}).get("readOnly") is True, f"{where} {path} not read-only")
-    # Pinned probes outlive the pod only on the node's own bpffs.
-    pin_path = json.loads(one(objects, "ConfigMap")["data"]["config.json"]).get("kernel", {}).get(
-        "pin_path", "/sys/fs/bpf/shimwatch")
+    # A DaemonSet keeps its probes across pod restarts: it pins them (the
+    # agent's default pins nothing), and only on the node's own bpffs do
+    # pins outlive the pod. Privileged, the mount propagates both ways (a
+    # bpffs the agent mounts reaches the node); otherwise (Bidirectional
+    # needs privileged) the node's mounts reach the pod.
+    pin_path = json.loads(one(objects, "ConfigMap")["data"]["config.json"]).get("kernel", {}).get("pin_path", "")
+    check(bool(pin_path), f"{where} kernel.pin_path is not set: the probes would detach with every pod")
     if pin_path:
         check(host_path_of("/sys/fs/bpf") == "/sys/fs/bpf", f"{where} /sys/fs/bpf is not mounted from the host")
         check(not mounts.get("/sys/fs/bpf", {}).get("readOnly"), f"{where} /sys/fs/bpf is read-only")
         check(pin_path.startswith("/sys/fs/bpf/"), f"{where} kernel.pin_path {pin_path} is not on the mounted bpffs")
+        privileged = c.get("securityContext", {}).get("privileged") is True
+        propagation = mounts.get("/sys/fs/bpf", {}).get("mountPropagation")
+        want = "Bidirectional" if privileged else "HostToContainer"
+        check(propagation == want, f"{where} /sys/fs/bpf mountPropagation is {propagation}, not {want}")
 
     # The config file and the audit log directory.
     args = c.get("args", [])

@@ -297,6 +297,43 @@ UnixListener::~UnixListener() {
     unlink(path_.c_str());
 }
 
+TcpListener::TcpListener(int family, int port) {
+  fd_ = socket(family, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  bool bound = false;
+  if (family == AF_INET) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bound = bind(fd_, reinterpret_cast<sockaddr *>(&a), sizeof(a)) == 0;
+  } else {
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(static_cast<uint16_t>(port));
+    a.sin6_addr = in6addr_loopback;
+    bound = bind(fd_, reinterpret_cast<sockaddr *>(&a), sizeof(a)) == 0;
+  }
+  if (!bound || listen(fd_, 16) != 0)
+    throw std::runtime_error("cannot listen on port " + std::to_string(port) + ": " +
+                             std::strerror(errno));
+  thread_ = std::thread([this] {
+    for (;;) {
+      int c = accept(fd_, nullptr, nullptr);
+      if (c < 0)
+        return;
+      close(c);
+    }
+  });
+}
+
+TcpListener::~TcpListener() {
+  shutdown(fd_, SHUT_RDWR);
+  close(fd_);
+  thread_.join();
+}
+
 bool wait_for(const std::function<bool()> &condition, std::chrono::milliseconds limit) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < deadline) {

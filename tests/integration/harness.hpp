@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <vector>
@@ -92,6 +93,20 @@ public:
 private:
   int fd_ = -1;
   std::string path_;
+};
+
+// Listens on 127.0.0.1 (or ::1) at port, accepting and closing connections
+// on a thread of its own.
+class TcpListener {
+public:
+  TcpListener(int family, int port);
+  ~TcpListener();
+  TcpListener(const TcpListener &) = delete;
+  TcpListener &operator=(const TcpListener &) = delete;
+
+private:
+  int fd_ = -1;
+  std::thread thread_;
 };
 
 std::string read_file(const std::string &path);

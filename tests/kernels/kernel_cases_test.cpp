@@ -1,0 +1,266 @@
+// The cases the kernel matrix runs on every kernel (tests/kernels/
+// kernel_matrix.py): the real agent with its default config catches each way
+// a node uses Docker, attributes it, and restarts from its pins without a
+// gap. They need a node of their own: root, /run and /etc/docker private and
+// writable, no Docker Engine (the matrix gives each a VM, or on this machine
+// a private mount namespace with tmpfs over /run and /etc/docker).
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <csignal>
+#include <filesystem>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.hpp"
+
+using namespace std::chrono_literals;
+using namespace swtest;
+
+namespace {
+
+const std::string docker_socket = "/run/docker.sock";
+const std::string docker_cli = "/usr/bin/docker";
+const std::string unit = "system.slice/kernel-matrix.service";
+
+// The environment the cases need, or why it is not there.
+std::string unusable_environment() {
+  struct stat st {};
+  if (geteuid() != 0)
+    return "needs root";
+  if (stat(docker_socket.c_str(), &st) == 0)
+    return docker_socket + " exists: run the cases on a node of their own (kernel_matrix.py)";
+  if (access("/etc/docker", W_OK) != 0)
+    return "/etc/docker is not writable: run the cases on a node of their own (kernel_matrix.py)";
+  if (access(docker_cli.c_str(), X_OK) != 0)
+    return docker_cli + " is missing (Debian package docker.io)";
+  return "";
+}
+
+class KernelCases : public ::testing::Test {
+protected:
+  void SetUp() override {
+    if (std::string why = unusable_environment(); !why.empty())
+      FAIL() << why;
+  }
+};
+
+// Events of pid with action, from the origin the cases run in.
+std::vector<json> of(const AgentOutput &out, pid_t pid, const std::string &action) {
+  return events_of(out, pid, action);
+}
+
+// What every event of a case run in the unit says of who did it.
+void expect_attributed(const json &e, const std::string &case_name) {
+  EXPECT_EQ(e["shimwatch"]["origin"]["type"], "systemd_unit") << case_name << ": " << e.dump();
+  EXPECT_EQ(e["shimwatch"]["origin"]["unit"], "kernel-matrix.service") << case_name;
+  EXPECT_EQ(e["shimwatch"]["cgroup"]["path"], "/" + unit) << case_name;
+  // The chain of parents up to the test itself, captured in the kernel.
+  ASSERT_TRUE(e["process"].contains("ancestry")) << case_name << ": " << e.dump();
+  bool test_found = false;
+  for (const auto &a : e["process"]["ancestry"])
+    test_found = test_found || a.value("pid", 0) == getpid();
+  EXPECT_TRUE(test_found) << case_name << ": the test process is not in the ancestry: "
+                          << e["process"]["ancestry"].dump();
+}
+
+// The CLI asks the engine for its version even for --version, and the
+// listeners here never answer: it is pointed at a socket that does not exist
+// (env execs it: the same process).
+std::vector<std::string> quick_cli(std::vector<std::string> argv) {
+  argv.insert(argv.begin(), {"env", "DOCKER_HOST=unix:///run/no-engine.sock"});
+  return argv;
+}
+
+bool mounted_bind(const std::string &from, const std::string &to) {
+  write_file(to, "");
+  return mount(from.c_str(), to.c_str(), nullptr, MS_BIND, nullptr) == 0;
+}
+
+} // namespace
+
+TEST_F(KernelCases, DefaultConfigCatchesAndAttributesEachCase) {
+  TempDir dir;
+  TestCgroup cgroup(unit);
+  const std::string crio_socket = "/run/crio/crio.sock";
+  std::filesystem::create_directories("/run/crio");
+  UnixListener crio(crio_socket);
+  TcpListener engine(AF_INET, 2375);
+  const std::string linked_cli = dir.file("dk");
+  ASSERT_EQ(symlink(docker_cli.c_str(), linked_cli.c_str()), 0);
+  const std::string systemctl = fake_executable(dir, "systemctl");
+  unlink("/etc/docker/daemon.json");
+  write_file("/etc/docker/staged.json", "{}\n");
+
+  auto listener = std::make_unique<UnixListener>(docker_socket);
+  // The same socket under another path, as a container sees it.
+  const std::string other_path = dir.file("d.sock");
+  ASSERT_TRUE(mounted_bind(docker_socket, other_path)) << std::strerror(errno);
+
+  Agent agent;
+  auto in_unit = [&](const std::vector<std::string> &argv) {
+    return run_process_in_cgroup(cgroup.path(), argv);
+  };
+  // TRIGGER, one process per case.
+  auto cli = in_unit(quick_cli({docker_cli, "--version"}));
+  auto linked = in_unit(quick_cli({linked_cli, "--version"}));
+  auto by_path = in_unit({SW_TEST_CONNECT_BINARY, docker_socket});
+  auto by_other_path = in_unit({SW_TEST_CONNECT_BINARY, other_path});
+  auto runtime = in_unit({SW_TEST_CONNECT_BINARY, crio_socket});
+  auto tcp = in_unit({docker_cli, "-H", "tcp://127.0.0.1:2375", "version"});
+  auto write = in_unit({"sh", "-c", "echo '{\"debug\": true}' > /etc/docker/daemon.json"});
+  auto read = in_unit({"cat", "/etc/docker/daemon.json"});
+  auto rename = in_unit({"mv", "/etc/docker/staged.json", "/etc/docker/daemon.json"});
+  auto restart = in_unit({systemctl, "restart", "docker"});
+  umount2(other_path.c_str(), MNT_DETACH);
+  listener.reset(); // the socket file goes: nothing listens there any more
+  auto failed = in_unit({SW_TEST_CONNECT_BINARY, docker_socket});
+  auto out = agent.stop();
+
+  // ASSERT
+  ASSERT_EQ(out.exit_code, 0) << out.log;
+  EXPECT_EQ(cli.exit_code, 0) << cli.output;
+  EXPECT_EQ(by_path.output, "ok\n");
+  EXPECT_EQ(failed.output, "ENOENT\n");
+  const struct {
+    const char *name;
+    pid_t pid;
+    const char *action;
+    bool once; // the CLI talking to the API connects more than once
+  } cases[] = {
+      {"docker CLI exec by name", cli.pid, "docker-cli-exec", true},
+      {"docker CLI exec by identity", linked.pid, "docker-cli-exec", true},
+      {"socket by path", by_path.pid, "docker-socket-connect", true},
+      {"socket by another path", by_other_path.pid, "docker-socket-connect", true},
+      {"runtime socket", runtime.pid, "runtime-socket-connect", true},
+      {"TCP API", tcp.pid, "docker-api-tcp-connect", false},
+      {"config write", write.pid, "docker-config-write", true},
+      {"config read", read.pid, "docker-config-read", true},
+      {"config rename", rename.pid, "docker-config-write", true},
+      {"service control", restart.pid, "docker-service-control", true},
+      {"failed connect", failed.pid, "docker-socket-connect", true},
+  };
+  for (const auto &c : cases) {
+    auto events = of(out, c.pid, c.action);
+    ASSERT_FALSE(events.empty()) << c.name << " (" << c.action << ", pid " << c.pid
+                                 << ") not reported\n"
+                                 << out.log;
+    if (c.once) {
+      EXPECT_EQ(events.size(), 1u) << c.name;
+    }
+    for (const auto &e : events)
+      expect_attributed(e, c.name);
+  }
+  EXPECT_EQ(of(out, linked.pid, "docker-cli-exec")[0]["shimwatch"]["exec"]["matched_by"],
+            "identity");
+  EXPECT_EQ(of(out, by_path.pid, "docker-socket-connect")[0]["shimwatch"]["socket"]["matched_by"],
+            "path");
+  const json other = of(out, by_other_path.pid, "docker-socket-connect")[0];
+  EXPECT_EQ(other["shimwatch"]["socket"]["matched_by"], "peer") << other.dump();
+  EXPECT_EQ(other["shimwatch"]["socket"]["path"], other_path);
+  const json api = of(out, tcp.pid, "docker-api-tcp-connect")[0];
+  EXPECT_EQ(api["destination"]["port"], 2375) << api.dump();
+  EXPECT_EQ(api["event"]["outcome"], "success") << api.dump();
+  EXPECT_EQ(of(out, rename.pid, "docker-config-write")[0]["shimwatch"]["config"]["operation"],
+            "rename");
+  EXPECT_EQ(of(out, restart.pid, "docker-service-control")[0]["shimwatch"]["service"]["verb"],
+            "restart");
+  const json refused = of(out, failed.pid, "docker-socket-connect")[0];
+  EXPECT_EQ(refused["event"]["outcome"], "failure") << refused.dump();
+  EXPECT_TRUE(out.unparsable.empty());
+  unlink("/etc/docker/daemon.json");
+}
+
+// The context a process' record carries (ancestry, executable, cgroup) is
+// kept per process in the kernel between its calls: a call after the
+// process moved to another cgroup must carry the new one.
+TEST_F(KernelCases, ProcessContextFollowsACgroupMove) {
+  TestCgroup first("system.slice/matrix-first.service");
+  TestCgroup second("system.slice/matrix-second.service");
+  UnixListener listener(docker_socket);
+  const sockaddr_un address = unix_address(docker_socket);
+  const std::string first_procs = first.path() + "/cgroup.procs";
+  const std::string second_procs = second.path() + "/cgroup.procs";
+  Agent agent;
+  // One process: into the first unit, a call, into the second, a call.
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    for (const std::string *procs : {&first_procs, &second_procs}) {
+      int fd = open(procs->c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0 || write(fd, "0", 1) != 1) // "0": the writing process itself
+        _exit(5);
+      close(fd);
+      connect_once_in_child(address);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  auto out = agent.stop();
+  std::vector<std::string> units;
+  for (const auto &e : of(out, child, "docker-socket-connect"))
+    units.push_back(e["shimwatch"]["origin"].value("unit", ""));
+  EXPECT_EQ(units, (std::vector<std::string>{"matrix-first.service", "matrix-second.service"}))
+      << out.log;
+}
+
+TEST_F(KernelCases, RestartsFromItsPinsWithoutAGap) {
+  const std::string pin = "/sys/fs/bpf/shimwatch-matrix-" + std::to_string(getpid());
+  struct Cleanup {
+    std::string pin;
+    ~Cleanup() { (void)run_shimwatch({"cleanup", "--pin-path", pin}); }
+  } cleanup{pin};
+  UnixListener listener(docker_socket);
+  auto first = std::make_unique<Agent>(std::vector<std::string>{"--pin-path", pin});
+  auto before = run_process({SW_TEST_CONNECT_BINARY, docker_socket});
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return read_file(first->dir() + "/stdout").find("\"pid\":" + std::to_string(before.pid)) !=
+               std::string::npos;
+      },
+      20s));
+  ASSERT_EQ(kill(first->pid(), SIGKILL), 0);
+  auto first_out = first->stop();
+  // No agent runs: the pinned probes queue what happens meanwhile.
+  std::vector<pid_t> during;
+  for (int i = 0; i < 3; ++i)
+    during.push_back(run_process({SW_TEST_CONNECT_BINARY, docker_socket}).pid);
+  Agent second({"--pin-path", pin});
+  auto after = run_process({SW_TEST_CONNECT_BINARY, docker_socket});
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return read_file(second.dir() + "/stdout").find("\"pid\":" + std::to_string(after.pid)) !=
+               std::string::npos;
+      },
+      20s));
+  auto second_out = second.stop();
+  ASSERT_EQ(second_out.exit_code, 0) << second_out.log;
+  EXPECT_NE(second_out.log.find("took over from the agent before"), std::string::npos)
+      << second_out.log;
+  EXPECT_EQ(of(first_out, before.pid, "docker-socket-connect").size(), 1u);
+  for (pid_t pid : during)
+    EXPECT_EQ(of(second_out, pid, "docker-socket-connect").size(), 1u)
+        << "lost while no agent ran: pid " << pid << "\n"
+        << second_out.log;
+  EXPECT_EQ(of(second_out, after.pid, "docker-socket-connect").size(), 1u);
+}
+
+// The classic tracepoints, which every kernel has, where the BTF one is
+// refused: exec and connect caught the same way.
+TEST_F(KernelCases, ClassicTracepointsCatchExecAndConnect) {
+  UnixListener listener(docker_socket);
+  Agent agent({"--hooks", "tracepoints"});
+  auto cli = run_process(quick_cli({docker_cli, "--version"}));
+  auto connect = run_process({SW_TEST_CONNECT_BINARY, docker_socket});
+  auto out = agent.stop();
+  ASSERT_EQ(out.exit_code, 0) << out.log;
+  EXPECT_NE(out.log.find("tracepoint/sched/sched_process_exec"), std::string::npos) << out.log;
+  EXPECT_EQ(out.log.find("tp_btf/"), std::string::npos) << out.log;
+  EXPECT_EQ(of(out, cli.pid, "docker-cli-exec").size(), 1u) << out.log;
+  EXPECT_EQ(of(out, connect.pid, "docker-socket-connect").size(), 1u) << out.log;
+}
