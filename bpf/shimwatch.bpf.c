@@ -1023,25 +1023,24 @@ static __always_inline void tcp_connect__finish(void *ctx, struct sw_event *e, _
 	event__submit(ctx, e, args_len);
 }
 
-SEC("tracepoint/sock/inet_sock_set_state")
-int tracepoint__sock__inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+/* A TCP socket changed state: a watched connect's handshake ended. */
+static __always_inline int tcp_state__change(__u64 key, __u16 protocol, int oldstate, int newstate)
 {
-	__u64 key = (__u64)ctx->skaddr;
 	__s32 *outcome, ret;
 	int err;
 
 	if (!agent__active())
 		return 0;
 
-	if (!watching_tcp || ctx->protocol != IPPROTO_TCP || ctx->oldstate != TCP_SYN_SENT)
+	if (!watching_tcp || protocol != IPPROTO_TCP || oldstate != TCP_SYN_SENT)
 		return 0;
 	outcome = bpf_map_lookup_elem(&tcp_outcome, &key);
 	if (!outcome)
 		return 0;
-	if (ctx->newstate == TCP_ESTABLISHED) {
+	if (newstate == TCP_ESTABLISHED) {
 		ret = 0;
 	} else {
-		err = BPF_CORE_READ((struct sock *)ctx->skaddr, sk_err);
+		err = BPF_CORE_READ((struct sock *)key, sk_err);
 		ret = err > 0 ? -err : -ECONNABORTED;
 	}
 	*outcome = ret + 1;
@@ -1050,6 +1049,12 @@ int tracepoint__sock__inet_sock_set_state(struct trace_event_raw_inet_sock_set_s
 		bpf_map_delete_elem(&tcp_outcome, &key);
 	}
 	return 0;
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int tracepoint__sock__inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	return tcp_state__change((__u64)ctx->skaddr, ctx->protocol, ctx->oldstate, ctx->newstate);
 }
 
 #define FMODE_WRITE 0x2
@@ -1321,11 +1326,10 @@ int tracepoint__syscalls__sys_exit_renameat2(struct trace_event_raw_sys_exit *ct
 	return config_rename__exit(ctx, ctx->ret);
 }
 
-SEC("tracepoint/syscalls/sys_enter_connect")
-int tracepoint__syscalls__sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
+/* connect(fd, uaddr, addrlen) is called: a call to a watched address (or
+ * one that may reach a watched socket) is kept until it returns. */
+static __always_inline int connect__enter(__u32 fd, const char *uaddr, __u64 addrlen)
 {
-	const char *uaddr = (const char *)ctx->args[1];
-	__u64 addrlen = (__u32)ctx->args[2];
 	struct pending_connect pending = {};
 	__u16 family = 0;
 	__u32 tid;
@@ -1342,7 +1346,7 @@ int tracepoint__syscalls__sys_enter_connect(struct trace_event_raw_sys_enter *ct
 		if (found == ADDR_WATCHED) {
 			/* A fresh TCP connect only: not UDP, not a connect() called
 			 * again on a socket already connecting or connected. */
-			struct sock *sk = fd__sock((__u32)ctx->args[0]);
+			struct sock *sk = fd__sock(fd);
 			__u64 key = (__u64)sk;
 			__s32 zero = 0;
 
@@ -1363,7 +1367,7 @@ int tracepoint__syscalls__sys_enter_connect(struct trace_event_raw_sys_enter *ct
 	if (found == ADDR_UNIX_PATH && !watching_inodes)
 		return 0;
 	pending.watched = found == ADDR_WATCHED;
-	pending.fd = (__u32)ctx->args[0];
+	pending.fd = fd;
 	/* Unreadable now (tracepoints cannot fault pages in): the kernel will
 	 * fault it in for the call itself, so read it again at exit. */
 	if (found == ADDR_UNREADABLE) {
@@ -1380,8 +1384,8 @@ int tracepoint__syscalls__sys_enter_connect(struct trace_event_raw_sys_enter *ct
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_connect")
-int tracepoint__syscalls__sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
+/* connect() returned ret: a call kept at enter is reported. */
+static __always_inline int connect__exit(void *ctx, long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct pending_connect *pending;
@@ -1411,7 +1415,7 @@ int tracepoint__syscalls__sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 		bpf_map_delete_elem(&pending_connect, &tid);
 		__builtin_memset(&e->addr, 0, sizeof(e->addr));
 		e->exec_path[0] = 0;
-		e->ret = (__s32)ctx->ret;
+		e->ret = (__s32)ret;
 		tcp_connect__finish(ctx, e, fd);
 		return 0;
 	}
@@ -1430,7 +1434,7 @@ int tracepoint__syscalls__sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 				return 0;
 			__builtin_memset(&e->addr, 0, sizeof(e->addr));
 			e->exec_path[0] = 0;
-			e->ret = (__s32)ctx->ret;
+			e->ret = (__s32)ret;
 			tcp_connect__finish(ctx, e, pending_fd);
 			return 0;
 		}
@@ -1451,7 +1455,7 @@ int tracepoint__syscalls__sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	fd = pending->fd;
 	bpf_map_delete_elem(&pending_connect, &tid);
 	/* Connected: what it reached, for the record, and to match by identity. */
-	if (ctx->ret == 0 && unix_peer__read(fd, &e->peer)) {
+	if (ret == 0 && unix_peer__read(fd, &e->peer)) {
 		flags |= SW_FLAG_PEER_KNOWN;
 		if (e->peer.id.ino && bpf_map_lookup_elem(&watched_unix_inode, &e->peer.id))
 			flags |= SW_FLAG_MATCHED_PEER;
@@ -1459,9 +1463,21 @@ int tracepoint__syscalls__sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	if (!(flags & (SW_FLAG_MATCHED_PATH | SW_FLAG_MATCHED_PEER)))
 		return 0;
 	e->exec_path[0] = 0;
-	e->ret = (__s32)ctx->ret;
+	e->ret = (__s32)ret;
 	event__fill(ctx, e, SW_EVENT_CONNECT, flags);
 	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int tracepoint__syscalls__sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	return connect__enter((__u32)ctx->args[0], (const char *)ctx->args[1], (__u32)ctx->args[2]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int tracepoint__syscalls__sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	return connect__exit(ctx, ctx->ret);
 }
 
 /*
@@ -1479,4 +1495,107 @@ int BPF_PROG(tp_btf__sched__sched_process_exec, struct task_struct *p, pid_t old
 	if (!agent__active())
 		return 0;
 	return exec__report(ctx, bprm->filename, p);
+}
+
+/*
+ * The raw tracepoint set: every link of these can be pinned on any kernel
+ * with BPF ring buffers, while a classic tracepoint's link can be pinned only
+ * from Linux 5.15 on (BPF perf-event links). The agent loads these where it
+ * must pin and the kernel is older. The syscall programs run for every
+ * syscall on the node and leave at once for all but the watched ones.
+ */
+
+/* This architecture's numbers of the watched syscalls (-1: it has none),
+ * set by the agent before load. */
+const volatile long nr_connect = -1;
+const volatile long nr_open = -1;
+const volatile long nr_openat = -1;
+const volatile long nr_openat2 = -1;
+const volatile long nr_rename = -1;
+const volatile long nr_renameat = -1;
+const volatile long nr_renameat2 = -1;
+
+/* A 32-bit task's syscalls come with numbers of their own, which the
+ * classic syscall tracepoints skip too. */
+static __always_inline bool syscall__compat(void)
+{
+#if defined(__TARGET_ARCH_x86)
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	/* TS_COMPAT: the task is in a 32-bit syscall. */
+	return BPF_CORE_READ(task, thread_info.status) & 0x0002;
+#else
+	return false;
+#endif
+}
+
+/* The number of the syscall that regs belong to. */
+static __always_inline long syscall__nr(struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	return BPF_CORE_READ(regs, orig_ax);
+#elif defined(__TARGET_ARCH_arm64)
+	return BPF_CORE_READ(regs, syscallno);
+#else
+#error "syscall__nr: unsupported architecture"
+#endif
+}
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(raw_tp__sys_enter, struct pt_regs *regs, long id)
+{
+	if (id != nr_connect && id != nr_rename && id != nr_renameat && id != nr_renameat2)
+		return 0;
+	if (syscall__compat() || !agent__active())
+		return 0;
+	if (id == nr_connect)
+		return connect__enter((__u32)PT_REGS_PARM1_CORE_SYSCALL(regs),
+				      (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs),
+				      (__u32)PT_REGS_PARM3_CORE_SYSCALL(regs));
+	if (id == nr_rename)
+		return config_rename__enter(AT_FDCWD,
+					    (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs));
+	return config_rename__enter((int)PT_REGS_PARM3_CORE_SYSCALL(regs),
+				    (const char *)PT_REGS_PARM4_CORE_SYSCALL(regs));
+}
+
+SEC("raw_tp/sys_exit")
+int BPF_PROG(raw_tp__sys_exit, struct pt_regs *regs, long ret)
+{
+	long id = syscall__nr(regs);
+
+	if (id == nr_connect) {
+		if (syscall__compat() || !agent__active())
+			return 0;
+		return connect__exit(ctx, ret);
+	}
+	if (!watching_config)
+		return 0;
+	if (id == nr_openat || id == nr_open || id == nr_openat2) {
+		if (syscall__compat() || !agent__active())
+			return 0;
+		return config_open__exit(ctx, ret);
+	}
+	if (id == nr_rename || id == nr_renameat || id == nr_renameat2) {
+		if (syscall__compat() || !agent__active())
+			return 0;
+		return config_rename__exit(ctx, ret);
+	}
+	return 0;
+}
+
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(raw_tp__inet_sock_set_state, const struct sock *sk, const int oldstate,
+	     const int newstate)
+{
+	return tcp_state__change((__u64)sk, BPF_CORE_READ(sk, sk_protocol), oldstate, newstate);
+}
+
+SEC("raw_tp/sched_process_exec")
+int BPF_PROG(raw_tp__sched_process_exec, struct task_struct *p, pid_t old_pid,
+	     struct linux_binprm *bprm)
+{
+	if (!agent__active())
+		return 0;
+	return exec__report(ctx, BPF_CORE_READ(bprm, filename), NULL);
 }

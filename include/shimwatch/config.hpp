@@ -99,6 +99,13 @@ struct DedupeConfig {
   uint32_t window_seconds = 60;
 };
 
+// kernel.hooks / --hooks: the values, and what each means in one line.
+bool valid_hooks(const std::string &value);
+inline constexpr const char *hooks_help =
+    "auto: exec on the BTF raw tracepoint where the kernel allows it, syscalls on their "
+    "tracepoints, or on raw tracepoints where pinned links need them; tracepoints: the classic "
+    "ones only; raw-tracepoints: raw ones only";
+
 struct Config {
   // Basenames of executables whose exec is reported.
   std::vector<std::string> watch_exec;
@@ -146,9 +153,10 @@ struct Config {
   // as a DaemonSet wants); empty (the default): nothing pinned, the probes
   // detach when the agent stops.
   std::string pin_path;
-  // Kernel hooks: exec on the BTF raw tracepoint where the kernel allows
-  // it (false); or the classic tracepoints only (true).
-  bool tracepoints_only = false;
+  // Kernel hooks: "auto" (exec on the BTF raw tracepoint where the kernel
+  // allows it, raw tracepoints where pinned links need them), "tracepoints"
+  // (the classic ones only) or "raw-tracepoints".
+  std::string hooks = "auto";
 
   // Processes remembered for ancestry (executable paths); least recently used go first.
   uint32_t process_table_size = 16384;

@@ -17,8 +17,11 @@ namespace shimwatch {
 
 // Which kernel hooks carry the probes.
 enum class HookChoice {
-  automatic,  // exec on the BTF raw tracepoint where the kernel allows it
-  tracepoints // classic tracepoints only
+  automatic,      // exec on the BTF raw tracepoint where the kernel allows it;
+                  // syscalls on raw tracepoints where links must be pinned
+                  // and the kernel cannot pin a classic tracepoint's
+  tracepoints,    // classic tracepoints only
+  raw_tracepoints // raw tracepoints only (exec on the BTF one where allowed)
 };
 
 struct ProbeOptions {
@@ -52,6 +55,8 @@ struct ProbeOptions {
   // agent takes over without a gap; empty: nothing is pinned and the
   // programs detach when the agent stops.
   std::string pin_path;
+  // The links must be pinnable (pin_path set, or a trial load for it).
+  bool pin_links = false;
   HookChoice hooks = HookChoice::automatic;
 };
 
@@ -170,15 +175,25 @@ public:
   // Attach points in use, e.g. "tracepoint/syscalls/sys_enter_connect".
   const std::vector<std::string> &attach_points() const { return attach_points_; }
   const PinReport &pin_report() const { return pin_report_; }
+  // Why the syscall probes are on raw tracepoints, when they are ("" when
+  // on the classic ones).
+  const std::string &hooks_note() const { return hooks_note_; }
   // Per loaded program, as the verifier reported it.
   const std::vector<VerifierStats> &verifier_stats() const { return verifier_stats_; }
 
 private:
   struct State;
   explicit Probe(std::unique_ptr<State> state);
+  // Which programs carry the probes.
+  struct HookPlan {
+    bool exec_btf = false; // exec on tp_btf, else on the classic or raw tracepoint
+    bool raw = false;      // syscalls, TCP state and exec on raw tracepoints
+    std::string why_raw;
+  };
   // hooks_failed: set when loading or attaching tp_btf failed.
-  static Result<std::unique_ptr<Probe>>
-  start_with(const ProbeOptions &options, RecordHandler handler, bool fast, bool &hooks_failed);
+  static Result<std::unique_ptr<Probe>> start_with(const ProbeOptions &options,
+                                                   RecordHandler handler, const HookPlan &plan,
+                                                   bool &hooks_failed);
 
   std::unique_ptr<State> state_;
   std::vector<FileIdentity> watched_identities_;
@@ -187,6 +202,7 @@ private:
   std::vector<std::string> attach_points_;
   PinReport pin_report_;
   std::vector<VerifierStats> verifier_stats_;
+  std::string hooks_note_;
 };
 
 // `shimwatch cleanup`: unpins the links (the programs detach) and the maps
@@ -202,6 +218,11 @@ struct PinnedStateSummary {
   size_t links = 0;
 };
 PinnedStateSummary pinned_state(const std::string &pin_path);
+
+// Whether the kernel can pin a classic tracepoint's link (BPF perf-event
+// links, Linux 5.15); raw tracepoints' links can be pinned on every kernel
+// with BPF ring buffers.
+bool kernel_pins_tracepoint_links();
 
 // Makes sure tracefs is reachable (mounts it on /sys/kernel/tracing if not).
 Status ensure_tracefs();

@@ -528,6 +528,8 @@ int run_agent(const CliRequest &request) {
     throw StartupError(started_probe.error().message);
   probe = std::move(*started_probe);
   spdlog::info("kernel hooks: {}", join(probe->attach_points()));
+  if (!probe->hooks_note().empty())
+    spdlog::info("{}", probe->hooks_note());
   if (const PinReport &pin = probe->pin_report(); !pin.path.empty()) {
     if (!pin.took_over)
       unpin_if_start_fails.path = pin.path;

@@ -154,7 +154,10 @@ CheckResult check_attach(const Config &config, std::vector<VerifierStats> &verif
   for (const auto &p : (*probe)->attach_points())
     points += (points.empty() ? "" : ", ") + p;
   verifier = (*probe)->verifier_stats();
-  return {"attach", true, "loaded and attached (hooks in use: " + points + ")", ""};
+  const std::string &note = (*probe)->hooks_note();
+  return {"attach", true,
+          "loaded and attached (hooks in use: " + points + ")" + (note.empty() ? "" : "; " + note),
+          ""};
 }
 
 // How much of the verifier's budget each program used, largest first: the

@@ -383,11 +383,9 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
   if (flags.no_pin)
     config.pin_path.clear();
   if (flags.hooks) {
-    if (*flags.hooks != "auto" && *flags.hooks != "tracepoints")
-      return Error{"--hooks '" + *flags.hooks +
-                   "' is not allowed (auto: exec on the BTF raw tracepoint where the "
-                   "kernel allows it; tracepoints: classic ones only)"};
-    config.tracepoints_only = *flags.hooks == "tracepoints";
+    if (!valid_hooks(*flags.hooks))
+      return Error{"--hooks '" + *flags.hooks + "' is not allowed (" + hooks_help + ")"};
+    config.hooks = *flags.hooks;
   }
   if (flags.kubernetes_mode) {
     auto mode = parse_kubernetes_mode(*flags.kubernetes_mode);
@@ -526,9 +524,13 @@ OPTIONS (run, check; cleanup takes -c and --pin-path)
                                e.g. /sys/fs/bpf/shimwatch (default: off, the
                                probes detach when the agent stops)
       --no-pin                 pin nothing, whatever the config file says
-      --hooks auto|tracepoints kernel hooks: auto = exec on the BTF raw
-                               tracepoint where the kernel allows it, else
-                               the classic tracepoints (default: auto)
+      --hooks auto|tracepoints|raw-tracepoints
+                               kernel hooks: auto = exec on the BTF raw
+                               tracepoint where the kernel allows it and the
+                               syscall tracepoints, or raw tracepoints where
+                               pinned links need them (before Linux 5.15);
+                               tracepoints = the classic ones only;
+                               raw-tracepoints = raw ones only (default: auto)
       --node-name NAME         this node's name (default: $NODE_NAME, else
                                the host name; kubelet source: $NODE_NAME,
                                else every pod the kubelet lists)

@@ -10,6 +10,10 @@
 
 namespace shimwatch {
 
+bool valid_hooks(const std::string &value) {
+  return value == "auto" || value == "tracepoints" || value == "raw-tracepoints";
+}
+
 namespace {
 
 using json = nlohmann::json;
@@ -602,12 +606,9 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
   }
   if (kernel->contains("hooks")) {
     const json &v = kernel->at("hooks");
-    if (!v.is_string() || (v != "auto" && v != "tracepoints"))
-      return key_error("kernel.hooks", v.dump() +
-                                           " is not allowed (auto: exec on the BTF raw tracepoint "
-                                           "where the kernel allows it; tracepoints: classic ones "
-                                           "only)");
-    base.tracepoints_only = v == "tracepoints";
+    if (!v.is_string() || !valid_hooks(v.get<std::string>()))
+      return key_error("kernel.hooks", v.dump() + " is not allowed (" + hooks_help + ")");
+    base.hooks = v.get<std::string>();
   }
 
   auto attribution = section(root, "attribution", {"process_table_size"});
@@ -864,7 +865,7 @@ std::string config_to_json(const Config &config) {
       {"kernel",
        {{"ring_buffer_kib", config.ring_buffer_kib},
         {"pin_path", config.pin_path},
-        {"hooks", config.tracepoints_only ? "tracepoints" : "auto"}}},
+        {"hooks", config.hooks}}},
       {"attribution", {{"process_table_size", config.process_table_size}}},
       {"kubernetes",
        {{"mode", kubernetes_mode_name(config.kubernetes.mode)},

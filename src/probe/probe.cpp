@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -280,27 +281,70 @@ ProbeOptions probe_options(const Config &config) {
   // 256 KiB (about 50 connect records), so a burst never waits for the timer.
   options.wakeup_bytes = std::min<uint32_t>(options.ring_buffer_bytes / 16, 256 * 1024);
   options.pin_path = config.pin_path;
-  options.hooks = config.tracepoints_only ? HookChoice::tracepoints : HookChoice::automatic;
+  options.hooks = config.hooks == "tracepoints"       ? HookChoice::tracepoints
+                  : config.hooks == "raw-tracepoints" ? HookChoice::raw_tracepoints
+                                                      : HookChoice::automatic;
+  // Links that must outlive the agent (check's trial load pins nothing, but
+  // loads what run would).
+  options.pin_links = !config.pin_path.empty();
   return options;
 }
 
+bool kernel_pins_tracepoint_links() {
+  // As libbpf probes it: linking a program that returns 0 to no perf event
+  // at all says EBADF where BPF perf-event links exist, EINVAL where not.
+  bpf_insn insns[2] = {};
+  insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K; // r0 = 0
+  insns[1].code = BPF_JMP | BPF_EXIT;
+  int program = bpf_prog_load(BPF_PROG_TYPE_TRACEPOINT, nullptr, "GPL", insns, 2, nullptr);
+  if (program < 0)
+    return false;
+  int link = bpf_link_create(program, -1, BPF_PERF_EVENT, nullptr);
+  const int err = errno;
+  if (link >= 0)
+    close(link);
+  close(program);
+  return link < 0 && err == EBADF;
+}
+
 Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordHandler handler) {
-  if (options.hooks == HookChoice::automatic) {
+  const bool pin = options.pin_links || !options.pin_path.empty();
+  HookPlan plan;
+  if (options.hooks == HookChoice::raw_tracepoints) {
+    plan.raw = true;
+    plan.why_raw = "asked for (--hooks raw-tracepoints)";
+  } else if (pin && !kernel_pins_tracepoint_links()) {
+    const std::string why = "this kernel cannot pin a classic tracepoint's link (BPF perf-event "
+                            "links need Linux 5.15), and the probes must stay attached across "
+                            "restarts";
+    if (options.hooks == HookChoice::tracepoints)
+      return Error{"--hooks tracepoints: " + why +
+                       "; use --hooks auto (raw tracepoints, pinnable), or --no-pin",
+                   EOPNOTSUPP};
+    plan.raw = true;
+    plan.why_raw = why + ": raw tracepoints' links can be pinned (the syscall probes run for "
+                         "every syscall and leave at once for all but the watched ones)";
+  }
+  if (options.hooks != HookChoice::tracepoints) {
+    plan.exec_btf = true;
     bool hooks_failed = false;
-    auto fast = start_with(options, handler, true, hooks_failed);
+    auto fast = start_with(options, handler, plan, hooks_failed);
     if (fast || !hooks_failed)
       return fast;
-    // A kernel that refuses BTF raw tracepoints: the classic one always works.
-    spdlog::info("tp_btf/sched_process_exec is not available here ({}); using "
-                 "tracepoint/sched/sched_process_exec",
-                 fast.error().message);
+    // A kernel that refuses BTF raw tracepoints: the classic (or raw) one
+    // always works.
+    spdlog::info("tp_btf/sched_process_exec is not available here ({}); using {}",
+                 fast.error().message,
+                 plan.raw ? "raw_tp/sched_process_exec" : "tracepoint/sched/sched_process_exec");
+    plan.exec_btf = false;
   }
   bool hooks_failed = false;
-  return start_with(options, std::move(handler), false, hooks_failed);
+  return start_with(options, std::move(handler), plan, hooks_failed);
 }
 
 Result<std::unique_ptr<Probe>> Probe::start_with(const ProbeOptions &options, RecordHandler handler,
-                                                 bool fast, bool &hooks_failed) {
+                                                 const HookPlan &plan, bool &hooks_failed) {
+  const bool fast = plan.exec_btf;
   auto state = std::make_unique<State>();
   state->handler = std::move(handler);
 
@@ -309,9 +353,34 @@ Result<std::unique_ptr<Probe>> Probe::start_with(const ProbeOptions &options, Re
     return Error{"opening the BPF object failed: " + errno_text(errno), errno};
   shimwatch_bpf *skel = state->skeleton.get();
 
-  // exec on the BTF raw tracepoint, or on the classic one.
-  bpf_program__set_autoload(skel->progs.tp_btf__sched__sched_process_exec, fast);
-  bpf_program__set_autoload(skel->progs.tracepoint__sched__sched_process_exec, !fast);
+  // Only the set of the plan is loaded: exec on the BTF raw tracepoint, or
+  // on the classic or raw one; the rest on the classic or raw tracepoints.
+  bpf_program *program;
+  bpf_object__for_each_program(program, skel->obj) {
+    const std::string name = bpf_program__name(program);
+    bool wanted = name.rfind("tp_btf__", 0) == 0             ? fast
+                  : name.rfind("raw_tp__sched_", 0) == 0     ? plan.raw && !fast
+                  : name.rfind("raw_tp__", 0) == 0           ? plan.raw
+                  : name.rfind("tracepoint__sched_", 0) == 0 ? !plan.raw && !fast
+                                                             : !plan.raw;
+    bpf_program__set_autoload(program, wanted);
+  }
+  // The raw syscall programs see every syscall: these are the watched ones.
+  skel->rodata->nr_connect = SYS_connect;
+  skel->rodata->nr_openat = SYS_openat;
+#ifdef SYS_open
+  skel->rodata->nr_open = SYS_open;
+#endif
+#ifdef SYS_openat2
+  skel->rodata->nr_openat2 = SYS_openat2;
+#endif
+#ifdef SYS_rename
+  skel->rodata->nr_rename = SYS_rename;
+#endif
+  skel->rodata->nr_renameat = SYS_renameat;
+#ifdef SYS_renameat2
+  skel->rodata->nr_renameat2 = SYS_renameat2;
+#endif
 
   if (int err = bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes))
     return Error{"setting the ring buffer size failed: " + errno_text(err), -err};
@@ -436,45 +505,53 @@ Result<std::unique_ptr<Probe>> Probe::start_with(const ProbeOptions &options, Re
   } attachments[] = {
       {skel->progs.tracepoint__sock__inet_sock_set_state,
        &skel->links.tracepoint__sock__inet_sock_set_state, "tracepoint/sock/inet_sock_set_state",
-       tcp, false},
+       !plan.raw && tcp, false},
       {skel->progs.tracepoint__syscalls__sys_exit_openat,
        &skel->links.tracepoint__syscalls__sys_exit_openat, "tracepoint/syscalls/sys_exit_openat",
-       config, false},
+       !plan.raw && config, false},
       {skel->progs.tracepoint__syscalls__sys_exit_open,
        &skel->links.tracepoint__syscalls__sys_exit_open, "tracepoint/syscalls/sys_exit_open",
-       config, true},
+       !plan.raw && config, true},
       {skel->progs.tracepoint__syscalls__sys_exit_openat2,
        &skel->links.tracepoint__syscalls__sys_exit_openat2, "tracepoint/syscalls/sys_exit_openat2",
-       config, true},
+       !plan.raw && config, true},
       {skel->progs.tracepoint__syscalls__sys_exit_rename,
        &skel->links.tracepoint__syscalls__sys_exit_rename, "tracepoint/syscalls/sys_exit_rename",
-       config, true},
+       !plan.raw && config, true},
       {skel->progs.tracepoint__syscalls__sys_exit_renameat,
        &skel->links.tracepoint__syscalls__sys_exit_renameat,
-       "tracepoint/syscalls/sys_exit_renameat", config, true},
+       "tracepoint/syscalls/sys_exit_renameat", !plan.raw && config, true},
       {skel->progs.tracepoint__syscalls__sys_exit_renameat2,
        &skel->links.tracepoint__syscalls__sys_exit_renameat2,
-       "tracepoint/syscalls/sys_exit_renameat2", config, true},
+       "tracepoint/syscalls/sys_exit_renameat2", !plan.raw && config, true},
       {skel->progs.tracepoint__syscalls__sys_enter_rename,
        &skel->links.tracepoint__syscalls__sys_enter_rename, "tracepoint/syscalls/sys_enter_rename",
-       config, true},
+       !plan.raw && config, true},
       {skel->progs.tracepoint__syscalls__sys_enter_renameat,
        &skel->links.tracepoint__syscalls__sys_enter_renameat,
-       "tracepoint/syscalls/sys_enter_renameat", config, true},
+       "tracepoint/syscalls/sys_enter_renameat", !plan.raw && config, true},
       {skel->progs.tracepoint__syscalls__sys_enter_renameat2,
        &skel->links.tracepoint__syscalls__sys_enter_renameat2,
-       "tracepoint/syscalls/sys_enter_renameat2", config, true},
+       "tracepoint/syscalls/sys_enter_renameat2", !plan.raw && config, true},
       {skel->progs.tracepoint__sched__sched_process_exec,
        &skel->links.tracepoint__sched__sched_process_exec, "tracepoint/sched/sched_process_exec",
-       !fast, false},
+       !plan.raw && !fast, false},
       {skel->progs.tracepoint__syscalls__sys_exit_connect,
        &skel->links.tracepoint__syscalls__sys_exit_connect, "tracepoint/syscalls/sys_exit_connect",
-       true, false},
+       !plan.raw, false},
       {skel->progs.tracepoint__syscalls__sys_enter_connect,
        &skel->links.tracepoint__syscalls__sys_enter_connect,
-       "tracepoint/syscalls/sys_enter_connect", true, false},
+       "tracepoint/syscalls/sys_enter_connect", !plan.raw, false},
       {skel->progs.tp_btf__sched__sched_process_exec,
        &skel->links.tp_btf__sched__sched_process_exec, "tp_btf/sched_process_exec", fast, false},
+      {skel->progs.raw_tp__sys_exit, &skel->links.raw_tp__sys_exit, "raw_tp/sys_exit", plan.raw,
+       false},
+      {skel->progs.raw_tp__sys_enter, &skel->links.raw_tp__sys_enter, "raw_tp/sys_enter", plan.raw,
+       false},
+      {skel->progs.raw_tp__inet_sock_set_state, &skel->links.raw_tp__inet_sock_set_state,
+       "raw_tp/inet_sock_set_state", plan.raw && tcp, false},
+      {skel->progs.raw_tp__sched_process_exec, &skel->links.raw_tp__sched_process_exec,
+       "raw_tp/sched_process_exec", plan.raw && !fast, false},
   };
   // Exit before enter: an enter without its exit would leave an in-flight
   // entry that a later call of the same thread could be mistaken for.
@@ -540,6 +617,7 @@ Result<std::unique_ptr<Probe>> Probe::start_with(const ProbeOptions &options, Re
   probe->attach_points_ = std::move(points);
   probe->pin_report_ = std::move(report);
   probe->verifier_stats_ = verifier_logs.stats();
+  probe->hooks_note_ = plan.raw ? "syscall probes on raw tracepoints: " + plan.why_raw : "";
   if (previous.compatible) {
     probe->watched_identities_ = identities_in(skel->maps.watched_unix_inode);
     probe->watched_executables_ = identities_in(skel->maps.watched_exec_inode);

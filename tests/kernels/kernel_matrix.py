@@ -254,18 +254,25 @@ def parse(log_path):
     m = re.search(r"^@@ kernel (\S+)", text, re.M)
     if m:
         result["kernel"] = m.group(1)
-    m = re.search(r"^\[ ok \] attach: loaded and attached \(hooks in use: (.*)\)$", text, re.M)
-    if m:
-        points = m.group(1).split(", ")
+    # The hooks of the default set, and of a pinned agent's (a DaemonSet's).
+    sets = re.findall(r"^\[ ok \] attach: loaded and attached \(hooks in use: ([^)]*)\)", text, re.M)
+
+    def describe(points):
+        points = points.split(", ")
         exec_hook = "tp_btf" if "tp_btf/sched_process_exec" in points else "tracepoint"
-        syscalls = sum(p.startswith("tracepoint/syscalls/") for p in points)
-        result["hooks"] = f"exec {exec_hook}, {syscalls} syscall tracepoints"
-    m = re.search(r"^\[ ok \] verifier: [^:]*: (.*)$", text, re.M)
-    if m:
+        syscalls = "raw_tp" if "raw_tp/sys_enter" in points else "tracepoints"
+        return f"exec {exec_hook}, syscalls {syscalls}"
+
+    if len(sets) >= 3:  # default, raw, pinned
+        pinned = describe(sets[2])
+        result["hooks"] = describe(sets[0]) + ("" if pinned == describe(sets[0]) else f" (pinned: {pinned})")
+    # Both checks' counts: the default set's and the raw tracepoint set's.
+    for m in re.finditer(r"^\[ ok \] verifier: [^:]*: (.*)$", text, re.M):
         for item in m.group(1).split(", "):
             name, _, count = item.rpartition(" ")
             result["verifier"][name] = int(count)
-    result["check_ok"] = re.search(r"^@@ check exit 0$", text, re.M) is not None
+    result["check_ok"] = all(re.search(rf"^@@ check{kind} exit 0$", text, re.M) is not None
+                             for kind in ("", " raw", " pinned"))
     result["cases_ok"] = re.search(r"^@@ cases exit 0$", text, re.M) is not None
     result["passed"] = re.findall(r"^\[       OK \] (\S+)", text, re.M)
     result["failed"] = sorted(set(re.findall(r"^\[  FAILED  \] (\S+?)(?:,| \(|$)", text, re.M)))
@@ -281,7 +288,7 @@ def short(program):
 
 def print_table(rows):
     print()
-    print(f"{'kernel':<24} {'hooks':<36} {'cases':<7} verifier: instructions processed per program "
+    print(f"{'kernel':<24} {'hooks':<58} {'cases':<7} verifier: instructions processed per program "
           "(budget 1,000,000 each)")
     for name, r in rows:
         cases = f"{len(r['passed'])}/{len(r['passed']) + len(r['failed'])}"
@@ -289,7 +296,7 @@ def print_table(rows):
         verifier = ", ".join(f"{short(p)} {n}" for p, n in programs) or "-"
         label = f"{name} {r['kernel']}" if name != "host" else f"host {r['kernel']}"
         status = "" if r["ok"] else "  FAILED"
-        print(f"{label:<24} {r['hooks']:<36} {cases:<7} {verifier}{status}")
+        print(f"{label:<24} {r['hooks']:<58} {cases:<7} {verifier}{status}")
     print()
 
 

@@ -19,6 +19,15 @@ echo "@@ kernel $(uname -r)"
 echo "@@ check begin"
 "$build/shimwatch" check
 echo "@@ check exit $?"
+# The raw tracepoint set, which the agent loads where pinned links need it:
+# its programs' verifier counts.
+echo "@@ check raw begin"
+"$build/shimwatch" check --hooks raw-tracepoints
+echo "@@ check raw exit $?"
+# What a pinned agent (a DaemonSet) loads here.
+echo "@@ check pinned begin"
+"$build/shimwatch" check --pin-path /sys/fs/bpf/shimwatch-matrix-check
+echo "@@ check pinned exit $?"
 echo "@@ cases begin"
 "$build/tests/shimwatch_kernel_cases" --gtest_color=no
 echo "@@ cases exit $?"

@@ -196,13 +196,13 @@ TEST(Cli, PinPath) {
 }
 
 TEST(Cli, Hooks) {
-  EXPECT_FALSE(parse_ok({"run"}).config.tracepoints_only);
-  EXPECT_TRUE(parse_ok({"run", "--hooks", "tracepoints"}).config.tracepoints_only);
-  EXPECT_FALSE(parse_ok({"run", "--hooks", "auto"}).config.tracepoints_only);
+  EXPECT_EQ(parse_ok({"run"}).config.hooks, "auto");
+  EXPECT_EQ(parse_ok({"run", "--hooks", "tracepoints"}).config.hooks, "tracepoints");
+  EXPECT_EQ(parse_ok({"run", "--hooks", "raw-tracepoints"}).config.hooks, "raw-tracepoints");
+  EXPECT_EQ(parse_ok({"run", "--hooks", "auto"}).config.hooks, "auto");
   TempFile file(R"({"kernel": {"hooks": "tracepoints"}})");
-  EXPECT_TRUE(parse_ok({"run", "--config", file.path()}).config.tracepoints_only);
-  EXPECT_FALSE(
-      parse_ok({"run", "--config", file.path(), "--hooks", "auto"}).config.tracepoints_only);
+  EXPECT_EQ(parse_ok({"run", "--config", file.path()}).config.hooks, "tracepoints");
+  EXPECT_EQ(parse_ok({"run", "--config", file.path(), "--hooks", "auto"}).config.hooks, "auto");
   std::string message = parse_error({"run", "--hooks", "fentry"});
   EXPECT_NE(message.find("--hooks 'fentry' is not allowed"), std::string::npos) << message;
   TempFile bad(R"({"kernel": {"hooks": "kprobe"}})");
