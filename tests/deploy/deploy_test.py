@@ -65,12 +65,17 @@ def one(objects, kind):
 
 
 def normalized(objects):
-    """Objects by identity; a ConfigMap's config.json compared as JSON."""
+    """Objects by identity; a ConfigMap's config.json compared as JSON; a
+    container's volume mounts by path (a kustomize patch of one mount moves
+    it first; none of the mounts lies below another, so order is moot)."""
     out = {}
     for o in objects:
         o = json.loads(json.dumps(o))
         if o["kind"] == "ConfigMap" and "config.json" in o.get("data", {}):
             o["data"]["config.json"] = json.loads(o["data"]["config.json"])
+        for c in o.get("spec", {}).get("template", {}).get("spec", {}).get("containers", []):
+            if "volumeMounts" in c:
+                c["volumeMounts"] = sorted(c["volumeMounts"], key=lambda m: m["mountPath"])
         out[(o["kind"], o["metadata"]["name"])] = o
     return out
 
@@ -228,7 +233,7 @@ def check_helm(source, rendered):
     check(c["image"] == "registry.example/shimwatch:9.9", "helm image value")
     check(c["args"][2:] == ["--watch-runtime", "containerd"], "helm extraArgs")
     check(pod.get("nodeSelector") == {"kubernetes.io/os": "linux"}, "helm nodeSelector")
-    check(pod["volumes"][-1] == custom["extraVolumes"][0] and c["volumeMounts"][-1] == custom["extraVolumeMounts"][0],
+    check(pod["volumes"][-1] == custom["extraVolumes"][0] and custom["extraVolumeMounts"][0] in c["volumeMounts"],
           "helm extraVolumes/extraVolumeMounts")
     # metricsPort alone would leave the agent on 9464 and the probes failing.
     try:

@@ -105,12 +105,7 @@ TEST(FreshNode, PinnedRunMountsWhatItNeedsCatchesEventsAndItsPinsGoWithTheNamesp
   const std::set<long> loaded = minus(agent_programs(), before);
   EXPECT_GE(loaded.size(), 3u) << "exec and both connect probes";
   pid_t client = connect_to(socket);
-  ASSERT_TRUE(wait_for(
-      [&] {
-        return read_file(agent.dir() + "/stdout").find("\"pid\":" + std::to_string(client)) !=
-               std::string::npos;
-      },
-      10s));
+  ASSERT_TRUE(written(agent, client));
   AgentOutput out = agent.stop();
   EXPECT_EQ(out.exit_code, 0) << out.log;
   EXPECT_EQ(connects_of(out, client), 1u) << out.log;
@@ -139,12 +134,7 @@ TEST(FreshNode, AnAgentNotAskedToPinLeavesNothingAttached) {
   const std::set<long> loaded = minus(agent_programs(), before);
   ASSERT_GE(loaded.size(), 3u);
   pid_t client = connect_to(socket);
-  ASSERT_TRUE(wait_for(
-      [&] {
-        return read_file(agent.dir() + "/stdout").find("\"pid\":" + std::to_string(client)) !=
-               std::string::npos;
-      },
-      10s));
+  ASSERT_TRUE(written(agent, client));
   AgentOutput out = agent.stop();
   EXPECT_EQ(out.exit_code, 0) << out.log;
   EXPECT_EQ(connects_of(out, client), 1u);

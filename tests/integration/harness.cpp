@@ -344,6 +344,15 @@ bool wait_for(const std::function<bool()> &condition, std::chrono::milliseconds 
   return condition();
 }
 
+bool written(const Agent &agent, pid_t pid, std::chrono::milliseconds limit) {
+  return wait_for(
+      [&] {
+        return read_file(agent.dir() + "/stdout").find("\"pid\":" + std::to_string(pid)) !=
+               std::string::npos;
+      },
+      limit);
+}
+
 std::string docker_image_with_connect_helper() {
   static const std::string image = "shimwatch-test/connect:1";
   TempDir rootfs;

@@ -178,6 +178,11 @@ namespace swtest {
 // Polls condition every 50 ms until it holds or limit passes; its last answer.
 bool wait_for(const std::function<bool()> &condition, std::chrono::milliseconds limit);
 
+// Whether the running agent has written an event of pid to its stdout
+// (waits up to limit).
+bool written(const Agent &agent, pid_t pid,
+             std::chrono::milliseconds limit = std::chrono::seconds(10));
+
 // A container image whose only file is /sw_test_connect (static), made with
 // `docker import` since no registry is reachable. Returns its tag.
 std::string docker_image_with_connect_helper();

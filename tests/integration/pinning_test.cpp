@@ -63,16 +63,6 @@ pid_t connect_to(const std::string &socket) {
   return r.pid;
 }
 
-// Whether the running agent has written an event of pid (waits up to 10 s).
-bool written(const Agent &agent, pid_t pid) {
-  return wait_for(
-      [&] {
-        return read_file(agent.dir() + "/stdout").find("\"pid\":" + std::to_string(pid)) !=
-               std::string::npos;
-      },
-      10s);
-}
-
 size_t connects_of(const AgentOutput &out, pid_t pid) {
   return events_of(out, pid, "docker-socket-connect").size();
 }

@@ -250,12 +250,7 @@ TEST_F(KernelCases, RestartsFromItsPinsWithoutAGap) {
   UnixListener listener(docker_socket);
   auto first = std::make_unique<Agent>(std::vector<std::string>{"--pin-path", pin});
   auto before = run_process({SW_TEST_CONNECT_BINARY, docker_socket});
-  ASSERT_TRUE(wait_for(
-      [&] {
-        return read_file(first->dir() + "/stdout").find("\"pid\":" + std::to_string(before.pid)) !=
-               std::string::npos;
-      },
-      20s));
+  ASSERT_TRUE(written(*first, before.pid, 20s));
   ASSERT_EQ(kill(first->pid(), SIGKILL), 0);
   auto first_out = first->stop();
   // No agent runs: the pinned probes queue what happens meanwhile.
@@ -264,12 +259,7 @@ TEST_F(KernelCases, RestartsFromItsPinsWithoutAGap) {
     during.push_back(run_process({SW_TEST_CONNECT_BINARY, docker_socket}).pid);
   Agent second({"--pin-path", pin});
   auto after = run_process({SW_TEST_CONNECT_BINARY, docker_socket});
-  ASSERT_TRUE(wait_for(
-      [&] {
-        return read_file(second.dir() + "/stdout").find("\"pid\":" + std::to_string(after.pid)) !=
-               std::string::npos;
-      },
-      20s));
+  ASSERT_TRUE(written(second, after.pid, 20s));
   auto second_out = second.stop();
   ASSERT_EQ(second_out.exit_code, 0) << second_out.log;
   // A kernel that cannot pin a classic tracepoint's link: the syscall probes

@@ -217,6 +217,16 @@ def available(kernels):
 # --- running ----------------------------------------------------------------
 
 
+def run_logged(command, log_path):
+    """command with its output (a VM's console) in log_path, bounded in time."""
+    with open(log_path, "wb") as log:
+        try:
+            subprocess.run(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                           timeout=VM_SECONDS)
+        except subprocess.TimeoutExpired:
+            log.write(f"\n@@ error: did not finish within {VM_SECONDS} s\n".encode())
+
+
 def run_vm(kernel, build_dir, log_path):
     d = kernel_dir(kernel)
     command = [
@@ -227,24 +237,14 @@ def run_vm(kernel, build_dir, log_path):
                    f"sw.build={build_dir}",
         "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
     ]
-    with open(log_path, "wb") as log:
-        try:
-            subprocess.run(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                           timeout=VM_SECONDS)
-        except subprocess.TimeoutExpired:
-            log.write(f"\n@@ error: the VM did not finish within {VM_SECONDS} s\n".encode())
+    run_logged(command, log_path)
 
 
 def run_host(build_dir, log_path):
     # This machine's kernel, on a node of its own: a private mount namespace.
     command = ["unshare", "--mount", "--propagation", "private", "/bin/sh",
                os.path.join(HERE, "run-cases.sh"), build_dir]
-    with open(log_path, "wb") as log:
-        try:
-            subprocess.run(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                           timeout=VM_SECONDS)
-        except subprocess.TimeoutExpired:
-            log.write(f"\n@@ error: the cases did not finish within {VM_SECONDS} s\n".encode())
+    run_logged(command, log_path)
 
 
 def parse(log_path):
