@@ -1,6 +1,5 @@
 // shimwatch: entry point. Parses the command line and hands over to a command.
 #include <cstdio>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <string>
 #include <vector>
@@ -8,6 +7,7 @@
 #include "shimwatch/agent.hpp"
 #include "shimwatch/check.hpp"
 #include "shimwatch/cli.hpp"
+#include "shimwatch/logging.hpp"
 #include "shimwatch/probe.hpp"
 #include "shimwatch/report.hpp"
 #include "shimwatch/scan.hpp"
@@ -16,14 +16,6 @@
 namespace {
 
 constexpr int exit_usage = 2;
-
-void setup_logging(bool verbose) {
-  auto logger = spdlog::stderr_color_mt("shimwatch");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::info);
-  shimwatch::route_libbpf_logs(verbose);
-}
 
 int run_check(const shimwatch::CliRequest &request) {
   bool all_ok = true;
@@ -86,7 +78,7 @@ int main(int argc, char **argv) {
     return exit_usage;
   }
   try {
-    setup_logging(request->verbose);
+    shimwatch::setup_logging(request->verbose);
     switch (request->command) {
     case shimwatch::Command::help:
       std::fputs(shimwatch::usage_text().c_str(), stdout);

@@ -1,7 +1,9 @@
 // classify: decides whether a decoded event is one the config asked for.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -27,11 +29,27 @@ struct SelfIdentity {
   uint32_t pid = 0; // 0: unknown
   uint32_t pid_ns = 0;
   uint32_t mnt_ns = 0;
-  std::string executable; // /proc/self/exe, as the probes report executables
+  std::string executable;   // /proc/self/exe, as the probes report executables
+  uint32_t node_mnt_ns = 0; // pid 1's: the node's, with hostPID; 0: unknown
 
   // This process, read from /proc/self; fields that cannot be read stay 0/empty.
   static SelfIdentity current();
 };
+
+// Whether only root can have put the file at path there: path lies in the
+// node's mount namespace and it and every directory above it are owned by
+// root and writable by no one else. Walks from / down and stops at the
+// first directory that fails, before looking inside it (so a FUSE mount a
+// user made, which can only lie below a directory that user owns, is never
+// touched). path is as the probes report it; read through /proc/1/root in
+// a pod.
+bool only_root_can_replace(const std::string &path);
+
+// Whether an excluded daemon's name on a process may be believed: its
+// executable is one only root can replace, in the node's mount namespace.
+// The default checks the file system (only_root_can_replace); tests pass
+// their own.
+using ExecutableTrust = std::function<bool(const Event &event)>;
 
 // What Classifier::accept decided about an event.
 struct Verdict {
@@ -71,7 +89,7 @@ class Classifier {
 public:
   // self: SelfIdentity::current().
   explicit Classifier(const Config &config);
-  Classifier(const Config &config, SelfIdentity self);
+  Classifier(const Config &config, SelfIdentity self, ExecutableTrust trust = {});
 
   // The whole decision, before attribution: is this one of the calls the
   // config asked for, which one, and is it excluded. On an accepted event
@@ -93,18 +111,26 @@ public:
   // anything else is filtered. A TCP connect (docker_api_tcp_connect) is
   // kept as it is: the kernel matched its port.
   //
-  // Then exclusion (excluded_by) on what is left.
+  // Then exclusion (excluded_by) on what is left; a process named like an
+  // excluded executable that is not trusted (ExecutableTrust) is accepted
+  // with event.impersonates set.
   Verdict accept(Event &event) const;
   Verdict accept(Event &&event) const { return accept(event); }
 
   // The exclusion rule that matches the process behind the event, or "":
   // "self" (the agent itself), "executable:PATTERN" (the process' executable,
-  // full path or basename), "comm:PATTERN", "unit:PATTERN" (its systemd
-  // unit, from the cgroup path when the event is not attributed yet). Only
+  // full path or basename, and a binary only root can replace on the node:
+  // anyone can name a copy of a client "kubelet"), "comm:PATTERN" and
+  // "unit:PATTERN" (its systemd unit, from the cgroup path when the event
+  // is not attributed yet; like comm, a name a process or a delegated
+  // cgroup can pick: for the operator's own use, empty by default). Only
   // the process itself is matched, never its ancestors: every container's
   // processes descend from containerd-shim and every exec probe from the
   // kubelet, so matching ancestors would hide the very pods that use Docker.
   std::string excluded_by(const Event &event) const;
+  // The exclude.executables pattern the process is named like but not
+  // trusted for, or "".
+  std::string impersonated(const Event &event) const;
 
   // Tags event.origin.agent with the first agent rule that matches.
   void tag_agent(Event &event) const;
@@ -113,6 +139,9 @@ private:
   bool classify_exec(Event &event) const;
   bool classify_connect(Event &event) const;
   bool is_self(const Event &event) const;
+  // The executables pattern the event's executable matches by name, or null.
+  const std::string *executable_pattern(const Event &event) const;
+  bool trusted(const Event &event) const;
 
   mutable AgentMatcher agents_; // the config's rules, then the built-in ones
   std::unordered_set<std::string> exec_names_;
@@ -122,6 +151,11 @@ private:
   ServiceControlConfig service_;
   ExcludeConfig exclude_;
   SelfIdentity self_;
+  ExecutableTrust trust_;
+  // Verdicts of only_root_can_replace by path, for a while: daemons call
+  // all the time. Bounded: cleared when full.
+  mutable std::unordered_map<std::string, std::pair<bool, std::chrono::steady_clock::time_point>>
+      trusted_paths_;
 };
 
 std::string_view basename_of(std::string_view path);

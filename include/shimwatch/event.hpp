@@ -162,6 +162,10 @@ struct Event {
   bool in_progress = false;
 
   Origin origin;
+  // The exclude.executables pattern the process' executable is named like
+  // although it is not a binary only root can replace on the node (a copy
+  // of a client saved as /tmp/kubelet): reported all the same, and marked.
+  std::string impersonates;
 
   // docker_config_read/write: the file, as the configured path it is in
   // plus the path below it; and what the kernel matched.

@@ -45,6 +45,13 @@ namespace utf8 {
 bool valid(std::string_view text);
 // Every byte that is not part of a valid UTF-8 sequence becomes U+FFFD.
 std::string sanitize(std::string_view text, bool *replaced = nullptr);
+// text made safe for a terminal or a line-oriented log: C0 controls (line
+// breaks, escape sequences), DEL, C1 controls, the bidirectional overrides
+// and isolates, and the line and paragraph separators become "\n", "\r",
+// "\t", "\xNN" (a byte) or "\u{NNNN}" (a code point); so do bytes that
+// are not UTF-8.
+// Nothing a workload names can start a line of its own or rewrite one.
+std::string escape_controls(std::string_view text);
 } // namespace utf8
 
 std::string base64_encode(std::string_view bytes);

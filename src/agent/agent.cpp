@@ -600,6 +600,13 @@ int run_agent(const CliRequest &request) {
       metrics->watch_kubernetes([client] { return client->stats(); },
                                 [&pods] { return pods.size(); });
     }
+    const std::string &kube_url = kube_options->source == KubeSource::kubelet
+                                      ? kube_options->kubelet_url
+                                      : kube_options->api_server;
+    if (kube_url.starts_with("http://") && !kube_options->token_file.empty())
+      spdlog::warn("kubernetes: {} is plain HTTP: the service-account token is not sent there "
+                   "(requests go without it); use https://",
+                   kube_url);
     if (kube_options->source == KubeSource::kubelet)
       spdlog::info(
           "pod metadata from the kubelet {} every {} s{}", kube_options->kubelet_url,

@@ -3,6 +3,7 @@
 #include "agent/privileges.hpp"
 
 #include <linux/capability.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -98,6 +99,23 @@ Status drop_capabilities_except(uint64_t keep) {
   auto held = current_capabilities();
   if (!held)
     return held.error();
+  // The bounding set first, while CAP_SETPCAP may still be held: nothing
+  // dropped can come back, not even through a program the agent would run.
+  // Without CAP_SETPCAP (a container granted only what the agent needs) the
+  // container runtime has set the bounding set already.
+  if (held->effective & bit(CAP_SETPCAP)) {
+    for (int capability = 0; capability <= last_capability(); ++capability)
+      if (!(keep & bit(capability)) && prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 &&
+          errno != EINVAL)
+        return Error{std::string("dropping the bounding set failed: ") + std::strerror(errno),
+                     errno};
+  }
+  // Nothing inherited through an exec, and no exec that could gain
+  // privileges (set-user-ID files, file capabilities).
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+    return Error{std::string("clearing the ambient set failed: ") + std::strerror(errno), errno};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    return Error{std::string("setting no_new_privs failed: ") + std::strerror(errno), errno};
   const uint64_t permitted = held->permitted & keep;
   const uint64_t effective = held->effective & keep;
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};

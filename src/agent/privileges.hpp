@@ -25,8 +25,9 @@ Result<CapabilitySets> current_capabilities();
 uint64_t capabilities_to_keep(bool low_port);
 
 // Reduces the effective and permitted sets to keep (intersected with what
-// is held). Must run before other threads start: capabilities are per
-// thread, and threads started later inherit the reduced sets.
+// is held), and the bounding set when it may; clears the ambient set and
+// sets no_new_privs. Must run before other threads start: all of these are
+// per thread, and threads started later inherit them.
 Status drop_capabilities_except(uint64_t keep);
 
 // "cap_bpf,cap_sys_ptrace" for a mask.

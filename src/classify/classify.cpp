@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "shimwatch/attribute.hpp"
+#include "shimwatch/probe.hpp"
 
 namespace shimwatch {
 
@@ -156,18 +157,55 @@ SelfIdentity SelfIdentity::current() {
     self.pid_ns = static_cast<uint32_t>(st.st_ino);
   if (stat("/proc/self/ns/mnt", &st) == 0)
     self.mnt_ns = static_cast<uint32_t>(st.st_ino);
+  // The node's mount namespace: pid 1's (needs ptrace access to pid 1).
+  if (stat("/proc/1/ns/mnt", &st) == 0)
+    self.node_mnt_ns = static_cast<uint32_t>(st.st_ino);
   char exe[4096];
   if (ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe)); n > 0 && n < ssize_t(sizeof(exe)))
     self.executable.assign(exe, static_cast<size_t>(n));
   return self;
 }
 
+bool only_root_can_replace(const std::string &path) {
+  if (path.empty() || path[0] != '/' || path.find("/../") != std::string::npos ||
+      path.find("/./") != std::string::npos)
+    return false;
+  // Group or others may write: anyone in them could have put the file there.
+  auto only_root_writes = [](const struct stat &st) {
+    return st.st_uid == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+  };
+  // "" on the node, "/proc/1/root" in a pod.
+  std::string prefix = node_path("/");
+  prefix.pop_back();
+  struct stat st {};
+  if (stat((prefix + "/").c_str(), &st) != 0 || !only_root_writes(st))
+    return false;
+  // Top down: each directory is judged before anything inside it is read.
+  size_t from = 1;
+  while (from <= path.size()) {
+    size_t end = path.find('/', from);
+    if (end == std::string::npos)
+      end = path.size();
+    prefix += "/" + path.substr(from, end - from);
+    // lstat: a symbolic link in the way could point anywhere.
+    if (lstat(prefix.c_str(), &st) != 0 || !only_root_writes(st))
+      return false;
+    if (end == path.size())
+      return S_ISREG(st.st_mode);
+    if (!S_ISDIR(st.st_mode))
+      return false;
+    from = end + 1;
+  }
+  return false;
+}
+
 Classifier::Classifier(const Config &config) : Classifier(config, SelfIdentity::current()) {}
 
-Classifier::Classifier(const Config &config, SelfIdentity self)
+Classifier::Classifier(const Config &config, SelfIdentity self, ExecutableTrust trust)
     : exec_names_(config.watch_exec.begin(), config.watch_exec.end()),
       docker_sockets_(config.watch_sockets.begin(), config.watch_sockets.end()),
-      service_(config.service_control), exclude_(config.exclude), self_(std::move(self)) {
+      service_(config.service_control), exclude_(config.exclude), self_(std::move(self)),
+      trust_(std::move(trust)) {
   for (const auto &name : config.watch_exec)
     exec_comm_keys_.insert(name.substr(0, comm_bytes));
   for (const auto &socket : config.runtime_sockets)
@@ -195,6 +233,7 @@ Verdict Classifier::accept(Event &event) const {
     return {Verdict::Kind::filtered, ""};
   if (std::string rule = excluded_by(event); !rule.empty())
     return {Verdict::Kind::excluded, std::move(rule)};
+  event.impersonates = impersonated(event);
   return {Verdict::Kind::accepted, ""};
 }
 
@@ -306,16 +345,47 @@ bool Classifier::is_self(const Event &event) const {
          event.process.executable == self_.executable;
 }
 
+const std::string *Classifier::executable_pattern(const Event &event) const {
+  const std::string &exe = event.process.executable;
+  if (exe.empty())
+    return nullptr;
+  std::string base(basename_of(exe));
+  for (const auto &pattern : exclude_.executables)
+    if (glob_match(pattern, exe) || glob_match(pattern, base))
+      return &pattern;
+  return nullptr;
+}
+
+bool Classifier::trusted(const Event &event) const {
+  if (trust_)
+    return trust_(event);
+  // Another mount namespace (a container, a user's own) can show any file
+  // under any name: only the node's, or the agent's own (the same as the
+  // node's outside a pod), is believed.
+  if (event.mnt_ns == 0 || (event.mnt_ns != self_.node_mnt_ns && event.mnt_ns != self_.mnt_ns))
+    return false;
+  const std::string &exe = event.process.executable;
+  const auto now = std::chrono::steady_clock::now();
+  if (auto it = trusted_paths_.find(exe);
+      it != trusted_paths_.end() && now - it->second.second < std::chrono::seconds(30))
+    return it->second.first;
+  if (trusted_paths_.size() >= 256)
+    trusted_paths_.clear();
+  const bool verdict = only_root_can_replace(exe);
+  trusted_paths_[exe] = {verdict, now};
+  return verdict;
+}
+
+std::string Classifier::impersonated(const Event &event) const {
+  const std::string *pattern = executable_pattern(event);
+  return pattern && !trusted(event) ? *pattern : "";
+}
+
 std::string Classifier::excluded_by(const Event &event) const {
   if (exclude_.self && is_self(event))
     return "self";
-  const std::string &exe = event.process.executable;
-  if (!exe.empty()) {
-    std::string base(basename_of(exe));
-    for (const auto &pattern : exclude_.executables)
-      if (glob_match(pattern, exe) || glob_match(pattern, base))
-        return "executable:" + pattern;
-  }
+  if (const std::string *pattern = executable_pattern(event); pattern && trusted(event))
+    return "executable:" + *pattern;
   if (const std::string *p = first_match(exclude_.comms, event.process.name))
     return "comm:" + *p;
   if (!exclude_.units.empty()) {

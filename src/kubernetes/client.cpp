@@ -242,9 +242,13 @@ struct KubeClient::Impl {
   }
 
   // Authorization + Accept headers, with the token as the file holds it now.
+  // Never over plain HTTP: anyone on the path could take the token (a proxy
+  // such as `kubectl proxy` on loopback adds its own credentials).
   Result<curl_slist *> make_headers() {
     curl_slist *headers = curl_slist_append(nullptr, "Accept: application/json");
-    if (!options.token_file.empty()) {
+    const std::string &url =
+        options.source == KubeSource::kubelet ? options.kubelet_url : options.api_server;
+    if (!options.token_file.empty() && !url.starts_with("http://")) {
       auto token = read_token(options.token_file);
       if (!token) {
         curl_slist_free_all(headers);

@@ -171,9 +171,22 @@ Result<int> lock(const std::string &dir, std::chrono::milliseconds wait) {
     return mounted.error();
   if (auto made = make_dir(dir); !made)
     return made.error();
-  if (auto made = make_dir(links_dir(dir)); !made)
-    return made.error();
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  // What is pinned there is trusted as the agent's own: the ring buffer it
+  // reads, the filters it fills. A directory someone else made (or may
+  // write) could hold maps of theirs.
+  for (const std::string &path : {dir, links_dir(dir)}) {
+    if (auto made = make_dir(path); !made)
+      return made.error();
+    struct stat st {};
+    if (lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 0077) != 0)
+      return Error{"--pin-path " + dir + ": " + path +
+                       " is not a directory of the agent's own that only it may use (mode 0700, "
+                       "owner uid " +
+                       std::to_string(geteuid()) + "): remove it, or give another --pin-path",
+                   EPERM};
+  }
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0)
     return Error{"opening " + dir + " failed: " + errno_text(errno), errno};
   const auto deadline = std::chrono::steady_clock::now() + wait;

@@ -1,6 +1,8 @@
+#include <cstring>
 #include <string>
 
 #include "report/render.hpp"
+#include "shimwatch/sink.hpp"
 
 namespace shimwatch::report {
 
@@ -8,29 +10,36 @@ namespace {
 
 using nlohmann::ordered_json;
 
-// Text safe inside a Markdown table cell: control bytes escaped, pipes escaped.
+// Text a workload named (pod names, paths, command lines), safe as plain
+// text in a Markdown table cell: control characters, C1 and bidirectional
+// controls shown escaped; every character that could start Markdown or HTML
+// (links, images, emphasis, tags, entities) backslash-escaped, so that a
+// renderer shows it as it is.
 std::string cell(const std::string &text) {
   std::string out;
-  out.reserve(text.size());
-  for (unsigned char c : text) {
-    if (c == '|') {
-      out += "\\|";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      append_printable(out, c);
-    }
+  for (char c : utf8::escape_controls(text)) {
+    if (std::strchr("\\`*_[]<>&|~!#", c) != nullptr && c != '\0')
+      out += '\\';
+    out += c;
   }
   return out;
 }
 
 // A code span that survives backticks inside (CommonMark: a longer fence).
+// Inside one nothing is Markdown or HTML; only a pipe would end the table
+// cell (GFM), and it is escaped.
 std::string code(const std::string &text) {
   std::string fence = "`";
   while (text.find(fence) != std::string::npos)
     fence += '`';
+  std::string inside;
+  for (char c : utf8::escape_controls(text)) {
+    if (c == '|')
+      inside += '\\';
+    inside += c;
+  }
   const bool pad = !text.empty() && (text.front() == '`' || text.back() == '`');
-  return fence + (pad ? " " : "") + cell(text) + (pad ? " " : "") + fence;
+  return fence + (pad ? " " : "") + inside + (pad ? " " : "") + fence;
 }
 
 std::string str(const ordered_json &value) {

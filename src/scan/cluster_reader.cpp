@@ -81,7 +81,8 @@ Result<std::string> api_get(const ClusterAccess &access, const std::string &path
   }
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(
       curl_slist_append(nullptr, "Accept: application/json"), &curl_slist_free_all);
-  if (!token.empty())
+  // Never over plain HTTP: anyone on the path could take the token.
+  if (!token.empty() && !access.server.starts_with("http://"))
     headers.reset(curl_slist_append(headers.release(), ("Authorization: Bearer " + token).c_str()));
 
   std::string server = access.server;

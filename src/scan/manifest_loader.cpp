@@ -189,21 +189,32 @@ void read_file(const fs::path &path, LoadedManifests &out) {
 
 } // namespace
 
-json yaml_to_json(const YAML::Node &node) {
+namespace {
+
+// Aliases share one node in yaml-cpp, but JSON copies each use: a few lines
+// of YAML ("billion laughs") would expand to more values than memory holds.
+constexpr size_t kMaxExpandedValues = 1'000'000;
+
+json to_json(const YAML::Node &node, size_t &left) {
+  if (left == 0)
+    throw YAML::Exception(YAML::Mark::null_mark(),
+                          "more than " + std::to_string(kMaxExpandedValues) +
+                              " values once its aliases are expanded (a YAML bomb?)");
+  --left;
   switch (node.Type()) {
   case YAML::NodeType::Scalar:
     return scalar_to_json(node);
   case YAML::NodeType::Sequence: {
     json array = json::array();
     for (const auto &item : node)
-      array.push_back(yaml_to_json(item));
+      array.push_back(to_json(item, left));
     return array;
   }
   case YAML::NodeType::Map: {
     json object = json::object();
     for (const auto &entry : node) {
       std::string key = entry.first.IsScalar() ? entry.first.Scalar() : YAML::Dump(entry.first);
-      object[key] = yaml_to_json(entry.second);
+      object[key] = to_json(entry.second, left);
     }
     return object;
   }
@@ -212,6 +223,13 @@ json yaml_to_json(const YAML::Node &node) {
     break;
   }
   return nullptr;
+}
+
+} // namespace
+
+json yaml_to_json(const YAML::Node &node) {
+  size_t left = kMaxExpandedValues;
+  return to_json(node, left);
 }
 
 void add_object(json object, const SourceRef &source, bool in_static_pod_dir,

@@ -23,7 +23,8 @@ struct LoadedManifests {
 };
 
 // A YAML node as JSON: plain scalars become null, booleans and numbers as
-// YAML 1.2's core schema reads them; quoted scalars stay strings.
+// YAML 1.2's core schema reads them; quoted scalars stay strings. Throws a
+// YAML::Exception past a million values (aliases expanded).
 nlohmann::json yaml_to_json(const YAML::Node &node);
 
 // One file's text. JSON when the name ends in .json or the text starts with

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <map>
 
+#include "shimwatch/sink.hpp"
 #include "scan/cluster_reader.hpp"
 #include "scan/kubeconfig.hpp"
 #include "scan/manifest_loader.hpp"
@@ -190,6 +191,11 @@ int run_scan(const ScanOptions &options, std::istream &in, std::ostream &out, st
       err << "shimwatch scan: " << access.error().message << "\n";
       return kExitUsage;
     }
+    if (access->server.starts_with("http://") &&
+        (!access->token.empty() || !access->token_file.empty()))
+      err << "shimwatch scan: warning: " << access->server
+          << " is plain HTTP: the token is not sent there (requests go without it); use "
+             "https://\n";
     report.mode = "cluster";
     report.server = access->server;
     report.namespace_name = options.namespace_name;
@@ -202,8 +208,10 @@ int run_scan(const ScanOptions &options, std::istream &in, std::ostream &out, st
     }
     objects = std::move(listed).value();
   }
+  // File names and YAML error messages quote the input.
   for (const auto &e : report.errors)
-    err << "shimwatch scan: " << location(e) << ": " << e.message << "\n";
+    err << "shimwatch scan: " << utf8::escape_controls(location(e)) << ": "
+        << utf8::escape_controls(e.message) << "\n";
   report.objects = objects.size();
   scan_objects(objects, report);
 

@@ -1,4 +1,5 @@
 #include "scan/scan_output.hpp"
+#include "shimwatch/sink.hpp"
 
 #include <algorithm>
 #include <array>
@@ -168,8 +169,12 @@ std::string scan_to_table(const ScanReport &report) {
       container += " (init)";
     else if (f.container_type == "ephemeralContainer")
       container += " (ephemeral)";
-    rows.push_back(
-        {std::string(severity_name(f.severity)), ns, name, container, f.rule, f.field, f.reason});
+    // Names and reasons quote the manifests (a DOCKER_HOST value, a pod
+    // name): a terminal shows them, escape sequences and line breaks made
+    // visible.
+    rows.push_back({std::string(severity_name(f.severity)), utf8::escape_controls(ns),
+                    utf8::escape_controls(name), utf8::escape_controls(container), f.rule,
+                    utf8::escape_controls(f.field), utf8::escape_controls(f.reason)});
   }
   std::array<size_t, 7> widths{};
   for (const auto &row : rows)

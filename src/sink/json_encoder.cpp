@@ -162,6 +162,8 @@ std::string encode_json(const Event &event, const HostInfo &host) {
 
   w.key("shimwatch").object();
   write_origin(w, event.origin, &replaced);
+  if (!event.impersonates.empty())
+    w.field("impersonates", event.impersonates, &replaced);
   w.key("cgroup")
       .object()
       .field("id", event.cgroup_id)

@@ -48,14 +48,36 @@ Result<std::unique_ptr<LogFile>> LogFile::open(const std::string &path, HostInfo
 }
 
 Status LogFile::open_fd() {
-  int fd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  // Not through a symbolic link: one planted at the path would send the
+  // audit trail (and its writes as root) wherever it points.
+  int fd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+                  0640);
   if (fd < 0)
-    return Error{"cannot open log file " + path_ + ": " + std::strerror(errno), errno};
+    return Error{"cannot open log file " + path_ + ": " +
+                     (errno == ELOOP ? std::string("it is a symbolic link (not followed)")
+                                     : std::string(std::strerror(errno))),
+                 errno};
   struct stat st {};
   if (fstat(fd, &st) != 0) {
     int err = errno;
     ::close(fd);
     return Error{"cannot stat log file " + path_ + ": " + std::strerror(err), err};
+  }
+  // A file someone else made there, or one others may write, would let
+  // them add lines to the trail.
+  if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+    ::close(fd);
+    return Error{"log file " + path_ + " is " +
+                     (!S_ISREG(st.st_mode)
+                          ? std::string("not a regular file")
+                          : "owned by uid " + std::to_string(st.st_uid) + ", not by the agent's") +
+                     ": remove it, or give another --log-file",
+                 EPERM};
+  }
+  if ((st.st_mode & 0022) != 0) {
+    if (fchmod(fd, st.st_mode & 0750) == 0)
+      spdlog::warn("log file {}: others could write it (mode {:o}); now {:o}", path_,
+                   st.st_mode & 0777, st.st_mode & 0750);
   }
   uint64_t size = S_ISREG(st.st_mode) ? static_cast<uint64_t>(st.st_size) : 0;
   if (size > 0) {

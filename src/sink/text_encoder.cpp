@@ -1,5 +1,3 @@
-#include <cstdio>
-
 #include "shimwatch/sink.hpp"
 
 namespace shimwatch {
@@ -9,31 +7,10 @@ namespace {
 // The command line or socket comes last and is never cut; origin is cut to fit.
 constexpr size_t origin_width = 24;
 
-// Control characters made visible, so that one event is one screen line.
+// Control characters made visible (C1 and bidirectional controls too), so
+// that one event is one screen line that says what it holds.
 std::string printable(std::string_view text) {
-  std::string out;
-  for (unsigned char c : utf8::sanitize(text)) {
-    switch (c) {
-    case '\n':
-      out += "\\n";
-      break;
-    case '\r':
-      out += "\\r";
-      break;
-    case '\t':
-      out += "\\t";
-      break;
-    default:
-      if (c < 0x20 || c == 0x7f) {
-        char buf[5];
-        snprintf(buf, sizeof(buf), "\\x%02x", c);
-        out += buf;
-      } else {
-        out += static_cast<char>(c);
-      }
-    }
-  }
-  return out;
+  return utf8::escape_controls(utf8::sanitize(text));
 }
 
 // Cuts to width display columns (counting UTF-8 code points), marking the cut.

@@ -1,5 +1,6 @@
 // Encoding helpers shared by every output: timestamps, errno names, UTF-8.
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <unistd.h>
@@ -135,6 +136,60 @@ std::string sanitize(std::string_view text, bool *replaced) {
       continue;
     }
     out.append(text.data() + i, len);
+    i += len;
+  }
+  return out;
+}
+
+namespace {
+
+// Code points that move or hide text on a terminal or in an editor.
+bool hides_text(uint32_t cp) {
+  return (cp >= 0x80 && cp <= 0x9F) ||     // C1 controls (CSI among them)
+         cp == 0x200E || cp == 0x200F ||   // left-to-right and right-to-left marks
+         (cp >= 0x202A && cp <= 0x202E) || // bidirectional embeddings and overrides
+         (cp >= 0x2066 && cp <= 0x2069) || // bidirectional isolates
+         cp == 0x2028 || cp == 0x2029;     // line and paragraph separators
+}
+
+uint32_t code_point(const unsigned char *s, size_t len) {
+  if (len == 1)
+    return s[0];
+  uint32_t cp = s[0] & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
+  for (size_t i = 1; i < len; ++i)
+    cp = (cp << 6) | (s[i] & 0x3F);
+  return cp;
+}
+
+} // namespace
+
+std::string escape_controls(std::string_view text) {
+  const auto *s = reinterpret_cast<const unsigned char *>(text.data());
+  std::string out;
+  out.reserve(text.size());
+  char hex[16];
+  for (size_t i = 0; i < text.size();) {
+    size_t len = sequence_length(s + i, text.size() - i);
+    if (len == 0 || (len == 1 && (s[i] < 0x20 || s[i] == 0x7F))) {
+      if (s[i] == '\n')
+        out += "\\n";
+      else if (s[i] == '\r')
+        out += "\\r";
+      else if (s[i] == '\t')
+        out += "\\t";
+      else {
+        std::snprintf(hex, sizeof(hex), "\\x%02x", s[i]);
+        out += hex;
+      }
+      i += 1;
+      continue;
+    }
+    if (uint32_t cp = code_point(s + i, len); hides_text(cp)) {
+      std::snprintf(hex, sizeof(hex), "\\u{%04x}", cp);
+      out += hex;
+    } else {
+      out.append(text.data() + i, len);
+    }
     i += len;
   }
   return out;

@@ -39,7 +39,9 @@ std::string config_file(const TempDir &dir, const std::string &text) {
 
 TEST(Exclusion, DockerdByNameIsExcludedByDefault) {
   TempDir dir;
-  std::string fake_dockerd = copy_executable(dir, SW_TEST_CONNECT_BINARY, "dockerd");
+  // The daemon's binary where a package would put it: only root writes there.
+  TrustedDir installed;
+  std::string fake_dockerd = installed.install(SW_TEST_CONNECT_BINARY, "dockerd");
   Agent agent;
 
   auto excluded = run_process({fake_dockerd, docker_socket});
@@ -58,7 +60,9 @@ TEST(Exclusion, DockerdByNameIsExcludedByDefault) {
 
 TEST(Exclusion, AnEmptyExecutablesListReportsDockerd) {
   TempDir dir;
-  std::string fake_dockerd = copy_executable(dir, SW_TEST_CONNECT_BINARY, "dockerd");
+  // The daemon's binary where a package would put it: only root writes there.
+  TrustedDir installed;
+  std::string fake_dockerd = installed.install(SW_TEST_CONNECT_BINARY, "dockerd");
   std::string config = config_file(dir, R"({"exclude": {"executables": []}})");
   Agent agent({"--config", config});
 
@@ -76,7 +80,9 @@ TEST(Exclusion, AnEmptyExecutablesListReportsDockerd) {
 
 TEST(Exclusion, ExcludedConnectsAreCountedByRule) {
   TempDir dir;
-  std::string fake_dockerd = copy_executable(dir, SW_TEST_CONNECT_BINARY, "dockerd");
+  // The daemon's binary where a package would put it: only root writes there.
+  TrustedDir installed;
+  std::string fake_dockerd = installed.install(SW_TEST_CONNECT_BINARY, "dockerd");
   int port = free_port();
   Agent agent(
       {"--format", "json", "--no-dedupe", "--metrics-address", "127.0.0.1:" + std::to_string(port)},
@@ -133,7 +139,9 @@ TEST(Exclusion, UnitRuleFromAConfigFile) {
 // the key present replaces its default.
 TEST(Exclusion, AUnitsKeyKeepsTheDefaultExecutables) {
   TempDir dir;
-  std::string fake_dockerd = copy_executable(dir, SW_TEST_CONNECT_BINARY, "dockerd");
+  // The daemon's binary where a package would put it: only root writes there.
+  TrustedDir installed;
+  std::string fake_dockerd = installed.install(SW_TEST_CONNECT_BINARY, "dockerd");
   std::string config = config_file(dir, R"({"exclude": {"units": ["backup-*.service"]}})");
   Agent agent({"--config", config});
 

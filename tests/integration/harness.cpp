@@ -344,6 +344,26 @@ bool wait_for(const std::function<bool()> &condition, std::chrono::milliseconds 
   return condition();
 }
 
+TrustedDir::TrustedDir() {
+  static int counter = 0;
+  path_ =
+      "/usr/local/lib/shimwatch-test-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+  std::filesystem::create_directories(path_);
+  chmod(path_.c_str(), 0755);
+}
+
+TrustedDir::~TrustedDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string TrustedDir::install(const std::string &from, const std::string &name) const {
+  const std::string to = path_ + "/" + name;
+  std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing);
+  chmod(to.c_str(), 0755);
+  return to;
+}
+
 bool written(const Agent &agent, pid_t pid, std::chrono::milliseconds limit) {
   return wait_for(
       [&] {

@@ -165,6 +165,21 @@ private:
 ProcessResult run_process_in_cgroup(const std::string &cgroup_dir,
                                     const std::vector<std::string> &argv);
 
+// A directory only root can write (below /usr/local/lib, mode 0755), as a
+// package installs binaries into, removed with its contents at destruction.
+class TrustedDir {
+public:
+  TrustedDir();
+  ~TrustedDir();
+  TrustedDir(const TrustedDir &) = delete;
+  TrustedDir &operator=(const TrustedDir &) = delete;
+  // Copies the executable from to name in here (mode 0755); its path.
+  std::string install(const std::string &from, const std::string &name) const;
+
+private:
+  std::string path_;
+};
+
 // Copies an executable (e.g. /bin/sh) to dir/name, so its comm is name.
 std::string copy_executable(const TempDir &dir, const std::string &from, const std::string &name);
 

@@ -217,6 +217,20 @@ TEST(Pinning, BadPinSettingsStopTheStartWithExitTwo) {
       << not_bpffs.output;
   EXPECT_NE(not_bpffs.output.find("or run with --no-pin"), std::string::npos) << not_bpffs.output;
   EXPECT_FALSE(exists(dir.file("pins")));
+
+  // A pin directory someone else could have filled: not used.
+  PinDir pin;
+  ASSERT_EQ(mkdir(pin.path().c_str(), 0777), 0);
+  chmod(pin.path().c_str(), 0777);
+  auto open_to_all = run_shimwatch({"run", "--pin-path", pin.path()});
+  EXPECT_EQ(open_to_all.exit_code, 2);
+  EXPECT_NE(open_to_all.output.find("is not a directory of the agent's own that only it may use"),
+            std::string::npos)
+      << open_to_all.output;
+  // Positive control: the same path, made private, is used.
+  chmod(pin.path().c_str(), 0700);
+  Agent agent({"--pin-path", pin.path()});
+  EXPECT_EQ(agent.stop().exit_code, 0);
 }
 
 // More happens while no agent runs than the ring buffer holds: the next

@@ -69,6 +69,11 @@ TEST(Privileges, EveryThreadKeepsOnlyWhatReadingTheNodeNeeds) {
     EXPECT_EQ(effective & bit(CAP_SYS_ADMIN), 0u) << file;
     EXPECT_EQ(effective & bit(CAP_PERFMON), 0u) << file;
     EXPECT_NE(effective & bit(kCapBpf), 0u) << file << ": map updates need it";
+    // Nothing dropped can come back: not in the bounding set, no ambient
+    // capabilities, no privileges gained through an exec.
+    EXPECT_EQ(status_mask(file, "CapBnd") & ~allowed, 0u) << file;
+    EXPECT_EQ(status_mask(file, "CapAmb"), 0u) << file;
+    EXPECT_EQ(status_mask(file, "NoNewPrivs"), 1u) << file;
   }
 
   // And it still sees, and still follows the node (identity refreshes write

@@ -148,7 +148,9 @@ TEST(Classifier, VerdictSaysWhyAnEventIsNotReported) {
   e.action = Action::docker_socket_connect;
   e.socket_path = "/run/docker.sock";
   e.process.executable = "/usr/bin/kubelet";
-  v = classifier.accept(e);
+  Classifier trusting(shimwatch::default_config(), shimwatch::SelfIdentity::current(),
+                      [](const Event &) { return true; });
+  v = trusting.accept(e);
   EXPECT_FALSE(v);
   EXPECT_TRUE(v.excluded());
   EXPECT_EQ(v.rule, "executable:kubelet");

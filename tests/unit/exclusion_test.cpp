@@ -21,6 +21,7 @@ using shimwatch::Action;
 using shimwatch::Classifier;
 using shimwatch::Config;
 using shimwatch::Event;
+using shimwatch::only_root_can_replace;
 using shimwatch::SelfIdentity;
 using shimwatch::Verdict;
 using strings = std::vector<std::string>;
@@ -31,7 +32,15 @@ constexpr uint32_t host_pid_ns = 4026531836u;
 constexpr uint32_t host_mnt_ns = 4026531841u;
 
 SelfIdentity agent_identity() {
-  return SelfIdentity{4242, host_pid_ns, host_mnt_ns, "/usr/local/bin/shimwatch"};
+  return SelfIdentity{4242, host_pid_ns, host_mnt_ns, "/usr/local/bin/shimwatch", host_mnt_ns};
+}
+
+// Stands for the file system check (only_root_can_replace, tested below):
+// what lies under /tmp, /home or /dev/shm is anyone's; the rest only root's.
+bool root_only_outside_user_dirs(const Event &e) {
+  const std::string &exe = e.process.executable;
+  return e.mnt_ns == host_mnt_ns && exe.rfind("/tmp/", 0) != 0 && exe.rfind("/home/", 0) != 0 &&
+         exe.rfind("/dev/shm/", 0) != 0;
 }
 
 Event connect_from(const std::string &executable, uint32_t pid = 777) {
@@ -47,6 +56,64 @@ Event connect_from(const std::string &executable, uint32_t pid = 777) {
   return e;
 }
 
+TEST(Exclusion, ANameAnyoneCanPickDoesNotExcludeButMarksTheEvent) {
+  Classifier classifier(shimwatch::default_config(), agent_identity(), root_only_outside_user_dirs);
+  // A copy of a client saved as kubelet where anyone may write.
+  for (const char *exe : {"/tmp/kubelet", "/home/eve/bin/dockerd", "/dev/shm/containerd-shim-x"}) {
+    Event e = connect_from(exe);
+    Verdict v = classifier.accept(e);
+    EXPECT_TRUE(v) << exe << " was left out as " << v.rule;
+    EXPECT_EQ(classifier.excluded_by(e), "") << exe;
+    EXPECT_FALSE(e.impersonates.empty()) << exe;
+  }
+  Event e = connect_from("/tmp/kubelet");
+  ASSERT_TRUE(classifier.accept(e));
+  EXPECT_EQ(e.impersonates, "kubelet");
+  // The node's kubelet seen from another mount namespace (a container that
+  // ships a file of that path) is not the node's.
+  Event contained = connect_from("/usr/bin/kubelet");
+  contained.mnt_ns = host_mnt_ns + 1;
+  EXPECT_TRUE(classifier.accept(contained));
+  EXPECT_EQ(contained.impersonates, "kubelet");
+  // Positive control: the node's own.
+  Event real = connect_from("/usr/bin/kubelet");
+  EXPECT_TRUE(classifier.accept(real).excluded());
+  EXPECT_EQ(real.impersonates, "");
+  // A process not named like an excluded one is not marked.
+  Event other = connect_from("/tmp/agent");
+  EXPECT_TRUE(classifier.accept(other));
+  EXPECT_EQ(other.impersonates, "");
+}
+
+TEST(Exclusion, WithoutAnInjectedCheckTheMountNamespaceAndTheFileSystemDecide) {
+  // A process without a known mount namespace: not trusted.
+  Classifier classifier_for_unknown(shimwatch::default_config(), agent_identity());
+  Event unknown = connect_from("/usr/bin/dockerd");
+  unknown.mnt_ns = 0;
+  EXPECT_EQ(classifier_for_unknown.excluded_by(unknown), "");
+  // Another mount namespace: never trusted, whatever the path.
+  Classifier classifier(shimwatch::default_config(), agent_identity());
+  Event contained = connect_from("/usr/bin/env");
+  contained.mnt_ns = host_mnt_ns + 7;
+  EXPECT_EQ(classifier.impersonated(contained), "");
+  shimwatch::Config c = shimwatch::default_config();
+  c.exclude.executables = {"env", "sh"};
+  Classifier custom(c, agent_identity());
+  contained.process.executable = "/usr/bin/env";
+  EXPECT_EQ(custom.impersonated(contained), "env");
+}
+
+TEST(OnlyRootCanReplace, SystemBinariesYesAnythingUnderAWorldWritableDirectoryNo) {
+  EXPECT_TRUE(only_root_can_replace("/usr/bin/env"));
+  swtest::TempFile copy("#!/bin/sh\n");
+  EXPECT_FALSE(only_root_can_replace(copy.path())) << "/tmp may be written by anyone";
+  EXPECT_FALSE(only_root_can_replace("/usr/bin")) << "a directory is no executable";
+  EXPECT_FALSE(only_root_can_replace("/usr/bin/../bin/env"));
+  EXPECT_FALSE(only_root_can_replace("usr/bin/env"));
+  EXPECT_FALSE(only_root_can_replace(""));
+  EXPECT_FALSE(only_root_can_replace("/usr/bin/no-such-binary-here"));
+}
+
 TEST(Exclusion, DefaultsAreTheRuntimesAndTheKubeletButNotCriDockerd) {
   Config c = shimwatch::default_config();
   EXPECT_TRUE(c.exclude.self);
@@ -55,7 +122,7 @@ TEST(Exclusion, DefaultsAreTheRuntimesAndTheKubeletButNotCriDockerd) {
   EXPECT_TRUE(c.exclude.units.empty());
   EXPECT_TRUE(c.exclude.comms.empty());
 
-  Classifier classifier(c, agent_identity());
+  Classifier classifier(c, agent_identity(), root_only_outside_user_dirs);
   for (const char *exe : {"/usr/bin/dockerd", "/usr/bin/containerd", "/usr/bin/containerd-shim",
                           "/usr/bin/containerd-shim-runc-v2", "/usr/local/bin/kubelet"}) {
     Verdict v = classifier.accept(connect_from(exe));
@@ -67,7 +134,7 @@ TEST(Exclusion, DefaultsAreTheRuntimesAndTheKubeletButNotCriDockerd) {
 }
 
 TEST(Exclusion, RuleNamesThePattern) {
-  Classifier classifier(shimwatch::default_config(), agent_identity());
+  Classifier classifier(shimwatch::default_config(), agent_identity(), root_only_outside_user_dirs);
   EXPECT_EQ(classifier.excluded_by(connect_from("/usr/bin/containerd-shim-runc-v2")),
             "executable:containerd-shim*");
   EXPECT_EQ(classifier.excluded_by(connect_from("/usr/bin/dockerd")), "executable:dockerd");
@@ -80,7 +147,7 @@ TEST(Exclusion, RuleNamesThePattern) {
 TEST(Exclusion, ExecutablesMatchBasenameOrFullPath) {
   Config c = shimwatch::default_config();
   c.exclude.executables = {"/opt/vendor/*", "helper"};
-  Classifier classifier(c, agent_identity());
+  Classifier classifier(c, agent_identity(), root_only_outside_user_dirs);
   EXPECT_EQ(classifier.excluded_by(connect_from("/opt/vendor/bin/scan")),
             "executable:/opt/vendor/*");
   EXPECT_EQ(classifier.excluded_by(connect_from("/usr/lib/x/helper")), "executable:helper");
@@ -88,14 +155,14 @@ TEST(Exclusion, ExecutablesMatchBasenameOrFullPath) {
   EXPECT_EQ(classifier.excluded_by(connect_from("/usr/bin/dockerd")), ""); // replaced the defaults
   // An empty executable matches nothing, not even "*".
   c.exclude.executables = {"*"};
-  Classifier all(c, agent_identity());
+  Classifier all(c, agent_identity(), root_only_outside_user_dirs);
   EXPECT_EQ(all.excluded_by(connect_from("")), "");
 }
 
 TEST(Exclusion, OnlyTheProcessItselfNotItsAncestors) {
   // A pod's docker ps descends from containerd-shim; the kubelet's exec
   // probes from the kubelet. Those are dependencies.
-  Classifier classifier(shimwatch::default_config(), agent_identity());
+  Classifier classifier(shimwatch::default_config(), agent_identity(), root_only_outside_user_dirs);
   Event e;
   e.action = Action::docker_cli_exec;
   e.exec_path = e.process.executable = "/usr/bin/docker";
@@ -109,7 +176,7 @@ TEST(Exclusion, OnlyTheProcessItselfNotItsAncestors) {
 TEST(Exclusion, Comms) {
   Config c = shimwatch::default_config();
   c.exclude.comms = {"node_export*"};
-  Classifier classifier(c, agent_identity());
+  Classifier classifier(c, agent_identity(), root_only_outside_user_dirs);
   Event e = connect_from("/bin/node_exporter");
   EXPECT_EQ(classifier.excluded_by(e), "comm:node_export*");
   e.process.name = "other";
@@ -119,7 +186,7 @@ TEST(Exclusion, Comms) {
 TEST(Exclusion, UnitsFromTheCgroupPathBeforeAttribution) {
   Config c = shimwatch::default_config();
   c.exclude.units = {"backup*.service"};
-  Classifier classifier(c, agent_identity());
+  Classifier classifier(c, agent_identity(), root_only_outside_user_dirs);
   Event e = connect_from("/usr/bin/restic");
   e.cgroup_path = "/system.slice/backup-nightly.service";
   EXPECT_EQ(classifier.excluded_by(e), "unit:backup*.service");
@@ -134,7 +201,7 @@ TEST(Exclusion, UnitsFromTheCgroupPathBeforeAttribution) {
 }
 
 TEST(Exclusion, SelfByPidAllThreads) {
-  Classifier classifier(shimwatch::default_config(), agent_identity());
+  Classifier classifier(shimwatch::default_config(), agent_identity(), root_only_outside_user_dirs);
   Event e = connect_from("/usr/local/bin/shimwatch", 4242);
   e.process.tid = 4250; // another thread of the agent
   Verdict v = classifier.accept(e);
@@ -168,13 +235,13 @@ TEST(Exclusion, SelfInItsOwnContainerByExecutableAndNamespaces) {
 TEST(Exclusion, SelfCanBeTurnedOff) {
   Config c = shimwatch::default_config();
   c.exclude.self = false;
-  Classifier classifier(c, agent_identity());
+  Classifier classifier(c, agent_identity(), root_only_outside_user_dirs);
   EXPECT_TRUE(classifier.accept(connect_from("/usr/local/bin/shimwatch", 4242)));
 }
 
 TEST(Exclusion, OnlyWatchedCallsCountAsExcluded) {
   // dockerd's exec of something unwatched is filtered, not excluded.
-  Classifier classifier(shimwatch::default_config(), agent_identity());
+  Classifier classifier(shimwatch::default_config(), agent_identity(), root_only_outside_user_dirs);
   Event e = connect_from("/usr/bin/dockerd");
   e.socket_path = "/run/containerd/containerd.sock"; // off by default
   EXPECT_EQ(classifier.accept(e).kind, Verdict::Kind::filtered);
@@ -205,7 +272,7 @@ TEST(ExclusionMetrics, CountedByRuleAndCapped) {
   EXPECT_NE(body.find("shimwatch_events_excluded_total{rule=\"self\"} 0"), std::string::npos)
       << body;
 
-  Classifier classifier(shimwatch::default_config(), agent_identity());
+  Classifier classifier(shimwatch::default_config(), agent_identity(), root_only_outside_user_dirs);
   for (const char *exe : {"/usr/bin/kubelet", "/usr/bin/kubelet", "/usr/bin/dockerd",
                           "/usr/bin/containerd", "/usr/bin/docker"}) {
     Verdict v = classifier.accept(connect_from(exe));

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "log_capture.hpp"
+#include "file_size_limit.hpp"
 #include "shimwatch/sink.hpp"
 
 using json = nlohmann::json;
@@ -66,40 +67,11 @@ protected:
   std::string path_;
 };
 
-// Writing to a file whose size limit (RLIMIT_FSIZE) is reached fails with
-// EFBIG, or is cut short at the limit, instead of the process getting
-// SIGXFSZ; the limit and the signal's disposition are put back at the end.
-class FileSizeLimit {
-public:
-  FileSizeLimit() {
-    getrlimit(RLIMIT_FSIZE, &saved_);
-    struct sigaction ignore {};
-    ignore.sa_handler = SIG_IGN;
-    sigaction(SIGXFSZ, &ignore, &saved_action_);
-  }
-  ~FileSizeLimit() {
-    setrlimit(RLIMIT_FSIZE, &saved_);
-    sigaction(SIGXFSZ, &saved_action_, nullptr);
-  }
-  FileSizeLimit(const FileSizeLimit &) = delete;
-  FileSizeLimit &operator=(const FileSizeLimit &) = delete;
-
-  bool set(uint64_t bytes) {
-    rlimit limit = saved_;
-    limit.rlim_cur = bytes;
-    return setrlimit(RLIMIT_FSIZE, &limit) == 0;
-  }
-  bool lift() { return setrlimit(RLIMIT_FSIZE, &saved_) == 0; }
-
-private:
-  rlimit saved_{};
-  struct sigaction saved_action_ {};
-};
-
 TEST_F(LogFileGapTest, FailedWritesThenAFileThatWorksAfterReopen) {
-  // The path leads to /dev/full (every write: ENOSPC) until "logrotate"
-  // replaces it and the agent reopens.
-  std::filesystem::create_symlink("/dev/full", path_);
+  // Every write fails (the file may not grow: EFBIG, as a full disk's
+  // ENOSPC) until "logrotate" replaces the file and the agent reopens.
+  swtest::FileSizeLimit limit;
+  ASSERT_TRUE(limit.set(0));
   auto opened = LogFile::open(path_, HostInfo{"node"});
   ASSERT_TRUE(opened.ok()) << opened.error().message;
   LogFile &file = **opened;
@@ -115,6 +87,7 @@ TEST_F(LogFileGapTest, FailedWritesThenAFileThatWorksAfterReopen) {
   EXPECT_EQ(file.lost_records(), 3u);
   EXPECT_EQ(file.drops(), (std::vector<std::pair<std::string, uint64_t>>{{"write_failed", 3}}));
 
+  ASSERT_TRUE(limit.lift());
   std::filesystem::remove(path_);
   file.reopen(); // creates a regular file at the path
   int64_t before_success = unix_now_ns();
@@ -165,7 +138,7 @@ TEST_F(LogFileGapTest, WritingFailsThenWorksAgainOnTheSameFile) {
   ASSERT_GT(size, 0u);
 
   {
-    FileSizeLimit limit;
+    swtest::FileSizeLimit limit;
     // Room for a few bytes: the write is cut short, and the part that went
     // in is cut off again.
     ASSERT_TRUE(limit.set(size + 10));
@@ -240,7 +213,8 @@ TEST_F(LogFileGapTest, GapRecordsFromOtherStagesAreWrittenAsLines) {
 // it leads the next batch that is written, merged with any other one of the
 // same stage and destination, next to the log file's own gap record.
 TEST_F(LogFileGapTest, AnotherStagesGapRecordInAFailedBatchIsWrittenLater) {
-  std::filesystem::create_symlink("/dev/full", path_);
+  swtest::FileSizeLimit limit;
+  ASSERT_TRUE(limit.set(0));
   auto opened = LogFile::open(path_, HostInfo{"node"});
   ASSERT_TRUE(opened.ok()) << opened.error().message;
   LogFile &file = **opened;
@@ -261,6 +235,7 @@ TEST_F(LogFileGapTest, AnotherStagesGapRecordInAFailedBatchIsWrittenLater) {
   file.flush();
   EXPECT_EQ(file.lost_records(), 1u) << "event 1 only";
 
+  ASSERT_TRUE(limit.lift());
   std::filesystem::remove(path_);
   file.reopen();
   file.write(event(2));

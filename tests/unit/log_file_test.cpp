@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file_size_limit.hpp"
 #include "log_capture.hpp"
 #include "shimwatch/sink.hpp"
 
@@ -64,6 +65,36 @@ TEST_F(LogFileTest, AppendsWholeJsonLinesOnFlushWithMode0640) {
   struct stat st {};
   stat(path_.c_str(), &st);
   EXPECT_EQ(st.st_mode & 0777, 0640u);
+}
+
+// Someone who may write the log directory (or did before the agent ran)
+// must not redirect the trail or add lines to it.
+TEST_F(LogFileTest, ASymbolicLinkAtThePathIsNotFollowed) {
+  const std::string target = dir_ + "/elsewhere";
+  std::ofstream(target) << "untouched\n";
+  ASSERT_EQ(symlink(target.c_str(), path_.c_str()), 0);
+  auto file = LogFile::open(path_, HostInfo{"node"});
+  ASSERT_FALSE(file.ok());
+  EXPECT_NE(file.error().message.find("it is a symbolic link (not followed)"), std::string::npos)
+      << file.error().message;
+  EXPECT_EQ(read(target), "untouched\n");
+}
+
+TEST_F(LogFileTest, AFileOthersMayWriteIsTightenedAndAFifoRefused) {
+  std::ofstream(path_) << "{\"whole\":1}\n";
+  ASSERT_EQ(chmod(path_.c_str(), 0666), 0);
+  auto file = LogFile::open(path_, HostInfo{"node"});
+  ASSERT_TRUE(file.ok()) << file.error().message;
+  struct stat st {};
+  stat(path_.c_str(), &st);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+  // Positive control above; a FIFO would hang or feed a reader of its own.
+  const std::string fifo = dir_ + "/fifo.json";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  auto refused = LogFile::open(fifo, HostInfo{"node"});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("not a regular file"), std::string::npos)
+      << refused.error().message;
 }
 
 TEST_F(LogFileTest, TornLastRecordFromACrashIsCutOnOpen) {
@@ -157,12 +188,16 @@ TEST_F(LogFileTest, RotationWhoseNewFileCannotBeOpenedCountsTheBatchAsLost) {
 
   // With no descriptor left, UBSan's vptr check cannot test memory (it uses
   // a pipe) and reports every polymorphic type it has not met yet: a failing
-  // write to /dev/full takes the same logging path first.
+  // write (to a file that may not grow) takes the same logging path first.
   swtest::LogCapture log;
-  auto full = LogFile::open("/dev/full", HostInfo{"node"});
-  ASSERT_TRUE(full.ok());
-  (*full)->write(event(0));
-  (*full)->flush();
+  {
+    swtest::FileSizeLimit limit;
+    ASSERT_TRUE(limit.set(0));
+    auto full = LogFile::open(dir_ + "/full.json", HostInfo{"node"});
+    ASSERT_TRUE(full.ok());
+    (*full)->write(event(0));
+    (*full)->flush();
+  }
   struct rlimit saved {};
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
   struct rlimit low = saved;
@@ -217,7 +252,9 @@ TEST_F(LogFileTest, ReopenAfterLogrotateMovedTheFile) {
 }
 
 TEST_F(LogFileTest, FullDiskIsCountedNotFatal) {
-  auto file = LogFile::open("/dev/full", HostInfo{"node"});
+  swtest::FileSizeLimit limit; // every write fails, as on a full disk
+  ASSERT_TRUE(limit.set(0));
+  auto file = LogFile::open(path_, HostInfo{"node"});
   ASSERT_TRUE(file.ok()) << file.error().message;
   (*file)->write(event(1));
   (*file)->write(event(2));

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "scan/manifest_loader.hpp"
+#include "scan/scan_output.hpp"
 #include "scan/workload_scan.hpp"
 
 namespace shimwatch::scan {
@@ -167,6 +168,50 @@ TEST(ScanCorpus, BrokenFilesSayWhereAndWhy) {
   ASSERT_EQ(json.errors.size(), 1u);
   EXPECT_NE(json.errors[0].message.find("invalid JSON"), std::string::npos);
   EXPECT_GT(json.errors[0].column, 0);
+}
+
+// A few lines of YAML whose aliases expand to 10^9 values ("billion
+// laughs"): an error for that document, the next one still read.
+TEST(ScanCorpus, AYamlBombIsAnErrorNotAnOutOfMemory) {
+  std::string bomb = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\n"
+                     "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 9; ++i)
+    bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [" + [&] {
+      std::string refs;
+      for (int j = 0; j < 10; ++j)
+        refs += (j ? ", *a" : "*a") + std::to_string(i - 1);
+      return refs;
+    }() + "]\n";
+  bomb += "---\napiVersion: v1\nkind: Pod\nmetadata: {name: after}\n"
+          "spec: {containers: [{name: c, image: busybox}]}\n";
+  LoadedManifests out;
+  parse_manifest_text(bomb, "bomb.yaml", false, out);
+  ASSERT_EQ(out.errors.size(), 1u);
+  EXPECT_NE(out.errors[0].message.find("once its aliases are expanded (a YAML bomb?)"),
+            std::string::npos)
+      << out.errors[0].message;
+  ASSERT_EQ(out.objects.size(), 1u) << "the document after the bomb";
+}
+
+// A manifest's strings reach a terminal in the table: an escape sequence
+// in a DOCKER_HOST value or a pod name is shown, not run; a line break does
+// not start a row of its own.
+TEST(ScanCorpus, TheTableShowsEscapeSequencesInsteadOfRunningThem) {
+  LoadedManifests loaded;
+  parse_manifest_text("apiVersion: v1\nkind: Pod\n"
+                      "metadata: {name: \"evil\\e]0;pwned\\a\\nHIGH fake row\"}\n"
+                      "spec:\n  containers:\n  - name: c\n    image: docker:cli\n"
+                      "    env: [{name: DOCKER_HOST, value: \"tcp://x\\e[2J:2375\"}]\n",
+                      "evil.yaml", false, loaded);
+  ASSERT_TRUE(loaded.errors.empty()) << loaded.errors[0].message;
+  ScanReport report;
+  scan_objects(loaded.objects, report);
+  ASSERT_FALSE(report.findings.empty());
+  const std::string table = scan_to_table(report);
+  EXPECT_EQ(table.find('\x1b'), std::string::npos) << table;
+  EXPECT_EQ(table.find('\a'), std::string::npos) << table;
+  EXPECT_NE(table.find("evil\\x1b]0;pwned\\x07\\nHIGH fake row"), std::string::npos) << table;
+  EXPECT_EQ(table.find("\nHIGH fake row"), std::string::npos) << table;
 }
 
 } // namespace

@@ -99,6 +99,14 @@ TEST(TextEncoder, ControlCharactersAreShownEscaped) {
   EXPECT_EQ(target_cell(row), "sh -c 'a\\nb\\tc\\x01\\r\\x1b\\x7f'");
 }
 
+TEST(TextEncoder, C1AndBidirectionalControlsAreShownEscaped) {
+  // A CSI that clears the screen, and a right-to-left override that would
+  // show "docker.sock" reversed.
+  std::string row = encode_text(connect_event("/run/\xC2\x9B"
+                                              "2J\xE2\x80\xAEkcos.rekcod"));
+  EXPECT_EQ(target_cell(row), "/run/\\u{009b}2J\\u{202e}kcos.rekcod");
+}
+
 TEST(TextEncoder, InvalidUtf8IsReplaced) {
   std::string row = encode_text(connect_event("/run/\xff.sock"));
   EXPECT_EQ(target_cell(row), "/run/\xEF\xBF\xBD.sock");

@@ -185,4 +185,36 @@ TEST(Base64, BinaryBytes) {
   EXPECT_EQ(base64_encode("\xff\xff\xff"sv), "////");
 }
 
+TEST(EscapeControls, LineBreaksAndEscapeSequencesCannotLeaveTheLine) {
+  EXPECT_EQ(utf8::escape_controls("a\nb\rc\td"), "a\\nb\\rc\\td");
+  EXPECT_EQ(utf8::escape_controls("\x1b[2J\x1b]0;title\x07"), "\\x1b[2J\\x1b]0;title\\x07");
+  EXPECT_EQ(utf8::escape_controls("nul\0del\x7f"sv), "nul\\x00del\\x7f");
+  // A record a workload would like to see at the start of a line.
+  const std::string forged = utf8::escape_controls(
+      "/tmp/"
+      "x\n{\"@timestamp\":\"2026-01-01T00:00:00Z\",\"event\":{\"action\":\"docker-cli-exec\"}}");
+  EXPECT_EQ(forged.find('\n'), std::string::npos);
+  EXPECT_EQ(forged.rfind("/tmp/x\\n{", 0), 0u) << forged;
+}
+
+TEST(EscapeControls, C1AndBidirectionalControlsAreShownAsCodePoints) {
+  EXPECT_EQ(utf8::escape_controls("\xC2\x9B"
+                                  "31m"),
+            "\\u{009b}31m");                                                         // C1 CSI
+  EXPECT_EQ(utf8::escape_controls("abc\xE2\x80\xAEgpj.exe"), "abc\\u{202e}gpj.exe"); // RLO
+  EXPECT_EQ(utf8::escape_controls("\xE2\x81\xA6x\xE2\x81\xA9"), "\\u{2066}x\\u{2069}");
+  EXPECT_EQ(utf8::escape_controls("a\xE2\x80\xA8"
+                                  "b"),
+            "a\\u{2028}b"); // line separator
+  EXPECT_EQ(utf8::escape_controls("\xE2\x80\x8F"), "\\u{200f}");
+}
+
+TEST(EscapeControls, PrintableTextAndNonUtf8Bytes) {
+  EXPECT_EQ(utf8::escape_controls("caf\xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x90\xB3"),
+            "caf\xC3\xA9 \xE6\x97\xA5\xE6\x9C\xAC \xF0\x9F\x90\xB3");
+  EXPECT_EQ(utf8::escape_controls("/run/\xff\xfe.sock"), "/run/\\xff\\xfe.sock");
+  EXPECT_EQ(utf8::escape_controls("\xC2"), "\\xc2"); // a sequence cut short
+  EXPECT_EQ(utf8::escape_controls(""), "");
+}
+
 } // namespace

@@ -1,0 +1,147 @@
+// A hostile workload on the node, run for real: an unprivileged user (or a
+// container) tries to hide from the agent, forge into its trail, starve or
+// crash it. Each test runs the attack and fails with the defence taken out.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.hpp"
+
+using namespace std::chrono_literals;
+using namespace swtest;
+
+namespace {
+
+constexpr uid_t nobody = 65534;
+
+// Every line of text that parses as a JSON object.
+std::vector<json> json_lines(const std::string &text) {
+  std::vector<json> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    json j = json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.is_object())
+      out.push_back(std::move(j));
+  }
+  return out;
+}
+
+} // namespace
+
+// A path a workload names lands in the agent's log (here: the copy of the
+// docker CLI it runs, which the agent reports by build-id). The path holds a
+// line break and a whole record: in `kubectl logs`, where stderr and stdout
+// merge, that record would start a line of its own and `report` would count
+// an event of a pod that never ran.
+TEST(Adversarial, APathWithALineBreakCannotForgeARecordInTheLogStream) {
+  TempDir dir;
+  chmod(dir.path().c_str(), 0777);
+  const std::string forged =
+      R"({"@timestamp":"2026-12-01T00:00:00.000000Z","event":{"kind":"event",)"
+      R"("action":"docker-cli-exec","outcome":"success"},"host":{"name":"forged-node"},)"
+      R"("process":{"pid":1,"name":"docker"},"shimwatch":{"origin":{"type":"host"}}})";
+  const std::string hostile_dir = dir.file("x\n" + forged);
+  ASSERT_TRUE(std::filesystem::create_directory(hostile_dir)) << "a name of " << forged.size();
+  chmod(hostile_dir.c_str(), 0777);
+  const std::string copy = hostile_dir + "/dkr";
+  std::filesystem::copy_file("/usr/bin/docker", copy);
+  chmod(copy.c_str(), 0755);
+
+  Agent agent({"--watch-socket", dir.file("none.sock")});
+  // The attack: run the copy as nobody (--version asks the engine at
+  // DOCKER_HOST, which does not exist: it ends at once).
+  auto run = run_process_as(
+      nobody, {"env", "DOCKER_HOST=unix://" + dir.file("no-engine.sock"), copy, "--version"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  // Positive control: the agent did log the path (and report the copy).
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return read_file(agent.dir() + "/stderr").find("runs a copy of a docker binary") !=
+               std::string::npos;
+      },
+      10s))
+      << read_file(agent.dir() + "/stderr");
+  AgentOutput out = agent.stop();
+  ASSERT_EQ(events_of(out, run.pid, "docker-cli-exec").size(), 1u) << out.log;
+
+  // No line of the agent's log is a record.
+  EXPECT_TRUE(json_lines(out.log).empty()) << out.log;
+  std::istringstream log(out.log);
+  for (std::string line; std::getline(log, line);)
+    EXPECT_TRUE(line.empty() || std::isdigit(static_cast<unsigned char>(line[0])))
+        << "a log line that does not start with its timestamp: " << line;
+  EXPECT_NE(out.log.find("x\\n{"), std::string::npos) << "the line break is shown escaped";
+
+  // `report` over what `kubectl logs` shows: stdout and stderr merged.
+  const std::string merged = dir.file("kubectl-logs.txt");
+  write_file(merged, read_file(agent.dir() + "/stdout") + out.log);
+  auto report = run_shimwatch({"report", "--format", "json", merged});
+  ASSERT_EQ(report.exit_code, 0) << report.output;
+  json r = json::parse(report.output, nullptr, false);
+  ASSERT_FALSE(r.is_discarded()) << report.output;
+  EXPECT_EQ(r["summary"]["input"]["records"], out.events.size()) << report.output;
+  for (const auto &node : r["summary"]["nodes"])
+    EXPECT_NE(node["name"], "forged-node") << report.output;
+}
+
+// A user who runs a copy of the docker CLI under another name can make it
+// execute-only (mode 0111): nobody may read it, so its build-id cannot be
+// read by a reader that honours file modes. The agent keeps
+// CAP_DAC_READ_SEARCH for this: the copy is still recognised.
+TEST(Adversarial, AnExecuteOnlyCopyOfTheCliIsStillRecognised) {
+  TempDir dir;
+  chmod(dir.path().c_str(), 0777);
+  const std::string copy = dir.file("dkr");
+  std::filesystem::copy_file("/usr/bin/docker", copy);
+  ASSERT_EQ(chown(copy.c_str(), nobody, nobody), 0);
+  ASSERT_EQ(chmod(copy.c_str(), 0111), 0);
+  // Positive control for the premise: nobody cannot read it.
+  ASSERT_NE(run_process_as(nobody, {"cat", copy}).exit_code, 0);
+
+  Agent agent({"--watch-socket", dir.file("none.sock")});
+  auto run = run_process_as(
+      nobody, {"env", "DOCKER_HOST=unix://" + dir.file("no-engine.sock"), copy, "--version"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  ASSERT_TRUE(written(agent, run.pid));
+  AgentOutput out = agent.stop();
+  auto events = events_of(out, run.pid, "docker-cli-exec");
+  ASSERT_EQ(events.size(), 1u) << out.log;
+  EXPECT_EQ(events[0]["shimwatch"]["exec"]["matched_by"], "build_id") << events[0].dump();
+  EXPECT_EQ(events[0]["process"]["executable"], copy);
+}
+
+// Exclusions by name: a copy of a client saved as "kubelet" where anyone may
+// write talks to the Docker socket. It is reported, marked as impersonating
+// the excluded daemon; the same binary in a directory only root can write
+// is the node's own and left out (positive control).
+TEST(Adversarial, ACopyNamedLikeTheKubeletIsReportedAndMarked) {
+  TempDir dir;
+  chmod(dir.path().c_str(), 0777);
+  const std::string socket = dir.file("docker.sock");
+  UnixListener listener(socket);
+  chmod(socket.c_str(), 0777);
+  // The attacker's copy, made by nobody in a directory anyone may write.
+  const std::string fake = dir.file("kubelet");
+  ASSERT_EQ(run_process_as(nobody, {"cp", SW_TEST_CONNECT_BINARY, fake}).exit_code, 0);
+  // The node's own, installed by root where only root writes.
+  TrustedDir installed;
+  const std::string real = installed.install(SW_TEST_CONNECT_BINARY, "kubelet");
+
+  Agent agent({"--watch-socket", socket});
+  auto attack = run_process_as(nobody, {fake, socket});
+  auto node = run_process({real, socket});
+  ASSERT_EQ(attack.output, "ok\n");
+  ASSERT_EQ(node.output, "ok\n");
+  ASSERT_TRUE(written(agent, attack.pid));
+  AgentOutput out = agent.stop();
+  auto reported = events_of(out, attack.pid, "docker-socket-connect");
+  ASSERT_EQ(reported.size(), 1u) << out.log;
+  EXPECT_EQ(reported[0]["shimwatch"]["impersonates"], "kubelet") << reported[0].dump();
+  EXPECT_EQ(reported[0]["process"]["executable"], fake);
+  EXPECT_TRUE(events_of(out, node.pid).empty()) << "the node's own kubelet is left out";
+}
