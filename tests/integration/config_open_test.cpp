@@ -104,13 +104,18 @@ TEST(ConfigOpen, DockerdReadingItsOwnConfigIsNotADependency) {
   std::string etc = dir.file("etc-docker");
   mkdir(etc.c_str(), 0755);
   write_file(etc + "/daemon.json", "{}\n");
-  // cat under the name dockerd: excluded by the default exclude.executables.
-  std::string fake_dockerd = copy_executable(dir, "/bin/cat", "dockerd");
+  // cat under the name dockerd, where a package would install it:
+  // excluded by the default exclude.executables.
+  TrustedDir installed;
+  std::string fake_dockerd = installed.install("/bin/cat", "dockerd");
   Agent agent({"--watch-config-path", etc});
   auto run = run_process({fake_dockerd, etc + "/daemon.json"});
+  // Positive control: the same read by another program is reported.
+  auto control = run_process({"/bin/cat", etc + "/daemon.json"});
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   EXPECT_TRUE(config_events_of(out, run.pid).empty());
+  EXPECT_EQ(config_events_of(out, control.pid).size(), 1u) << out.log;
 }
 
 // A file renamed into the configuration writes it without opening it there:
