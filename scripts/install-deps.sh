@@ -14,6 +14,7 @@ build_packages=(
   libyaml-cpp-dev # manifests for `shimwatch scan`
   libgtest-dev
   libclang-rt-14-dev # libFuzzer and the sanitizer runtimes for clang (fuzz/)
+  libfuse3-dev # a test helper: a FUSE file system that hangs its readers
 )
 test_packages=(
   docker.io # a real dockerd and docker CLI for the integration tests

@@ -229,6 +229,10 @@ PY
     promtool check metrics <"$dir/metrics.txt" >/dev/null 2>&1 || say "note: promtool check metrics has remarks"
   fi
   say "/metrics served"
+  # The liveness probe's endpoint, as the kubelet would call it.
+  python3 -c 'import sys, urllib.request; sys.exit(0 if urllib.request.urlopen(sys.argv[1], timeout=10).status == 200 else 1)' \
+    "http://127.0.0.1:$port/healthz" || die "/healthz does not answer 200"
+  say "/healthz answers 200"
 
   docker stop -t 10 "$agent" >/dev/null
   code=$(docker inspect -f '{{.State.ExitCode}}' "$agent")

@@ -40,6 +40,13 @@ public:
   Metrics(const Metrics &) = delete;
   Metrics &operator=(const Metrics &) = delete;
 
+  // GET /healthz on the metrics address: 200 "ok", or 503 with what is
+  // wrong when problem() (called at each request, from the HTTP thread)
+  // says something ("" when all is well). For the liveness probe: /metrics
+  // answers as long as the HTTP thread runs, even when the agent no longer
+  // takes in events.
+  void serve_health(std::function<std::string()> problem);
+
   // Exports the metadata source's health (synced, pods, outages ...), read at
   // each scrape.
   void watch_kubernetes(std::function<KubeClientStats()> stats, std::function<size_t()> pods);

@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "agent/binary_checker.hpp"
 #include "agent/privileges.hpp"
 #include "agent/renamed_binaries.hpp"
 #include "shimwatch/aggregate.hpp"
@@ -44,6 +45,9 @@ constexpr size_t kMaxWatchedBinaries = 256;
 constexpr int kPollMs = 20;
 // Events handed to the outputs at once, at most.
 constexpr size_t kPushBatch = 256;
+// The loop goes round every kPollMs at least: this long without a turn, it
+// is stuck, and /healthz says so.
+constexpr int64_t kLoopStallSeconds = 15;
 
 std::atomic<bool> stop_requested{false};
 std::atomic<bool> reopen_requested{false};
@@ -459,31 +463,20 @@ int run_agent(const CliRequest &request) {
       }
   };
 
+  // Build-ids are read off this thread: the files belong to whoever runs
+  // them, and a read may block for ever (FUSE) where the loop must not.
+  BinaryChecker binaries([&renamed](const Event &e) { return renamed.read(e); },
+                         BinaryChecker::Options{});
+  uint64_t binaries_refused_logged = 0;
+  // When the loop last went round: /healthz fails when it stops.
+  std::atomic<int64_t> loop_heartbeat_ns{unix_now_ns()};
+
   // Events of one poll go to the outputs together: one wake-up of their
   // threads per batch rather than per event.
   std::vector<Record> outgoing;
-  auto on_record = [&](std::span<const std::byte> raw) {
-    auto event = decode_event(raw, clock);
-    if (!event) {
-      // Count every one; log the first and then every 1000th.
-      if (decode_errors++ % 1000 == 0)
-        spdlog::warn("dropped a malformed record ({} so far): {}", decode_errors,
-                     event.error().message);
-      if (metrics)
-        metrics->count_decode_error();
-      return;
-    }
-    if (event->exec_new_binary) {
-      // The first run of a binary nothing else matched: a renamed docker?
-      auto found = renamed.check(*event);
-      if (found == RenamedBinaries::Verdict::unreadable && renamed.retry(*event))
-        probe->forget_binary(FileIdentity{event->exe_dev, event->exe_ino}, event->exe_size);
-      if (found != RenamedBinaries::Verdict::docker)
-        return; // not an event: nothing was asked about this binary
-      spdlog::info("{} (pid {}) runs a copy of a docker binary (build-id {})",
-                   event->process.executable, event->process.pid, event->exec_build_id);
-      refresh_executables(); // its next runs are matched in the kernel
-    }
+  // Decoded and, for a binary's first run, checked: the rest of the way.
+  std::function<void(std::optional<Event>)> pipeline;
+  pipeline = [&](std::optional<Event> event) {
     sockets.label(*event);
     // A rename replaced a file, maybe a watched one: its old identity must
     // go before a new file reuses the inode number.
@@ -511,14 +504,63 @@ int run_agent(const CliRequest &request) {
     if (metrics && attributor.kubernetes_misses() != misses_before)
       metrics->count_enrichment_miss("kubernetes");
     classifier.tag_agent(*event);
-    if (event->action == Action::docker_cli_exec && !event->exec_matched_by_identity)
-      renamed.learn(*event);
+    if (event->action == Action::docker_cli_exec && !event->exec_matched_by_identity &&
+        renamed.wants_to_learn(*event))
+      binaries.submit(BinaryChecker::Purpose::learn, *event);
     if (metrics)
       metrics->count_event(*event); // every event, folded or not
     if (!dedupe || dedupe->admit(*event)) {
       outgoing.push_back(std::move(*event));
       if (outgoing.size() >= kPushBatch)
         dispatcher->push(outgoing);
+    }
+  };
+
+  auto on_record = [&](std::span<const std::byte> raw) {
+    auto event = decode_event(raw, clock);
+    if (!event) {
+      // Count every one; log the first and then every 1000th.
+      if (decode_errors++ % 1000 == 0)
+        spdlog::warn("dropped a malformed record ({} so far): {}", decode_errors,
+                     event.error().message);
+      if (metrics)
+        metrics->count_decode_error();
+      return;
+    }
+    if (event->exec_new_binary) {
+      // The first run of a binary nothing else matched: a renamed docker?
+      // Answered by a worker (finish_checks below).
+      if (renamed.worth_checking() &&
+          !binaries.submit(BinaryChecker::Purpose::check, std::move(*event)) &&
+          binaries.refused() > binaries_refused_logged) {
+        if (binaries_refused_logged == 0)
+          spdlog::error("reading binaries' build-ids is held up (every worker waits on a file "
+                        "that does not answer): first runs of new binaries are not checked "
+                        "meanwhile; /healthz fails");
+        binaries_refused_logged = binaries.refused();
+      }
+      return;
+    }
+    pipeline(std::move(*event));
+  };
+
+  // What the workers found: renamed docker binaries go on as events.
+  auto finish_checks = [&] {
+    for (auto &done : binaries.take()) {
+      if (done.purpose == BinaryChecker::Purpose::learn) {
+        renamed.learn(done.event, done.read);
+        continue;
+      }
+      Event &event = done.event;
+      auto found = renamed.check(event, done.read);
+      if (found == RenamedBinaries::Verdict::unreadable && renamed.retry(event))
+        probe->forget_binary(FileIdentity{event.exe_dev, event.exe_ino}, event.exe_size);
+      if (found != RenamedBinaries::Verdict::docker)
+        continue; // not an event: nothing was asked about this binary
+      spdlog::info("{} (pid {}) runs a copy of a docker binary (build-id {})",
+                   event.process.executable, event.process.pid, event.exec_build_id);
+      refresh_executables(); // its next runs are matched in the kernel
+      pipeline(std::move(event));
     }
   };
 
@@ -590,6 +632,16 @@ int run_agent(const CliRequest &request) {
     if (!started)
       throw StartupError(started.error().message);
     metrics = std::move(*started);
+    // Liveness: the events must still come in, not only /metrics answer.
+    metrics->serve_health([&loop_heartbeat_ns, &binaries] {
+      const int64_t quiet_s = (unix_now_ns() - loop_heartbeat_ns.load()) / 1'000'000'000;
+      if (quiet_s >= kLoopStallSeconds)
+        return "the event loop has not run for " + std::to_string(quiet_s) + " s";
+      if (binaries.stalled())
+        return std::string("every build-id reader is held by a file that does not answer (" +
+                           std::to_string(binaries.refused()) + " checks refused)");
+      return std::string();
+    });
   }
 
   if (kube_options) {
@@ -645,6 +697,8 @@ int run_agent(const CliRequest &request) {
   auto last_clock = std::chrono::steady_clock::now();
   while (!stop_requested) {
     int n = probe->poll(kPollMs);
+    loop_heartbeat_ns = unix_now_ns();
+    finish_checks();
     dispatcher->push(outgoing);
     if (n < 0 && n != -EINTR) {
       spdlog::error("reading the ring buffer failed: {}", std::strerror(-n));
@@ -684,6 +738,11 @@ int run_agent(const CliRequest &request) {
   while (probe->poll(0) > 0 &&
          (probe->pin_report().path.empty() || std::chrono::steady_clock::now() < drain_until))
     dispatcher->push(outgoing);
+  // Build-ids still being read: a moment for them (one held by a file that
+  // does not answer is left behind).
+  for (int i = 0; i < 50 && binaries.outstanding() > binaries.held_workers(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  finish_checks();
   dispatcher->push(outgoing);
   if (dedupe)
     for (auto &summary : dedupe->due(unix_now_ns(), true))

@@ -72,44 +72,44 @@ void RenamedBinaries::set_watched_binaries(
   }
 }
 
-void RenamedBinaries::learn(const Event &event) {
+bool RenamedBinaries::wants_to_learn(const Event &event) {
   // The file itself is named docker (not a link to some other tool).
   const std::string &exe = event.process.executable;
   if (!learn_names_.count(exe.substr(exe.rfind('/') + 1)))
-    return;
-  if (event.exe_ino == 0 || known_.size() >= kMaxKnownBuildIds ||
-      learned_from_.size() >= kMaxRemembered || !learned_from_.insert(identity_of(event)).second)
-    return;
-  bool readable = false;
-  auto id = build_id_of(event, readable);
-  if (!readable) {
+    return false;
+  return event.exe_ino != 0 && known_.size() < kMaxKnownBuildIds &&
+         learned_from_.size() < kMaxRemembered && learned_from_.insert(identity_of(event)).second;
+}
+
+void RenamedBinaries::learn(const Event &event, const BinaryChecker::Read &read) {
+  if (!read.readable) {
     learned_from_.erase(identity_of(event)); // gone already: learn at its next run
     return;
   }
   // Only a Go binary: the docker CLI and its plugins are, while a script's
   // interpreter or a test stand-in named docker is not.
-  if (id && id->go_toolchain && known_.insert(id->value).second)
+  const auto &id = read.build_id;
+  if (id && id->go_toolchain && known_.size() < kMaxKnownBuildIds &&
+      known_.insert(id->value).second)
     spdlog::debug("build-id {} of {} (pid {}): its renamed copies count too", id->value,
                   event.process.executable, event.process.pid);
 }
 
-std::optional<BuildId> RenamedBinaries::build_id_of(const Event &event, bool &readable) const {
+BinaryChecker::Read RenamedBinaries::read(const Event &event) const {
+  BinaryChecker::Read out;
   int fd = open_binary(event, own_mnt_ns_, host_mnt_ns_);
-  readable = fd >= 0;
-  if (!readable)
-    return std::nullopt;
-  auto id = read_build_id(fd);
+  out.readable = fd >= 0;
+  if (!out.readable)
+    return out;
+  out.build_id = read_build_id(fd);
   ::close(fd);
-  return id;
+  return out;
 }
 
-RenamedBinaries::Verdict RenamedBinaries::check(Event &event) {
-  if (known_.empty())
-    return Verdict::other;
-  bool readable = false;
-  auto id = build_id_of(event, readable);
-  if (!readable)
+RenamedBinaries::Verdict RenamedBinaries::check(Event &event, const BinaryChecker::Read &read) {
+  if (!read.readable)
     return Verdict::unreadable;
+  const auto &id = read.build_id;
   if (!id || !known_.count(id->value))
     return Verdict::other;
   event.exec_matched_by_identity = true;

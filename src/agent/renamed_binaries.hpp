@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "agent/binary_checker.hpp"
 #include "shimwatch/event.hpp"
 #include "shimwatch/probe.hpp"
 
@@ -26,15 +27,28 @@ public:
   // copy is recognised by. Each file is read once per identity.
   void set_watched_binaries(const std::vector<std::pair<FileIdentity, std::string>> &binaries);
 
-  // An exec matched by name (a container's own docker CLI): when the file
-  // itself has a watched name and is a Go binary, its build-id joins the
-  // known ones, so that a renamed copy of it is caught too.
-  void learn(const Event &event);
+  // The build-id of the binary the event's process runs, read through
+  // /proc/<pid>/exe (or its path in the node's or the agent's mount
+  // namespace), checked against the identity the kernel reported. Blocking
+  // I/O on a file a workload controls: for BinaryChecker's workers. Never
+  // maps the file (one cut short under a mapping would raise SIGBUS).
+  BinaryChecker::Read read(const Event &event) const;
+
+  // An exec matched by name (a container's own docker CLI): whether its
+  // build-id should be read and learned (once per file, when it has a
+  // watched name).
+  bool wants_to_learn(const Event &event);
+  // ... and with what was read: when it is a Go binary, its build-id joins
+  // the known ones, so that a renamed copy of it is caught too.
+  void learn(const Event &event, const BinaryChecker::Read &read);
 
   enum class Verdict { docker, other, unreadable };
-  // The first exec of a binary nothing else matched: marks the event as
-  // matched by build-id when it is a known docker binary.
-  Verdict check(Event &event);
+  // Whether the first exec of a binary nothing else matched could be a
+  // renamed docker binary at all (false when no build-id is known).
+  bool worth_checking() const { return !known_.empty(); }
+  // ... and with what was read: marks the event as matched by build-id when
+  // it is a known docker binary.
+  Verdict check(Event &event, const BinaryChecker::Read &read);
 
   // Whether a binary that could not be read should be sent again at its next
   // exec (a few tries, then it is left alone).
@@ -46,10 +60,6 @@ public:
   size_t known_build_ids() const { return known_.size(); }
 
 private:
-  // The build-id of the binary the event's process runs; readable says
-  // whether the file could be opened at all (a process already gone).
-  std::optional<BuildId> build_id_of(const Event &event, bool &readable) const;
-
   std::set<std::string> learn_names_;
   std::set<std::string> known_;
   std::map<FileIdentity, std::string> watched_; // identity -> build-id read

@@ -36,8 +36,10 @@ struct ElfCloser {
 std::optional<BuildId> read_build_id(int fd) {
   if (elf_version(EV_CURRENT) == EV_NONE)
     return std::nullopt;
-  // ELF_C_READ_MMAP maps what it reads: only headers and notes are touched.
-  std::unique_ptr<Elf, ElfCloser> elf(elf_begin(fd, ELF_C_READ_MMAP, nullptr));
+  // ELF_C_READ reads (pread) the headers and notes it needs, nothing else,
+  // and never maps the file: a file cut short under a mapping would raise
+  // SIGBUS, and the file belongs to whoever ran it.
+  std::unique_ptr<Elf, ElfCloser> elf(elf_begin(fd, ELF_C_READ, nullptr));
   if (!elf || elf_kind(elf.get()) != ELF_K_ELF)
     return std::nullopt;
   size_t headers = 0;

@@ -1,5 +1,10 @@
 #include "shimwatch/metrics.hpp"
 
+#include <CivetServer.h>
+#include <civetweb.h>
+#include <cstring>
+#include <mutex>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -369,7 +374,53 @@ struct Metrics::Impl {
   std::unique_ptr<prometheus::Exposer> exposer;
 };
 
-Metrics::~Metrics() = default;
+namespace {
+
+// /healthz: civetweb hands every request to begin_request first; this one
+// answers it before prometheus-cpp's handlers see it.
+std::mutex health_mutex;
+std::function<std::string()> health_problem;
+
+int serve_healthz(mg_connection *connection) {
+  const mg_request_info *request = mg_get_request_info(connection);
+  if (!request || !request->local_uri || std::strcmp(request->local_uri, "/healthz") != 0)
+    return 0; // not ours
+  std::string problem;
+  {
+    std::lock_guard lock(health_mutex);
+    if (health_problem)
+      problem = health_problem();
+  }
+  const int status = problem.empty() ? 200 : 503;
+  const std::string body = problem.empty() ? "ok\n" : problem + "\n";
+  mg_printf(connection,
+            "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: "
+            "%zu\r\nConnection: close\r\n\r\n%s",
+            status, status == 200 ? "OK" : "Service Unavailable", body.size(), body.c_str());
+  return status;
+}
+
+const CivetCallbacks *health_callbacks() {
+  static const CivetCallbacks callbacks = [] {
+    CivetCallbacks c;
+    c.begin_request = serve_healthz;
+    return c;
+  }();
+  return &callbacks;
+}
+
+} // namespace
+
+void Metrics::serve_health(std::function<std::string()> problem) {
+  std::lock_guard lock(health_mutex);
+  health_problem = std::move(problem);
+}
+
+Metrics::~Metrics() {
+  impl_.reset(); // the HTTP server first: no request runs after this
+  std::lock_guard lock(health_mutex);
+  health_problem = nullptr;
+}
 
 Result<std::unique_ptr<Metrics>>
 Metrics::start(const std::string &address, KernelCountersFn kernel_counters, size_t max_series) {
@@ -446,7 +497,7 @@ Metrics::start(const std::string &address, KernelCountersFn kernel_counters, siz
       .Set(1);
 
   try {
-    m.exposer = std::make_unique<prometheus::Exposer>(address, 1);
+    m.exposer = std::make_unique<prometheus::Exposer>(address, 1, health_callbacks());
   } catch (const std::exception &e) {
     return Error{"cannot serve metrics on " + address + ": " + e.what() +
                  " (is the port in use? choose another with --metrics-address, or off)"};

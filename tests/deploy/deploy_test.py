@@ -147,10 +147,12 @@ def check_daemonset(objects, variant):
     host, _, port = address.rpartition(":")
     check(port == str(METRICS_PORT), f"{where} metrics.address {address} is not port {METRICS_PORT}")
     check(host not in ("127.0.0.1", "localhost", "[::1]"), f"{where} metrics.address {address} is loopback only")
-    for probe in ("livenessProbe", "readinessProbe"):
+    # Liveness on /healthz, which fails when events stop coming in;
+    # readiness on /metrics.
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/metrics")):
         get = c.get(probe, {}).get("httpGet", {})
-        check(get.get("path") == "/metrics" and get.get("port") in ("metrics", METRICS_PORT),
-              f"{where} {probe} is not on /metrics of the metrics port")
+        check(get.get("path") == path and get.get("port") in ("metrics", METRICS_PORT),
+              f"{where} {probe} is not on {path} of the metrics port")
 
     sc = c.get("securityContext", {})
     if variant == "overlays/restricted":

@@ -8,6 +8,9 @@
 #include <sstream>
 #include <string>
 #include <sys/stat.h>
+#include <csignal>
+#include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 #include "harness.hpp"
@@ -144,4 +147,86 @@ TEST(Adversarial, ACopyNamedLikeTheKubeletIsReportedAndMarked) {
   EXPECT_EQ(reported[0]["shimwatch"]["impersonates"], "kubelet") << reported[0].dump();
   EXPECT_EQ(reported[0]["process"]["executable"], fake);
   EXPECT_TRUE(events_of(out, node.pid).empty()) << "the node's own kubelet is left out";
+}
+
+namespace {
+
+// The FUSE file system of sw_test_stuck_fuse at dir/fuse, unmounted (which
+// lets every held reader go) at the end.
+class StuckFuse {
+public:
+  StuckFuse(const TempDir &dir, int files) : mountpoint_(dir.file("fuse")) {
+    std::filesystem::create_directory(mountpoint_);
+    pid_ = fork();
+    if (pid_ == 0) {
+      execl(SW_TEST_STUCK_FUSE_BINARY, SW_TEST_STUCK_FUSE_BINARY, mountpoint_.c_str(), "/bin/true",
+            std::to_string(files).c_str(), nullptr);
+      _exit(127);
+    }
+    if (!wait_for([&] { return std::filesystem::exists(file(0)); }, 10s))
+      throw std::runtime_error("the FUSE file system did not come up");
+  }
+  ~StuckFuse() { unmount(); }
+  std::string file(int i) const { return mountpoint_ + "/bin" + std::to_string(i); }
+  void unmount() {
+    if (pid_ <= 0)
+      return;
+    (void)run_process({"umount", "-l", mountpoint_});
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+private:
+  std::string mountpoint_;
+  pid_t pid_ = -1;
+};
+
+// GET /healthz: its status code.
+int healthz(int port) {
+  return http_request(port, "GET", "/healthz").first;
+}
+
+} // namespace
+
+// A workload runs binaries that live on a FUSE file system of its own,
+// which answers the exec and then never again: whoever opens the binary
+// afterwards (the agent, to read its build-id) waits for ever. The agent
+// reads build-ids on workers of their own: its loop goes on reporting, and
+// once every worker is held /healthz fails (the liveness probe restarts the
+// pod) until the file system lets them go.
+TEST(Adversarial, BinariesThatHangTheirReaderDoNotStopTheAgent) {
+  TempDir dir;
+  const std::string socket = dir.file("docker.sock");
+  UnixListener listener(socket);
+  StuckFuse fuse(dir, 12);
+  const int port = free_port();
+  Agent agent({"--watch-socket", socket, "--metrics-address", "127.0.0.1:" + std::to_string(port)});
+  ASSERT_EQ(healthz(port), 200);
+
+  // One held reader: the events still come.
+  ASSERT_EQ(run_process({fuse.file(0)}).exit_code, 0);
+  std::this_thread::sleep_for(500ms);
+  pid_t client = run_process({SW_TEST_CONNECT_BINARY, socket}).pid;
+  EXPECT_TRUE(written(agent, client)) << "the loop stopped behind a binary that hangs its reader";
+  EXPECT_EQ(healthz(port), 200) << "one reader held is no stall";
+
+  // Every reader held (a new one is started while the others are held, up
+  // to 8): /healthz says so; the events still come.
+  for (int i = 1; i < 12; ++i) {
+    std::this_thread::sleep_for(2200ms);
+    ASSERT_EQ(run_process({fuse.file(i)}).exit_code, 0);
+  }
+  EXPECT_TRUE(wait_for([&] { return healthz(port) == 503; }, 10s));
+  auto [status, body] = http_request(port, "GET", "/healthz");
+  EXPECT_NE(body.find("every build-id reader is held"), std::string::npos) << status << " " << body;
+  pid_t later = run_process({SW_TEST_CONNECT_BINARY, socket}).pid;
+  EXPECT_TRUE(written(agent, later));
+
+  // The file system goes: the readers are let go, and the agent is well.
+  fuse.unmount();
+  EXPECT_TRUE(wait_for([&] { return healthz(port) == 200; }, 10s));
+  AgentOutput out = agent.stop();
+  EXPECT_EQ(out.exit_code, 0) << out.log;
+  EXPECT_NE(out.log.find("reading binaries' build-ids is held up"), std::string::npos) << out.log;
 }
