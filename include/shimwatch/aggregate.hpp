@@ -27,9 +27,11 @@ struct RepeatSummary {
 class Deduplicator {
 public:
   // window_ns: how long repeats are folded before a summary goes out.
-  // max_keys: distinct keys tracked at once; beyond it events pass unfolded
-  // (counted), never dropped.
-  Deduplicator(int64_t window_ns, size_t max_keys);
+  // max_keys, max_bytes: distinct keys tracked at once, and the memory
+  // their samples hold (approximate_bytes); beyond either, events pass
+  // unfolded (counted), never dropped.
+  static constexpr size_t default_max_bytes = size_t{32} << 20;
+  Deduplicator(int64_t window_ns, size_t max_keys, size_t max_bytes = default_max_bytes);
 
   // True when the event is to be written in full (the first of its key in
   // the current window, or no room to track it); false when folded.
@@ -40,16 +42,20 @@ public:
   std::vector<RepeatSummary> due(int64_t now_ns, bool final = false);
 
   size_t tracked() const { return entries_.size(); }
+  size_t tracked_bytes() const { return bytes_; }
   uint64_t untracked() const { return untracked_; }
 
 private:
   struct Entry {
     int64_t window_end_ns;
     RepeatSummary summary;
+    size_t bytes = 0; // counted in bytes_ while tracked
   };
 
   int64_t window_ns_;
   size_t max_keys_;
+  size_t max_bytes_;
+  size_t bytes_ = 0;
   std::unordered_map<std::string, Entry> entries_;
   std::multimap<int64_t, std::string> by_window_end_;
   uint64_t untracked_ = 0;

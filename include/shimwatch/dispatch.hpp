@@ -41,9 +41,15 @@ struct QueueLoss {
   void add(int64_t timestamp_ns);
 };
 
+// The memory a record holds, about (approximate_bytes for an event).
+size_t approximate_bytes(const Record &record);
+
 class OutputQueue {
 public:
-  explicit OutputQueue(size_t capacity); // records held at most; at least 1
+  // Records held at most (at least 1), and their bytes at most: when either
+  // is passed, the oldest record goes (one record is always kept).
+  static constexpr size_t default_max_bytes = size_t{64} << 20;
+  explicit OutputQueue(size_t capacity, size_t max_bytes = default_max_bytes);
 
   // Registers a reader; all readers are added before the first push.
   size_t add_reader();
@@ -82,8 +88,11 @@ private:
   };
   void trim(); // with mutex_ held: drops records every reader has read
   void append(std::shared_ptr<const Record> item); // with mutex_ held
+  void pop_oldest();                               // with mutex_ held
 
   const size_t capacity_;
+  const size_t max_bytes_;
+  size_t bytes_ = 0;
   mutable std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<std::shared_ptr<const Record>> items_;
@@ -96,7 +105,8 @@ private:
 // each output's errors and losses to the metrics (when given).
 class Dispatcher {
 public:
-  Dispatcher(size_t queue_capacity, Metrics *metrics);
+  Dispatcher(size_t queue_capacity, Metrics *metrics,
+             size_t queue_max_bytes = OutputQueue::default_max_bytes);
   ~Dispatcher(); // stop()
   Dispatcher(const Dispatcher &) = delete;
   Dispatcher &operator=(const Dispatcher &) = delete;

@@ -232,4 +232,10 @@ struct Gap {
 // most one entry per stage and destination, however many gaps come.
 void merge_into(std::vector<Gap> &gaps, const Gap &gap);
 
+// The memory an event holds, about: every in-memory structure that keeps
+// events (the output queue, the de-duplicator) is bounded by it as well as
+// by count. argv is the large part: up to 4 KiB that can split into two
+// thousand one-byte arguments, each a std::string of its own.
+size_t approximate_bytes(const Event &event);
+
 } // namespace shimwatch

@@ -45,8 +45,18 @@ std::string dedupe_key(const Event &event) {
   return key;
 }
 
-Deduplicator::Deduplicator(int64_t window_ns, size_t max_keys)
-    : window_ns_(window_ns), max_keys_(max_keys) {}
+Deduplicator::Deduplicator(int64_t window_ns, size_t max_keys, size_t max_bytes)
+    : window_ns_(window_ns), max_keys_(max_keys), max_bytes_(max_bytes) {}
+
+namespace {
+
+// What one tracked key holds: its sample event, the key (twice: the map
+// and the window index) and the nodes around them.
+size_t entry_bytes(const std::string &key, const Event &sample) {
+  return approximate_bytes(sample) + 2 * (key.size() + 64);
+}
+
+} // namespace
 
 bool Deduplicator::admit(const Event &event) {
   std::string key = dedupe_key(event);
@@ -57,13 +67,15 @@ bool Deduplicator::admit(const Event &event) {
     s.last_seen_ns = event.timestamp_ns;
     return false;
   }
-  if (entries_.size() >= max_keys_) {
+  const size_t bytes = entry_bytes(key, event);
+  if (entries_.size() >= max_keys_ || bytes_ + bytes > max_bytes_) {
     ++untracked_;
     return true;
   }
+  bytes_ += bytes;
   int64_t end = event.timestamp_ns + window_ns_;
   by_window_end_.emplace(end, key);
-  entries_.emplace(std::move(key), Entry{end, RepeatSummary{event, 0, 0, 0}});
+  entries_.emplace(std::move(key), Entry{end, RepeatSummary{event, 0, 0, 0}, bytes});
   return true;
 }
 
@@ -75,6 +87,7 @@ std::vector<RepeatSummary> Deduplicator::due(int64_t now_ns, bool final) {
     by_window_end_.erase(by_window_end_.begin());
     auto it = entries_.find(key);
     RepeatSummary summary = std::move(it->second.summary);
+    bytes_ -= std::min(bytes_, it->second.bytes);
     entries_.erase(it);
     if (summary.repeats == 0)
       continue; // nothing folded: the key simply expires
@@ -85,8 +98,10 @@ std::vector<RepeatSummary> Deduplicator::due(int64_t now_ns, bool final) {
   // Keys that were busy keep folding, into a window that ends one window later.
   for (size_t i = 0; i < still_busy.size(); ++i) {
     auto &[end, key] = still_busy[i];
+    const size_t bytes = entry_bytes(key, out[i].sample);
+    bytes_ += bytes;
     by_window_end_.emplace(end, key);
-    entries_.emplace(std::move(key), Entry{end, RepeatSummary{out[i].sample, 0, 0, 0}});
+    entries_.emplace(std::move(key), Entry{end, RepeatSummary{out[i].sample, 0, 0, 0}, bytes});
   }
   return out;
 }

@@ -56,4 +56,48 @@ void merge_into(std::vector<Gap> &gaps, const Gap &gap) {
   gaps.push_back(gap);
 }
 
+namespace {
+
+// A string's own heap block, beyond the object (short strings live inside).
+size_t heap_bytes(const std::string &s) {
+  return s.capacity() > 15 ? s.capacity() + 1 : 0;
+}
+
+} // namespace
+
+size_t approximate_bytes(const Event &event) {
+  size_t n = sizeof(Event);
+  const ProcessInfo &p = event.process;
+  for (const std::string *s : {&p.name,
+                               &p.parent_name,
+                               &p.executable,
+                               &event.cgroup_path,
+                               &event.exec_path,
+                               &event.exec_build_id,
+                               &event.socket_path,
+                               &event.socket_peer,
+                               &event.socket_watched,
+                               &event.config_path,
+                               &event.config_watched,
+                               &event.config_relative_path,
+                               &event.impersonates,
+                               &event.origin.namespace_name,
+                               &event.origin.pod_name,
+                               &event.origin.container_name,
+                               &event.origin.container_image,
+                               &event.origin.workload_name,
+                               &event.origin.cgroup.unit,
+                               &event.origin.cgroup.container_id})
+    n += heap_bytes(*s);
+  n += p.args.capacity() * sizeof(std::string);
+  for (const auto &arg : p.args)
+    n += heap_bytes(arg);
+  n += p.ancestry.capacity() * sizeof(Ancestor);
+  for (const auto &a : p.ancestry)
+    n += heap_bytes(a.name) + heap_bytes(a.executable);
+  for (const auto &[key, value] : event.origin.labels)
+    n += 64 + heap_bytes(key) + heap_bytes(value);
+  return n;
+}
+
 } // namespace shimwatch

@@ -24,7 +24,25 @@ void QueueLoss::add(int64_t timestamp_ns) {
 
 // ---------------------------------------------------------------------------
 
-OutputQueue::OutputQueue(size_t capacity) : capacity_(std::max<size_t>(capacity, 1)) {}
+size_t approximate_bytes(const Record &record) {
+  if (const Event *event = std::get_if<Event>(&record))
+    return approximate_bytes(*event);
+  const Gap &gap = std::get<Gap>(record);
+  size_t n = sizeof(Record) + gap.stage.capacity() + gap.destination.capacity() +
+             gap.reason.capacity() + gap.message.capacity();
+  for (const auto &[reason, count] : gap.reasons)
+    n += sizeof(std::pair<std::string, uint64_t>) + reason.capacity();
+  return n;
+}
+
+OutputQueue::OutputQueue(size_t capacity, size_t max_bytes)
+    : capacity_(std::max<size_t>(capacity, 1)), max_bytes_(max_bytes) {}
+
+void OutputQueue::pop_oldest() {
+  bytes_ -= std::min(bytes_, approximate_bytes(*items_.front()));
+  items_.pop_front();
+  ++base_;
+}
 
 size_t OutputQueue::add_reader() {
   std::lock_guard lock(mutex_);
@@ -60,8 +78,11 @@ void OutputQueue::push(std::vector<Record> &records) {
 void OutputQueue::append(std::shared_ptr<const Record> item) {
   if (closed_ || readers_.empty())
     return;
+  bytes_ += approximate_bytes(*item);
   items_.push_back(std::move(item));
-  if (items_.size() > capacity_) {
+  // Bounded by count and by bytes (a record of thousands of arguments is
+  // worth hundreds of small ones).
+  while (items_.size() > capacity_ || (bytes_ > max_bytes_ && items_.size() > 1)) {
     // The oldest goes; whoever had not read it yet lost it. A gap record
     // is no event: what it reports is kept for the reader instead.
     const Record &oldest = *items_.front();
@@ -76,8 +97,7 @@ void OutputQueue::append(std::shared_ptr<const Record> item) {
         }
         ++r.cursor;
       }
-    items_.pop_front();
-    ++base_;
+    pop_oldest();
   }
 }
 
@@ -101,10 +121,8 @@ void OutputQueue::trim() {
   uint64_t slowest = base_ + items_.size();
   for (const Reader &r : readers_)
     slowest = std::min(slowest, r.cursor);
-  while (base_ < slowest) {
-    items_.pop_front();
-    ++base_;
-  }
+  while (base_ < slowest)
+    pop_oldest();
 }
 
 void OutputQueue::close() {
@@ -140,8 +158,8 @@ constexpr size_t kBatch = 256;
 
 } // namespace
 
-Dispatcher::Dispatcher(size_t queue_capacity, Metrics *metrics)
-    : queue_(queue_capacity), metrics_(metrics) {}
+Dispatcher::Dispatcher(size_t queue_capacity, Metrics *metrics, size_t queue_max_bytes)
+    : queue_(queue_capacity, queue_max_bytes), metrics_(metrics) {}
 
 Dispatcher::~Dispatcher() {
   stop();

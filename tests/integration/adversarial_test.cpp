@@ -9,6 +9,7 @@
 #include <string>
 #include <sys/stat.h>
 #include <csignal>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -229,4 +230,86 @@ TEST(Adversarial, BinariesThatHangTheirReaderDoNotStopTheAgent) {
   AgentOutput out = agent.stop();
   EXPECT_EQ(out.exit_code, 0) << out.log;
   EXPECT_NE(out.log.find("reading binaries' build-ids is held up"), std::string::npos) << out.log;
+}
+
+namespace {
+
+// A status field of /proc/PID/status in KiB (VmRSS, VmHWM), -1 if absent.
+long status_kib(pid_t pid, const std::string &field) {
+  std::istringstream in(read_file("/proc/" + std::to_string(pid) + "/status"));
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(field + ":", 0) == 0)
+      return std::stol(line.substr(field.size() + 1));
+  return -1;
+}
+
+} // namespace
+
+// An unprivileged user runs a program named like the CLI thousands of times
+// with two thousand one-byte arguments each (4 KiB of argv, the most the
+// kernel sends, split as finely as it goes), every command line distinct so
+// that nothing folds; stdout is a pipe nobody reads, so every event waits in
+// the agent. Each event then holds about 70 KiB: held by count alone (16384
+// records) that is a gigabyte, far past a DaemonSet's 256 Mi. The queue and
+// the de-duplicator are bounded by bytes too: the agent's peak memory stays
+// well under the limit, and what is shed is counted.
+TEST(Adversarial, DistinctHugeCommandLinesCannotExhaustTheAgentsMemory) {
+  TempDir dir;
+  chmod(dir.path().c_str(), 0777);
+  const std::string docker = fake_executable(dir, "docker");
+  chmod(docker.c_str(), 0755);
+  const std::string err_path = dir.file("stderr");
+  const int port = free_port();
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  pid_t agent = fork();
+  if (agent == 0) {
+    dup2(pipe_fds[1], STDOUT_FILENO);
+    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(err, STDERR_FILENO);
+    close(pipe_fds[0]);
+    execl(SHIMWATCH_BINARY, SHIMWATCH_BINARY, "run", "--format", "json", "--metrics-address",
+          ("127.0.0.1:" + std::to_string(port)).c_str(), static_cast<char *>(nullptr));
+    _exit(127);
+  }
+  close(pipe_fds[1]);
+  struct Stop {
+    pid_t pid;
+    int pipe;
+    ~Stop() {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      close(pipe);
+    }
+  } stop{agent, pipe_fds[0]};
+  ASSERT_TRUE(
+      wait_for([&] { return read_file(err_path).find(" ready: ") != std::string::npos; }, 30s))
+      << read_file(err_path);
+  const long idle_kib = status_kib(agent, "VmRSS");
+
+  // The attack, as nobody: 6000 runs of 2000 arguments each.
+  const int runs = 6000;
+  auto attack = run_process_as(nobody, {"sh", "-c",
+                                        "set -- $(seq 2000 | sed 's/.*/x/'); i=0; while [ $i -lt " +
+                                            std::to_string(runs) + " ]; do " + docker +
+                                            " run-$i \"$@\"; i=$((i+1)); done"});
+  ASSERT_EQ(attack.exit_code, 0) << attack.output;
+
+  // Every run reached the agent (kernel counters), and the agent is alive.
+  std::string metrics;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        metrics = http_request(port, "GET", "/metrics").second;
+        return metric_sum(metrics, "shimwatch_kernel_events_total", "") >= runs;
+      },
+      30s))
+      << metrics;
+  const long peak_kib = status_kib(agent, "VmHWM");
+  EXPECT_GT(peak_kib, 0);
+  EXPECT_LT(peak_kib, 200 * 1024) << "peak RSS " << peak_kib << " KiB (idle " << idle_kib
+                                  << " KiB): the DaemonSet's limit is 256 Mi";
+  // What was shed is counted: stdout lost events in the queue.
+  EXPECT_GT(
+      metric_sum(metrics, "shimwatch_events_dropped_total", "reason=\"stdout\",stage=\"queue\""), 0)
+      << metrics;
 }

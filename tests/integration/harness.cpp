@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <gtest/gtest.h>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <sys/socket.h>
@@ -362,6 +363,19 @@ std::string TrustedDir::install(const std::string &from, const std::string &name
   std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing);
   chmod(to.c_str(), 0755);
   return to;
+}
+
+double metric_sum(const std::string &body, const std::string &name,
+                  const std::string &label_pattern) {
+  std::regex sample("(^|\n)" + name + R"((\{([^}]*)\})? ([0-9.e+]+))");
+  std::regex labels(label_pattern);
+  double sum = 0;
+  for (std::sregex_iterator it(body.begin(), body.end(), sample), end; it != end; ++it) {
+    std::string l = (*it)[3];
+    if (label_pattern.empty() || std::regex_search(l, labels))
+      sum += std::stod((*it)[4]);
+  }
+  return sum;
 }
 
 bool written(const Agent &agent, pid_t pid, std::chrono::milliseconds limit) {

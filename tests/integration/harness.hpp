@@ -210,6 +210,11 @@ struct PodCgroupCleanup {
   ~PodCgroupCleanup();
 };
 
+// The sum of every sample of a metric in a /metrics body whose labels match
+// label_pattern (a regex; "" for any, and for a metric without labels).
+double metric_sum(const std::string &body, const std::string &name,
+                  const std::string &label_pattern = "");
+
 // text without trailing newlines and spaces.
 std::string trim(std::string text);
 

@@ -36,20 +36,6 @@ std::vector<std::string> lines_of(const std::string &text) {
   return out;
 }
 
-// The sum of every sample of a metric whose labels match label_pattern.
-double metric_sum(const std::string &body, const std::string &name,
-                  const std::string &label_pattern = "") {
-  std::regex sample(name + R"(\{)" + "([^}]*)" + R"(\} ([0-9.e+]+))");
-  std::regex labels(label_pattern);
-  double sum = 0;
-  for (std::sregex_iterator it(body.begin(), body.end(), sample), end; it != end; ++it) {
-    std::string l = (*it)[1];
-    if (label_pattern.empty() || std::regex_search(l, labels))
-      sum += std::stod((*it)[2]);
-  }
-  return sum;
-}
-
 // The JSON body of each syslog message from the agent, by process.pid.
 std::map<uint32_t, std::vector<json>> syslog_events_by_pid(const std::vector<json> &received) {
   std::map<uint32_t, std::vector<json>> out;

@@ -25,6 +25,35 @@ Event poll_event(int64_t t, const std::string &workload = "dd-agent") {
   return e;
 }
 
+// Keys whose samples hold a lot (thousands of arguments) fill the byte
+// bound before the count: past it, events pass unfolded, counted, and
+// keys tracked already still fold.
+TEST(Deduplicator, BoundedByBytesAsWellAsByKeys) {
+  Event first = poll_event(0);
+  first.process.args.assign(2000, "x");
+  const size_t one = approximate_bytes(first) + 1000;
+  Deduplicator d(window, 10000, 5 * one);
+  for (int i = 0; i < 20; ++i) {
+    Event e = poll_event(i);
+    e.process.args.assign(2000, "x");
+    e.process.args[0] = "distinct-" + std::to_string(i);
+    EXPECT_TRUE(d.admit(e)) << i;
+  }
+  EXPECT_LE(d.tracked(), 5u);
+  EXPECT_GE(d.tracked(), 4u);
+  EXPECT_LE(d.tracked_bytes(), 5 * one);
+  EXPECT_EQ(d.untracked(), 20u - d.tracked());
+  // A repeat of a tracked key still folds.
+  Event again = poll_event(100);
+  again.process.args.assign(2000, "x");
+  again.process.args[0] = "distinct-0";
+  EXPECT_FALSE(d.admit(again));
+  // Windows that end give the bytes back.
+  d.due(window * 3, true);
+  EXPECT_EQ(d.tracked(), 0u);
+  EXPECT_EQ(d.tracked_bytes(), 0u);
+}
+
 TEST(Deduplicator, PollingAgentIsOneLinePlusOneSummaryPerWindow) {
   Deduplicator d(window, 100);
   uint64_t written = 0, folded = 0, summarised = 0;

@@ -142,6 +142,35 @@ TEST(OutputQueue, EveryReaderSeesEveryRecordInOrder) {
   EXPECT_FALSE(empty.closed);
 }
 
+// Two thousand one-byte arguments: the most the kernel sends, split as
+// finely as it goes.
+Event huge(int i) {
+  Event e = ev(i);
+  e.process.args.assign(2000, "x");
+  return e;
+}
+
+TEST(OutputQueue, BoundedByBytesAsWellAsByCount) {
+  EXPECT_GT(approximate_bytes(Record(huge(1))), 2000 * sizeof(std::string));
+  EXPECT_LT(approximate_bytes(Record(ev(1))), 2048u);
+  const size_t one = approximate_bytes(Record(huge(1)));
+  // Room for 10 huge records by bytes, 1000 by count.
+  OutputQueue q(1000, 10 * one + one / 2);
+  size_t reader = q.add_reader();
+  for (int i = 1; i <= 50; ++i)
+    q.push(huge(i));
+  EXPECT_EQ(q.size(), 10u) << "the oldest go once the bytes are passed";
+  auto batch = q.next(reader, 100, 0ms);
+  EXPECT_EQ(batch.lost.count, 40u) << "what went is counted as lost for the reader";
+  EXPECT_EQ(ids(batch), range(41, 50));
+  // Small records are held by count, as before.
+  OutputQueue small(100, 10 * one);
+  small.add_reader();
+  for (int i = 1; i <= 150; ++i)
+    small.push(ev(i));
+  EXPECT_EQ(small.size(), 100u);
+}
+
 TEST(OutputQueue, RecordsAreSharedNotCopiedPerReader) {
   OutputQueue q(10);
   size_t a = q.add_reader();
