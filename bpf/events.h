@@ -52,13 +52,15 @@ enum sw_counter {
 	SW_COUNTER_DROP_PENDING = 2,	/* in-flight connect table full: event lost */
 	SW_COUNTER_ARGS_UNREADABLE = 3, /* argv pages not resident: event sent without argv */
 	SW_COUNTER_ADDR_UNREADABLE = 4, /* connect address unreadable even at exit: event lost */
-	SW_COUNTER__MAX = 5,
+	SW_COUNTER_ADDR_LATE = 5, /* unix connect address readable only at exit, and matching
+				     nothing then: it may have been changed meanwhile */
+	SW_COUNTER__MAX = 6,
 };
 
 /* The layout of records and maps. A running agent hands its pinned maps
  * (ring buffer, filters, calls in flight) to its successor only when both
  * have the same version: raise it whenever a record or map value changes. */
-#define SW_ABI_VERSION 1
+#define SW_ABI_VERSION 2
 
 /* The one entry of the pinned `agent_state` map. Each loaded copy of the
  * programs has a generation of its own and records only while it is the

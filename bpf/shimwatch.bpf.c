@@ -175,13 +175,26 @@ struct pending_connect {
 };
 
 /* connect() calls to a watched address (or one not readable yet), in
- * flight: thread id -> call. Consumed at sys_exit where the result is known. */
+ * flight: thread id -> call. Consumed at sys_exit where the result is known.
+ * When it is full a call is lost, and counted. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
 	__type(value, struct pending_connect);
 } pending_connect SEC(".maps");
+
+/* connect() calls to a unix path that is not watched, which may reach a
+ * watched socket under another name: known at exit. Apart from the watched
+ * calls, and least recently used first out, so that threads a workload
+ * leaves blocked in connect() can neither fill the table of the watched
+ * calls nor hold this one against the calls that come after them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct pending_connect);
+} pending_maybe SEC(".maps");
 
 /* The record being assembled: far larger than the 512-byte BPF stack. */
 struct {
@@ -1376,58 +1389,97 @@ static __always_inline int connect__enter(__u32 fd, const char *uaddr, __u64 add
 		pending.unread = 1;
 	}
 	tid = (__u32)bpf_get_current_pid_tgid();
-	/* A full table loses a watched call, or one that might have reached a
-	 * watched socket: only the former is counted as lost. */
-	if (bpf_map_update_elem(&pending_connect, &tid, &pending, BPF_ANY) &&
-	    (pending.watched || pending.tcp || pending.unread))
+	if (!(pending.watched || pending.tcp || pending.unread)) {
+		bpf_map_update_elem(&pending_maybe, &tid, &pending, BPF_ANY);
+		return 0;
+	}
+	/* A full table loses a watched call: counted. */
+	if (bpf_map_update_elem(&pending_connect, &tid, &pending, BPF_ANY))
 		counter__inc(SW_COUNTER_DROP_PENDING);
 	return 0;
+}
+
+/* The destination of a TCP socket as the kernel holds it after connect():
+ * ADDR_WATCHED when its port is a watched one (inet filled in). What the
+ * caller passed may have changed in its memory since. */
+static __always_inline int inet_sock__read(struct sock *sk, __u16 family,
+					   struct sw_inet_addr *inet)
+{
+	__u16 port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__u32 v4;
+
+	if (!watching_tcp || port == 0 || !bpf_map_lookup_elem(&watched_tcp_port, &port))
+		return ADDR_OTHER;
+	inet->family = family;
+	inet->port = port;
+	if (family == AF_INET) {
+		v4 = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(inet->addr, &v4, sizeof(v4));
+	} else if (bpf_core_field_exists(sk->__sk_common.skc_v6_daddr)) {
+		BPF_CORE_READ_INTO(&inet->addr, sk, __sk_common.skc_v6_daddr);
+	}
+	return ADDR_WATCHED;
 }
 
 /* connect() returned ret: a call kept at enter is reported. */
 static __always_inline int connect__exit(void *ctx, long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pending_connect *pending;
+	struct pending_connect *found_entry, pending;
 	struct sw_event *e;
-	__u32 flags, fd;
+	__u32 flags, fd, late = 0;
 	int found;
 
 	if (!agent__active())
 		return 0;
 
-	pending = bpf_map_lookup_elem(&pending_connect, &tid);
-	if (!pending)
-		return 0;
-	e = scratch__get();
-	if (!e) {
+	/* Copied out at once: a deleted entry may be reused by another CPU. */
+	found_entry = bpf_map_lookup_elem(&pending_connect, &tid);
+	if (found_entry) {
+		pending = *found_entry;
 		bpf_map_delete_elem(&pending_connect, &tid);
-		return 0;
+	} else {
+		found_entry = bpf_map_lookup_elem(&pending_maybe, &tid);
+		if (!found_entry)
+			return 0;
+		pending = *found_entry;
+		bpf_map_delete_elem(&pending_maybe, &tid);
 	}
+	e = scratch__get();
+	if (!e)
+		return 0;
 	__builtin_memset(&e->peer, 0, sizeof(e->peer));
 	__builtin_memset(&e->inet, 0, sizeof(e->inet));
 	__builtin_memset(&e->matched, 0, sizeof(e->matched));
 	e->matched_depth = 0;
 	flags = 0;
-	if (pending->tcp) {
-		__builtin_memcpy(&e->inet, &pending->inet, sizeof(e->inet));
-		fd = pending->fd;
-		bpf_map_delete_elem(&pending_connect, &tid);
+	fd = pending.fd;
+	if (pending.tcp) {
+		__builtin_memcpy(&e->inet, &pending.inet, sizeof(e->inet));
 		__builtin_memset(&e->addr, 0, sizeof(e->addr));
 		e->exec_path[0] = 0;
 		e->ret = (__s32)ret;
 		tcp_connect__finish(ctx, e, fd);
 		return 0;
 	}
-	if (pending->unread) {
-		const char *uaddr = (const char *)pending->uaddr;
-		__u32 pending_fd = pending->fd;
+	if (pending.unread) {
+		/* The address could only be read now, after the call, from memory
+		 * the caller may have changed meanwhile: the kind of socket and a
+		 * TCP destination come from the kernel's own state instead, and a
+		 * unix call is matched by what it reached. */
+		const char *uaddr = (const char *)pending.uaddr;
+		struct sock *sk = fd__sock(fd);
+		__u16 sk_family = sk ? BPF_CORE_READ(sk, __sk_common.skc_family) : 0;
 		__u16 family = 0;
 
-		if (!bpf_probe_read_user(&family, sizeof(family), uaddr) &&
-		    (family == AF_INET || family == AF_INET6)) {
-			found = inet_addr__read(uaddr, pending->addrlen, family, &e->inet);
-			bpf_map_delete_elem(&pending_connect, &tid);
+		if (sk_family == AF_INET || sk_family == AF_INET6) {
+			found = inet_sock__read(sk, sk_family, &e->inet);
+			/* No destination kept (a call that failed at once): the
+			 * caller's memory is all there is. */
+			if (found != ADDR_WATCHED &&
+			    !bpf_probe_read_user(&family, sizeof(family), uaddr) &&
+			    family == sk_family)
+				found = inet_addr__read(uaddr, pending.addrlen, family, &e->inet);
 			if (found == ADDR_UNREADABLE)
 				counter__inc(SW_COUNTER_ADDR_UNREADABLE);
 			if (found != ADDR_WATCHED)
@@ -1435,31 +1487,31 @@ static __always_inline int connect__exit(void *ctx, long ret)
 			__builtin_memset(&e->addr, 0, sizeof(e->addr));
 			e->exec_path[0] = 0;
 			e->ret = (__s32)ret;
-			tcp_connect__finish(ctx, e, pending_fd);
+			tcp_connect__finish(ctx, e, fd);
 			return 0;
 		}
+		if (sk_family != AF_UNIX)
+			return 0;
 		__builtin_memset(&e->addr, 0, sizeof(e->addr));
-		found = unix_addr__read(uaddr, pending->addrlen, &e->addr);
-		if (found == ADDR_UNREADABLE) {
-			bpf_map_delete_elem(&pending_connect, &tid);
-			counter__inc(SW_COUNTER_ADDR_UNREADABLE);
-			return 0;
-		}
+		found = unix_addr__read(uaddr, pending.addrlen, &e->addr);
 		if (found == ADDR_WATCHED)
 			flags |= SW_FLAG_MATCHED_PATH;
+		late = found == ADDR_UNREADABLE ? SW_COUNTER_ADDR_UNREADABLE : SW_COUNTER_ADDR_LATE;
 	} else {
-		__builtin_memcpy(&e->addr, &pending->addr, sizeof(e->addr));
-		if (pending->watched)
+		__builtin_memcpy(&e->addr, &pending.addr, sizeof(e->addr));
+		if (pending.watched)
 			flags |= SW_FLAG_MATCHED_PATH;
 	}
-	fd = pending->fd;
-	bpf_map_delete_elem(&pending_connect, &tid);
 	/* Connected: what it reached, for the record, and to match by identity. */
 	if (ret == 0 && unix_peer__read(fd, &e->peer)) {
 		flags |= SW_FLAG_PEER_KNOWN;
 		if (e->peer.id.ino && bpf_map_lookup_elem(&watched_unix_inode, &e->peer.id))
 			flags |= SW_FLAG_MATCHED_PEER;
 	}
+	/* Read late and matched nothing: a call that may have been to a watched
+	 * socket under an address changed meanwhile. Counted. */
+	if (late && !(flags & (SW_FLAG_MATCHED_PATH | SW_FLAG_MATCHED_PEER)))
+		counter__inc(late);
 	if (!(flags & (SW_FLAG_MATCHED_PATH | SW_FLAG_MATCHED_PEER)))
 		return 0;
 	e->exec_path[0] = 0;

@@ -122,6 +122,9 @@ struct KernelCounters {
   uint64_t dropped_pending_full = 0;
   uint64_t args_unreadable = 0;
   uint64_t dropped_address_unreadable = 0; // connect address not resident even at exit
+  // Unix connects whose address was readable only after the call and then
+  // matched nothing: the caller may have changed it meanwhile.
+  uint64_t addresses_read_late = 0;
 };
 
 // The kernel's losses already reported in gap records, and when they were

@@ -796,6 +796,7 @@ KernelCounters Probe::counters() const {
   out.dropped_pending_full = sum(SW_COUNTER_DROP_PENDING);
   out.args_unreadable = sum(SW_COUNTER_ARGS_UNREADABLE);
   out.dropped_address_unreadable = sum(SW_COUNTER_ADDR_UNREADABLE);
+  out.addresses_read_late = sum(SW_COUNTER_ADDR_LATE);
   return out;
 }
 

@@ -148,7 +148,11 @@ public:
             std::move(dropped[0]),
             counter("shimwatch_kernel_args_unreadable_total",
                     "Events sent without argv because its memory was not resident.",
-                    c.args_unreadable)};
+                    c.args_unreadable),
+            counter("shimwatch_kernel_connect_addresses_read_late_total",
+                    "Unix connects whose address could be read only after the call, and matched "
+                    "nothing then: the caller may have changed it meanwhile.",
+                    c.addresses_read_late)};
   }
 
 private:

@@ -313,3 +313,125 @@ TEST(Adversarial, DistinctHugeCommandLinesCannotExhaustTheAgentsMemory) {
       metric_sum(metrics, "shimwatch_events_dropped_total", "reason=\"stdout\",stage=\"queue\""), 0)
       << metrics;
 }
+
+namespace {
+
+// A unix socket listening with no room in its backlog: one connect waits
+// queued (held open here) and the next one blocks until accept_one().
+class FullBacklog {
+public:
+  explicit FullBacklog(const std::string &path) {
+    listener_ = socket(AF_UNIX, SOCK_STREAM, 0);
+    const sockaddr_un address = unix_address(path);
+    unlink(path.c_str());
+    if (bind(listener_, reinterpret_cast<const sockaddr *>(&address), sizeof(address)) != 0 ||
+        listen(listener_, 0) != 0)
+      throw std::runtime_error("cannot listen on " + path);
+    queued_ = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (connect(queued_, reinterpret_cast<const sockaddr *>(&address), sizeof(address)) != 0)
+      throw std::runtime_error("cannot fill the backlog of " + path);
+  }
+  ~FullBacklog() {
+    for (int fd : accepted_)
+      close(fd);
+    close(queued_);
+    close(listener_);
+  }
+  void accept_one() { accepted_.push_back(accept(listener_, nullptr, nullptr)); }
+
+private:
+  int listener_ = -1, queued_ = -1;
+  std::vector<int> accepted_;
+};
+
+struct Racer {
+  pid_t pid = -1;
+  FILE *out = nullptr;
+};
+
+// sw_test_connect_race as nobody, its stdout read here.
+Racer start_racer(const std::string &socket, const std::string &rewrite_to) {
+  int fds[2];
+  if (pipe(fds) != 0)
+    throw std::runtime_error("pipe");
+  Racer r;
+  r.pid = fork();
+  if (r.pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    close(fds[0]);
+    if (setgid(nobody) != 0 || setuid(nobody) != 0)
+      _exit(126);
+    execl(SW_TEST_CONNECT_RACE_BINARY, SW_TEST_CONNECT_RACE_BINARY, socket.c_str(),
+          rewrite_to.c_str(), static_cast<char *>(nullptr));
+    _exit(127);
+  }
+  close(fds[1]);
+  r.out = fdopen(fds[0], "r");
+  return r;
+}
+
+std::string next_line(FILE *in) {
+  char line[256] = {};
+  return std::fgets(line, sizeof(line), in) ? trim(line) : "";
+}
+
+} // namespace
+
+// The address of a connect is in a page the process never touched, so the
+// probe cannot read it when the call starts and reads it after the call;
+// meanwhile another thread rewrites it (an AF_INET address). The kernel
+// already connected the socket to the Docker socket: the agent takes the
+// kind of socket from the kernel and matches the call by what it reached.
+TEST(Adversarial, AnAddressRewrittenDuringTheCallIsMatchedByWhatItReached) {
+  TempDir dir;
+  chmod(dir.path().c_str(), 0777);
+  const std::string socket = dir.file("docker.sock");
+  FullBacklog engine(socket);
+  chmod(socket.c_str(), 0777);
+  const int port = free_port();
+  Agent agent({"--watch-socket", socket, "--metrics-address", "127.0.0.1:" + std::to_string(port)});
+
+  Racer racer = start_racer(socket, "inet");
+  ASSERT_EQ(next_line(racer.out), "rewritten");
+  engine.accept_one(); // room in the backlog: the racer's call completes
+  EXPECT_EQ(next_line(racer.out), "ok");
+  fclose(racer.out);
+  waitpid(racer.pid, nullptr, 0);
+
+  ASSERT_TRUE(written(agent, racer.pid));
+  AgentOutput out = agent.stop();
+  auto events = events_of(out, racer.pid, "docker-socket-connect");
+  ASSERT_EQ(events.size(), 1u) << out.log;
+  EXPECT_EQ(events[0]["shimwatch"]["socket"]["matched_by"], "peer") << events[0].dump();
+  EXPECT_EQ(events[0]["event"]["outcome"], "success");
+}
+
+// The same late read of a call that reached nothing watched is counted:
+// the probe cannot tell that the address was not changed meanwhile.
+TEST(Adversarial, ALateReadThatMatchesNothingIsCounted) {
+  TempDir dir;
+  chmod(dir.path().c_str(), 0777);
+  const std::string watched = dir.file("docker.sock");
+  UnixListener engine(watched);
+  const std::string other = dir.file("other.sock");
+  FullBacklog elsewhere(other);
+  chmod(other.c_str(), 0777);
+  const int port = free_port();
+  Agent agent(
+      {"--watch-socket", watched, "--metrics-address", "127.0.0.1:" + std::to_string(port)});
+
+  Racer racer = start_racer(other, dir.file("also-other.sock"));
+  ASSERT_EQ(next_line(racer.out), "rewritten");
+  elsewhere.accept_one();
+  EXPECT_EQ(next_line(racer.out), "ok");
+  fclose(racer.out);
+  waitpid(racer.pid, nullptr, 0);
+  EXPECT_TRUE(wait_for(
+      [&] {
+        return metric_sum(http_request(port, "GET", "/metrics").second,
+                          "shimwatch_kernel_connect_addresses_read_late_total") >= 1;
+      },
+      10s));
+  AgentOutput out = agent.stop();
+  EXPECT_TRUE(events_of(out, racer.pid).empty()) << "it reached nothing watched";
+}
