@@ -8,7 +8,10 @@
 #include <sstream>
 #include <string>
 #include <sys/stat.h>
+#include <arpa/inet.h>
 #include <csignal>
+#include <mutex>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <thread>
@@ -434,4 +437,103 @@ TEST(Adversarial, ALateReadThatMatchesNothingIsCounted) {
       10s));
   AgentOutput out = agent.stop();
   EXPECT_TRUE(events_of(out, racer.pid).empty()) << "it reached nothing watched";
+}
+
+namespace {
+
+// A plain-HTTP server on loopback that answers every request with an empty
+// Kubernetes list and keeps each request's head.
+class PlainHttpRecorder {
+public:
+  PlainHttpRecorder() : port_(free_port()) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port_));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd_, reinterpret_cast<sockaddr *>(&a), sizeof(a)) != 0 || listen(fd_, 16) != 0)
+      throw std::runtime_error("cannot listen");
+    thread_ = std::thread([this] {
+      for (;;) {
+        int c = accept(fd_, nullptr, nullptr);
+        if (c < 0)
+          return;
+        std::string head;
+        char buffer[4096];
+        while (head.find("\r\n\r\n") == std::string::npos) {
+          ssize_t n = read(c, buffer, sizeof(buffer));
+          if (n <= 0)
+            break;
+          head.append(buffer, static_cast<size_t>(n));
+        }
+        {
+          std::lock_guard lock(mutex_);
+          heads_.push_back(head);
+        }
+        const std::string body =
+            R"({"kind":"List","apiVersion":"v1","metadata":{"resourceVersion":"1"},"items":[]})";
+        const std::string answer = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                   "Connection: close\r\nContent-Length: " +
+                                   std::to_string(body.size()) + "\r\n\r\n" + body;
+        (void)!write(c, answer.data(), answer.size());
+        close(c);
+      }
+    });
+  }
+  ~PlainHttpRecorder() {
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::vector<std::string> heads() {
+    std::lock_guard lock(mutex_);
+    return heads_;
+  }
+
+private:
+  int port_;
+  int fd_ = -1;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::vector<std::string> heads_;
+};
+
+bool any_authorization(const std::vector<std::string> &heads) {
+  for (const auto &h : heads)
+    if (h.find("Authorization:") != std::string::npos ||
+        h.find("secret-token") != std::string::npos)
+      return true;
+  return false;
+}
+
+} // namespace
+
+// An API server or kubelet URL given as http:// would carry the service
+// account's token in clear to whoever is on the path: never sent there,
+// and both `run` and `scan` say so.
+TEST(Adversarial, ATokenIsNeverSentOverPlainHttp) {
+  TempDir dir;
+  const std::string token = dir.file("token");
+  write_file(token, "secret-token\n", 0600);
+  PlainHttpRecorder server;
+
+  auto scan = run_shimwatch({"scan", "--server", server.url(), "--token-file", token});
+  EXPECT_NE(scan.output.find("is plain HTTP: the token is not sent there"), std::string::npos)
+      << scan.output;
+  // Positive control: the requests did reach the server.
+  ASSERT_FALSE(server.heads().empty()) << scan.output;
+  EXPECT_FALSE(any_authorization(server.heads())) << server.heads()[0];
+
+  const size_t before = server.heads().size();
+  Agent agent({"--kubernetes", "on", "--kube-api-server", server.url(), "--kube-token-file", token,
+               "--node-name", "node-a"});
+  EXPECT_TRUE(wait_for([&] { return server.heads().size() > before; }, 10s));
+  AgentOutput out = agent.stop();
+  EXPECT_NE(out.log.find("is plain HTTP: the service-account token is not sent there"),
+            std::string::npos)
+      << out.log;
+  EXPECT_FALSE(any_authorization(server.heads()));
 }
