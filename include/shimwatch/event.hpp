@@ -57,6 +57,12 @@ struct CgroupOrigin {
   std::optional<uint32_t> session_uid;
   // The innermost slice, e.g. "system.slice", "user-1000.slice", "kubepods-burstable.slice".
   std::string slice;
+
+  // A pod uid named by a cgroup where no kubelet puts pods (below a user's
+  // delegated subtree, user@<uid>.service, or inside another pod's
+  // container): anyone allowed to make cgroups there can pick the name, so
+  // it is not believed; the origin is what encloses it.
+  std::string unverified_pod_uid;
 };
 
 // Who is behind an event: filled by the attribute stage.

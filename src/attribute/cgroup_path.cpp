@@ -591,6 +591,26 @@ CgroupOrigin parse_cgroup_path(std::string_view path) {
   if (levels.empty()) {
     return origin;
   }
+  // A pod level is believed only where a kubelet puts pods: not below a
+  // user manager (its subtree is delegated to the user, who may make any
+  // cgroup there) nor inside another pod (a container given a writable
+  // cgroupfs). The first one that fails, and what lies below it, is named
+  // as unverified; what encloses it decides.
+  for (size_t i = 0; i < levels.size(); ++i) {
+    if (!levels[i].pod)
+      continue;
+    bool believed = true;
+    for (size_t above = 0; above < i; ++above)
+      believed = believed && !levels[above].pod && !levels[above].unit.starts_with("user@");
+    if (!believed) {
+      origin.unverified_pod_uid = levels[i].pod->uid;
+      for (size_t below = i; below < levels.size(); ++below) {
+        levels[below].pod.reset();
+        levels[below].container.reset();
+      }
+      break;
+    }
+  }
   size_t at = levels.size() - 1;
   if (auto pod = innermost(levels, [](const Level &l) { return l.pod.has_value(); })) {
     at = *pod;

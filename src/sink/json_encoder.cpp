@@ -85,6 +85,8 @@ void write_origin(JsonWriter &w, const Origin &o, bool *replaced) {
     w.field("slice", c.slice, replaced);
   if (!o.agent.empty())
     w.field("agent", o.agent, replaced);
+  if (!c.unverified_pod_uid.empty())
+    w.field("unverified_pod_uid", c.unverified_pod_uid, replaced);
   w.end();
 }
 

@@ -9,7 +9,9 @@
 #include <string>
 #include <sys/stat.h>
 #include <arpa/inet.h>
+#include <algorithm>
 #include <csignal>
+#include <grp.h>
 #include <mutex>
 #include <netinet/in.h>
 #include <fcntl.h>
@@ -536,4 +538,74 @@ TEST(Adversarial, ATokenIsNeverSentOverPlainHttp) {
             std::string::npos)
       << out.log;
   EXPECT_FALSE(any_authorization(server.heads()));
+}
+
+// systemd delegates user@<uid>.service to the user: any cgroup may be made
+// below it. The user names one after a victim pod
+// (".../kubepods-besteffort-pod<victim>.slice/cri-containerd-<id>.scope"),
+// moves into it and talks to the Docker socket. The event must not say it
+// came from the victim pod: the pod uid is shown as unverified.
+TEST(Adversarial, APodCgroupForgedInAUsersDelegatedSubtreeIsNotBelieved) {
+  TempDir dir;
+  chmod(dir.path().c_str(), 0777);
+  const std::string socket = dir.file("docker.sock");
+  UnixListener listener(socket);
+  chmod(socket.c_str(), 0777);
+  const std::string victim = "5f1c6d2a-0b7e-4c3d-9a8f-1e2d3c4b5a69";
+  const std::string id(64, 'a');
+  TestCgroup user_manager("user.slice/user-65534.slice/user@65534.service");
+  // Delegation, as systemd does it: the subtree belongs to the user.
+  for (const char *entry : {"", "/cgroup.procs", "/cgroup.threads", "/cgroup.subtree_control"})
+    ASSERT_EQ(chown((user_manager.path() + entry).c_str(), nobody, nobody), 0) << entry;
+  const std::string forged_pod = user_manager.path() + "/kubepods-besteffort-pod" + [&] {
+    std::string sd = victim;
+    std::replace(sd.begin(), sd.end(), '-', '_');
+    return sd;
+  }() + ".slice";
+  const std::string forged_container = forged_pod + "/cri-containerd-" + id + ".scope";
+  const std::string manager_procs = user_manager.path() + "/cgroup.procs";
+  const std::string container_procs = forged_container + "/cgroup.procs";
+  const sockaddr_un address = unix_address(socket);
+  Agent agent({"--watch-socket", socket});
+
+  // The attack, as nobody, from inside its delegated subtree.
+  const pid_t attacker = fork();
+  ASSERT_GE(attacker, 0);
+  if (attacker == 0) {
+    int fd = open(manager_procs.c_str(), O_WRONLY);
+    if (fd < 0 || write(fd, "0", 1) != 1)
+      _exit(5);
+    close(fd);
+    if (setgroups(0, nullptr) != 0 || setgid(nobody) != 0 || setuid(nobody) != 0)
+      _exit(6);
+    if (mkdir(forged_pod.c_str(), 0755) != 0 || mkdir(forged_container.c_str(), 0755) != 0)
+      _exit(7);
+    fd = open(container_procs.c_str(), O_WRONLY);
+    if (fd < 0 || write(fd, "0", 1) != 1)
+      _exit(8);
+    close(fd);
+    connect_once_in_child(address);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(attacker, &status, 0), attacker);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "attacker step " << status;
+  ASSERT_TRUE(written(agent, attacker));
+  AgentOutput out = agent.stop();
+  rmdir(forged_container.c_str());
+  rmdir(forged_pod.c_str());
+
+  auto events = events_of(out, attacker, "docker-socket-connect");
+  ASSERT_EQ(events.size(), 1u) << out.log;
+  const json &origin = events[0]["shimwatch"]["origin"];
+  // Positive control: the forged levels did reach the agent.
+  EXPECT_NE(
+      events[0]["shimwatch"]["cgroup"]["path"].get<std::string>().find("kubepods-besteffort-pod"),
+      std::string::npos)
+      << events[0].dump();
+  EXPECT_NE(origin["type"], "pod") << events[0].dump();
+  EXPECT_EQ(origin.value("unverified_pod_uid", ""), victim) << events[0].dump();
+  EXPECT_EQ(origin.value("login_uid", 0u), nobody);
+  EXPECT_FALSE(events[0].contains("orchestrator")) << events[0].dump();
+  EXPECT_FALSE(events[0].contains("container")) << events[0].dump();
 }

@@ -445,6 +445,36 @@ TEST(CgroupPath, TableIsLargeAndNamesAreUnique) {
   }
 }
 
+// Cgroup names anyone may pick where no kubelet puts pods: a user's
+// delegated subtree (user@<uid>.service), or inside another pod's container
+// (a container given a writable cgroupfs). The pod uid they name is not
+// believed; what encloses it decides.
+TEST(CgroupPath, APodNamedInAUsersDelegatedSubtreeIsNotBelieved) {
+  const CgroupOrigin o =
+      parse_cgroup_path("/user.slice/user-1000.slice/user@1000.service/" + besteffort_slice(kUid1) +
+                        "/cri-containerd-" + kId1 + ".scope");
+  EXPECT_NE(o.type, OriginType::pod);
+  EXPECT_EQ(o.pod_uid, "");
+  EXPECT_EQ(o.container_id, "");
+  EXPECT_EQ(o.unverified_pod_uid, kUid1);
+  EXPECT_EQ(o.session_uid, 1000u);
+  // Positive control: the same levels where the kubelet puts them.
+  const CgroupOrigin real =
+      parse_cgroup_path(besteffort_path(kUid1) + "/cri-containerd-" + kId1 + ".scope");
+  EXPECT_EQ(real.type, OriginType::pod);
+  EXPECT_EQ(real.pod_uid, kUid1);
+  EXPECT_EQ(real.unverified_pod_uid, "");
+}
+
+TEST(CgroupPath, APodNamedInsideAnotherPodIsNotBelieved) {
+  const CgroupOrigin o = parse_cgroup_path("/kubepods/burstable/pod" + kUid1 + "/" + kId1 +
+                                           "/kubepods/besteffort/pod" + kUid2 + "/" + kId2);
+  EXPECT_EQ(o.type, OriginType::pod);
+  EXPECT_EQ(o.pod_uid, kUid1) << "the enclosing pod, whose container made the cgroups";
+  EXPECT_EQ(o.container_id, kId1);
+  EXPECT_EQ(o.unverified_pod_uid, kUid2);
+}
+
 TEST(CgroupPath, OriginTypeNames) {
   EXPECT_EQ(origin_type_name(OriginType::host), "host");
   EXPECT_EQ(origin_type_name(OriginType::pod), "pod");
