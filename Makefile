@@ -89,7 +89,7 @@ e2e-image: test-deps
 # $(FUZZ_DIR)/fuzz-runs/<target>/crash-*.
 FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := cgroup_path config decode_event kubernetes report_line scan_manifest
+FUZZ_TARGETS := cgroup_path config decode_event kubernetes report_line scan_manifest process_name
 
 .PHONY: fuzz fuzz-build
 fuzz-build: deps
