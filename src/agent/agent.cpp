@@ -17,6 +17,7 @@
 
 #include "agent/binary_checker.hpp"
 #include "agent/privileges.hpp"
+#include "agent/syscall_filter.hpp"
 #include "agent/renamed_binaries.hpp"
 #include "shimwatch/aggregate.hpp"
 #include "shimwatch/attribute.hpp"
@@ -371,6 +372,10 @@ int run_agent(const CliRequest &request) {
   hold_reopen_signal();
   if (auto unsupported = unsupported_kernel())
     throw StartupError(*unsupported);
+  auto seccomp = syscall_filter_mode_from_environment();
+  if (!seccomp)
+    throw StartupError(seccomp.error().message);
+  const SyscallFilterMode seccomp_mode = *seccomp;
   if (std::string missing = missing_privileges(); !missing.empty())
     throw StartupError("cannot load BPF programs: " + missing +
                        "; run as root (sudo shimwatch run) or see `shimwatch check`");
@@ -682,6 +687,15 @@ int run_agent(const CliRequest &request) {
   LossWatcher losses(*probe);
 
   install_signal_handlers();
+  // Started: from here on the agent reads, writes, talks on its sockets and
+  // fills its maps, and nothing else (no exec, ptrace, mount, new program).
+  if (auto st = install_syscall_filter(seccomp_mode); !st)
+    throw StartupError(st.error().message);
+  spdlog::info("system calls: allow-list {}", seccomp_mode == SyscallFilterMode::enforce
+                                                  ? "enforced"
+                                              : seccomp_mode == SyscallFilterMode::log
+                                                  ? "logged, not enforced (SHIMWATCH_SECCOMP=log)"
+                                                  : "off (SHIMWATCH_SECCOMP=off)");
   unpin_if_start_fails.path.clear();
   std::vector<std::string> tcp_ports;
   for (uint16_t port : config.watch_tcp_ports)

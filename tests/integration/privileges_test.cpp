@@ -74,6 +74,8 @@ TEST(Privileges, EveryThreadKeepsOnlyWhatReadingTheNodeNeeds) {
     EXPECT_EQ(status_mask(file, "CapBnd") & ~allowed, 0u) << file;
     EXPECT_EQ(status_mask(file, "CapAmb"), 0u) << file;
     EXPECT_EQ(status_mask(file, "NoNewPrivs"), 1u) << file;
+    // The system call allow-list (seccomp mode 2, filter) on every thread.
+    EXPECT_EQ(status_mask(file, "Seccomp"), 2u) << file;
   }
 
   // And it still sees, and still follows the node (identity refreshes write
