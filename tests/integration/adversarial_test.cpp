@@ -265,19 +265,10 @@ TEST(Adversarial, DistinctHugeCommandLinesCannotExhaustTheAgentsMemory) {
   chmod(docker.c_str(), 0755);
   const std::string err_path = dir.file("stderr");
   const int port = free_port();
-  int pipe_fds[2];
-  ASSERT_EQ(pipe(pipe_fds), 0);
-  pid_t agent = fork();
-  if (agent == 0) {
-    dup2(pipe_fds[1], STDOUT_FILENO);
-    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(err, STDERR_FILENO);
-    close(pipe_fds[0]);
-    execl(SHIMWATCH_BINARY, SHIMWATCH_BINARY, "run", "--format", "json", "--metrics-address",
-          ("127.0.0.1:" + std::to_string(port)).c_str(), static_cast<char *>(nullptr));
-    _exit(127);
-  }
-  close(pipe_fds[1]);
+  int read_end = -1;
+  const pid_t agent = start_agent_with_stalled_stdout(
+      {"--format", "json", "--metrics-address", "127.0.0.1:" + std::to_string(port)}, err_path,
+      read_end);
   struct Stop {
     pid_t pid;
     int pipe;
@@ -286,7 +277,7 @@ TEST(Adversarial, DistinctHugeCommandLinesCannotExhaustTheAgentsMemory) {
       waitpid(pid, nullptr, 0);
       close(pipe);
     }
-  } stop{agent, pipe_fds[0]};
+  } stop{agent, read_end};
   ASSERT_TRUE(
       wait_for([&] { return read_file(err_path).find(" ready: ") != std::string::npos; }, 30s))
       << read_file(err_path);

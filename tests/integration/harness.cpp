@@ -84,6 +84,28 @@ void write_file(const std::string &path, const std::string &text, int mode) {
   chmod(path.c_str(), mode);
 }
 
+pid_t start_agent_with_stalled_stdout(const std::vector<std::string> &args,
+                                      const std::string &err_path, int &read_end) {
+  std::vector<std::string> argv = {SHIMWATCH_BINARY, "run"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto c_args = c_argv(argv);
+  int fds[2];
+  if (pipe(fds) != 0)
+    throw std::runtime_error("pipe failed");
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(err, STDERR_FILENO);
+    close(fds[0]);
+    execv(c_args[0], c_args.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  read_end = fds[0];
+  return pid;
+}
+
 std::vector<std::string> fresh_node_launcher() {
   const std::string script =
       "for m in /sys/fs/bpf /sys/kernel/tracing /sys/kernel/debug/tracing /sys/kernel/debug; do "

@@ -68,6 +68,13 @@ struct ProcessResult {
 // fork + execvp, waits for exit. argv[0] is looked up in PATH unless it has a '/'.
 ProcessResult run_process(const std::vector<std::string> &argv);
 
+// `shimwatch run ARGS...` whose stdout is a pipe nobody reads (its output
+// thread blocks once the pipe is full), stderr to err_path; its pid. The
+// pipe's read end is left in read_end, for the caller to keep open (and
+// close).
+pid_t start_agent_with_stalled_stdout(const std::vector<std::string> &args,
+                                      const std::string &err_path, int &read_end);
+
 // A command prefix that runs its arguments as on a node where nothing was
 // mounted by hand: in a private mount namespace without bpffs, tracefs or
 // debugfs (exit 98 if one cannot be unmounted).

@@ -317,20 +317,11 @@ TEST(SlowOutput, StdoutNobodyReadsStallsNeitherTheLogFileNorTheExit) {
   std::string log = dir.file("audit.json");
   std::string err_path = dir.file("stderr");
   int port = free_port();
-  int pipe_fds[2];
-  ASSERT_EQ(pipe(pipe_fds), 0);
-  pid_t agent = fork();
-  if (agent == 0) {
-    dup2(pipe_fds[1], STDOUT_FILENO);
-    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(err, STDERR_FILENO);
-    close(pipe_fds[0]);
-    execl(SHIMWATCH_BINARY, SHIMWATCH_BINARY, "run", "--no-pin", "--format", "json", "--no-dedupe",
-          "--metrics-address", ("127.0.0.1:" + std::to_string(port)).c_str(), "--log-file",
-          log.c_str(), "--output-queue-size", "64", static_cast<char *>(nullptr));
-    _exit(127);
-  }
-  close(pipe_fds[1]);
+  int read_end = -1;
+  pid_t agent = start_agent_with_stalled_stdout(
+      {"--no-pin", "--format", "json", "--no-dedupe", "--metrics-address",
+       "127.0.0.1:" + std::to_string(port), "--log-file", log, "--output-queue-size", "64"},
+      err_path, read_end);
   ASSERT_TRUE(
       wait_for([&] { return read_file(err_path).find(" ready: ") != std::string::npos; }, 30s))
       << read_file(err_path);
@@ -367,7 +358,7 @@ TEST(SlowOutput, StdoutNobodyReadsStallsNeitherTheLogFileNorTheExit) {
     kill(agent, SIGKILL);
     waitpid(agent, &status, 0);
   }
-  close(pipe_fds[0]);
+  close(read_end);
   ASSERT_TRUE(exited) << "the agent did not exit with a stuck stdout\n" << read_file(err_path);
   EXPECT_LT(std::chrono::steady_clock::now() - asked, 15s);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << read_file(err_path);
