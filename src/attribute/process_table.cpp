@@ -8,9 +8,9 @@
 namespace shimwatch {
 
 ProcessTable::ProcessTable(size_t capacity, std::string proc_root,
-                           std::chrono::nanoseconds unknown_retry)
-    : capacity_(capacity == 0 ? 1 : capacity), proc_root_(std::move(proc_root)),
-      unknown_retry_(unknown_retry) {}
+                           std::chrono::nanoseconds unknown_retry, size_t max_bytes)
+    : capacity_(capacity == 0 ? 1 : capacity), max_bytes_(max_bytes),
+      proc_root_(std::move(proc_root)), unknown_retry_(unknown_retry) {}
 
 uint64_t ProcessTable::ticks_from_ns(uint64_t ns) {
   static const uint64_t ns_per_tick =
@@ -67,14 +67,19 @@ std::string ProcessTable::read_executable(uint32_t pid) const {
 
 void ProcessTable::insert(Key key, std::string executable, TimePoint retry_at) {
   if (auto it = entries_.find(key); it != entries_.end()) {
+    bytes_ -= footprint(it->second->executable);
     it->second->executable = std::move(executable);
     it->second->retry_at = retry_at;
+    bytes_ += footprint(it->second->executable);
     lru_.splice(lru_.begin(), lru_, it->second);
-    return;
+  } else {
+    bytes_ += footprint(executable);
+    lru_.push_front(Entry{key, std::move(executable), retry_at});
+    entries_[key] = lru_.begin();
   }
-  lru_.push_front(Entry{key, std::move(executable), retry_at});
-  entries_[key] = lru_.begin();
-  while (entries_.size() > capacity_) {
+  // The newest entry stays even when it alone is over the bound.
+  while (lru_.size() > 1 && (entries_.size() > capacity_ || bytes_ > max_bytes_)) {
+    bytes_ -= footprint(lru_.back().executable);
     entries_.erase(lru_.back().key);
     lru_.pop_back();
   }
@@ -89,7 +94,7 @@ void ProcessTable::scan() {
   if (!dir)
     return;
   while (dirent *d = readdir(dir)) {
-    if (entries_.size() >= capacity_)
+    if (full())
       break;
     uint32_t pid = 0;
     const char *end = d->d_name + std::char_traits<char>::length(d->d_name);

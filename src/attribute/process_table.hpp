@@ -12,11 +12,17 @@ namespace shimwatch {
 
 class ProcessTable {
 public:
-  // capacity: most entries kept; the least recently used go first.
+  // A workload picks its executable's path (up to PATH_MAX): without a bound
+  // in bytes, 16k processes run from deep directories would hold 64 MiB.
+  static constexpr size_t default_max_bytes = size_t{8} << 20;
+
+  // capacity, max_bytes: most entries kept, and the memory they may hold;
+  // the least recently used go first.
   // unknown_retry: how long a process whose executable could not be found
   // stays unknown before /proc is asked again.
   explicit ProcessTable(size_t capacity, std::string proc_root = "/proc",
-                        std::chrono::nanoseconds unknown_retry = std::chrono::seconds(5));
+                        std::chrono::nanoseconds unknown_retry = std::chrono::seconds(5),
+                        size_t max_bytes = default_max_bytes);
 
   // One pass over /proc at start, up to capacity entries.
   void scan();
@@ -31,6 +37,8 @@ public:
 
   size_t size() const { return entries_.size(); }
   size_t capacity() const { return capacity_; }
+  // The memory the entries hold, as counted against max_bytes.
+  size_t bytes() const { return bytes_; }
   uint64_t misses() const { return misses_; }
 
   // Clock ticks since boot, as /proc/<pid>/stat field 22 gives the start time.
@@ -57,11 +65,16 @@ private:
   };
 
   void insert(Key key, std::string executable, TimePoint retry_at);
+  // An entry's share: its path plus the list node and the index's slot.
+  static size_t footprint(const std::string &executable) { return executable.size() + 128; }
+  bool full() const { return entries_.size() >= capacity_ || bytes_ >= max_bytes_; }
   // The start time in ticks of /proc/<pid>, or 0 when it cannot be read.
   uint64_t read_start_ticks(uint32_t pid) const;
   std::string read_executable(uint32_t pid) const;
 
   size_t capacity_;
+  size_t max_bytes_;
+  size_t bytes_ = 0;
   std::string proc_root_;
   std::chrono::nanoseconds unknown_retry_;
   std::list<Entry> lru_; // most recently used first

@@ -95,6 +95,30 @@ TEST(ProcessTable, StaysWithinItsCapacityDroppingTheLeastRecentlyUsed) {
   EXPECT_EQ(table.executable(2, ns_of_ticks(20)), "");
 }
 
+TEST(ProcessTable, LongPathsAreBoundedByBytesNotOnlyByCount) {
+  FakeProc proc;
+  const size_t max_bytes = 64 * 1024;
+  ProcessTable table(16384, proc.root(), std::chrono::seconds(5), max_bytes);
+  // Positive control: short paths fill the table by count as before.
+  for (uint32_t pid = 1; pid <= 100; ++pid)
+    table.remember(pid, ns_of_ticks(pid), "/bin/p" + std::to_string(pid));
+  EXPECT_EQ(table.size(), 100u);
+  // A workload runs processes from directories nested to PATH_MAX.
+  const std::string deep = "/tmp/" + std::string(4000, 'd') + "/docker";
+  for (uint32_t pid = 1000; pid < 2000; ++pid)
+    table.remember(pid, ns_of_ticks(pid), deep);
+  EXPECT_LE(table.bytes(), max_bytes);
+  EXPECT_LE(table.size(), max_bytes / deep.size());
+  EXPECT_GE(table.size(), max_bytes / (deep.size() + 128) - 1);
+  // The newest are kept, the oldest went.
+  EXPECT_EQ(table.executable(1999, ns_of_ticks(1999)), deep);
+  EXPECT_EQ(table.executable(1, ns_of_ticks(1)), "");
+  // An entry replaced by a shorter path gives its bytes back.
+  const size_t before = table.bytes();
+  table.remember(1999, ns_of_ticks(1999), "/bin/short");
+  EXPECT_EQ(table.bytes(), before - deep.size() + std::string("/bin/short").size());
+}
+
 TEST(ProcessTable, ScanStopsAtCapacity) {
   FakeProc proc;
   for (uint32_t pid = 1; pid <= 50; ++pid)
