@@ -158,6 +158,11 @@ struct Config {
   // (the classic ones only) or "raw-tracepoints".
   std::string hooks = "auto";
 
+  // The user the agent runs as once its probes are attached: "root" (keep
+  // uid 0), "UID[:GID]" or "NAME[:GROUP]". Not root, it cannot write the
+  // files root owns on the node.
+  std::string run_as = "65534:65534";
+
   // Processes remembered for ancestry (executable paths); least recently used go first.
   uint32_t process_table_size = 16384;
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -118,6 +119,13 @@ struct LogFileOptions {
   uint32_t keep = 5;                         // rotated files kept: PATH.1 .. PATH.keep
 };
 
+// The user the agent writes as once started, when it is not the one it
+// opens the log as (root at start): a file root made is given to it.
+struct FileOwner {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+};
+
 // The audit log: JSON lines appended with one write(2) per flush, so a crash
 // (even kill -9) can at worst cut the last line; such a torn tail is cut off
 // when the file is opened again, so every line in the file is whole. Rotates
@@ -127,7 +135,8 @@ struct LogFileOptions {
 class LogFile final : public Sink {
 public:
   static Result<std::unique_ptr<LogFile>> open(const std::string &path, HostInfo host,
-                                               LogFileOptions options = {});
+                                               LogFileOptions options = {},
+                                               std::optional<FileOwner> owner = std::nullopt);
   ~LogFile() override;
   LogFile(const LogFile &) = delete;
   LogFile &operator=(const LogFile &) = delete;
@@ -163,6 +172,7 @@ private:
   std::string path_;
   HostInfo host_;
   LogFileOptions options_;
+  std::optional<FileOwner> owner_;
   int fd_ = -1;
   uint64_t size_ = 0;
   std::string pending_;

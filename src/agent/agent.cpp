@@ -17,6 +17,7 @@
 
 #include "agent/binary_checker.hpp"
 #include "agent/privileges.hpp"
+#include "agent/start_janitor.hpp"
 #include "agent/syscall_filter.hpp"
 #include "agent/renamed_binaries.hpp"
 #include "shimwatch/aggregate.hpp"
@@ -383,6 +384,10 @@ int run_agent(const CliRequest &request) {
     throw StartupError("the kernel has no BTF (/sys/kernel/btf/vmlinux); shimwatch needs a kernel "
                        "built with CONFIG_DEBUG_INFO_BTF=y");
 
+  auto run_as = resolve_run_as(config.run_as);
+  if (!run_as)
+    throw StartupError(run_as.error().message);
+
   HostInfo host = HostInfo::local();
   // The outputs outlive the dispatcher that feeds them (declared below it).
   std::unique_ptr<StreamSink> console;
@@ -395,9 +400,14 @@ int run_agent(const CliRequest &request) {
     console = std::make_unique<StreamSink>(stdout, format, host, "stdout");
   }
   if (!config.log_file.empty()) {
-    auto file =
-        LogFile::open(config.log_file, host,
-                      LogFileOptions{config.log_max_mib * 1024ull * 1024ull, config.log_keep});
+    if (auto st = give_log_directory_to(config.log_file, *run_as); !st)
+      throw StartupError(st.error().message);
+    std::optional<FileOwner> owner;
+    if (!run_as->root())
+      owner = FileOwner{run_as->uid, run_as->gid};
+    auto file = LogFile::open(
+        config.log_file, host,
+        LogFileOptions{config.log_max_mib * 1024ull * 1024ull, config.log_keep}, owner);
     if (!file)
       throw StartupError(file.error().message + " (check the directory exists and is writable)");
     log_file = std::move(*file);
@@ -426,14 +436,9 @@ int run_agent(const CliRequest &request) {
   std::unique_ptr<Dispatcher> dispatcher; // its threads count into metrics
   // A start that fails once the probes are pinned must not leave them
   // attached: what it pinned afresh goes (what it took over from an agent
-  // before stays, for the next start to drain).
-  struct UnpinIfStartFails {
-    std::string path; // set while pinned afresh and not ready yet
-    ~UnpinIfStartFails() {
-      if (!path.empty())
-        (void)remove_pinned_state(path);
-    }
-  } unpin_if_start_fails;
+  // before stays, for the next start to drain), even after the agent has
+  // become a user that may not remove it.
+  StartJanitor unpin_if_start_fails;
   const std::vector<std::string> exec_paths = watched_exec_paths(config);
   std::vector<std::pair<FileIdentity, std::string>> executables;
   RenamedBinaries renamed(config.watch_exec_build_ids, config.watch_exec);
@@ -579,7 +584,7 @@ int run_agent(const CliRequest &request) {
     spdlog::info("{}", probe->hooks_note());
   if (const PinReport &pin = probe->pin_report(); !pin.path.empty()) {
     if (!pin.took_over)
-      unpin_if_start_fails.path = pin.path;
+      unpin_if_start_fails.watch(pin.path);
     if (!pin.replaced_because.empty())
       spdlog::warn("pinned probe state under {} did not fit this version ({}): replaced; "
                    "records the programs before queued there are not read",
@@ -617,11 +622,13 @@ int run_agent(const CliRequest &request) {
     const auto colon = address.rfind(':');
     const bool low_port =
         colon != std::string::npos && std::strtoul(address.c_str() + colon + 1, nullptr, 10) < 1024;
-    if (auto st = drop_capabilities_except(capabilities_to_keep(low_port)); !st)
+    if (auto st = drop_capabilities_except(capabilities_to_keep(low_port), *run_as); !st)
       throw StartupError("dropping capabilities after attaching failed: " + st.error().message);
     auto now = current_capabilities();
-    spdlog::info("capabilities: kept {}; dropped {}", capability_names(now ? now->effective : 0),
-                 capability_names(held->permitted & ~(now ? now->permitted : 0)));
+    spdlog::info("capabilities: kept {}; dropped {}; running as uid {} gid {}",
+                 capability_names(now ? now->effective : 0),
+                 capability_names(held->permitted & ~(now ? now->permitted : 0)), getuid(),
+                 getgid());
   }
   if (!config.syslog.url.empty()) {
     auto sink = SyslogSink::open(syslog_options(config.syslog), host);
@@ -696,7 +703,7 @@ int run_agent(const CliRequest &request) {
                                               : seccomp_mode == SyscallFilterMode::log
                                                   ? "logged, not enforced (SHIMWATCH_SECCOMP=log)"
                                                   : "off (SHIMWATCH_SECCOMP=off)");
-  unpin_if_start_fails.path.clear();
+  unpin_if_start_fails.ready();
   std::vector<std::string> tcp_ports;
   for (uint16_t port : config.watch_tcp_ports)
     tcp_ports.push_back(std::to_string(port));

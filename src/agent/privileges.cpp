@@ -2,15 +2,26 @@
 // stands between the agent and the kernel's view of its privileges.
 #include "agent/privileges.hpp"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <linux/capability.h>
+#include <pwd.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "common/fd.hpp"
 
 namespace shimwatch {
 namespace {
@@ -74,7 +85,111 @@ const char *name_of(int capability) {
                                                                                : nullptr;
 }
 
+std::optional<uint32_t> number(std::string_view text) {
+  uint32_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || text.empty())
+    return std::nullopt;
+  return value;
+}
+
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
+
 } // namespace
+
+Result<RunAs> resolve_run_as(const std::string &spec) {
+  if (spec == "root")
+    return RunAs{};
+  const auto colon = spec.find(':');
+  const std::string user = spec.substr(0, colon);
+  const std::string group = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  RunAs out;
+  std::optional<uint32_t> user_group;
+  std::vector<char> buffer(16384);
+  if (auto uid = number(user)) {
+    out.uid = *uid;
+  } else {
+    passwd entry{}, *found = nullptr;
+    if (getpwnam_r(user.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || !found)
+      return Error{"security.run_as " + spec + ": no user " + user +
+                       " on this system; give a number (UID[:GID])",
+                   ENOENT};
+    out.uid = found->pw_uid;
+    user_group = found->pw_gid;
+  }
+  if (group.empty()) {
+    out.gid = user_group.value_or(out.uid);
+  } else if (auto gid = number(group)) {
+    out.gid = *gid;
+  } else {
+    struct group entry {
+    }, *found = nullptr;
+    if (getgrnam_r(group.c_str(), &entry, buffer.data(), buffer.size(), &found) != 0 || !found)
+      return Error{"security.run_as " + spec + ": no group " + group +
+                       " on this system; give a number (UID:GID)",
+                   ENOENT};
+    out.gid = found->gr_gid;
+  }
+  return out;
+}
+
+Status give_log_directory_to(const std::string &log_file, const RunAs &user) {
+  if (user.root())
+    return Ok{};
+  const auto slash = log_file.rfind('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : log_file.substr(0, slash));
+  const std::string base = log_file.substr(slash == std::string::npos ? 0 : slash + 1);
+  Fd dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir_fd)
+    return Error{
+        "log directory " + dir + ": " + errno_text(errno) + " (check the directory exists)", errno};
+  struct stat st {};
+  if (fstat(dir_fd.get(), &st) != 0)
+    return Error{"log directory " + dir + ": " + errno_text(errno), errno};
+  if (st.st_uid == user.uid)
+    return Ok{};
+  const std::string what_to_do = ": the agent writes, rotates and reopens its log as uid " +
+                                 std::to_string(user.uid) +
+                                 " (security.run_as), so it needs a directory of its own; make "
+                                 "one for the log (it is given to that user at start), chown it "
+                                 "to that user, or set security.run_as to root";
+  if (st.st_uid != 0)
+    return Error{"log directory " + dir + " belongs to uid " + std::to_string(st.st_uid) +
+                     what_to_do,
+                 EPERM};
+  // Only a directory kept for the log is given away: never /var/log, a
+  // shared temporary directory or anything else that holds other files.
+  DIR *listing = fdopendir(::dup(dir_fd.get()));
+  if (!listing)
+    return Error{"log directory " + dir + ": " + errno_text(errno), errno};
+  std::string other;
+  while (dirent *entry = readdir(listing)) {
+    std::string_view name = entry->d_name;
+    if (name == "." || name == ".." || name.starts_with(base))
+      continue;
+    other = name;
+    break;
+  }
+  closedir(listing);
+  if (!other.empty())
+    return Error{"log directory " + dir + " belongs to root and holds other files (" + other + ")" +
+                     what_to_do,
+                 EPERM};
+  if (fchown(dir_fd.get(), user.uid, user.gid) != 0)
+    return Error{"giving the log directory " + dir + " to uid " + std::to_string(user.uid) +
+                     " failed: " + errno_text(errno) + what_to_do,
+                 errno};
+  // Group and others keep at most reading and searching: the trail is the
+  // agent's to write.
+  if ((st.st_mode & 0022) != 0)
+    (void)fchmod(dir_fd.get(), st.st_mode & 07755);
+  spdlog::info("log directory {} now belongs to uid {} gid {}, the user the agent runs as", dir,
+               user.uid, user.gid);
+  return Ok{};
+}
 
 Result<CapabilitySets> current_capabilities() {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
@@ -95,7 +210,7 @@ uint64_t capabilities_to_keep(bool low_port) {
   return keep;
 }
 
-Status drop_capabilities_except(uint64_t keep) {
+Status drop_capabilities_except(uint64_t keep, const RunAs &user) {
   auto held = current_capabilities();
   if (!held)
     return held.error();
@@ -116,7 +231,25 @@ Status drop_capabilities_except(uint64_t keep) {
     return Error{std::string("clearing the ambient set failed: ") + std::strerror(errno), errno};
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
     return Error{std::string("setting no_new_privs failed: ") + std::strerror(errno), errno};
+  if (!user.root()) {
+    // The permitted set survives the change of user only with keep-caps;
+    // root's supplementary groups go with it.
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
+      return Error{std::string("keeping capabilities across the change of user failed: ") +
+                       std::strerror(errno),
+                   errno};
+    if (setgroups(0, nullptr) != 0 || setresgid(user.gid, user.gid, user.gid) != 0 ||
+        setresuid(user.uid, user.uid, user.uid) != 0)
+      return Error{"becoming uid " + std::to_string(user.uid) + " gid " + std::to_string(user.gid) +
+                       " failed: " + std::strerror(errno) +
+                       " (CAP_SETUID and CAP_SETGID are needed to start; or set "
+                       "security.run_as to root)",
+                   errno};
+    (void)prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+  }
   const uint64_t permitted = held->permitted & keep;
+  // Becoming another user cleared the effective set: raise it again from
+  // what was held.
   const uint64_t effective = held->effective & keep;
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2] = {};

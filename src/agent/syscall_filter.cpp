@@ -36,6 +36,8 @@ constexpr const char *kAllowed[] = {
     "clock_nanosleep", "clock_gettime", "clock_getres", "gettimeofday", "time", "sched_yield",
     "sched_getaffinity", "getrandom", "getrlimit", "prlimit64", "getrusage", "times", "uname",
     "sysinfo", "capget",
+    // the helper that undoes a failed start, reaped once the agent is ready
+    "wait4",
     // waiting
     "epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2",
     "poll", "ppoll", "select", "pselect6", "eventfd", "eventfd2", "timerfd_create",

@@ -54,6 +54,7 @@ struct FlagValues {
   std::optional<std::string> pin_path;
   std::optional<std::string> hooks;
   bool no_pin = false;
+  std::optional<std::string> run_as;
   std::optional<std::string> kubernetes_mode;
   std::optional<std::string> kube_api_server;
   std::optional<std::string> kubernetes_source;
@@ -93,6 +94,7 @@ constexpr const char *value_flags[] = {"--config",
                                        "--ring-buffer-kib",
                                        "--pin-path",
                                        "--hooks",
+                                       "--run-as",
                                        "--kubernetes",
                                        "--kube-api-server",
                                        "--kube-token-file",
@@ -258,6 +260,8 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
       flags.no_pin = true;
     else if (flag == "--hooks")
       flags.hooks = *value;
+    else if (flag == "--run-as")
+      flags.run_as = *value;
     else if (flag == "--kubernetes")
       flags.kubernetes_mode = *value;
     else if (flag == "--kube-api-server")
@@ -387,6 +391,8 @@ Result<CliRequest> parse_cli(const std::vector<std::string> &args) {
       return Error{"--hooks '" + *flags.hooks + "' is not allowed (" + hooks_help + ")"};
     config.hooks = *flags.hooks;
   }
+  if (flags.run_as)
+    config.run_as = *flags.run_as; // checked with the rest of the config
   if (flags.kubernetes_mode) {
     auto mode = parse_kubernetes_mode(*flags.kubernetes_mode);
     if (!mode)
@@ -531,6 +537,10 @@ OPTIONS (run, check; cleanup takes -c and --pin-path)
                                pinned links need them (before Linux 5.15);
                                tracepoints = the classic ones only;
                                raw-tracepoints = raw ones only (default: auto)
+      --run-as USER[:GROUP]    the user the agent becomes once its probes are
+                               attached, keeping only the capabilities it
+                               reads the node with: a name or a number, or
+                               root to stay uid 0 (default: 65534:65534)
       --node-name NAME         this node's name (default: $NODE_NAME, else
                                the host name; kubelet source: $NODE_NAME,
                                else every pod the kubelet lists)

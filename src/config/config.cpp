@@ -378,7 +378,7 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
     return Error{"config must be a JSON object, got " + type_name(root)};
   if (auto st = check_keys(root, "",
                            {"watch", "output", "metrics", "kernel", "attribution", "kubernetes",
-                            "agents", "exclude"});
+                            "agents", "exclude", "security"});
       !st)
     return st.error();
 
@@ -696,6 +696,18 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
     base.agent_rules = *rules;
   }
 
+  auto security = section(root, "security", {"run_as"});
+  if (!security)
+    return security.error();
+  if (security->contains("run_as")) {
+    const json &v = security->at("run_as");
+    if (!v.is_string())
+      return key_error("security.run_as",
+                       "must be a string (\"root\", \"UID[:GID]\" or \"NAME[:GROUP]\"), got " +
+                           type_name(v));
+    base.run_as = v.get<std::string>();
+  }
+
   auto exclude = section(root, "exclude", {"self", "executables", "units", "comms"});
   if (!exclude)
     return exclude.error();
@@ -717,6 +729,25 @@ Result<Config> apply_config_json(std::string_view text, Config base) {
   }
   return base;
 }
+
+namespace {
+
+bool valid_run_as(std::string_view spec) {
+  auto valid_name = [](std::string_view name) {
+    if (name.empty() || name.size() > 64 || name[0] == '-')
+      return false;
+    for (char c : name)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-')
+        return false;
+    return true;
+  };
+  const auto colon = spec.find(':');
+  if (colon == std::string_view::npos)
+    return valid_name(spec);
+  return valid_name(spec.substr(0, colon)) && valid_name(spec.substr(colon + 1));
+}
+
+} // namespace
 
 Status validate_config(const Config &config) {
   if (watched_exec_names(config).empty() && config.watch_exec_paths.empty() &&
@@ -745,6 +776,11 @@ Status validate_config(const Config &config) {
   }
   if (auto st = validate_watch_extras(config); !st)
     return st;
+  if (!valid_run_as(config.run_as))
+    return key_error("security.run_as",
+                     "'" + config.run_as +
+                         "' is not \"root\", \"UID[:GID]\" or \"NAME[:GROUP]\" (names of "
+                         "letters, digits, '_', '.' and '-')");
   if (!config.metrics_address.empty()) {
     auto address = parse_listen_address(config.metrics_address);
     if (!address)
@@ -885,6 +921,7 @@ std::string config_to_json(const Config &config) {
         {"executables", config.exclude.executables},
         {"units", config.exclude.units},
         {"comms", config.exclude.comms}}},
+      {"security", {{"run_as", config.run_as}}},
   };
   // Flags can carry bytes that are not UTF-8; show them as U+FFFD rather than fail.
   return root.dump(2, ' ', false, json::error_handler_t::replace);

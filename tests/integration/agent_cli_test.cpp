@@ -95,7 +95,7 @@ TEST(Cli, PrintConfigShowsDefaultsAndFlags) {
 TEST(Outputs, LogFileGetsJsonLinesAndStdoutCanBeOff) {
   TempDir dir;
   std::string docker = fake_executable(dir, "docker");
-  std::string log = dir.file("audit.json");
+  std::string log = dir.subdir("log") + "/audit.json";
   Agent agent({"--log-file", log, "--no-stdout"});
 
   // TRIGGER

@@ -72,6 +72,12 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+std::string TempDir::subdir(const std::string &name) const {
+  std::string dir = file(name);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
 std::string read_file(const std::string &path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream buf;

@@ -24,6 +24,10 @@ public:
   TempDir &operator=(const TempDir &) = delete;
   const std::string &path() const { return path_; }
   std::string file(const std::string &name) const { return path_ + "/" + name; }
+  // A directory of its own inside this one (made if need be), such as the
+  // agent's log wants: it runs as another user, and is given only a
+  // directory that holds nothing but its log.
+  std::string subdir(const std::string &name) const;
 
 private:
   std::string path_;

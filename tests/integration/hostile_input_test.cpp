@@ -83,7 +83,7 @@ void expect_truncated_prefix(const json &args, const std::vector<std::string> &a
 
 TEST(HostileInput, EveryRunIsOneValidRecordInEveryOutput) {
   TempDir dir;
-  std::string log = dir.file("audit.json");
+  std::string log = dir.subdir("log") + "/audit.json";
   std::string docker = fake_executable(dir, "docker");
   // An executable whose path has an ANSI colour escape and a newline, and a
   // parent whose comm has them: a terminal or a line-based log must not be

@@ -392,7 +392,7 @@ TEST(LogFileFaults, SighupStormWithRenamesUnderLoadLosesAndDuplicatesNothing) {
   const std::string socket_path = dir.file("watched.sock");
   // Bound but not listening: every connect is refused at once, and reported.
   UnixListener listener(socket_path, /*listen_now=*/false);
-  const std::string log = dir.file("audit.json");
+  const std::string log = dir.subdir("log") + "/audit.json";
   const int port = free_port();
   Agent agent(agent_flags(only_socket_config(dir, socket_path), port, log),
               /*default_output_flags=*/false);
@@ -521,7 +521,7 @@ TEST(LogFileFaults, SighupWhileTheAgentStartsIsServedNotFatal) {
   TempDir dir;
   const std::string socket_path = dir.file("watched.sock");
   UnixListener listener(socket_path);
-  const std::string log = dir.file("audit.json");
+  const std::string log = dir.subdir("log") + "/audit.json";
   const std::string config = only_socket_config(dir, socket_path);
   const std::string out_path = dir.file("stdout");
   const std::string err_path = dir.file("stderr");

@@ -26,7 +26,7 @@ std::vector<std::string> lines_of(const std::string &path) {
 TEST(LogFileOutput, KillNineMidStreamLeavesOnlyWholeLines) {
   TempDir dir;
   std::string docker = fake_executable(dir, "docker");
-  std::string log = dir.file("audit.json");
+  std::string log = dir.subdir("log") + "/audit.json";
   std::string script = dir.file("storm.sh");
   write_file(script, "while :; do " + docker + " ps \"$(printf 'a\\nb')\"; done\n", 0755);
   auto agent = std::make_unique<Agent>(std::vector<std::string>{"--log-file", log, "--no-stdout"});
@@ -69,7 +69,7 @@ TEST(LogFileOutput, KillNineMidStreamLeavesOnlyWholeLines) {
 TEST(LogFileOutput, SighupReopensAfterLogrotateMovedTheFile) {
   TempDir dir;
   std::string docker = fake_executable(dir, "docker");
-  std::string log = dir.file("audit.json");
+  std::string log = dir.subdir("log") + "/audit.json";
   Agent agent({"--log-file", log, "--no-stdout"});
 
   // TRIGGER
@@ -101,7 +101,7 @@ TEST(LogFileOutput, SighupReopensAfterLogrotateMovedTheFile) {
 TEST(LogFileOutput, RotatesBySize) {
   TempDir dir;
   std::string docker = fake_executable(dir, "docker");
-  std::string log = dir.file("audit.json");
+  std::string log = dir.subdir("log") + "/audit.json";
   // 0 MiB would mean never: use the smallest real size and many events.
   Agent agent({"--log-file", log, "--no-stdout", "--log-max-mib", "1", "--log-keep", "2"});
   std::string big(3000, 'x');

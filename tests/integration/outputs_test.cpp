@@ -314,7 +314,7 @@ TEST(FullDisk, LogFileCountsItsLossesWhileSyslogKeepsFlowing) {
 TEST(SlowOutput, StdoutNobodyReadsStallsNeitherTheLogFileNorTheExit) {
   TempDir dir;
   std::string docker = fake_executable(dir, "docker");
-  std::string log = dir.file("audit.json");
+  std::string log = dir.subdir("log") + "/audit.json";
   std::string err_path = dir.file("stderr");
   int port = free_port();
   int read_end = -1;

@@ -336,3 +336,20 @@ TEST(Pinning, AStartThatFailsAfterAttachingLeavesNothingPinned) {
   EXPECT_NE(failed.output.find("/nonexistent/ca.pem"), std::string::npos) << failed.output;
   EXPECT_FALSE(exists(pin.path())) << failed.output;
 }
+
+// The same once the agent has become its own user (the metrics endpoint is
+// the last thing that opens, and its port is taken): what was pinned as
+// root still goes, and the run as root pins as a positive control.
+TEST(Pinning, AStartThatFailsAfterBecomingItsOwnUserLeavesNothingPinned) {
+  PinDir pin;
+  const int port = free_port();
+  TcpListener taken(AF_INET, port);
+  auto failed = run_shimwatch(
+      {"run", "--pin-path", pin.path(), "--metrics-address", "127.0.0.1:" + std::to_string(port)});
+  EXPECT_EQ(failed.exit_code, 2) << failed.output;
+  EXPECT_NE(failed.output.find("running as uid 65534"), std::string::npos) << failed.output;
+  EXPECT_FALSE(exists(pin.path())) << failed.output;
+
+  Agent started({"--pin-path", pin.path()});
+  EXPECT_TRUE(exists(pin.links())) << "positive control: a start that succeeds keeps its pins";
+}

@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <fstream>
+#include <sys/stat.h>
 #include <linux/capability.h>
 #include <string>
 #include <vector>
@@ -30,6 +31,21 @@ uint64_t status_mask(const std::string &status_file, const std::string &field) {
       return std::stoull(line.substr(field.size() + 1), nullptr, 16);
   ADD_FAILURE() << field << " not in " << status_file;
   return ~uint64_t{0};
+}
+
+// A field of a status file, as the kernel prints it after the colon.
+std::string status_line(const std::string &status_file, const std::string &field) {
+  std::ifstream in(status_file);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(field + ":", 0) == 0) {
+      std::string value = line.substr(field.size() + 1);
+      value.erase(0, value.find_first_not_of(" \t"));
+      value.erase(value.find_last_not_of(" \t") + 1);
+      return value;
+    }
+  ADD_FAILURE() << field << " not in " << status_file;
+  return "";
 }
 
 std::vector<std::string> thread_status_files(pid_t pid) {
@@ -76,6 +92,11 @@ TEST(Privileges, EveryThreadKeepsOnlyWhatReadingTheNodeNeeds) {
     EXPECT_EQ(status_mask(file, "NoNewPrivs"), 1u) << file;
     // The system call allow-list (seccomp mode 2, filter) on every thread.
     EXPECT_EQ(status_mask(file, "Seccomp"), 2u) << file;
+    // Not root: uid 0 would still own (and could write) every file root
+    // owns on the node. Real, effective, saved and file-system ids.
+    EXPECT_EQ(status_line(file, "Uid"), "65534\t65534\t65534\t65534") << file;
+    EXPECT_EQ(status_line(file, "Gid"), "65534\t65534\t65534\t65534") << file;
+    EXPECT_EQ(status_line(file, "Groups"), "") << file;
   }
 
   // And it still sees, and still follows the node (identity refreshes write
@@ -87,4 +108,48 @@ TEST(Privileges, EveryThreadKeepsOnlyWhatReadingTheNodeNeeds) {
   EXPECT_EQ(events_of(out, run.pid, "docker-cli-exec").size(), 1u) << out.log;
   EXPECT_NE(out.log.find("capabilities: kept"), std::string::npos) << out.log;
   EXPECT_EQ(out.log.find("warn"), std::string::npos) << out.log;
+}
+
+// The log goes to a directory the agent's user may write (rotation and
+// reopening after logrotate create files there): a root-owned directory
+// kept for the log is given to it at start, one that holds anything else
+// is not, and the agent says what to do. --run-as root keeps uid 0.
+TEST(Privileges, TheLogDirectoryIsGivenToTheAgentsUserOnlyWhenItIsTheLogs) {
+  TempDir dir;
+  std::string docker = fake_executable(dir, "docker");
+  const std::string log_dir = dir.subdir("log");
+  write_file(log_dir + "/audit.json.1", "");
+  Agent agent({"--log-file", log_dir + "/audit.json", "--no-stdout"});
+  struct stat st {};
+  ASSERT_EQ(stat(log_dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);
+  EXPECT_EQ(st.st_gid, 65534u);
+  ASSERT_EQ(stat((log_dir + "/audit.json").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u) << "the file opened as root goes to the agent's user";
+  EXPECT_EQ(status_line("/proc/" + std::to_string(agent.pid()) + "/status", "Uid"),
+            "65534\t65534\t65534\t65534");
+  auto run = run_process({docker, "ps"});
+  EXPECT_TRUE(wait_for(
+      [&] {
+        return read_file(log_dir + "/audit.json").find("\"docker-cli-exec\"") != std::string::npos;
+      },
+      std::chrono::seconds(10)));
+  agent.stop();
+
+  // A shared directory: not given away; the start fails saying why.
+  const std::string shared = dir.subdir("shared");
+  write_file(shared + "/someone-elses.conf", "x");
+  auto refused = run_shimwatch({"run", "--log-file", shared + "/audit.json", "--no-stdout"});
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("holds other files (someone-elses.conf)"), std::string::npos)
+      << refused.output;
+  EXPECT_NE(refused.output.find("security.run_as to root"), std::string::npos) << refused.output;
+  ASSERT_EQ(stat(shared.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);
+
+  // --run-as root: the same directory serves, as before.
+  Agent as_root({"--log-file", shared + "/audit.json", "--no-stdout", "--run-as", "root"});
+  EXPECT_EQ(status_line("/proc/" + std::to_string(as_root.pid()) + "/status", "Uid"), "0\t0\t0\t0");
+  auto out = as_root.stop();
+  EXPECT_EQ(out.exit_code, 0) << out.log;
 }

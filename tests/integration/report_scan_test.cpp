@@ -201,7 +201,7 @@ TEST(ReportScan, RealAgentTrailAndAScanTellTheThreeKindsApart) {
   TestCgroup pod_cgroup("kubepods/burstable/pod" + pod_uid + "/" + container_id);
   api.add(log_shipper_pod(pod_uid, container_id));
   write_file(dir.file("token"), token + "\n", 0600);
-  const std::string log = dir.file("trail.log");
+  const std::string log = dir.subdir("log") + "/trail.log";
   Agent agent({"--format", "json", "--metrics-address", "", "--no-dedupe", "--kube-api-server",
                api.url(), "--kube-token-file", dir.file("token"), "--kube-ca-file", api.ca_file(),
                "--node-name", node, "--log-file", log},

@@ -65,7 +65,7 @@ TEST(Report, RealAgentTrailBecomesGroupedRowsWithRemediation) {
   TestCgroup unit("system.slice/shimwatch-report-job.service");
   TestCgroup session("user.slice/user-1000.slice/session-42.scope");
   std::string job = copy_executable(dir, "/bin/sh", "report-job.sh");
-  std::string log = dir.file("audit.log");
+  std::string log = dir.subdir("log") + "/audit.log";
   Agent agent({"--log-file", log, "--no-stdout"});
 
   // TRIGGER: a "service" runs docker ps and docker inspect; a login session docker version.

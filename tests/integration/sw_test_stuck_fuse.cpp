@@ -107,7 +107,13 @@ int main(int argc, char **argv) {
   operations.readdir = list;
   operations.open = open_file;
   operations.read = read_file;
-  // Foreground, several threads (a held open must not hold the rest).
-  char *fuse_argv[] = {argv[0], const_cast<char *>("-f"), argv[1], nullptr};
-  return fuse_main(3, fuse_argv, &operations, nullptr);
+  // Foreground, several threads (a held open must not hold the rest);
+  // open to every user, as the agent runs as one of its own.
+  char *fuse_argv[] = {argv[0],
+                       const_cast<char *>("-f"),
+                       const_cast<char *>("-o"),
+                       const_cast<char *>("allow_other"),
+                       argv[1],
+                       nullptr};
+  return fuse_main(5, fuse_argv, &operations, nullptr);
 }
