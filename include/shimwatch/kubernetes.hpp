@@ -125,6 +125,12 @@ struct KubeClientStats {
   std::string last_error; // never contains the token
 };
 
+// The wait after the n-th consecutive failure (n from 0): initial, doubled
+// each time up to max, times jitter (0.8-1.2, so that the agents of a
+// cluster do not retry in step), never above max.
+std::chrono::milliseconds backoff_delay(int n, std::chrono::milliseconds initial,
+                                        std::chrono::milliseconds max, double jitter);
+
 // API server: lists then watches pods with fieldSelector=spec.nodeName=<node>,
 // tracking resourceVersion; reconnects with exponential backoff, re-lists on
 // 410 Gone. Kubelet: GETs /pods every poll_interval and replaces the cache

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "shimwatch/timestamp.hpp"
 #include "shimwatch/config.hpp"
 #include "shimwatch/event.hpp"
 #include "shimwatch/result.hpp"
@@ -35,8 +36,6 @@ std::string encode_gap_text(const Gap &gap);
 
 // The wall clock, nanoseconds since the Unix epoch.
 int64_t unix_now_ns();
-// RFC 3339, UTC, microseconds: 2026-11-25T14:19:51.542864Z
-std::string format_timestamp(int64_t unix_ns);
 // ENOENT, ECONNREFUSED ...; "E<number>" for values the C library does not name.
 std::string errno_name(int error);
 // argv joined by spaces, shell-quoted where an argument needs it.
@@ -54,8 +53,6 @@ std::string sanitize(std::string_view text, bool *replaced = nullptr);
 // Nothing a workload names can start a line of its own or rewrite one.
 std::string escape_controls(std::string_view text);
 } // namespace utf8
-
-std::string base64_encode(std::string_view bytes);
 
 // An output. The dispatcher calls every method of one sink from that sink's
 // own thread, so a sink needs no locking of its own.
@@ -119,13 +116,6 @@ struct LogFileOptions {
   uint32_t keep = 5;                         // rotated files kept: PATH.1 .. PATH.keep
 };
 
-// The user the agent writes as once started, when it is not the one it
-// opens the log as (root at start): a file root made is given to it.
-struct FileOwner {
-  uint32_t uid = 0;
-  uint32_t gid = 0;
-};
-
 // The audit log: JSON lines appended with one write(2) per flush, so a crash
 // (even kill -9) can at worst cut the last line; such a torn tail is cut off
 // when the file is opened again, so every line in the file is whole. Rotates
@@ -135,8 +125,7 @@ struct FileOwner {
 class LogFile final : public Sink {
 public:
   static Result<std::unique_ptr<LogFile>> open(const std::string &path, HostInfo host,
-                                               LogFileOptions options = {},
-                                               std::optional<FileOwner> owner = std::nullopt);
+                                               LogFileOptions options = {});
   ~LogFile() override;
   LogFile(const LogFile &) = delete;
   LogFile &operator=(const LogFile &) = delete;
@@ -172,7 +161,6 @@ private:
   std::string path_;
   HostInfo host_;
   LogFileOptions options_;
-  std::optional<FileOwner> owner_;
   int fd_ = -1;
   uint64_t size_ = 0;
   std::string pending_;

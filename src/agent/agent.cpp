@@ -399,19 +399,11 @@ int run_agent(const CliRequest &request) {
       format = isatty(STDOUT_FILENO) ? OutputFormat::text : OutputFormat::json;
     console = std::make_unique<StreamSink>(stdout, format, host, "stdout");
   }
-  if (!config.log_file.empty()) {
-    if (auto st = give_log_directory_to(config.log_file, *run_as); !st)
+  // Checked now, opened once the agent is its own user: the file it then
+  // creates or appends to is its own.
+  if (!config.log_file.empty())
+    if (auto st = give_log_directory_to(config.log_file, *run_as, /*check_only=*/true); !st)
       throw StartupError(st.error().message);
-    std::optional<FileOwner> owner;
-    if (!run_as->root())
-      owner = FileOwner{run_as->uid, run_as->gid};
-    auto file = LogFile::open(
-        config.log_file, host,
-        LogFileOptions{config.log_max_mib * 1024ull * 1024ull, config.log_keep}, owner);
-    if (!file)
-      throw StartupError(file.error().message + " (check the directory exists and is writable)");
-    log_file = std::move(*file);
-  }
   const int64_t dedupe_window_ns = int64_t{config.dedupe.window_seconds} * 1'000'000'000;
   std::optional<Deduplicator> dedupe;
   if (config.dedupe.enabled)
@@ -615,6 +607,9 @@ int run_agent(const CliRequest &request) {
   if (auto st = config_files.load(*probe); !st)
     throw StartupError(st.error().message);
 
+  if (!config.log_file.empty())
+    if (auto st = give_log_directory_to(config.log_file, *run_as); !st)
+      throw StartupError(st.error().message);
   // The probes are attached: what loading them took goes now, before any
   // thread starts (capabilities are per thread; later ones inherit these).
   if (auto held = current_capabilities()) {
@@ -629,6 +624,14 @@ int run_agent(const CliRequest &request) {
                  capability_names(now ? now->effective : 0),
                  capability_names(held->permitted & ~(now ? now->permitted : 0)), getuid(),
                  getgid());
+  }
+  if (!config.log_file.empty()) {
+    auto file =
+        LogFile::open(config.log_file, host,
+                      LogFileOptions{config.log_max_mib * 1024ull * 1024ull, config.log_keep});
+    if (!file)
+      throw StartupError(file.error().message + " (check the directory exists and is writable)");
+    log_file = std::move(*file);
   }
   if (!config.syslog.url.empty()) {
     auto sink = SyslogSink::open(syslog_options(config.syslog), host);

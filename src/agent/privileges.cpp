@@ -21,7 +21,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/fd.hpp"
+#include "shimwatch/fd.hpp"
 
 namespace shimwatch {
 namespace {
@@ -135,7 +135,7 @@ Result<RunAs> resolve_run_as(const std::string &spec) {
   return out;
 }
 
-Status give_log_directory_to(const std::string &log_file, const RunAs &user) {
+Status give_log_directory_to(const std::string &log_file, const RunAs &user, bool check_only) {
   if (user.root())
     return Ok{};
   const auto slash = log_file.rfind('/');
@@ -149,45 +149,61 @@ Status give_log_directory_to(const std::string &log_file, const RunAs &user) {
   struct stat st {};
   if (fstat(dir_fd.get(), &st) != 0)
     return Error{"log directory " + dir + ": " + errno_text(errno), errno};
-  if (st.st_uid == user.uid)
-    return Ok{};
   const std::string what_to_do = ": the agent writes, rotates and reopens its log as uid " +
                                  std::to_string(user.uid) +
                                  " (security.run_as), so it needs a directory of its own; make "
                                  "one for the log (it is given to that user at start), chown it "
                                  "to that user, or set security.run_as to root";
-  if (st.st_uid != 0)
+  if (st.st_uid != 0 && st.st_uid != user.uid)
     return Error{"log directory " + dir + " belongs to uid " + std::to_string(st.st_uid) +
                      what_to_do,
                  EPERM};
   // Only a directory kept for the log is given away: never /var/log, a
   // shared temporary directory or anything else that holds other files.
+  // The log and its rotated copies root made (an agent that ran as root)
+  // go with it, so that the user can append to and rotate them.
   DIR *listing = fdopendir(::dup(dir_fd.get()));
   if (!listing)
     return Error{"log directory " + dir + ": " + errno_text(errno), errno};
   std::string other;
+  std::vector<std::string> roots_files;
   while (dirent *entry = readdir(listing)) {
     std::string_view name = entry->d_name;
-    if (name == "." || name == ".." || name.starts_with(base))
+    if (name == "." || name == "..")
       continue;
-    other = name;
-    break;
+    if (!name.starts_with(base)) {
+      other = name;
+      continue;
+    }
+    struct stat file {};
+    if (fstatat(dir_fd.get(), entry->d_name, &file, AT_SYMLINK_NOFOLLOW) == 0 &&
+        S_ISREG(file.st_mode) && file.st_uid == 0)
+      roots_files.emplace_back(name);
   }
   closedir(listing);
-  if (!other.empty())
+  if (st.st_uid == 0 && !other.empty())
     return Error{"log directory " + dir + " belongs to root and holds other files (" + other + ")" +
                      what_to_do,
                  EPERM};
-  if (fchown(dir_fd.get(), user.uid, user.gid) != 0)
-    return Error{"giving the log directory " + dir + " to uid " + std::to_string(user.uid) +
-                     " failed: " + errno_text(errno) + what_to_do,
-                 errno};
-  // Group and others keep at most reading and searching: the trail is the
-  // agent's to write.
-  if ((st.st_mode & 0022) != 0)
-    (void)fchmod(dir_fd.get(), st.st_mode & 07755);
-  spdlog::info("log directory {} now belongs to uid {} gid {}, the user the agent runs as", dir,
-               user.uid, user.gid);
+  if (check_only)
+    return Ok{};
+  if (st.st_uid == 0) {
+    if (fchown(dir_fd.get(), user.uid, user.gid) != 0)
+      return Error{"giving the log directory " + dir + " to uid " + std::to_string(user.uid) +
+                       " failed: " + errno_text(errno) + what_to_do,
+                   errno};
+    // Group and others keep at most reading and searching: the trail is
+    // the agent's to write.
+    if ((st.st_mode & 0022) != 0)
+      (void)fchmod(dir_fd.get(), st.st_mode & 07755);
+    spdlog::info("log directory {} now belongs to uid {} gid {}, the user the agent runs as", dir,
+                 user.uid, user.gid);
+  }
+  for (const auto &name : roots_files)
+    if (fchownat(dir_fd.get(), name.c_str(), user.uid, user.gid, AT_SYMLINK_NOFOLLOW) != 0)
+      return Error{"giving the log file " + dir + "/" + name + " to uid " +
+                       std::to_string(user.uid) + " failed: " + errno_text(errno),
+                   errno};
   return Ok{};
 }
 

@@ -40,7 +40,11 @@ Result<RunAs> resolve_run_as(const std::string &spec);
 // reopen after logrotate) once it is no longer root: one it owns already,
 // or a root-owned one that holds nothing but the log and its rotated
 // copies, which is given to it. Anything else is an error saying what to do.
-Status give_log_directory_to(const std::string &log_file, const RunAs &user);
+// check_only: say so without changing anything (before the log is opened:
+// root without CAP_DAC_OVERRIDE can no longer create it in a directory it
+// has given away).
+Status give_log_directory_to(const std::string &log_file, const RunAs &user,
+                             bool check_only = false);
 
 // Reduces the effective and permitted sets to keep (intersected with what
 // is held), and the bounding set when it may; clears the ambient set and

@@ -48,6 +48,16 @@
 
 namespace shimwatch {
 
+std::chrono::milliseconds backoff_delay(int n, std::chrono::milliseconds initial,
+                                        std::chrono::milliseconds max, double jitter) {
+  double delay = static_cast<double>(std::max<int64_t>(initial.count(), 1));
+  const double most = static_cast<double>(std::max<int64_t>(max.count(), 1));
+  for (int i = 0; i < n && delay < most; ++i)
+    delay *= 2;
+  delay = std::min(delay, most);
+  return std::chrono::milliseconds(static_cast<int64_t>(std::min(delay * jitter, most)));
+}
+
 namespace {
 
 using nlohmann::json;
@@ -704,16 +714,10 @@ struct KubeClient::Impl {
   // when stopped.
   bool backoff(int n, std::minstd_rand &rng,
                std::chrono::milliseconds cap = std::chrono::milliseconds::max()) {
-    using ms = std::chrono::milliseconds;
-    double delay = static_cast<double>(std::max<int64_t>(options.backoff_initial.count(), 1));
-    double max = static_cast<double>(std::max<int64_t>(
-        std::min(std::max(options.backoff_max, options.backoff_initial), cap).count(), 1));
-    for (int i = 0; i < n && delay < max; ++i)
-      delay *= 2;
-    delay = std::min(delay, max);
     std::uniform_real_distribution<double> jitter(0.8, 1.2); // unsynchronised agents
-    delay = std::min(delay * jitter(rng), max);
-    return pause(ms(static_cast<int64_t>(delay)));
+    return pause(backoff_delay(
+        n, options.backoff_initial,
+        std::min(std::max(options.backoff_max, options.backoff_initial), cap), jitter(rng)));
   }
 
   void run_kubelet(std::minstd_rand &rng) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "shimwatch/timestamp.hpp"
+
 namespace shimwatch::report {
 
 using Micros = std::int64_t;
@@ -18,8 +20,8 @@ std::optional<Micros> parse_rfc3339(std::string_view text);
 // before now ("36h", "7d", "90m", "45s").
 std::optional<Micros> parse_time_bound(std::string_view text, Micros now);
 
-// "2026-11-25T14:28:41.121836Z"
-std::string format_rfc3339(Micros t);
+// "2026-11-25T14:28:41.121836Z": the agent's own formatter.
+using shimwatch::format_rfc3339;
 
 Micros now_micros();
 

@@ -1,6 +1,5 @@
 #include "scan/kubeconfig.hpp"
 
-#include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
@@ -10,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "shimwatch/base64.hpp"
 #include "scan/manifest_loader.hpp"
 
 namespace shimwatch::scan {
@@ -27,24 +27,10 @@ std::string string_member(const json &object, std::string_view key) {
 }
 
 Result<std::string> decode_base64(const std::string &text, const std::string &what) {
-  std::string compact;
-  for (char c : text)
-    if (c != '\n' && c != '\r' && c != ' ')
-      compact += c;
-  if (compact.size() % 4 != 0)
-    return Error{what + " is not valid base64"};
-  std::string out(compact.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char *>(out.data()),
-                          reinterpret_cast<const unsigned char *>(compact.data()),
-                          static_cast<int>(compact.size()));
-  if (n < 0)
-    return Error{what + " is not valid base64"};
-  // EVP_DecodeBlock counts the padding as zero bytes.
-  size_t padding = 0;
-  for (auto it = compact.rbegin(); it != compact.rend() && *it == '='; ++it)
-    ++padding;
-  out.resize(static_cast<size_t>(n) - padding);
-  return out;
+  auto decoded = base64_decode(text);
+  if (!decoded)
+    return Error{what + " is " + decoded.error().message};
+  return decoded;
 }
 
 // One named entry (cluster, user, context) merged over the files: first wins.

@@ -40,10 +40,8 @@ LogFile::~LogFile() {
 }
 
 Result<std::unique_ptr<LogFile>> LogFile::open(const std::string &path, HostInfo host,
-                                               LogFileOptions options,
-                                               std::optional<FileOwner> owner) {
+                                               LogFileOptions options) {
   std::unique_ptr<LogFile> file(new LogFile(path, std::move(host), options));
-  file->owner_ = owner;
   if (auto st = file->open_fd(); !st)
     return st.error();
   return file;
@@ -66,13 +64,8 @@ Status LogFile::open_fd() {
     return Error{"cannot stat log file " + path_ + ": " + std::strerror(err), err};
   }
   // A file someone else made there, or one others may write, would let
-  // them add lines to the trail. Root's own (this agent at start, or one
-  // that ran as root before) goes to the user the agent becomes.
-  const uid_t owner = owner_ ? owner_->uid : geteuid();
-  if (S_ISREG(st.st_mode) && st.st_uid != owner && st.st_uid == 0 && geteuid() == 0 &&
-      fchown(fd, owner, owner_->gid) == 0)
-    st.st_uid = owner;
-  if (!S_ISREG(st.st_mode) || st.st_uid != owner) {
+  // them add lines to the trail.
+  if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
     ::close(fd);
     return Error{"log file " + path_ + " is " +
                      (!S_ISREG(st.st_mode)

@@ -22,22 +22,6 @@ int64_t unix_now_ns() {
       .count();
 }
 
-std::string format_timestamp(int64_t unix_ns) {
-  int64_t secs = unix_ns / 1'000'000'000;
-  int64_t nanos = unix_ns % 1'000'000'000;
-  if (nanos < 0) {
-    nanos += 1'000'000'000;
-    secs -= 1;
-  }
-  time_t t = static_cast<time_t>(secs);
-  tm utc{};
-  gmtime_r(&t, &utc);
-  char buf[40];
-  size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &utc);
-  snprintf(buf + n, sizeof(buf) - n, ".%06dZ", static_cast<int>(nanos / 1000));
-  return buf;
-}
-
 std::string errno_name(int error) {
   if (const char *name = strerrorname_np(error))
     return name;
@@ -196,30 +180,5 @@ std::string escape_controls(std::string_view text) {
 }
 
 } // namespace utf8
-
-std::string base64_encode(std::string_view bytes) {
-  static constexpr char alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    uint32_t v = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-    out += alphabet[(v >> 6) & 63];
-    out += alphabet[v & 63];
-  }
-  if (size_t rest = bytes.size() - i) {
-    uint32_t v = uint8_t(bytes[i]) << 16;
-    if (rest == 2)
-      v |= uint8_t(bytes[i + 1]) << 8;
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-    out += rest == 2 ? alphabet[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
 
 } // namespace shimwatch

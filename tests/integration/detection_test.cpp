@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "shimwatch/base64.hpp"
 #include "harness.hpp"
 
 using namespace swtest;
@@ -12,22 +13,9 @@ const std::string exec_action = "docker-cli-exec";
 const std::string connect_action = "docker-socket-connect";
 
 std::string decode_base64(const std::string &in) {
-  static const std::string alphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  uint32_t buf = 0;
-  int bits = 0;
-  for (char c : in) {
-    if (c == '=')
-      break;
-    buf = (buf << 6) | static_cast<uint32_t>(alphabet.find(c));
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buf >> bits) & 0xFF);
-    }
-  }
-  return out;
+  auto decoded = shimwatch::base64_decode(in);
+  EXPECT_TRUE(decoded) << in;
+  return decoded ? *decoded : std::string();
 }
 
 } // namespace
@@ -77,7 +65,11 @@ TEST(Detection, UnwatchedSocketsAndBinariesProduceNoEvent) {
   // Names that are close to watched ones but are not watched.
   std::string dockerd = fake_executable(dir, "dockerd");
   std::string dockers = fake_executable(dir, "docker.sh");
-  Agent agent;
+  // Positive controls: a watched socket and a watched name, in the same run.
+  std::string watched_socket = dir.file("watched.sock");
+  UnixListener watched_listener(watched_socket);
+  std::string docker = fake_executable(dir, "docker");
+  Agent agent({"--watch-socket", watched_socket});
 
   // TRIGGER
   auto connect = run_process({SW_TEST_CONNECT_BINARY, other_socket});
@@ -86,10 +78,15 @@ TEST(Detection, UnwatchedSocketsAndBinariesProduceNoEvent) {
   auto dockerd_run = run_process({dockerd});
   auto dockers_run = run_process({dockers});
   ASSERT_EQ(true_run.exit_code, 0);
+  auto watched_connect = run_process({SW_TEST_CONNECT_BINARY, watched_socket});
+  ASSERT_EQ(watched_connect.output, "ok\n");
+  auto docker_run = run_process({docker});
 
   // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
+  EXPECT_EQ(events_of(out, watched_connect.pid, connect_action).size(), 1u) << out.log;
+  EXPECT_EQ(events_of(out, docker_run.pid, exec_action).size(), 1u) << out.log;
   EXPECT_TRUE(events_of(out, connect.pid).empty());
   EXPECT_TRUE(events_of(out, true_run.pid).empty());
   EXPECT_TRUE(events_of(out, dockerd_run.pid).empty());

@@ -85,13 +85,17 @@ TEST(DockerApiTcp, Ipv6LoopbackIsWatchedToo) {
 
 TEST(DockerApiTcp, OtherPortsAndRemoteHostsStayQuietByDefault) {
   TcpListener other(AF_INET, 18080);
+  TcpListener engine(AF_INET, 2375);
   Agent agent;
   auto unwatched = run_process({"docker", "-H", "tcp://127.0.0.1:18080", "version"});
   // A remote engine (TEST-NET-2, never routed): by default only loopback and
   // this node's addresses count.
   run_process({"timeout", "2", "docker", "-H", "tcp://198.51.100.1:2375", "version"});
+  // Positive control: the watched port on loopback, in the same run.
+  auto watched = run_process({"docker", "-H", "tcp://127.0.0.1:2375", "version"});
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
+  EXPECT_FALSE(tcp_events_of(out, watched.pid).empty()) << watched.output << "\n" << out.log;
   EXPECT_TRUE(tcp_events_of(out, unwatched.pid).empty());
   EXPECT_TRUE(tcp_events_with(out, "tcp://198.51.100.1:2375").empty());
 }

@@ -128,20 +128,21 @@ TEST(KubeClientUnit, UnreachableServerIsOneOutageWithOneWarning) {
 }
 
 TEST(KubeClientUnit, BackoffGrowsToItsMaximum) {
-  Fixture f;
-  PodCache cache;
-  auto options = f.options(closed_port());
-  options.backoff_initial = 50ms;
-  options.backoff_max = 100ms;
-  KubeClient client(options, cache);
-  client.start();
-  std::this_thread::sleep_for(1000ms);
-  uint64_t errors = client.stats().errors;
-  client.stop();
-  // 50, 100, 100, ... ms (±20 %) plus the failed connects: about 10 in a
-  // second; without the backoff there would be thousands.
-  EXPECT_GE(errors, 5u);
-  EXPECT_LE(errors, 16u);
+  using shimwatch::backoff_delay;
+  // 500 ms doubled each failure up to 30 s, without jitter...
+  std::vector<int64_t> delays;
+  for (int n = 0; n < 9; ++n)
+    delays.push_back(backoff_delay(n, 500ms, 30000ms, 1.0).count());
+  EXPECT_EQ(delays,
+            (std::vector<int64_t>{500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000}));
+  // ... the jitter spreads agents both ways, never past the maximum.
+  EXPECT_EQ(backoff_delay(0, 500ms, 30000ms, 0.8).count(), 400);
+  EXPECT_EQ(backoff_delay(0, 500ms, 30000ms, 1.2).count(), 600);
+  EXPECT_EQ(backoff_delay(20, 500ms, 30000ms, 1.2).count(), 30000);
+  EXPECT_EQ(backoff_delay(1000000, 500ms, 30000ms, 1.0).count(), 30000) << "no overflow";
+  // A zero initial delay still waits (1 ms, doubling), never spins.
+  EXPECT_EQ(backoff_delay(0, 0ms, 100ms, 1.0).count(), 1);
+  EXPECT_EQ(backoff_delay(3, 0ms, 100ms, 1.0).count(), 8);
 }
 
 TEST(KubeClientUnit, StopDuringAHangingHandshakeIsPrompt) {

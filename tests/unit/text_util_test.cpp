@@ -11,7 +11,6 @@
 #include "shimwatch/sink.hpp"
 
 using namespace std::string_view_literals;
-using shimwatch::base64_encode;
 using shimwatch::command_line;
 using shimwatch::errno_name;
 using shimwatch::format_timestamp;
@@ -166,23 +165,6 @@ TEST(Utf8Sanitize, OutputIsAlwaysValid) {
   for (int b = 0; b < 256; ++b)
     all_bytes += static_cast<char>(b);
   EXPECT_TRUE(utf8::valid(utf8::sanitize(all_bytes)));
-}
-
-TEST(Base64, Rfc4648TestVectors) {
-  EXPECT_EQ(base64_encode(""), "");
-  EXPECT_EQ(base64_encode("f"), "Zg==");
-  EXPECT_EQ(base64_encode("fo"), "Zm8=");
-  EXPECT_EQ(base64_encode("foo"), "Zm9v");
-  EXPECT_EQ(base64_encode("foob"), "Zm9vYg==");
-  EXPECT_EQ(base64_encode("fooba"), "Zm9vYmE=");
-  EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
-}
-
-TEST(Base64, BinaryBytes) {
-  EXPECT_EQ(base64_encode("\0"sv), "AA==");
-  EXPECT_EQ(base64_encode("\x00\xff"sv), "AP8=");
-  EXPECT_EQ(base64_encode("\xfb\xff\xbf"sv), "+/+/");
-  EXPECT_EQ(base64_encode("\xff\xff\xff"sv), "////");
 }
 
 TEST(EscapeControls, LineBreaksAndEscapeSequencesCannotLeaveTheLine) {
