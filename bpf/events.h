@@ -4,7 +4,7 @@
  *
  * Fixed-width types only; all fields aligned, not packed; padding written out.
  * The C++ side checks sizes and key offsets with static_assert
- * (src/decode/abi_check.hpp). Type codes, counter indexes and flags are never
+ * (src/decode/decode.cpp). Type codes, counter indexes and flags are never
  * renumbered: add new ones at the end.
  */
 #ifndef SHIMWATCH_BPF_EVENTS_H
@@ -52,8 +52,8 @@ enum sw_counter {
 	SW_COUNTER_DROP_PENDING = 2,	/* in-flight connect table full: event lost */
 	SW_COUNTER_ARGS_UNREADABLE = 3, /* argv pages not resident: event sent without argv */
 	SW_COUNTER_ADDR_UNREADABLE = 4, /* connect address unreadable even at exit: event lost */
-	SW_COUNTER_ADDR_LATE = 5, /* unix connect address readable only at exit, and matching
-				     nothing then: it may have been changed meanwhile */
+	SW_COUNTER_ADDR_LATE = 5,	/* unix connect address readable only at exit, and matching
+					   nothing then: it may have been changed meanwhile */
 	SW_COUNTER__MAX = 6,
 };
 

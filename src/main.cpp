@@ -79,6 +79,7 @@ int main(int argc, char **argv) {
   }
   try {
     shimwatch::setup_logging(request->verbose);
+    shimwatch::route_libbpf_logs(request->verbose); // libbpf's messages through the same log
     switch (request->command) {
     case shimwatch::Command::help:
       std::fputs(shimwatch::usage_text().c_str(), stdout);

@@ -15,9 +15,6 @@
 
 namespace shimwatch {
 
-// "host", "pod", "container", "systemd_unit", "user_session"
-std::string_view origin_type_name(OriginType type);
-
 // Parses a cgroup path as it appears in /proc/<pid>/cgroup or is rebuilt from
 // the probe's captured levels ("/kubepods/burstable/pod<uid>/<id>",
 // "/system.slice/cron.service", ...). The path may have lost its top levels

@@ -26,7 +26,14 @@
 
 namespace shimwatch {
 
-class Metrics;
+// What the dispatcher counts as it goes (the metrics stage implements it).
+class OutputCounters {
+public:
+  virtual ~OutputCounters() = default;
+  // Records lost at stage ("queue", or an output's name) for reason.
+  virtual void count_drop(const std::string &stage, const std::string &reason, uint64_t n) = 0;
+  virtual void count_output_error(const std::string &output, uint64_t n) = 0;
+};
 
 // What goes through the queue: an event (or a repeat summary) or a gap record.
 using Record = std::variant<Event, Gap>;
@@ -105,7 +112,7 @@ private:
 // each output's errors and losses to the metrics (when given).
 class Dispatcher {
 public:
-  Dispatcher(size_t queue_capacity, Metrics *metrics,
+  Dispatcher(size_t queue_capacity, OutputCounters *metrics,
              size_t queue_max_bytes = OutputQueue::default_max_bytes);
   ~Dispatcher(); // stop()
   Dispatcher(const Dispatcher &) = delete;
@@ -154,7 +161,7 @@ private:
   void report(Output &output);
 
   OutputQueue queue_;
-  Metrics *metrics_;
+  OutputCounters *metrics_;
   std::vector<std::unique_ptr<Output>> outputs_;
   bool stopped_ = false;
 };

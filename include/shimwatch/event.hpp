@@ -35,6 +35,8 @@ inline bool is_connect(Action action) {
 }
 
 enum class OriginType { host, pod, container, systemd_unit, user_session };
+// "host", "pod", "container", "systemd_unit", "user_session"
+std::string_view origin_type_name(OriginType type);
 
 // What a cgroup path alone says about its owner (see parse_cgroup_path).
 struct CgroupOrigin {

@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "shimwatch/dispatch.hpp"
 #include "shimwatch/event.hpp"
 #include "shimwatch/kubernetes.hpp"
 #include "shimwatch/probe.hpp"
@@ -15,7 +16,7 @@
 
 namespace shimwatch {
 
-class Metrics {
+class Metrics final : public OutputCounters {
 public:
   using KernelCountersFn = std::function<KernelCounters()>;
 
@@ -63,9 +64,9 @@ public:
   // An event lost after the kernel: shimwatch_events_dropped_total{stage,
   // reason}, e.g. ("queue", "full"), ("syslog", "queue_full"). The kernel's
   // own losses are in the same family with stage="kernel", read at scrape.
-  void count_drop(const std::string &stage, const std::string &reason, uint64_t n = 1);
+  void count_drop(const std::string &stage, const std::string &reason, uint64_t n = 1) override;
   void count_enrichment_miss(const std::string &source);
-  void count_output_error(const std::string &output, uint64_t n = 1);
+  void count_output_error(const std::string &output, uint64_t n = 1) override;
 
 private:
   Metrics() = default;

@@ -78,8 +78,6 @@ struct VerifierStats {
 constexpr uint64_t verifier_instruction_budget = 1000000;
 
 struct Config;
-// What the config asks the kernel to watch.
-ProbeOptions probe_options(const Config &config);
 
 // A file's identity, as stat() reports it.
 struct FileIdentity {

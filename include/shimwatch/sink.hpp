@@ -10,17 +10,13 @@
 #include <string_view>
 #include <vector>
 
-#include "shimwatch/timestamp.hpp"
 #include "shimwatch/config.hpp"
 #include "shimwatch/event.hpp"
 #include "shimwatch/result.hpp"
+#include "shimwatch/text.hpp"
+#include "shimwatch/timestamp.hpp"
 
 namespace shimwatch {
-
-struct HostInfo {
-  std::string name;
-  static HostInfo local();
-};
 
 // One JSON object, one line (no trailing newline), ECS field names.
 // A summary record (event.repeat set) carries shimwatch.repeat.*.
@@ -33,26 +29,6 @@ std::string encode_gap_json(const Gap &gap, const HostInfo &host);
 std::string text_header();
 std::string encode_text(const Event &event);
 std::string encode_gap_text(const Gap &gap);
-
-// The wall clock, nanoseconds since the Unix epoch.
-int64_t unix_now_ns();
-// ENOENT, ECONNREFUSED ...; "E<number>" for values the C library does not name.
-std::string errno_name(int error);
-// argv joined by spaces, shell-quoted where an argument needs it.
-std::string command_line(const std::vector<std::string> &args);
-
-namespace utf8 {
-bool valid(std::string_view text);
-// Every byte that is not part of a valid UTF-8 sequence becomes U+FFFD.
-std::string sanitize(std::string_view text, bool *replaced = nullptr);
-// text made safe for a terminal or a line-oriented log: C0 controls (line
-// breaks, escape sequences), DEL, C1 controls, the bidirectional overrides
-// and isolates, and the line and paragraph separators become "\n", "\r",
-// "\t", "\xNN" (a byte) or "\u{NNNN}" (a code point); so do bytes that
-// are not UTF-8.
-// Nothing a workload names can start a line of its own or rewrite one.
-std::string escape_controls(std::string_view text);
-} // namespace utf8
 
 // An output. The dispatcher calls every method of one sink from that sink's
 // own thread, so a sink needs no locking of its own.

@@ -29,6 +29,7 @@
 #include "shimwatch/dispatch.hpp"
 #include "shimwatch/metrics.hpp"
 #include "shimwatch/probe.hpp"
+#include "shimwatch/stage_options.hpp"
 #include "shimwatch/sink.hpp"
 #include "shimwatch/syslog.hpp"
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "shimwatch/probe.hpp"
+#include "shimwatch/stage_options.hpp"
 
 namespace shimwatch {
 

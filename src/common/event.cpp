@@ -100,4 +100,20 @@ size_t approximate_bytes(const Event &event) {
   return n;
 }
 
+std::string_view origin_type_name(OriginType type) {
+  switch (type) {
+  case OriginType::host:
+    return "host";
+  case OriginType::pod:
+    return "pod";
+  case OriginType::container:
+    return "container";
+  case OriginType::systemd_unit:
+    return "systemd_unit";
+  case OriginType::user_session:
+    return "user_session";
+  }
+  return "host";
+}
+
 } // namespace shimwatch

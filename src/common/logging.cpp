@@ -6,8 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <string_view>
 
-#include "shimwatch/probe.hpp"
-#include "shimwatch/sink.hpp"
+#include "shimwatch/text.hpp"
 
 namespace shimwatch {
 
@@ -36,7 +35,6 @@ void setup_logging(bool verbose) {
   logger->set_formatter(std::move(formatter));
   spdlog::set_default_logger(logger);
   spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::info);
-  route_libbpf_logs(verbose);
 }
 
 } // namespace shimwatch

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <spdlog/spdlog.h>
 
-#include "shimwatch/metrics.hpp"
-
 namespace shimwatch {
 
 int64_t record_time_ns(const Record &record) {
@@ -158,7 +156,7 @@ constexpr size_t kBatch = 256;
 
 } // namespace
 
-Dispatcher::Dispatcher(size_t queue_capacity, Metrics *metrics, size_t queue_max_bytes)
+Dispatcher::Dispatcher(size_t queue_capacity, OutputCounters *metrics, size_t queue_max_bytes)
     : queue_(queue_capacity, queue_max_bytes), metrics_(metrics) {}
 
 Dispatcher::~Dispatcher() {
@@ -265,7 +263,7 @@ void Dispatcher::run(Output &output) {
                       output.name, batch.records.size(), e.what());
       output.threw = true;
       if (metrics_)
-        metrics_->count_output_error(output.name);
+        metrics_->count_output_error(output.name, 1);
     }
     {
       std::lock_guard lock(output.abandon_mutex);

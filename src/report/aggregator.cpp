@@ -108,7 +108,7 @@ OriginStats &Aggregator::origin_for(const ParsedRecord &r) {
   const bool fold = origins_.size() >= max_origins;
   if (fold) {
     ++folded_records_;
-    key = std::string(origin_type_name(r.origin_type)) + ":(other)";
+    key = std::string(origin_group_name(r.origin_type)) + ":(other)";
     found = origins_.find(key);
     if (found != origins_.end())
       return *found->second;
@@ -123,11 +123,11 @@ OriginStats &Aggregator::origin_for(const ParsedRecord &r) {
     stats->unit = r.unit;
     stats->login_uid = r.login_uid;
     stats->session = r.login_uid.empty() ? r.session : "";
-    stats->executable_key = r.origin_type == OriginType::host ? r.executable : "";
+    stats->executable_key = r.origin_type == OriginGroup::host ? r.executable : "";
     stats->container_runtime = r.container_runtime;
     stats->container_id = r.container_id;
     // A pod not known yet: its uid is all that links it to its workload.
-    if (r.origin_type == OriginType::workload && r.pod_name.empty())
+    if (r.origin_type == OriginGroup::workload && r.pod_name.empty())
       stats->pod_uid = r.pod_uid;
   }
   auto &ref = *stats;
@@ -208,7 +208,7 @@ void Aggregator::add(const ParsedRecord &r) {
 void Aggregator::resolve_pods() {
   std::vector<std::string> resolved;
   for (auto &[key, stats] : origins_) {
-    if (stats->type != OriginType::workload || stats->pod_uid.empty())
+    if (stats->type != OriginGroup::workload || stats->pod_uid.empty())
       continue;
     const auto workload = workload_of_pod_.find(stats->pod_uid);
     if (workload == workload_of_pod_.end() || workload->second == key)

@@ -46,7 +46,7 @@ struct ActionStats {
 struct OriginStats {
   explicit OriginStats(std::size_t top);
 
-  OriginType type = OriginType::host;
+  OriginGroup type = OriginGroup::host;
   std::string key;
   // Identity, from the first record (the key fields are equal for all).
   std::string namespace_name, workload_kind, workload_name, unit, login_uid, session,

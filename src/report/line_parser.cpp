@@ -260,7 +260,7 @@ void take(const RecordScanner &scan, Field field, std::string &out) {
 
 void build_origin_key(ParsedRecord &r, const std::string &type) {
   if (type == "pod") {
-    r.origin_type = OriginType::workload;
+    r.origin_type = OriginGroup::workload;
     if (r.workload_name.empty()) {
       // No owner known (metadata not yet there, or a bare pod): the pod itself.
       r.workload_kind = "Pod";
@@ -270,35 +270,35 @@ void build_origin_key(ParsedRecord &r, const std::string &type) {
     }
     r.origin_key = "workload:" + r.namespace_name + "/" + r.workload_kind + "/" + r.workload_name;
   } else if (type == "container") {
-    r.origin_type = OriginType::container;
+    r.origin_type = OriginGroup::container;
     r.origin_key = "container:" + r.container_runtime + "/" + r.container_id.substr(0, 12);
   } else if (type == "systemd_unit") {
-    r.origin_type = OriginType::systemd_unit;
+    r.origin_type = OriginGroup::systemd_unit;
     r.origin_key = "systemd_unit:" + r.unit;
   } else if (type == "user_session") {
-    r.origin_type = OriginType::user_session;
+    r.origin_type = OriginGroup::user_session;
     // Sessions come and go; the login user is what a checklist can act on.
     r.origin_key = r.login_uid.empty() ? "user_session:session " + r.session
                                        : "user_session:uid " + r.login_uid;
   } else {
-    r.origin_type = OriginType::host;
+    r.origin_type = OriginGroup::host;
     r.origin_key = "host:" + r.executable;
   }
 }
 
 } // namespace
 
-std::string_view origin_type_name(OriginType type) {
+std::string_view origin_group_name(OriginGroup type) {
   switch (type) {
-  case OriginType::workload:
+  case OriginGroup::workload:
     return "workload";
-  case OriginType::container:
+  case OriginGroup::container:
     return "container";
-  case OriginType::systemd_unit:
+  case OriginGroup::systemd_unit:
     return "systemd_unit";
-  case OriginType::user_session:
+  case OriginGroup::user_session:
     return "user_session";
-  case OriginType::host:
+  case OriginGroup::host:
     return "host";
   }
   return "host";
@@ -311,7 +311,7 @@ void ParsedRecord::clear() {
   dropped = 0;
   gap_first = gap_last = 0;
   gap_reasons.clear();
-  origin_type = OriginType::host;
+  origin_type = OriginGroup::host;
   for (std::string *s :
        {&node,           &action,        &outcome,           &error_code,   &origin_key,
         &namespace_name, &workload_kind, &workload_name,     &pod_name,     &container_name,

@@ -11,11 +11,12 @@
 
 namespace shimwatch::report {
 
-// How the report groups origins; `workload` is the agent's origin type `pod`.
-enum class OriginType { workload, container, systemd_unit, user_session, host };
-inline constexpr int origin_type_count = 5;
+// How the report groups origins (not the agent's OriginType: a `workload`
+// groups the agent's `pod` origins, and the order is the report's).
+enum class OriginGroup { workload, container, systemd_unit, user_session, host };
+inline constexpr int origin_group_count = 5;
 
-std::string_view origin_type_name(OriginType type);
+std::string_view origin_group_name(OriginGroup type);
 
 // The fields of an agent record the report uses. Reused from line to line,
 // so that parsing a line allocates as little as possible.
@@ -30,7 +31,7 @@ struct ParsedRecord {
   std::string action;
   std::string outcome;
   std::string error_code;
-  OriginType origin_type = OriginType::host;
+  OriginGroup origin_type = OriginGroup::host;
   std::string origin_key; // "workload:monitoring/DaemonSet/dd-agent", "systemd_unit:cron.service" …
   std::string namespace_name;
   std::string workload_kind;

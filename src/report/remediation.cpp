@@ -104,7 +104,7 @@ std::string socket_advice(const OriginStats &origin) {
                     ": point it at the CRI socket (`/run/containerd/containerd.sock`, through "
                     "crictl or a CRI client) or the Kubernetes API, or use a containerd-aware "
                     "version; then remove the docker.sock mount";
-  if (origin.type == OriginType::workload)
+  if (origin.type == OriginGroup::workload)
     out += " (hostPath volume) from the pod spec";
   return out + ".";
 }

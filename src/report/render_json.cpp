@@ -44,24 +44,24 @@ ordered_json timeline_json(const Timeline &timeline, const char *count_name) {
 ordered_json origin_json(const OriginStats &o, const Aggregator &data) {
   const std::size_t top = data.options().top;
   ordered_json out = {
-      {"id", o.key}, {"type", origin_type_name(o.type)}, {"label", origin_label(o)}};
+      {"id", o.key}, {"type", origin_group_name(o.type)}, {"label", origin_label(o)}};
   switch (o.type) {
-  case OriginType::workload:
+  case OriginGroup::workload:
     out["namespace"] = o.namespace_name;
     out["workload_kind"] = o.workload_kind;
     out["workload_name"] = o.workload_name;
     break;
-  case OriginType::container:
+  case OriginGroup::container:
     out["container_runtime"] = o.container_runtime;
     out["container_id"] = o.container_id;
     break;
-  case OriginType::systemd_unit:
+  case OriginGroup::systemd_unit:
     out["unit"] = o.unit;
     break;
-  case OriginType::user_session:
+  case OriginGroup::user_session:
     out["login_uid"] = o.login_uid.empty() ? ordered_json(nullptr) : ordered_json(o.login_uid);
     break;
-  case OriginType::host:
+  case OriginGroup::host:
     out["executable"] = o.executable_key;
     break;
   }
@@ -202,17 +202,17 @@ std::string origin_label(const OriginStats &o) {
   if (o.key.ends_with(":(other)"))
     return "(more origins than the report keeps)";
   switch (o.type) {
-  case OriginType::workload:
+  case OriginGroup::workload:
     return (o.namespace_name.empty() ? std::string("(no namespace)") : o.namespace_name) + "/" +
            o.workload_kind + "/" + o.workload_name;
-  case OriginType::container:
+  case OriginGroup::container:
     return (o.container_runtime.empty() ? std::string("container") : o.container_runtime) + " " +
            o.container_id.substr(0, 12);
-  case OriginType::systemd_unit:
+  case OriginGroup::systemd_unit:
     return o.unit;
-  case OriginType::user_session:
+  case OriginGroup::user_session:
     return o.login_uid.empty() ? "session " + o.session : "uid " + o.login_uid;
-  case OriginType::host:
+  case OriginGroup::host:
     return o.executable_key.empty() ? std::string("(unknown executable)") : o.executable_key;
   }
   return o.key;
@@ -224,12 +224,12 @@ nlohmann::ordered_json build_report_document(const RenderContext &context) {
   const auto origins = data.sorted_origins();
 
   ordered_json by_type = ordered_json::object();
-  for (int t = 0; t < origin_type_count; ++t)
-    by_type[std::string(origin_type_name(static_cast<OriginType>(t)))] = 0;
+  for (int t = 0; t < origin_group_count; ++t)
+    by_type[std::string(origin_group_name(static_cast<OriginGroup>(t)))] = 0;
   std::uint64_t failed = 0;
   for (const auto *o : origins) {
-    by_type[std::string(origin_type_name(o->type))] =
-        by_type[std::string(origin_type_name(o->type))].get<std::uint64_t>() + 1;
+    by_type[std::string(origin_group_name(o->type))] =
+        by_type[std::string(origin_group_name(o->type))].get<std::uint64_t>() + 1;
     failed += o->failures;
   }
 

@@ -90,7 +90,7 @@ EvidenceRow row_for_origin(const OriginStats &origin, const ScanDocument &scan) 
   row.kind = EvidenceKind::used_without_mount;
   row.origins.push_back(&origin);
   switch (origin.type) {
-  case OriginType::workload:
+  case OriginGroup::workload:
     for (const auto &workload : scan.workloads)
       if (scan_workload_matches(workload, origin)) {
         row.workload = &workload;
@@ -100,12 +100,12 @@ EvidenceRow row_for_origin(const OriginStats &origin, const ScanDocument &scan) 
                               "mounts (privileged, hostPID, a path no rule covers)"
                             : "workload not in the scan";
     break;
-  case OriginType::container:
+  case OriginGroup::container:
     row.note = "container outside Kubernetes, no spec";
     break;
-  case OriginType::systemd_unit:
-  case OriginType::user_session:
-  case OriginType::host:
+  case OriginGroup::systemd_unit:
+  case OriginGroup::user_session:
+  case OriginGroup::host:
     row.note = "host process, no spec";
     break;
   }
@@ -215,7 +215,7 @@ ScanLoadResult load_scan_file(const std::string &path) {
 }
 
 bool scan_workload_matches(const ScanWorkload &workload, const OriginStats &origin) {
-  if (origin.type != OriginType::workload || !namespace_matches(workload, origin))
+  if (origin.type != OriginGroup::workload || !namespace_matches(workload, origin))
     return false;
   if (workload.static_pod)
     return matches_static_pod(workload, origin);

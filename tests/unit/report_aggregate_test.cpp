@@ -10,7 +10,7 @@ namespace {
 
 namespace rpt = shimwatch::report;
 using rpt::Aggregator;
-using rpt::OriginType;
+using rpt::OriginGroup;
 using rpt::ParsedRecord;
 
 constexpr rpt::Micros hour = 3600'000'000LL;
@@ -23,7 +23,7 @@ ParsedRecord exec_in_unit(const std::string &node, const std::string &unit, rpt:
   r.time = r.first_time = time;
   r.action = "docker-cli-exec";
   r.outcome = "success";
-  r.origin_type = OriginType::systemd_unit;
+  r.origin_type = OriginGroup::systemd_unit;
   r.unit = unit;
   r.origin_key = "systemd_unit:" + unit;
   r.executable = "/usr/bin/docker";
@@ -37,7 +37,7 @@ ParsedRecord socket_from_pod(const std::string &node, const std::string &agent, 
   r.time = r.first_time = time;
   r.action = "docker-socket-connect";
   r.outcome = "success";
-  r.origin_type = OriginType::workload;
+  r.origin_type = OriginGroup::workload;
   r.namespace_name = "monitoring";
   r.workload_kind = "DaemonSet";
   r.workload_name = agent + "-agent";
@@ -243,7 +243,7 @@ TEST(ReportAggregate, OriginsBeyondTheCapGoToOneOtherRowPerType) {
   Aggregator a({});
   for (std::size_t i = 0; i < rpt::max_origins + 5; ++i) {
     ParsedRecord r = exec_in_unit("node-1", "u.service", t0);
-    r.origin_type = OriginType::host;
+    r.origin_type = OriginGroup::host;
     r.executable = "/opt/tool-" + std::to_string(i);
     r.origin_key = "host:" + r.executable;
     a.add(r);

@@ -86,7 +86,7 @@ TEST(ReportParser, ExecInSystemdUnitFromTheEncoder) {
   EXPECT_EQ(r.time, 1'700'000'000'123'456);
   EXPECT_EQ(r.first_time, r.time);
   EXPECT_EQ(r.calls, 1u);
-  EXPECT_EQ(r.origin_type, rpt::OriginType::systemd_unit);
+  EXPECT_EQ(r.origin_type, rpt::OriginGroup::systemd_unit);
   EXPECT_EQ(r.origin_key, "systemd_unit:nightly-cleanup.service");
   EXPECT_EQ(r.command_line, "docker ps -a");
   EXPECT_EQ(r.executable, "/usr/bin/docker");
@@ -94,7 +94,7 @@ TEST(ReportParser, ExecInSystemdUnitFromTheEncoder) {
 
 TEST(ReportParser, PodWithWorkloadAgentAndSocketPeer) {
   auto r = parse_ok(shimwatch::encode_json(datadog_socket_connect(), node1));
-  EXPECT_EQ(r.origin_type, rpt::OriginType::workload);
+  EXPECT_EQ(r.origin_type, rpt::OriginGroup::workload);
   EXPECT_EQ(r.origin_key, "workload:monitoring/DaemonSet/dd-agent");
   EXPECT_EQ(r.namespace_name, "monitoring");
   EXPECT_EQ(r.pod_name, "dd-agent-x7k2p");
@@ -167,7 +167,7 @@ TEST(ReportParser, ServiceControlAndUserSession) {
   e.origin.cgroup.session_uid = 1000;
   auto r = parse_ok(shimwatch::encode_json(e, node1));
   EXPECT_EQ(r.service, "restart docker");
-  EXPECT_EQ(r.origin_type, rpt::OriginType::user_session);
+  EXPECT_EQ(r.origin_type, rpt::OriginGroup::user_session);
   EXPECT_EQ(r.origin_key, "user_session:uid 1000");
   EXPECT_EQ(r.session, "7");
 }

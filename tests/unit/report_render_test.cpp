@@ -13,7 +13,7 @@ using nlohmann::ordered_json;
 
 constexpr rpt::Micros t0 = 1'700'000'000'000'000; // 2023-11-14T22:13:20Z
 
-rpt::ParsedRecord record(const std::string &node, const std::string &key, rpt::OriginType type,
+rpt::ParsedRecord record(const std::string &node, const std::string &key, rpt::OriginGroup type,
                          const std::string &action, rpt::Micros time) {
   rpt::ParsedRecord r;
   r.node = node;
@@ -28,14 +28,14 @@ rpt::ParsedRecord record(const std::string &node, const std::string &key, rpt::O
 struct Fixture {
   rpt::Aggregator data{rpt::ReportOptions{.top = 2, .since = {}, .until = {}}};
   Fixture() {
-    auto unit = record("node-1", "systemd_unit:backup.service", rpt::OriginType::systemd_unit,
+    auto unit = record("node-1", "systemd_unit:backup.service", rpt::OriginGroup::systemd_unit,
                        "docker-service-control", t0);
     unit.unit = "backup.service";
     unit.command_line = "systemctl restart docker";
     unit.service = "restart docker";
     data.add(unit);
-    auto pod = record("node-2", "workload:monitoring/DaemonSet/cadvisor", rpt::OriginType::workload,
-                      "docker-socket-connect", t0 + 3600'000'000LL);
+    auto pod = record("node-2", "workload:monitoring/DaemonSet/cadvisor",
+                      rpt::OriginGroup::workload, "docker-socket-connect", t0 + 3600'000'000LL);
     pod.namespace_name = "monitoring";
     pod.workload_kind = "DaemonSet";
     pod.workload_name = "cadvisor";
@@ -45,8 +45,8 @@ struct Fixture {
     pod.calls = 100;
     data.add(pod);
     for (int i = 0; i < 5; ++i) {
-      auto host = record("node-1", "host:/usr/bin/docker", rpt::OriginType::host, "docker-cli-exec",
-                         t0 + i);
+      auto host = record("node-1", "host:/usr/bin/docker", rpt::OriginGroup::host,
+                         "docker-cli-exec", t0 + i);
       host.executable = "/usr/bin/docker";
       host.command_line = "docker ps " + std::to_string(i);
       data.add(host);

@@ -14,7 +14,7 @@ namespace rpt = shimwatch::report;
 using nlohmann::json;
 using rpt::Aggregator;
 using rpt::EvidenceKind;
-using rpt::OriginType;
+using rpt::OriginGroup;
 using rpt::ParsedRecord;
 
 constexpr rpt::Micros t0 = 1'700'000'000'000'000;
@@ -26,7 +26,7 @@ ParsedRecord socket_from_workload(const std::string &ns, const std::string &kind
   r.time = r.first_time = t0;
   r.action = "docker-socket-connect";
   r.outcome = "success";
-  r.origin_type = OriginType::workload;
+  r.origin_type = OriginGroup::workload;
   r.namespace_name = ns;
   r.workload_kind = kind;
   r.workload_name = name;
@@ -42,7 +42,7 @@ ParsedRecord exec_in_unit(const std::string &unit) {
   r.time = r.first_time = t0;
   r.action = "docker-cli-exec";
   r.outcome = "success";
-  r.origin_type = OriginType::systemd_unit;
+  r.origin_type = OriginGroup::systemd_unit;
   r.unit = unit;
   r.origin_key = "systemd_unit:" + unit;
   r.executable = "/usr/bin/docker";
@@ -52,7 +52,7 @@ ParsedRecord exec_in_unit(const std::string &unit) {
 
 ParsedRecord exec_in_session(const std::string &login_uid) {
   ParsedRecord r = exec_in_unit("");
-  r.origin_type = OriginType::user_session;
+  r.origin_type = OriginGroup::user_session;
   r.unit.clear();
   r.login_uid = login_uid;
   r.origin_key = "user_session:uid " + login_uid;

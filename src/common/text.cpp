@@ -1,11 +1,11 @@
-// Encoding helpers shared by every output: timestamps, errno names, UTF-8.
+// Names and text shared by every stage: host, clock, errno names, UTF-8.
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <unistd.h>
 
-#include "shimwatch/sink.hpp"
+#include "shimwatch/text.hpp"
 
 namespace shimwatch {
 
