@@ -6,6 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "shimwatch/fd.hpp"
+
 namespace shimwatch {
 namespace {
 
@@ -24,7 +26,7 @@ uint32_t namespace_inode(const char *path) {
 // file: through /proc/<pid>/exe while the process lives, else by its path
 // when it lives in the host's mount namespace; checked against the identity
 // the kernel reported.
-int open_binary(const Event &event, uint32_t own_mnt_ns, uint32_t host_mnt_ns) {
+Fd open_binary(const Event &event, uint32_t own_mnt_ns, uint32_t host_mnt_ns) {
   std::vector<std::string> candidates = {"/proc/" + std::to_string(event.process.pid) + "/exe"};
   const std::string &path = event.process.executable;
   if (!path.empty() && path[0] == '/' && !event.process.executable_truncated) {
@@ -34,16 +36,13 @@ int open_binary(const Event &event, uint32_t own_mnt_ns, uint32_t host_mnt_ns) {
       candidates.push_back("/proc/1/root" + path); // the agent in a container
   }
   for (const auto &path : candidates) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0)
-      continue;
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     struct stat st {};
-    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_ino == event.exe_ino &&
+    if (fd && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) && st.st_ino == event.exe_ino &&
         st.st_dev == event.exe_dev)
       return fd;
-    ::close(fd);
   }
-  return -1;
+  return Fd();
 }
 
 FileIdentity identity_of(const Event &event) {
@@ -97,12 +96,10 @@ void RenamedBinaries::learn(const Event &event, const BinaryChecker::Read &read)
 
 BinaryChecker::Read RenamedBinaries::read(const Event &event) const {
   BinaryChecker::Read out;
-  int fd = open_binary(event, own_mnt_ns_, host_mnt_ns_);
-  out.readable = fd >= 0;
-  if (!out.readable)
-    return out;
-  out.build_id = read_build_id(fd);
-  ::close(fd);
+  Fd fd = open_binary(event, own_mnt_ns_, host_mnt_ns_);
+  out.readable = static_cast<bool>(fd);
+  if (out.readable)
+    out.build_id = read_build_id(fd.get());
   return out;
 }
 

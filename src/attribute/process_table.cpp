@@ -1,5 +1,7 @@
 #include "attribute/process_table.hpp"
 
+#include "shimwatch/fd.hpp"
+
 #include <charconv>
 #include <dirent.h>
 #include <fcntl.h>
@@ -21,12 +23,11 @@ uint64_t ProcessTable::ticks_from_ns(uint64_t ns) {
 uint64_t ProcessTable::read_start_ticks(uint32_t pid) const {
   // Read on every miss of an event's ancestry: plain syscalls, no streams.
   std::string path = proc_root_ + "/" + std::to_string(pid) + "/stat";
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
+  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd)
     return 0;
   char stat[1024];
-  ssize_t n = read(fd, stat, sizeof stat);
-  close(fd);
+  ssize_t n = read(fd.get(), stat, sizeof stat);
   if (n <= 0)
     return 0;
   return parse_start_ticks(std::string_view(stat, static_cast<size_t>(n)));

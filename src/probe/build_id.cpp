@@ -8,6 +8,7 @@
 #include <cstring>
 #include <memory>
 
+#include "shimwatch/fd.hpp"
 #include "shimwatch/probe.hpp"
 
 namespace shimwatch {
@@ -81,12 +82,10 @@ std::optional<BuildId> read_build_id(int fd) {
 }
 
 std::optional<BuildId> read_build_id(const std::string &path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-  if (fd < 0)
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (!fd)
     return std::nullopt;
-  auto id = read_build_id(fd);
-  ::close(fd);
-  return id;
+  return read_build_id(fd.get());
 }
 
 } // namespace shimwatch

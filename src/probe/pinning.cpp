@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "events.h"
+#include "shimwatch/fd.hpp"
 
 namespace shimwatch::pinning {
 
@@ -51,25 +52,21 @@ bool exists(const std::string &path) {
 
 // The pinned agent_state entry, if there is one.
 bool read_state(const std::string &dir, sw_agent_state &state) {
-  int fd = bpf_obj_get((dir + "/agent_state").c_str());
-  if (fd < 0)
+  Fd fd(bpf_obj_get((dir + "/agent_state").c_str()));
+  if (!fd)
     return false;
   __u32 zero = 0;
-  bool ok = bpf_map_lookup_elem(fd, &zero, &state) == 0;
-  close(fd);
-  return ok;
+  return bpf_map_lookup_elem(fd.get(), &zero, &state) == 0;
 }
 
 // Why the pinned map at path cannot stand in for map, or "" when it can.
 std::string mismatch(const std::string &path, const bpf_map *map) {
-  int fd = bpf_obj_get(path.c_str());
-  if (fd < 0)
+  Fd fd(bpf_obj_get(path.c_str()));
+  if (!fd)
     return std::string(bpf_map__name(map)) + " is not pinned";
   bpf_map_info info{};
   __u32 len = sizeof(info);
-  int err = bpf_obj_get_info_by_fd(fd, &info, &len);
-  close(fd);
-  if (err)
+  if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0)
     return std::string(bpf_map__name(map)) + ": " + errno_text(errno);
   if (info.type != static_cast<__u32>(bpf_map__type(map)) ||
       info.key_size != bpf_map__key_size(map) || info.value_size != bpf_map__value_size(map) ||
@@ -343,10 +340,8 @@ Summary summarize(const std::string &dir) {
   if (!read_state(dir, state))
     return summary;
   summary.present = true;
-  if (int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {
-    summary.in_use = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-    close(fd);
-  }
+  if (Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)); fd)
+    summary.in_use = flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
   summary.generation = state.generation;
   summary.abi = state.abi;
   summary.links = entries(links_dir(dir)).size();

@@ -8,6 +8,8 @@
 #include <vector>
 #include <zlib.h>
 
+#include "shimwatch/fd.hpp"
+
 namespace shimwatch::report {
 
 namespace {
@@ -186,15 +188,13 @@ FileReadResult read_log(const std::string &path, const LineHandler &on_line,
                         const ProgressHandler &on_progress) {
   if (path == "-")
     return read_log_fd(STDIN_FILENO, on_line, on_progress);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
     FileReadResult result;
     result.error = std::strerror(errno);
     return result;
   }
-  FileReadResult result = read_log_fd(fd, on_line, on_progress);
-  ::close(fd);
-  return result;
+  return read_log_fd(fd.get(), on_line, on_progress);
 }
 
 } // namespace shimwatch::report
