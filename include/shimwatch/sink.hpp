@@ -12,6 +12,7 @@
 
 #include "shimwatch/config.hpp"
 #include "shimwatch/event.hpp"
+#include "shimwatch/fd.hpp"
 #include "shimwatch/result.hpp"
 #include "shimwatch/text.hpp"
 #include "shimwatch/timestamp.hpp"
@@ -137,7 +138,7 @@ private:
   std::string path_;
   HostInfo host_;
   LogFileOptions options_;
-  int fd_ = -1;
+  Fd fd_;
   uint64_t size_ = 0;
   std::string pending_;
   uint64_t pending_records_ = 0;

@@ -35,8 +35,6 @@ LogFile::LogFile(std::string path, HostInfo host, LogFileOptions options)
 
 LogFile::~LogFile() {
   flush();
-  if (fd_ >= 0)
-    ::close(fd_);
 }
 
 Result<std::unique_ptr<LogFile>> LogFile::open(const std::string &path, HostInfo host,
@@ -50,23 +48,21 @@ Result<std::unique_ptr<LogFile>> LogFile::open(const std::string &path, HostInfo
 Status LogFile::open_fd() {
   // Not through a symbolic link: one planted at the path would send the
   // audit trail (and its writes as root) wherever it points.
-  int fd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
-                  0640);
-  if (fd < 0)
+  Fd fd(::open(path_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
+               0640));
+  if (!fd)
     return Error{"cannot open log file " + path_ + ": " +
                      (errno == ELOOP ? std::string("it is a symbolic link (not followed)")
                                      : std::string(std::strerror(errno))),
                  errno};
   struct stat st {};
-  if (fstat(fd, &st) != 0) {
+  if (fstat(fd.get(), &st) != 0) {
     int err = errno;
-    ::close(fd);
     return Error{"cannot stat log file " + path_ + ": " + std::strerror(err), err};
   }
   // A file someone else made there, or one others may write, would let
   // them add lines to the trail.
   if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
-    ::close(fd);
     return Error{"log file " + path_ + " is " +
                      (!S_ISREG(st.st_mode)
                           ? std::string("not a regular file")
@@ -75,15 +71,15 @@ Status LogFile::open_fd() {
                  EPERM};
   }
   if ((st.st_mode & 0022) != 0) {
-    if (fchmod(fd, st.st_mode & 0750) == 0)
+    if (fchmod(fd.get(), st.st_mode & 0750) == 0)
       spdlog::warn("log file {}: others could write it (mode {:o}); now {:o}", path_,
                    st.st_mode & 0777, st.st_mode & 0750);
   }
   uint64_t size = S_ISREG(st.st_mode) ? static_cast<uint64_t>(st.st_size) : 0;
   if (size > 0) {
-    auto torn = torn_tail(fd, size);
+    auto torn = torn_tail(fd.get(), size);
     if (torn && *torn > 0) {
-      if (ftruncate(fd, static_cast<off_t>(size - *torn)) == 0) {
+      if (ftruncate(fd.get(), static_cast<off_t>(size - *torn)) == 0) {
         spdlog::warn("log file {}: cut {} bytes of a record left incomplete by a crash", path_,
                      *torn);
         torn_bytes_ += *torn;
@@ -91,9 +87,7 @@ Status LogFile::open_fd() {
       }
     }
   }
-  if (fd_ >= 0)
-    ::close(fd_);
-  fd_ = fd;
+  fd_ = std::move(fd);
   size_ = size;
   return Ok{};
 }
@@ -127,7 +121,7 @@ void LogFile::write_line(const std::string &json_line) {
 void LogFile::rotate() {
   if (options_.keep == 0) {
     // Nothing kept: start the file over.
-    if (ftruncate(fd_, 0) == 0)
+    if (ftruncate(fd_.get(), 0) == 0)
       size_ = 0;
     ++rotations_;
     return;
@@ -156,8 +150,7 @@ void LogFile::rotate() {
     // fd_ still writes to what is now PATH.1, which later rotations would
     // rename on and at last over, losing it unseen. It is let go: each batch
     // tries PATH again and is counted as lost until it opens.
-    ::close(fd_);
-    fd_ = -1;
+    fd_.reset();
     fail("opening the new file after rotation failed", st.error().errno_value);
   }
 }
@@ -175,7 +168,7 @@ void LogFile::batch_failed() {
 void LogFile::flush() {
   if (pending_.empty())
     return;
-  if (fd_ < 0) {
+  if (!fd_) {
     if (auto st = open_fd(); !st) {
       fail("opening failed", st.error().errno_value);
       batch_failed();
@@ -184,7 +177,7 @@ void LogFile::flush() {
   }
   if (options_.max_bytes > 0 && size_ > 0 && size_ + pending_.size() > options_.max_bytes) {
     rotate();
-    if (fd_ < 0) {
+    if (!fd_) {
       batch_failed();
       return;
     }
@@ -210,11 +203,11 @@ void LogFile::flush() {
   unwritten_gaps_.clear();
   // The real end, not the remembered size: the file may have been truncated
   // under us (logrotate copytruncate).
-  off_t end = lseek(fd_, 0, SEEK_END);
+  off_t end = lseek(fd_.get(), 0, SEEK_END);
   if (end >= 0)
     size_ = static_cast<uint64_t>(end);
   // One write(2) for the whole batch: a crash can only cut its end.
-  ssize_t n = ::write(fd_, pending_.data(), pending_.size());
+  ssize_t n = ::write(fd_.get(), pending_.data(), pending_.size());
   if (n == static_cast<ssize_t>(pending_.size())) {
     size_ += pending_.size();
     lost_unreported_ = 0;
@@ -225,7 +218,7 @@ void LogFile::flush() {
     int err = n < 0 ? errno : ENOSPC;
     if (n > 0) {
       // A partial line must not stay in the middle of the file.
-      if (ftruncate(fd_, static_cast<off_t>(size_)) != 0)
+      if (ftruncate(fd_.get(), static_cast<off_t>(size_)) != 0)
         err = errno;
     }
     fail("writing failed", err);
@@ -243,10 +236,7 @@ void LogFile::reopen() {
   // read-only, gone): logrotate may compress or remove it right after the
   // SIGHUP, and what went on into it would be lost unseen. Until PATH opens
   // again, each batch tries it and is counted as lost, one episode.
-  if (fd_ >= 0) {
-    ::close(fd_);
-    fd_ = -1;
-  }
+  fd_.reset();
   if (auto st = open_fd(); !st)
     fail("reopening failed", st.error().errno_value);
   else
