@@ -18,6 +18,8 @@ struct HostInfo {
 int64_t unix_now_ns();
 // ENOENT, ECONNREFUSED ...; "E<number>" for values the C library does not name.
 std::string errno_name(int error);
+// The C library's text for error, or for -error (as libbpf returns it).
+std::string errno_text(int error);
 // argv joined by spaces, shell-quoted where an argument needs it.
 std::string command_line(const std::vector<std::string> &args);
 

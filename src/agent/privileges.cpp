@@ -22,6 +22,7 @@
 #include <spdlog/spdlog.h>
 
 #include "shimwatch/fd.hpp"
+#include "shimwatch/text.hpp"
 
 namespace shimwatch {
 namespace {
@@ -91,10 +92,6 @@ std::optional<uint32_t> number(std::string_view text) {
   if (ec != std::errc{} || end != text.data() + text.size() || text.empty())
     return std::nullopt;
   return value;
-}
-
-std::string errno_text(int err) {
-  return std::strerror(err);
 }
 
 } // namespace

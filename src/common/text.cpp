@@ -28,6 +28,10 @@ std::string errno_name(int error) {
   return "E" + std::to_string(error);
 }
 
+std::string errno_text(int error) {
+  return std::strerror(error < 0 ? -error : error);
+}
+
 namespace {
 
 bool needs_quoting(const std::string &arg) {

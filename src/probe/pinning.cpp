@@ -19,14 +19,11 @@
 
 #include "events.h"
 #include "shimwatch/fd.hpp"
+#include "shimwatch/text.hpp"
 
 namespace shimwatch::pinning {
 
 namespace {
-
-std::string errno_text(int err) {
-  return std::strerror(err < 0 ? -err : err);
-}
 
 // Per-CPU scratch space and the per-process context cache are private to
 // each copy of the programs; libbpf's own maps (.rodata, .bss) hold each

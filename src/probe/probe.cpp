@@ -1,4 +1,5 @@
 #include "shimwatch/probe.hpp"
+#include "shimwatch/text.hpp"
 
 #include <algorithm>
 
@@ -55,10 +56,6 @@ int libbpf_print(enum libbpf_print_level level, const char *format, va_list args
     spdlog::debug("libbpf: {}", line);
   }
   return 0;
-}
-
-std::string errno_text(int err) {
-  return std::strerror(err < 0 ? -err : err);
 }
 
 // What to do when loading fails with err, in one sentence.

@@ -100,10 +100,6 @@ bool wait_fd(int fd, short events, const SyslogDeadline &deadline) {
   }
 }
 
-std::string errno_text(int error) {
-  return std::string(std::strerror(error));
-}
-
 // The OpenSSL error queue of this thread as one line, and emptied.
 std::string ssl_error_text() {
   std::string out;

@@ -241,11 +241,8 @@ namespace {
 
 // A status field of /proc/PID/status in KiB (VmRSS, VmHWM), -1 if absent.
 long status_kib(pid_t pid, const std::string &field) {
-  std::istringstream in(read_file("/proc/" + std::to_string(pid) + "/status"));
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind(field + ":", 0) == 0)
-      return std::stol(line.substr(field.size() + 1));
-  return -1;
+  auto value = status_field("/proc/" + std::to_string(pid) + "/status", field);
+  return value ? std::stol(*value) : -1;
 }
 
 } // namespace
@@ -563,18 +560,14 @@ TEST(Adversarial, APodCgroupForgedInAUsersDelegatedSubtreeIsNotBelieved) {
   const pid_t attacker = fork();
   ASSERT_GE(attacker, 0);
   if (attacker == 0) {
-    int fd = open(manager_procs.c_str(), O_WRONLY);
-    if (fd < 0 || write(fd, "0", 1) != 1)
+    if (!join_cgroup(manager_procs))
       _exit(5);
-    close(fd);
     if (setgroups(0, nullptr) != 0 || setgid(nobody) != 0 || setuid(nobody) != 0)
       _exit(6);
     if (mkdir(forged_pod.c_str(), 0755) != 0 || mkdir(forged_container.c_str(), 0755) != 0)
       _exit(7);
-    fd = open(container_procs.c_str(), O_WRONLY);
-    if (fd < 0 || write(fd, "0", 1) != 1)
+    if (!join_cgroup(container_procs))
       _exit(8);
-    close(fd);
     connect_once_in_child(address);
     _exit(0);
   }

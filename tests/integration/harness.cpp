@@ -200,12 +200,8 @@ ProcessResult run_process_impl(const std::vector<std::string> &argv, bool drop_t
   if (result.pid == 0) {
     if (drop_to && (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0))
       _exit(126);
-    if (!cgroup_dir.empty()) {
-      std::ofstream procs(cgroup_dir + "/cgroup.procs");
-      procs << getpid() << std::flush;
-      if (!procs)
-        _exit(125);
-    }
+    if (!cgroup_dir.empty() && !join_cgroup(cgroup_dir + "/cgroup.procs"))
+      _exit(125);
     int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(out, STDOUT_FILENO);
     dup2(out, STDERR_FILENO);
@@ -238,6 +234,26 @@ std::string copy_executable(const TempDir &dir, const std::string &from, const s
 
 std::string fake_executable(const TempDir &dir, const std::string &name) {
   return copy_executable(dir, "/bin/true", name);
+}
+
+bool join_cgroup(const std::string &procs_file) {
+  const int fd = open(procs_file.c_str(), O_WRONLY | O_CLOEXEC);
+  const bool joined = fd >= 0 && write(fd, "0", 1) == 1;
+  if (fd >= 0)
+    close(fd);
+  return joined;
+}
+
+std::optional<std::string> status_field(const std::string &status_file, const std::string &field) {
+  std::istringstream in(read_file(status_file));
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(field + ":", 0) == 0) {
+      std::string value = line.substr(field.size() + 1);
+      value.erase(0, value.find_first_not_of(" \t"));
+      value.erase(value.find_last_not_of(" \t") + 1);
+      return value;
+    }
+  return std::nullopt;
 }
 
 ProcessResult run_process_in_cgroup(const std::string &cgroup_dir,

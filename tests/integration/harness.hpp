@@ -2,6 +2,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <sys/types.h>
@@ -171,6 +172,15 @@ private:
   std::string path_;
   std::vector<std::string> created_; // innermost last
 };
+
+// Moves the calling process into the cgroup whose cgroup.procs file this is
+// (writes "0", the writer itself); false when that fails. Plain system calls
+// only: safe in a forked child.
+bool join_cgroup(const std::string &procs_file);
+
+// A field of a /proc/<pid>/status file (or a task's), as the kernel prints
+// it after the colon, without the blanks around it; nullopt when absent.
+std::optional<std::string> status_field(const std::string &status_file, const std::string &field);
 
 // run_process, with the child moved into cgroup_dir before exec.
 ProcessResult run_process_in_cgroup(const std::string &cgroup_dir,

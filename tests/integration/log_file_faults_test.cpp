@@ -503,11 +503,11 @@ namespace {
 
 // Whether pid blocks or catches SIGHUP (/proc/PID/status: SigBlk, SigCgt).
 bool holds_sighup(pid_t pid) {
-  std::istringstream status(read_file("/proc/" + std::to_string(pid) + "/status"));
-  for (std::string line; std::getline(status, line);)
-    if (line.rfind("SigBlk:", 0) == 0 || line.rfind("SigCgt:", 0) == 0)
-      if (std::stoull(line.substr(7), nullptr, 16) & (1ull << (SIGHUP - 1)))
-        return true;
+  const std::string status = "/proc/" + std::to_string(pid) + "/status";
+  for (const char *field : {"SigBlk", "SigCgt"})
+    if (auto mask = status_field(status, field);
+        mask && std::stoull(*mask, nullptr, 16) & (1ull << (SIGHUP - 1)))
+      return true;
   return false;
 }
 

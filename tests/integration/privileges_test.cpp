@@ -23,29 +23,21 @@ namespace {
 
 constexpr int kCapBpf = 39;
 
-uint64_t status_mask(const std::string &status_file, const std::string &field) {
-  std::ifstream in(status_file);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(field + ":", 0) == 0)
-      return std::stoull(line.substr(field.size() + 1), nullptr, 16);
-  ADD_FAILURE() << field << " not in " << status_file;
-  return ~uint64_t{0};
+// A field of a status file, which must be there.
+std::string status_line(const std::string &status_file, const std::string &field) {
+  auto value = status_field(status_file, field);
+  if (!value)
+    ADD_FAILURE() << field << " not in " << status_file;
+  return value.value_or("");
 }
 
-// A field of a status file, as the kernel prints it after the colon.
-std::string status_line(const std::string &status_file, const std::string &field) {
-  std::ifstream in(status_file);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind(field + ":", 0) == 0) {
-      std::string value = line.substr(field.size() + 1);
-      value.erase(0, value.find_first_not_of(" \t"));
-      value.erase(value.find_last_not_of(" \t") + 1);
-      return value;
-    }
-  ADD_FAILURE() << field << " not in " << status_file;
-  return "";
+uint64_t status_mask(const std::string &status_file, const std::string &field) {
+  auto value = status_field(status_file, field);
+  if (!value) {
+    ADD_FAILURE() << field << " not in " << status_file;
+    return ~uint64_t{0};
+  }
+  return std::stoull(*value, nullptr, 16);
 }
 
 std::vector<std::string> thread_status_files(pid_t pid) {

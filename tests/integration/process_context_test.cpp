@@ -47,10 +47,8 @@ TEST(ProcessContext, ACallAfterACgroupMoveReparentingOrExecIsCapturedAfresh) {
   if (child == 0) {
     connect_once_in_child(address);
     connect_once_in_child(address);
-    int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || write(fd, "0", 1) != 1) // "0": the writing process itself
+    if (!join_cgroup(procs))
       _exit(5);
-    close(fd);
     connect_once_in_child(address);
     const pid_t me = getpid();
     pid_t grandchild = fork();

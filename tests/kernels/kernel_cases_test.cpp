@@ -222,10 +222,8 @@ TEST_F(KernelCases, ProcessContextFollowsACgroupMove) {
   ASSERT_GE(child, 0);
   if (child == 0) {
     for (const std::string *procs : {&first_procs, &second_procs}) {
-      int fd = open(procs->c_str(), O_WRONLY | O_CLOEXEC);
-      if (fd < 0 || write(fd, "0", 1) != 1) // "0": the writing process itself
+      if (!join_cgroup(*procs))
         _exit(5);
-      close(fd);
       connect_once_in_child(address);
     }
     _exit(0);
