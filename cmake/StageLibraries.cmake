@@ -3,8 +3,8 @@
 #
 # A static library shimwatch_NAME for one stage of the pipeline, linked with
 # only the stages it names (which must come before it: probe, decode,
-# kubernetes, attribute, classify, aggregate, dispatch, sink, metrics,
-# config, check, agent; report and scan beside them), and its layering
+# kubernetes, attribute, classify, aggregate, dispatch, sink, config,
+# pipeline, metrics, check, agent; report and scan beside them), and its layering
 # check: shimwatch_NAME_layering, an executable made of every object of the
 # stage (whole archive) and of nothing but what the stage declares. A call
 # into a stage it does not name (a layering cycle always has one) is left

@@ -56,7 +56,15 @@ public:
   // Scans /proc once so that ancestors already running are known.
   void scan_processes();
 
+  // place, then enrich.
   void attribute(Event &event);
+  // What the cgroup path alone tells (origin type, pod uid, container,
+  // unit, session): cheap, and what exclusions by unit look at before the
+  // event is known to be wanted.
+  void place(Event &event) const;
+  // The rest, for an event that is reported: the ancestry's executables and
+  // the pod's metadata.
+  void enrich(Event &event);
 
   // Events of a pod the metadata source did not know (yet).
   uint64_t kubernetes_misses() const { return kubernetes_misses_; }

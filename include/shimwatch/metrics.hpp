@@ -11,12 +11,13 @@
 #include "shimwatch/dispatch.hpp"
 #include "shimwatch/event.hpp"
 #include "shimwatch/kubernetes.hpp"
+#include "shimwatch/pipeline.hpp"
 #include "shimwatch/probe.hpp"
 #include "shimwatch/result.hpp"
 
 namespace shimwatch {
 
-class Metrics final : public OutputCounters {
+class Metrics final : public OutputCounters, public EventCounters {
 public:
   using KernelCountersFn = std::function<KernelCounters()>;
 
@@ -37,7 +38,7 @@ public:
   static Result<std::unique_ptr<Metrics>> start(const std::string &address,
                                                 KernelCountersFn kernel_counters,
                                                 size_t max_series = default_max_series);
-  ~Metrics();
+  ~Metrics() override;
   Metrics(const Metrics &) = delete;
   Metrics &operator=(const Metrics &) = delete;
 
@@ -54,18 +55,18 @@ public:
 
   // Labelled by workload, never by pod, process or container: see
   // metrics.cpp for the label values. Thread-safe, like every count_*.
-  void count_event(const Event &event);
-  void count_decode_error();
-  void count_filtered();
+  void count_event(const Event &event) override;
+  void count_decode_error() override;
+  void count_filtered() override;
   // A watched call left out by an exclusion rule (Verdict::rule, e.g.
   // "self", "executable:dockerd"): shimwatch_events_excluded_total{rule},
   // capped like the other families (past the cap: rule="other").
-  void count_excluded(const std::string &rule);
+  void count_excluded(const std::string &rule) override;
   // An event lost after the kernel: shimwatch_events_dropped_total{stage,
   // reason}, e.g. ("queue", "full"), ("syslog", "queue_full"). The kernel's
   // own losses are in the same family with stage="kernel", read at scrape.
   void count_drop(const std::string &stage, const std::string &reason, uint64_t n = 1) override;
-  void count_enrichment_miss(const std::string &source);
+  void count_enrichment_miss(const std::string &source) override;
   void count_output_error(const std::string &output, uint64_t n = 1) override;
 
 private:

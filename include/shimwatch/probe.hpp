@@ -133,7 +133,29 @@ struct LossMark {
   KernelCounters reported; // the drop counters only
 };
 
-class Probe {
+// The kernel's filter maps that user space keeps up to date, as the files
+// they name come and go: Probe writes them; the pipeline's tests record the
+// writes instead.
+class WatchMaps {
+public:
+  virtual ~WatchMaps() = default;
+  // Replaces the identities a connect is matched by (see
+  // ProbeOptions::match_socket_identity). Sockets are re-created when their
+  // server restarts, so the agent calls this again from time to time.
+  virtual Status set_watched_sockets(const std::vector<SocketIdentity> &identities) = 0;
+  // The same for the watched binaries (package upgrades replace them).
+  virtual Status set_watched_executables(const std::vector<FileIdentity> &identities) = 0;
+  // A binary whose first exec could not be checked (it exited before user
+  // space looked) is sent again at its next exec.
+  virtual void forget_binary(const FileIdentity &identity, uint64_t size) = 0;
+  // Configuration files and directories (a directory's tree counts), and
+  // the parent directories of watched files (renames into them).
+  virtual Status set_watched_config(const std::vector<FileIdentity> &files,
+                                    const std::vector<FileIdentity> &directories,
+                                    const std::vector<FileIdentity> &parents) = 0;
+};
+
+class Probe final : public WatchMaps {
 public:
   using RecordHandler = std::function<void(std::span<const std::byte>)>;
 
@@ -141,7 +163,7 @@ public:
   // Each failure says which step failed and what to do about it.
   static Result<std::unique_ptr<Probe>> start(const ProbeOptions &options, RecordHandler handler);
 
-  ~Probe();
+  ~Probe() override;
   Probe(const Probe &) = delete;
   Probe &operator=(const Probe &) = delete;
 
@@ -159,20 +181,12 @@ public:
   LossMark loss_mark() const;
   void set_loss_mark(const LossMark &mark);
 
-  // Replaces the identities a connect is matched by (see
-  // ProbeOptions::match_socket_identity). Sockets are re-created when their
-  // server restarts, so the agent calls this again from time to time.
-  Status set_watched_sockets(const std::vector<SocketIdentity> &identities);
-  // The same for the watched binaries (package upgrades replace them).
-  Status set_watched_executables(const std::vector<FileIdentity> &identities);
-  // A binary whose first exec could not be checked (it exited before user
-  // space looked) is sent again at its next exec.
-  void forget_binary(const FileIdentity &identity, uint64_t size);
-  // Configuration files and directories (a directory's tree counts), and
-  // the parent directories of watched files (renames into them).
+  Status set_watched_sockets(const std::vector<SocketIdentity> &identities) override;
+  Status set_watched_executables(const std::vector<FileIdentity> &identities) override;
+  void forget_binary(const FileIdentity &identity, uint64_t size) override;
   Status set_watched_config(const std::vector<FileIdentity> &files,
                             const std::vector<FileIdentity> &directories,
-                            const std::vector<FileIdentity> &parents = {});
+                            const std::vector<FileIdentity> &parents) override;
   // Attach points in use, e.g. "tracepoint/syscalls/sys_enter_connect".
   const std::vector<std::string> &attach_points() const { return attach_points_; }
   const PinReport &pin_report() const { return pin_report_; }

@@ -15,12 +15,9 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include "agent/binary_checker.hpp"
-#include "agent/identity_labels.hpp"
 #include "agent/privileges.hpp"
 #include "agent/start_janitor.hpp"
 #include "agent/syscall_filter.hpp"
-#include "agent/renamed_binaries.hpp"
 #include "shimwatch/aggregate.hpp"
 #include "shimwatch/attribute.hpp"
 #include "shimwatch/check.hpp"
@@ -29,6 +26,7 @@
 #include "shimwatch/decode.hpp"
 #include "shimwatch/dispatch.hpp"
 #include "shimwatch/metrics.hpp"
+#include "shimwatch/pipeline.hpp"
 #include "shimwatch/probe.hpp"
 #include "shimwatch/stage_options.hpp"
 #include "shimwatch/sink.hpp"
@@ -38,11 +36,6 @@ namespace shimwatch {
 
 namespace {
 
-// Distinct (origin, action, target, command line) keys folded at once; past
-// it events are written in full, never dropped.
-constexpr size_t kDedupeMaxKeys = 10000;
-// Entries of the kernel's watched_exec_inode map.
-constexpr size_t kMaxWatchedBinaries = 256;
 // The longest a record below the kernel's wake-up threshold waits in the
 // ring buffer (ProbeOptions::wakeup_bytes), and the pace of the loop's
 // housekeeping when nothing arrives.
@@ -152,15 +145,6 @@ std::optional<KubeClientOptions> kubernetes_options(const KubernetesConfig &k,
   return options;
 }
 
-// A summary record for repeats folded by the deduplicator: the first event
-// of the key, stamped with the time of the last repeat.
-Event summary_event(RepeatSummary summary, int64_t window_ns) {
-  Event event = std::move(summary.sample);
-  event.repeat = Repeat{summary.repeats, summary.first_seen_ns, summary.last_seen_ns, window_ns};
-  event.timestamp_ns = summary.last_seen_ns;
-  return event;
-}
-
 // Losses before the queue (kernel, decode) become gap records for every output.
 // What is reported is noted next to the kernel's counters: with pinned maps
 // they outlive this agent, and the next one reports only what is new.
@@ -266,26 +250,22 @@ int run_agent(const CliRequest &request) {
   if (!config.log_file.empty())
     if (auto st = give_log_directory_to(config.log_file, *run_as, /*check_only=*/true); !st)
       throw StartupError(st.error().message);
-  const int64_t dedupe_window_ns = int64_t{config.dedupe.window_seconds} * 1'000'000'000;
-  std::optional<Deduplicator> dedupe;
-  if (config.dedupe.enabled)
-    dedupe.emplace(dedupe_window_ns, kDedupeMaxKeys);
-
   Classifier classifier(config);
   PodCache pods;
   auto kube_options = kubernetes_options(config.kubernetes, host);
   Attributor attributor(config, kube_options ? &pods : nullptr);
   attributor.scan_processes();
   ClockOffset clock = ClockOffset::now();
-  uint64_t decode_errors = 0;
-  SocketIdentities sockets(watched_socket_paths(config));
-  ConfigIdentities config_files(config.watch_config_paths);
   LocalAddresses local_addresses;
   // Declared in this order so that they go away in the reverse one: the
   // metrics HTTP thread reads the probe's counters and the client's stats,
   // so it must stop before either is freed, even on an exception.
+  // The pipeline writes the probe's maps and the /healthz handler asks it
+  // about its build-id workers.
   std::unique_ptr<KubeClient> kube;
   std::unique_ptr<Probe> probe;
+  std::unique_ptr<KernelFeedback> feedback;
+  std::unique_ptr<Pipeline> pipeline;
   std::unique_ptr<Metrics> metrics;
   std::unique_ptr<Dispatcher> dispatcher; // its threads count into metrics
   // A start that fails once the probes are pinned must not leave them
@@ -293,139 +273,13 @@ int run_agent(const CliRequest &request) {
   // before stays, for the next start to drain), even after the agent has
   // become a user that may not remove it.
   StartJanitor unpin_if_start_fails;
-  const std::vector<std::string> exec_paths = watched_exec_paths(config);
-  std::vector<std::pair<FileIdentity, std::string>> executables;
-  RenamedBinaries renamed(config.watch_exec_build_ids, config.watch_exec);
-  size_t renamed_loaded = 0; // how many of renamed.found() the kernel has
-  auto refresh_executables = [&] {
-    auto fresh = resolve_executable_identities(exec_paths);
-    if (fresh == executables && renamed.found().size() == renamed_loaded)
-      return;
-    executables = std::move(fresh);
-    renamed.set_watched_binaries(executables);
-    std::vector<FileIdentity> ids;
-    for (const auto &[id, path] : executables)
-      ids.push_back(id);
-    // Renamed copies found so far: the kernel matches them without a check.
-    for (const auto &id : renamed.found())
-      if (ids.size() < kMaxWatchedBinaries)
-        ids.push_back(id);
-    if (auto st = probe->set_watched_executables(ids); !st) {
-      spdlog::warn("{}", st.error().message);
-      executables.clear(); // tried again at the next look
-      return;
-    }
-    renamed_loaded = renamed.found().size();
-  };
-
-  // A set the kernel did not take is forgotten, so the next look tries again.
-  auto refresh_config = [&] {
-    if (config_files.refresh())
-      if (auto st = config_files.load(*probe); !st) {
-        spdlog::warn("{}", st.error().message);
-        config_files.forget();
-      }
-  };
-
-  // Build-ids are read off this thread: the files belong to whoever runs
-  // them, and a read may block for ever (FUSE) where the loop must not.
-  BinaryChecker binaries([&renamed](const Event &e) { return renamed.read(e); },
-                         BinaryChecker::Options{});
-  uint64_t binaries_refused_logged = 0;
   // When the loop last went round: /healthz fails when it stops.
   std::atomic<int64_t> loop_heartbeat_ns{unix_now_ns()};
 
-  // Events of one poll go to the outputs together: one wake-up of their
-  // threads per batch rather than per event.
-  std::vector<Record> outgoing;
-  // Decoded and, for a binary's first run, checked: the rest of the way.
-  std::function<void(std::optional<Event>)> pipeline;
-  pipeline = [&](std::optional<Event> event) {
-    sockets.label(*event);
-    // A rename replaced a file, maybe a watched one: its old identity must
-    // go before a new file reuses the inode number.
-    if (event->config_renamed)
-      refresh_config();
-    if (!config_files.label(*event))
-      return; // a rename near, not into, Docker's configuration
-    auto verdict = classifier.accept(*event);
-    // A TCP connect counts when it goes to this node's engine, unless any
-    // destination was asked for.
-    if (verdict && event->action == Action::docker_api_tcp_connect &&
-        !config.watch_tcp_any_destination && !local_addresses.contains(event->tcp_address))
-      verdict = Verdict{Verdict::Kind::filtered, "tcp-destination"};
-    if (!verdict) {
-      if (metrics) {
-        if (verdict.excluded())
-          metrics->count_excluded(verdict.rule);
-        else
-          metrics->count_filtered();
-      }
-      return;
-    }
-    uint64_t misses_before = attributor.kubernetes_misses();
-    attributor.attribute(*event);
-    if (metrics && attributor.kubernetes_misses() != misses_before)
-      metrics->count_enrichment_miss("kubernetes");
-    classifier.tag_agent(*event);
-    if (event->action == Action::docker_cli_exec && !event->exec_matched_by_identity &&
-        renamed.wants_to_learn(*event))
-      binaries.submit(BinaryChecker::Purpose::learn, *event);
-    if (metrics)
-      metrics->count_event(*event); // every event, folded or not
-    if (!dedupe || dedupe->admit(*event)) {
-      outgoing.push_back(std::move(*event));
-      if (outgoing.size() >= kPushBatch)
-        dispatcher->push(outgoing);
-    }
-  };
-
-  auto on_record = [&](std::span<const std::byte> raw) {
-    auto event = decode_event(raw, clock);
-    if (!event) {
-      // Count every one; log the first and then every 1000th.
-      if (decode_errors++ % 1000 == 0)
-        spdlog::warn("dropped a malformed record ({} so far): {}", decode_errors,
-                     event.error().message);
-      if (metrics)
-        metrics->count_decode_error();
-      return;
-    }
-    if (event->exec_new_binary) {
-      // The first run of a binary nothing else matched: a renamed docker?
-      // Answered by a worker (finish_checks below).
-      if (renamed.worth_checking() &&
-          !binaries.submit(BinaryChecker::Purpose::check, std::move(*event)) &&
-          binaries.refused() > binaries_refused_logged) {
-        if (binaries_refused_logged == 0)
-          spdlog::error("reading binaries' build-ids is held up (every worker waits on a file "
-                        "that does not answer): first runs of new binaries are not checked "
-                        "meanwhile; /healthz fails");
-        binaries_refused_logged = binaries.refused();
-      }
-      return;
-    }
-    pipeline(std::move(*event));
-  };
-
-  // What the workers found: renamed docker binaries go on as events.
-  auto finish_checks = [&] {
-    for (auto &done : binaries.take()) {
-      if (done.purpose == BinaryChecker::Purpose::learn) {
-        renamed.learn(done.event, done.read);
-        continue;
-      }
-      Event &event = done.event;
-      auto found = renamed.check(event, done.read);
-      if (found == RenamedBinaries::Verdict::unreadable && renamed.retry(event))
-        probe->forget_binary(FileIdentity{event.exe_dev, event.exe_ino}, event.exe_size);
-      if (found != RenamedBinaries::Verdict::docker)
-        continue; // not an event: nothing was asked about this binary
-      spdlog::info("{} (pid {}) runs a copy of a docker binary (build-id {})",
-                   event.process.executable, event.process.pid, event.exec_build_id);
-      refresh_executables(); // its next runs are matched in the kernel
-      pipeline(std::move(event));
-    }
+  // Records reach the pipeline only from poll(), which the loop calls once
+  // the pipeline is built.
+  auto on_record = [&pipeline, &clock](std::span<const std::byte> raw) {
+    pipeline->on_record(raw, clock);
   };
 
   ProbeOptions options = probe_options(config);
@@ -461,12 +315,8 @@ int run_agent(const CliRequest &request) {
                    default_pin_path,
                    other.in_use ? "an agent that runs now" : "an agent that stopped");
   }
-  sockets.refresh();
-  if (auto st = probe->set_watched_sockets(sockets.identities()); !st)
-    throw StartupError(st.error().message);
-  refresh_executables();
-  config_files.refresh();
-  if (auto st = config_files.load(*probe); !st)
+  feedback = std::make_unique<KernelFeedback>(config, *probe);
+  if (auto st = feedback->load(); !st)
     throw StartupError(st.error().message);
 
   if (!config.log_file.empty())
@@ -509,14 +359,20 @@ int run_agent(const CliRequest &request) {
     if (!started)
       throw StartupError(started.error().message);
     metrics = std::move(*started);
+  }
+  pipeline = std::make_unique<Pipeline>(
+      config, Pipeline::Stages{classifier, attributor, *feedback, local_addresses, metrics.get()},
+      [&dispatcher](std::vector<Record> &records) { dispatcher->push(records); },
+      Pipeline::Options{.batch_size = kPushBatch});
+  if (metrics) {
     // Liveness: the events must still come in, not only /metrics answer.
-    metrics->serve_health([&loop_heartbeat_ns, &binaries] {
+    metrics->serve_health([&loop_heartbeat_ns, checks = pipeline.get()] {
       const int64_t quiet_s = (unix_now_ns() - loop_heartbeat_ns.load()) / 1'000'000'000;
       if (quiet_s >= kLoopStallSeconds)
         return "the event loop has not run for " + std::to_string(quiet_s) + " s";
-      if (binaries.stalled())
+      if (checks->checks_stalled())
         return std::string("every build-id reader is held by a file that does not answer (" +
-                           std::to_string(binaries.refused()) + " checks refused)");
+                           std::to_string(checks->checks_refused()) + " checks refused)");
       return std::string();
     });
   }
@@ -577,41 +433,31 @@ int run_agent(const CliRequest &request) {
       "metrics {}",
       join(watched_exec_names(config)), join(watched_socket_paths(config)), join(tcp_ports),
       config.watch_tcp_any_destination ? "any destination" : "local", join(output_names),
-      dedupe ? std::to_string(config.dedupe.window_seconds) + " s" : "off",
+      config.dedupe.enabled ? std::to_string(config.dedupe.window_seconds) + " s" : "off",
       config.metrics_address.empty() ? "off" : "http://" + config.metrics_address + "/metrics");
 
   auto last_clock = std::chrono::steady_clock::now();
   while (!stop_requested) {
     int n = probe->poll(kPollMs);
     loop_heartbeat_ns = unix_now_ns();
-    finish_checks();
-    dispatcher->push(outgoing);
+    pipeline->finish_checks();
+    pipeline->flush();
     if (n < 0 && n != -EINTR) {
       spdlog::error("reading the ring buffer failed: {}", std::strerror(-n));
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    if (dedupe)
-      for (auto &summary : dedupe->due(unix_now_ns()))
-        dispatcher->push(summary_event(std::move(summary), dedupe_window_ns));
+    pipeline->flush_repeats(unix_now_ns());
     if (reopen_requested.exchange(false))
       dispatcher->reopen();
     // Once a second: follow wall-clock steps (NTP, manual changes), report losses.
     if (auto now = std::chrono::steady_clock::now(); now - last_clock > std::chrono::seconds(1)) {
       clock = ClockOffset::now();
       last_clock = now;
-      if (auto gap = losses.check(probe->counters(), decode_errors))
+      if (auto gap = losses.check(probe->counters(), pipeline->decode_errors()))
         dispatcher->push(std::move(*gap));
       dispatcher->report_losses();
       local_addresses.refresh();
-      refresh_executables(); // upgrades replace the binaries
-      refresh_config();
-      // A set the kernel did not take is forgotten, so the next look
-      // tries again.
-      if (sockets.refresh())
-        if (auto st = probe->set_watched_sockets(sockets.identities()); !st) {
-          spdlog::warn("{}", st.error().message);
-          sockets.forget();
-        }
+      feedback->refresh();
     }
   }
 
@@ -623,17 +469,16 @@ int run_agent(const CliRequest &request) {
   const auto drain_until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   while (probe->poll(0) > 0 &&
          (probe->pin_report().path.empty() || std::chrono::steady_clock::now() < drain_until))
-    dispatcher->push(outgoing);
+    pipeline->flush();
   // Build-ids still being read: a moment for them (one held by a file that
   // does not answer is left behind).
-  for (int i = 0; i < 50 && binaries.outstanding() > binaries.held_workers(); ++i)
+  for (int i = 0; i < 50 && pipeline->checks_pending() > 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  finish_checks();
-  dispatcher->push(outgoing);
-  if (dedupe)
-    for (auto &summary : dedupe->due(unix_now_ns(), true))
-      dispatcher->push(summary_event(std::move(summary), dedupe_window_ns));
+  pipeline->finish_checks();
+  pipeline->flush();
+  pipeline->flush_repeats(unix_now_ns(), /*final=*/true);
   KernelCounters kc = probe->counters();
+  const uint64_t decode_errors = pipeline->decode_errors();
   if (auto gap = losses.check(kc, decode_errors))
     dispatcher->push(std::move(*gap));
   // Every output writes what is queued. One that is stuck (a stdout nobody

@@ -19,9 +19,17 @@ size_t Attributor::process_table_size() const {
 }
 
 void Attributor::attribute(Event &event) {
+  place(event);
+  enrich(event);
+}
+
+void Attributor::place(Event &event) const {
+  event.origin.cgroup = parse_cgroup_path(event.cgroup_path);
+  event.origin.type = event.origin.cgroup.type;
+}
+
+void Attributor::enrich(Event &event) {
   Origin &origin = event.origin;
-  origin.cgroup = parse_cgroup_path(event.cgroup_path);
-  origin.type = origin.cgroup.type;
 
   // Ancestry stops at the container boundary: parents in another pid
   // namespace (containerd-shim, runc) are the runtime, not the workload.

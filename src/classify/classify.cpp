@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "shimwatch/attribute.hpp"
 #include "shimwatch/probe.hpp"
 
 namespace shimwatch {
@@ -389,12 +388,9 @@ std::string Classifier::excluded_by(const Event &event) const {
   if (const std::string *p = first_match(exclude_.comms, event.process.name))
     return "comm:" + *p;
   if (!exclude_.units.empty()) {
-    // accept() runs before the attribute stage: the unit comes from the
-    // captured cgroup path then.
-    std::string unit = !event.origin.cgroup.unit.empty()
-                           ? event.origin.cgroup.unit
-                           : parse_cgroup_path(event.cgroup_path).unit;
-    if (const std::string *p = first_match(exclude_.units, unit))
+    // The pipeline places the event (Attributor::place) before it is
+    // classified: the unit is known from the cgroup path by then.
+    if (const std::string *p = first_match(exclude_.units, event.origin.cgroup.unit))
       return "unit:" + *p;
   }
   return "";

@@ -183,19 +183,20 @@ TEST(Exclusion, Comms) {
   EXPECT_EQ(classifier.excluded_by(e), "");
 }
 
-TEST(Exclusion, UnitsFromTheCgroupPathBeforeAttribution) {
+// Before attribution, the unit comes from the cgroup path: the pipeline
+// places the event first (Pipeline.ExclusionByUnitLooksAtTheCgroupPathBeforeAttribution).
+TEST(Exclusion, UnitsOfTheOrigin) {
   Config c = shimwatch::default_config();
   c.exclude.units = {"backup*.service"};
   Classifier classifier(c, agent_identity(), root_only_outside_user_dirs);
   Event e = connect_from("/usr/bin/restic");
-  e.cgroup_path = "/system.slice/backup-nightly.service";
+  e.origin.cgroup.unit = "backup-nightly.service";
   EXPECT_EQ(classifier.excluded_by(e), "unit:backup*.service");
   Verdict v = classifier.accept(e);
   EXPECT_TRUE(v.excluded());
   EXPECT_EQ(v.rule, "unit:backup*.service");
-  e.cgroup_path = "/system.slice/cron.service";
+  e.origin.cgroup.unit = "cron.service";
   EXPECT_EQ(classifier.excluded_by(e), "");
-  // Once attributed, the origin's unit is used.
   e.origin.cgroup.unit = "backup-weekly.service";
   EXPECT_EQ(classifier.excluded_by(e), "unit:backup*.service");
 }

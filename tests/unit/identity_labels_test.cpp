@@ -11,7 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "agent/identity_labels.hpp"
+#include "pipeline/identity_labels.hpp"
 
 using shimwatch::Action;
 using shimwatch::ConfigIdentities;

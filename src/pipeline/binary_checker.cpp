@@ -1,4 +1,4 @@
-#include "agent/binary_checker.hpp"
+#include "pipeline/binary_checker.hpp"
 
 #include <condition_variable>
 #include <csignal>

@@ -1,4 +1,4 @@
-#include "agent/renamed_binaries.hpp"
+#include "pipeline/renamed_binaries.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "agent/binary_checker.hpp"
+#include "pipeline/binary_checker.hpp"
 #include "shimwatch/event.hpp"
 #include "shimwatch/probe.hpp"
 

@@ -94,14 +94,14 @@ public:
     parents_.clear();
   }
 
-  Status load(Probe &probe) const {
+  Status load(WatchMaps &maps) const {
     std::vector<FileIdentity> files, directories, parents;
     for (const auto &[id, path, directory] : resolved_)
       (directory ? directories : files).push_back(id);
     for (const auto &[id, path, directory] : parents_)
       if (directory)
         parents.push_back(id);
-    return probe.set_watched_config(files, directories, parents);
+    return maps.set_watched_config(files, directories, parents);
   }
 
   // Names the file. False for a rename whose destination is not watched
