@@ -13,6 +13,7 @@ build_packages=(
   libspdlog-dev nlohmann-json3-dev prometheus-cpp-dev libcurl4-openssl-dev libssl-dev
   libyaml-cpp-dev # manifests for `shimwatch scan`
   libseccomp-dev # the running agent's system call allow-list
+  libcli11-dev # one command-line parser (CLI11, header-only) for run, check, cleanup, report, scan
   libgtest-dev
   libclang-rt-14-dev # libFuzzer and the sanitizer runtimes for clang (fuzz/)
   libfuse3-dev # a test helper: a FUSE file system that hangs its readers

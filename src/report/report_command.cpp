@@ -5,14 +5,16 @@
 #include <iostream>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <variant>
+#include <tuple>
 
+#include "common/cli_args.hpp"
 #include "report/aggregator.hpp"
 #include "report/line_parser.hpp"
 #include "report/log_reader.hpp"
 #include "report/render.hpp"
 #include "report/scan_evidence.hpp"
 #include "shimwatch/report.hpp"
+#include "shimwatch/result.hpp"
 
 namespace shimwatch {
 
@@ -75,78 +77,66 @@ struct ReportRequest {
   bool help = false;
 };
 
-struct UsageError {
-  std::string message;
-};
-
-std::variant<ReportRequest, UsageError> parse_arguments(const std::vector<std::string> &args) {
+Result<ReportRequest> parse_arguments(const std::vector<std::string> &args) {
   ReportRequest request;
-  const Micros now = now_micros();
-  bool only_inputs = false;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string arg = args[i];
-    if (only_inputs || arg == "-" || !arg.starts_with("-")) {
-      request.inputs.push_back(arg);
-      continue;
-    }
-    if (arg == "--") {
-      only_inputs = true;
-      continue;
-    }
-    if (arg == "-h" || arg == "--help") {
-      request.help = true;
-      continue;
-    }
-    std::string value;
-    bool inline_value = false;
-    if (const auto eq = arg.find('='); arg.starts_with("--") && eq != std::string::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      inline_value = true;
-    }
-    const bool takes_value = arg == "--format" || arg == "--since" || arg == "--until" ||
-                             arg == "-o" || arg == "--output" || arg == "--top" || arg == "--scan";
-    if (!takes_value)
-      return UsageError{"unknown option " + arg + " (see shimwatch report --help)"};
-    if (!inline_value) {
-      if (i + 1 >= args.size())
-        return UsageError{arg + " needs a value"};
-      value = args[++i];
-    }
-    if (arg == "--format") {
-      if (value != "md" && value != "html" && value != "json")
-        return UsageError{"--format " + value + ": allowed are md, html, json"};
-      request.format = value;
-    } else if (arg == "--since" || arg == "--until") {
-      const auto t = parse_time_bound(value, now);
-      if (!t)
-        return UsageError{arg + " " + value +
-                          ": expected RFC 3339 (2026-11-25T14:00:00Z), a date (2026-11-25) or "
-                          "an age (36h, 7d, 90m, 45s)"};
-      (arg == "--since" ? request.options.since : request.options.until) = *t;
-    } else if (arg == "-o" || arg == "--output") {
-      if (value.empty())
-        return UsageError{arg + " needs a file name"};
-      request.output = value;
-    } else if (arg == "--scan") {
-      if (value.empty())
-        return UsageError{"--scan needs a file name"};
-      request.scan = value;
-    } else if (arg == "--top") {
-      unsigned long top = 0;
-      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), top);
-      if (ec != std::errc() || end != value.data() + value.size() || top < 1 || top > 1000)
-        return UsageError{"--top " + value + ": expected a number from 1 to 1000"};
-      request.options.top = top;
-    }
+  std::string since, until;
+  CLI::App app;
+  app.set_help_flag(); // -h is ours: the usage above, not CLI11's
+  app.allow_extras();  // reported below, in our words
+  auto *help = app.add_flag("-h,--help")->disable_flag_override();
+  auto *format = app.add_option("--format", request.format);
+  auto *since_option = app.add_option("--since", since);
+  auto *until_option = app.add_option("--until", until);
+  auto *output = app.add_option("-o,--output", request.output);
+  auto *top = app.add_option("--top");
+  auto *scan = app.add_option("--scan", request.scan);
+  for (auto *option : {format, since_option, until_option, output, top, scan})
+    option->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_option("LOG", request.inputs);
+  try {
+    app.parse(cli_args::for_cli11(app, args));
+  } catch (const CLI::ParseError &e) {
+    return Error{cli_args::parse_error_message(app, e, args)};
   }
+  for (const auto &extra : app.remaining())
+    if (extra != "--")
+      return Error{"unknown option " + extra.substr(0, extra.find('=')) +
+                   " (see shimwatch report --help)"};
+  request.help = help->count() > 0;
   if (request.help)
     return request;
+
+  if (request.format != "md" && request.format != "html" && request.format != "json")
+    return Error{"--format " + request.format + ": allowed are md, html, json"};
+  const Micros now = now_micros();
+  for (auto [option, values, bound] : {std::tuple{since_option, &since, &request.options.since},
+                                       std::tuple{until_option, &until, &request.options.until}}) {
+    if (option->count() == 0)
+      continue;
+    const auto t = parse_time_bound(*values, now);
+    if (!t)
+      return Error{option->get_name() + " " + *values +
+                   ": expected RFC 3339 (2026-11-25T14:00:00Z), a date (2026-11-25) or "
+                   "an age (36h, 7d, 90m, 45s)"};
+    *bound = *t;
+  }
+  if (output->count() > 0 && request.output.empty())
+    return Error{cli_args::as_typed(*output, args) + " needs a file name"};
+  if (scan->count() > 0 && request.scan.empty())
+    return Error{"--scan needs a file name"};
+  if (top->count() > 0) {
+    const std::string &value = top->results().back();
+    unsigned long n = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+    if (ec != std::errc() || end != value.data() + value.size() || n < 1 || n > 1000)
+      return Error{"--top " + value + ": expected a number from 1 to 1000"};
+    request.options.top = n;
+  }
   if (request.inputs.empty())
-    return UsageError{"no LOG given (a file, or - for stdin)"};
+    return Error{"no LOG given (a file, or - for stdin)"};
   if (request.options.since && request.options.until &&
       *request.options.since > *request.options.until)
-    return UsageError{"--since is after --until"};
+    return Error{"--since is after --until"};
   return request;
 }
 
@@ -252,11 +242,11 @@ void read_input(const std::string &path, Aggregator &aggregator, Progress &progr
 
 int run_report_command(const std::vector<std::string> &args) {
   const auto parsed = parse_arguments(args);
-  if (const auto *error = std::get_if<UsageError>(&parsed)) {
-    std::fprintf(stderr, "shimwatch report: %s\n", error->message.c_str());
+  if (!parsed) {
+    std::fprintf(stderr, "shimwatch report: %s\n", parsed.error().message.c_str());
     return exit_usage;
   }
-  const ReportRequest &request = std::get<ReportRequest>(parsed);
+  const ReportRequest &request = *parsed;
   if (request.help) {
     std::fputs(usage, stdout);
     return exit_ok;

@@ -2,11 +2,13 @@
 // (-f) or from the cluster's API server.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
 
+#include "common/cli_args.hpp"
 #include "shimwatch/sink.hpp"
 #include "scan/cluster_reader.hpp"
 #include "scan/kubeconfig.hpp"
@@ -76,82 +78,56 @@ Examples:
 
 Result<ScanOptions> parse_scan_args(const std::vector<std::string> &args) {
   ScanOptions options;
-  bool cluster_flag = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string arg = args[i];
-    std::optional<std::string> inline_value;
-    if (arg.rfind("--", 0) == 0)
-      if (auto eq = arg.find('='); eq != std::string::npos) {
-        inline_value = arg.substr(eq + 1);
-        arg = arg.substr(0, eq);
-      }
-    auto value = [&]() -> Result<std::string> {
-      if (inline_value)
-        return *inline_value;
-      if (i + 1 >= args.size())
-        return Error{arg + " needs a value"};
-      return args[++i];
-    };
-    auto take = [&](std::string &target) -> Status {
-      auto v = value();
-      if (!v)
-        return v.error();
-      if (v->empty())
-        return Error{arg + " needs a non-empty value"};
-      target = *v;
-      return Ok{};
-    };
-    Status status = Ok{};
-    if (arg == "-h" || arg == "--help") {
-      options.help = true;
-    } else if (arg == "-f" || arg == "--filename") {
-      std::string file;
-      status = take(file);
-      if (status)
-        options.files.push_back(file);
-    } else if (arg == "--kubeconfig") {
-      status = take(options.kubeconfig);
-      cluster_flag = true;
-    } else if (arg == "--context") {
-      status = take(options.context);
-      cluster_flag = true;
-    } else if (arg == "--server") {
-      status = take(options.server);
-      cluster_flag = true;
-    } else if (arg == "--token-file") {
-      status = take(options.token_file);
-      cluster_flag = true;
-    } else if (arg == "--ca-file") {
-      status = take(options.ca_file);
-      cluster_flag = true;
-    } else if (arg == "--insecure-skip-tls-verify") {
-      options.insecure_skip_tls_verify = true;
-      cluster_flag = true;
-    } else if (arg == "-n" || arg == "--namespace") {
-      status = take(options.namespace_name);
-      cluster_flag = true;
-    } else if (arg == "-o" || arg == "--output") {
-      status = take(options.output);
-    } else if (arg == "--exit-code") {
-      options.exit_code = true;
-    } else if (arg == "--format") {
-      std::string format;
-      status = take(format);
-      if (status && format == "table")
-        options.format = OutputFormat::table;
-      else if (status && format == "json")
-        options.format = OutputFormat::json;
-      else if (status)
-        status = Error{"--format " + format + ": must be table or json"};
-    } else {
-      status = Error{"unknown argument " + args[i] + " (see shimwatch scan --help)"};
-    }
-    if (!status)
-      return status.error();
-    if (inline_value && (arg == "--exit-code" || arg == "--insecure-skip-tls-verify" ||
-                         arg == "-h" || arg == "--help"))
-      return Error{arg + " takes no value"};
+  std::string format;
+  CLI::App app;
+  app.set_help_flag(); // -h is ours: scan_usage, not CLI11's
+  app.allow_extras();  // reported below, in our words
+  auto *help = app.add_flag("-h,--help")->disable_flag_override();
+  auto *exit_code = app.add_flag("--exit-code")->disable_flag_override();
+  auto *files = app.add_option("-f,--filename", options.files)->expected(1);
+  files->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->allow_extra_args(false);
+  auto *output = app.add_option("-o,--output", options.output);
+  auto *format_option = app.add_option("--format", format);
+  // What only the cluster scan takes.
+  std::vector<CLI::Option *> cluster = {
+      app.add_option("--kubeconfig", options.kubeconfig),
+      app.add_option("--context", options.context),
+      app.add_option("--server", options.server),
+      app.add_option("--token-file", options.token_file),
+      app.add_option("--ca-file", options.ca_file),
+      app.add_option("-n,--namespace", options.namespace_name),
+      app.add_flag("--insecure-skip-tls-verify", options.insecure_skip_tls_verify)
+          ->disable_flag_override()};
+  std::vector<CLI::Option *> values = {files, output, format_option};
+  for (auto *option : cluster)
+    if (option->get_items_expected_max() > 0)
+      values.push_back(option);
+  for (auto *option : values)
+    if (option != files)
+      option->expected(1)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  try {
+    app.parse(cli_args::for_cli11(app, args));
+  } catch (const CLI::ParseError &e) {
+    return Error{cli_args::parse_error_message(app, e, args)};
   }
+  if (const auto extras = app.remaining(); !extras.empty())
+    return Error{"unknown argument " + extras.front() + " (see shimwatch scan --help)"};
+  options.help = help->count() > 0;
+  options.exit_code = exit_code->count() > 0;
+  for (auto *option : values)
+    for (const auto &value : option->results())
+      if (value.empty())
+        return Error{cli_args::as_typed(*option, args) + " needs a non-empty value"};
+  if (format_option->count() > 0) {
+    if (format == "table")
+      options.format = OutputFormat::table;
+    else if (format == "json")
+      options.format = OutputFormat::json;
+    else
+      return Error{"--format " + format + ": must be table or json"};
+  }
+  const bool cluster_flag = std::any_of(cluster.begin(), cluster.end(),
+                                        [](const CLI::Option *o) { return o->count() > 0; });
   if (!options.files.empty() && cluster_flag)
     return Error{"-f scans manifests; --kubeconfig, --context, --server, --token-file, "
                  "--ca-file, --insecure-skip-tls-verify and --namespace are for the cluster"};
