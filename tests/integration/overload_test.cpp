@@ -447,9 +447,11 @@ Accounting stop_mid_drain(const std::vector<std::string> &extra_flags) {
               /*default_output_flags=*/false);
   CpuLimit limit(agent.pid(), kAgentCpuPercent);
 
+  // TRIGGER: a storm of connects; the agent is stopped at once, mid-drain.
   Storm storm = connect_storm(socket_path);
   EXPECT_TRUE(storm.all_ok) << "a worker could not make all its connect() calls";
 
+  // ASSERT
   auto out = agent.stop();
   const int64_t agent_stopped_ns = unix_now_ns();
   EXPECT_EQ(out.exit_code, 0) << out.log;
@@ -498,9 +500,11 @@ TEST(Overload, DropCountersMatchTheGapRecordsOfEveryOutput) {
               /*default_output_flags=*/false);
   CpuLimit limit(agent.pid(), kAgentCpuPercent);
 
+  // TRIGGER: a storm of connects.
   Storm storm = connect_storm(socket_path);
   ASSERT_TRUE(storm.all_ok) << "a worker could not make all its connect() calls";
 
+  // ASSERT
   // Caught up: every generated event is in each output or in its gap
   // records, and the counters (reported once a second) say the same.
   std::string metrics;
