@@ -37,7 +37,7 @@ public:
   static Result<std::unique_ptr<Metrics>> start(const std::string &address,
                                                 KernelCountersFn kernel_counters,
                                                 size_t max_series = default_max_series);
-  ~Metrics();
+  ~Metrics() override;
   Metrics(const Metrics &) = delete;
   Metrics &operator=(const Metrics &) = delete;
 
