@@ -21,11 +21,7 @@ const std::string socket_action = "docker-socket-connect";
 
 // The value of one series in a Prometheus text page; -1 when it is absent.
 double series_value(const std::string &page, const std::string &series) {
-  std::string pattern = std::regex_replace(series, std::regex(R"([\\^$.|?*+()\[\]{}])"), R"(\$&)");
-  std::smatch m;
-  if (std::regex_search(page, m, std::regex("(^|\n)" + pattern + " ([0-9.e+-]+)")))
-    return std::stod(m[2]);
-  return -1;
+  return sample_value(page, series).value_or(-1);
 }
 
 // A config file with text, in dir.
