@@ -9,7 +9,7 @@ ARGS ?=
 # Extra CMake configure flags, e.g. CMAKE_ARGS=-DSHIMWATCH_BUILD_TESTS=OFF
 CMAKE_ARGS ?=
 
-.PHONY: all build deps test-deps run test unit-test sanitize-test integration-test test-kernels format clean
+.PHONY: all build deps test-deps run test unit-test sanitize-test integration-test lint test-kernels format clean
 
 all: build
 
@@ -42,6 +42,11 @@ sanitize-test: deps
 
 unit-test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L unit -j$(JOBS)
+
+# clang-tidy (.clang-tidy's checks) on src/ and the shape of the integration
+# tests (tests/lint); `make test` runs them too.
+lint: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -L lint -j$(JOBS)
 
 integration-test: test-deps build
 	cd $(BUILD_DIR) && ctest --output-on-failure -L integration

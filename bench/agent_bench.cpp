@@ -62,13 +62,24 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "accepting_listener.hpp"
 #include "floor.skel.h"
+#include "http_client.hpp"
+#include "prometheus_text.hpp"
+#include "spawn.hpp"
+#include "test_files.hpp"
 
 extern char **environ;
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+// Shared with the integration tests (tests/common).
+using swtest::AcceptingListener;
+using swtest::metric_samples;
+using swtest::metric_sum;
+using swtest::read_file;
+using swtest::TempDir;
 
 [[noreturn]] void die(const std::string &message) {
   std::fprintf(stderr, "agent_bench: %s\n", message.c_str());
@@ -87,13 +98,6 @@ uint64_t monotonic_ns() {
 
 void sleep_seconds(double seconds) {
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-}
-
-std::string read_file(const std::string &path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
 }
 
 bool write_file(const std::string &path, const std::string &text) {
@@ -142,53 +146,8 @@ int run_command(const std::vector<std::string> &args, std::string *captured = nu
 }
 
 // ---------------------------------------------------------------------------
-// Unix listeners the connect storms talk to: one at a path the agent does not
-// watch, one at a path it is told to watch. Each accepts and closes at once.
-
-class UnixListener {
-public:
-  explicit UnixListener(std::string path) : path_(std::move(path)) {
-    ::unlink(path_.c_str());
-    // Non-blocking: the acceptor drains the backlog, then polls for its stop flag.
-    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path_.c_str());
-    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr *>(&address), sizeof address) != 0 ||
-        listen(fd_, 4096) != 0)
-      die("listening on " + path_ + ": " + errno_text(errno));
-    acceptor_ = std::thread([this] { accept_loop(); });
-  }
-  ~UnixListener() {
-    stopping_ = true;
-    acceptor_.join();
-    close(fd_);
-    ::unlink(path_.c_str());
-  }
-  UnixListener(const UnixListener &) = delete;
-  UnixListener &operator=(const UnixListener &) = delete;
-  const std::string &path() const { return path_; }
-
-private:
-  void accept_loop() {
-    pollfd waiting{fd_, POLLIN, 0};
-    while (!stopping_) {
-      if (poll(&waiting, 1, 100) <= 0)
-        continue;
-      // Drain the whole backlog per wake-up: fewer polls under a storm.
-      for (;;) {
-        const int client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-        if (client < 0)
-          break;
-        close(client);
-      }
-    }
-  }
-  std::string path_;
-  int fd_ = -1;
-  std::atomic<bool> stopping_{false};
-  std::thread acceptor_;
-};
+// The connect storms talk to two AcceptingListeners: one at a path the agent
+// does not watch, one at a path it is told to watch.
 
 bool connect_once(const std::string &path) {
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -809,80 +768,18 @@ private:
   std::vector<bpf_link *> links_;
 };
 
-std::string http_get_local(int port, const std::string &path) {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return {};
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval timeout{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  std::string response;
-  if (connect(fd, reinterpret_cast<sockaddr *>(&address), sizeof address) == 0) {
-    const std::string request =
-        "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    if (write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
-      char buffer[8192];
-      ssize_t n;
-      while ((n = read(fd, buffer, sizeof buffer)) > 0)
-        response.append(buffer, static_cast<size_t>(n));
-    }
-  }
-  close(fd);
-  return response;
-}
-
-// Sum of every sample of a metric family (all label sets).
-double metric_sum(const std::string &exposition, const std::string &family) {
-  double sum = 0;
-  std::istringstream lines(exposition);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind(family, 0) != 0)
-      continue;
-    const char next = line.size() > family.size() ? line[family.size()] : '\0';
-    if (next != ' ' && next != '{')
-      continue;
-    sum += std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr);
-  }
-  return sum;
-}
-
-// Every sample of a metric family, keyed by its label set.
-std::map<std::string, double> metric_samples(const std::string &exposition,
-                                             const std::string &family) {
-  std::map<std::string, double> samples;
-  std::istringstream lines(exposition);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind(family, 0) != 0 || line.size() <= family.size() ||
-        (line[family.size()] != ' ' && line[family.size()] != '{'))
-      continue;
-    const auto value_at = line.rfind(' ');
-    samples[line.substr(family.size(), value_at - family.size())] =
-        std::strtod(line.c_str() + value_at + 1, nullptr);
-  }
-  return samples;
-}
-
 struct ProcessMemory {
   uint64_t rss_kib = 0;
   uint64_t hwm_kib = 0;
 };
 
 ProcessMemory process_memory(pid_t pid) {
-  ProcessMemory memory;
-  std::istringstream lines(read_file("/proc/" + std::to_string(pid) + "/status"));
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind("VmRSS:", 0) == 0)
-      memory.rss_kib = std::strtoull(line.c_str() + 6, nullptr, 10);
-    else if (line.rfind("VmHWM:", 0) == 0)
-      memory.hwm_kib = std::strtoull(line.c_str() + 6, nullptr, 10);
-  }
-  return memory;
+  const std::string status = "/proc/" + std::to_string(pid) + "/status";
+  // "1234 kB"; 0 when the process is gone.
+  const auto kib = [&](const char *field) {
+    return std::strtoull(swtest::status_field(status, field).value_or("0").c_str(), nullptr, 10);
+  };
+  return {kib("VmRSS"), kib("VmHWM")};
 }
 
 // utime + stime in clock ticks, fields 14 and 15 of /proc/<pid>/stat.
@@ -921,17 +818,7 @@ public:
     std::vector<std::string> args = {
         binary_,          "run",           "--no-pin",          "--format", "json", "--no-dedupe",
         "--watch-socket", watched_socket_, "--metrics-address", metrics};
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, stderr_path_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    std::vector<char *> argv;
-    for (auto &arg : args)
-      argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    const int err = posix_spawn(&pid_, binary_.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
+    const int err = swtest::spawn_process(args, out[1], stderr_path_, pid_);
     close(out[1]);
     if (err != 0) {
       close(out[0]);
@@ -991,11 +878,7 @@ public:
       drain_.join();
   }
 
-  std::string metrics_text() const {
-    const std::string response = http_get_local(metrics_port_, "/metrics");
-    const auto body = response.find("\r\n\r\n");
-    return body == std::string::npos ? std::string() : response.substr(body + 4);
-  }
+  std::string metrics_text() const { return swtest::http_get(metrics_port_, "/metrics"); }
 
   pid_t pid() const { return pid_; }
   uint64_t lines() const { return lines_; }
@@ -1194,7 +1077,7 @@ std::string drops_by_reason(const std::string &metrics_before, const std::string
     const auto previous = drops_before.find(labels);
     const double lost = value - (previous == drops_before.end() ? 0 : previous->second);
     if (lost > 0)
-      reasons += " " + labels + " " + std::to_string(static_cast<uint64_t>(lost)) + ";";
+      reasons += " {" + labels + "} " + std::to_string(static_cast<uint64_t>(lost)) + ";";
   }
   return reasons;
 }
@@ -1432,15 +1315,13 @@ int main(int argc, char **argv) {
   std::atexit(restore_bpf_stats);
   std::atexit(remove_bench_cgroups);
 
-  char dir_template[] = "/tmp/shimwatch-agent-bench.XXXXXX";
-  if (!mkdtemp(dir_template))
-    die("mkdtemp: " + errno_text(errno));
-  const std::string dir = dir_template;
+  const TempDir bench_dir("shimwatch-agent-bench.");
+  const std::string &dir = bench_dir.path();
 
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   WorkloadContext context;
-  UnixListener plain(dir + "/plain.sock");
-  UnixListener watched(dir + "/watched.sock");
+  AcceptingListener plain(dir + "/plain.sock");
+  AcceptingListener watched(dir + "/watched.sock");
   context.plain_socket = plain.path();
   context.watched_socket = watched.path();
 
@@ -1817,6 +1698,5 @@ int main(int argc, char **argv) {
   std::fflush(stdout);
   if (!options.report.empty() && !write_file(options.report, out.str()))
     die("cannot write " + options.report);
-  std::filesystem::remove_all(dir);
   return 0;
 }

@@ -17,6 +17,7 @@ build_packages=(
   libgtest-dev
   libclang-rt-14-dev # libFuzzer and the sanitizer runtimes for clang (fuzz/)
   libfuse3-dev # a test helper: a FUSE file system that hangs its readers
+  clang-tidy # the curated checks of .clang-tidy, run by `make test`
 )
 test_packages=(
   docker.io # a real dockerd and docker CLI for the integration tests

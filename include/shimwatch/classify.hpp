@@ -1,6 +1,7 @@
 // classify: decides whether a decoded event is one the config asked for.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -82,7 +83,7 @@ private:
   size_t first_rule(Field field, const std::string &value);
 
   std::vector<AgentRule> rules_;
-  std::unordered_map<std::string, size_t> remembered_[field_count];
+  std::array<std::unordered_map<std::string, size_t>, field_count> remembered_;
 };
 
 class Classifier {

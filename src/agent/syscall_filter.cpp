@@ -101,13 +101,14 @@ Status install_syscall_filter(SyscallFilterMode mode) {
       return Error{std::string("seccomp: allowing ") + name + " failed: " + std::strerror(-err),
                    -err};
   }
+  // SCMP_CMP_EQ compares with datum_a alone; datum_b is written out (0) all the same.
   for (int command : kBpfCommands)
     if (int err = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(bpf), 1,
-                                   SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(command))))
+                                   SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(command), 0)))
       return Error{std::string("seccomp: allowing bpf failed: ") + std::strerror(-err), -err};
   for (int option : kPrctlOptions)
     if (int err = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
-                                   SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(option))))
+                                   SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(option), 0)))
       return Error{std::string("seccomp: allowing prctl failed: ") + std::strerror(-err), -err};
   if (int err = seccomp_load(ctx.get()))
     return Error{std::string("seccomp: loading the filter failed: ") + std::strerror(-err), -err};

@@ -52,7 +52,7 @@ std::optional<BuildId> read_build_id(int fd) {
     GElf_Phdr header;
     if (!gelf_getphdr(elf.get(), static_cast<int>(i), &header) || header.p_type != PT_NOTE)
       continue;
-    if (header.p_filesz == 0 || header.p_filesz > 64 * 1024)
+    if (header.p_filesz == 0 || header.p_filesz > uint64_t{64} * 1024)
       continue;
     Elf_Data *data = elf_getdata_rawchunk(elf.get(), static_cast<int64_t>(header.p_offset),
                                           header.p_filesz, ELF_T_NHDR);

@@ -74,7 +74,7 @@ std::optional<Micros> parse_rfc3339(std::string_view text) {
       if (!read_digits(text, pos + 1, 2, off_h) || text.size() < pos + 6 || text[pos + 3] != ':' ||
           !read_digits(text, pos + 4, 2, off_m))
         return std::nullopt;
-      offset_seconds = (off_h * 3600 + off_m * 60) * (text[pos] == '+' ? 1 : -1);
+      offset_seconds = (Micros{off_h} * 3600 + Micros{off_m} * 60) * (text[pos] == '+' ? 1 : -1);
       pos += 6;
     } else {
       return std::nullopt;
@@ -84,7 +84,8 @@ std::optional<Micros> parse_rfc3339(std::string_view text) {
   }
   const std::int64_t days =
       days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
-  const Micros seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_seconds;
+  const Micros seconds =
+      days * 86400 + Micros{hour} * 3600 + Micros{minute} * 60 + second - offset_seconds;
   return seconds * 1'000'000 + fraction;
 }
 
@@ -100,7 +101,7 @@ std::optional<Micros> parse_time_bound(std::string_view text, Micros now) {
     const auto digits = text.substr(0, text.size() - 1);
     auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), amount);
     if (unit_seconds != 0 && ec == std::errc() && end == digits.data() + digits.size() &&
-        amount >= 0 && amount < 100 * 365 * 86400LL / unit_seconds)
+        amount >= 0 && amount < 100LL * 365 * 86400 / unit_seconds)
       return now - amount * unit_seconds * 1'000'000;
   }
   return parse_rfc3339(text);

@@ -280,7 +280,7 @@ Status load_manifests(const std::vector<std::string> &inputs, std::istream &stdi
                       LoadedManifests &out) {
   for (const auto &input : inputs) {
     if (input == "-") {
-      out.files.push_back("<stdin>");
+      out.files.emplace_back("<stdin>");
       parse_manifest_text(read_stream(stdin_stream), "<stdin>", false, out);
       continue;
     }

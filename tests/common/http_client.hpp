@@ -1,4 +1,5 @@
-// A minimal HTTP/1.0 client for tests: one request to 127.0.0.1, whole answer read.
+// A minimal HTTP/1.0 client for tests and the agent benchmark: one request
+// to 127.0.0.1, whole answer read.
 #pragma once
 
 #include <arpa/inet.h>
@@ -8,6 +9,7 @@
 #include <netinet/in.h>
 #include <string>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <utility>
 
@@ -17,7 +19,12 @@ namespace swtest {
 inline std::pair<int, std::string> http_request(int port, const std::string &method,
                                                 const std::string &path,
                                                 const std::string &body = "") {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return {0, std::strerror(errno)};
+  // A server that stops answering fails the caller instead of holding it.
+  timeval receive_timeout{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &receive_timeout, sizeof receive_timeout);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));

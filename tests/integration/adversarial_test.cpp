@@ -62,11 +62,12 @@ TEST(Adversarial, APathWithALineBreakCannotForgeARecordInTheLogStream) {
   chmod(copy.c_str(), 0755);
 
   Agent agent({"--watch-socket", dir.file("none.sock")});
-  // The attack: run the copy as nobody (--version asks the engine at
+  // TRIGGER: run the copy as nobody (--version asks the engine at
   // DOCKER_HOST, which does not exist: it ends at once).
   auto run = run_process_as(
       nobody, {"env", "DOCKER_HOST=unix://" + dir.file("no-engine.sock"), copy, "--version"});
   ASSERT_EQ(run.exit_code, 0) << run.output;
+  // ASSERT
   // Positive control: the agent did log the path (and report the copy).
   ASSERT_TRUE(wait_for(
       [&] {
@@ -86,10 +87,11 @@ TEST(Adversarial, APathWithALineBreakCannotForgeARecordInTheLogStream) {
         << "a log line that does not start with its timestamp: " << line;
   EXPECT_NE(out.log.find("x\\n{"), std::string::npos) << "the line break is shown escaped";
 
-  // `report` over what `kubectl logs` shows: stdout and stderr merged.
+  // TRIGGER: `report` over what `kubectl logs` shows: stdout and stderr merged.
   const std::string merged = dir.file("kubectl-logs.txt");
   write_file(merged, read_file(agent.dir() + "/stdout") + out.log);
   auto report = run_shimwatch({"report", "--format", "json", merged});
+  // ASSERT
   ASSERT_EQ(report.exit_code, 0) << report.output;
   json r = json::parse(report.output, nullptr, false);
   ASSERT_FALSE(r.is_discarded()) << report.output;
@@ -113,9 +115,11 @@ TEST(Adversarial, AnExecuteOnlyCopyOfTheCliIsStillRecognised) {
   ASSERT_NE(run_process_as(nobody, {"cat", copy}).exit_code, 0);
 
   Agent agent({"--watch-socket", dir.file("none.sock")});
+  // TRIGGER: nobody runs the copy it cannot read.
   auto run = run_process_as(
       nobody, {"env", "DOCKER_HOST=unix://" + dir.file("no-engine.sock"), copy, "--version"});
   ASSERT_EQ(run.exit_code, 0) << run.output;
+  // ASSERT
   ASSERT_TRUE(written(agent, run.pid));
   AgentOutput out = agent.stop();
   auto events = events_of(out, run.pid, "docker-cli-exec");
@@ -142,10 +146,12 @@ TEST(Adversarial, ACopyNamedLikeTheKubeletIsReportedAndMarked) {
   const std::string real = installed.install(SW_TEST_CONNECT_BINARY, "kubelet");
 
   Agent agent({"--watch-socket", socket});
+  // TRIGGER: the attacker's copy and the node's own connect to the socket.
   auto attack = run_process_as(nobody, {fake, socket});
   auto node = run_process({real, socket});
   ASSERT_EQ(attack.output, "ok\n");
   ASSERT_EQ(node.output, "ok\n");
+  // ASSERT
   ASSERT_TRUE(written(agent, attack.pid));
   AgentOutput out = agent.stop();
   auto reported = events_of(out, attack.pid, "docker-socket-connect");
@@ -210,27 +216,30 @@ TEST(Adversarial, BinariesThatHangTheirReaderDoNotStopTheAgent) {
   Agent agent({"--watch-socket", socket, "--metrics-address", "127.0.0.1:" + std::to_string(port)});
   ASSERT_EQ(healthz(port), 200);
 
-  // One held reader: the events still come.
+  // TRIGGER: one held reader.
   ASSERT_EQ(run_process({fuse.file(0)}).exit_code, 0);
   std::this_thread::sleep_for(500ms);
   pid_t client = run_process({SW_TEST_CONNECT_BINARY, socket}).pid;
+  // ASSERT: the events still come.
   EXPECT_TRUE(written(agent, client)) << "the loop stopped behind a binary that hangs its reader";
   EXPECT_EQ(healthz(port), 200) << "one reader held is no stall";
 
-  // Every reader held (a new one is started while the others are held, up
-  // to 8): /healthz says so; the events still come.
+  // TRIGGER: every reader held (a new one is started while the others are held, up
+  // to 8).
   for (int i = 1; i < 12; ++i) {
     std::this_thread::sleep_for(2200ms);
     ASSERT_EQ(run_process({fuse.file(i)}).exit_code, 0);
   }
+  // ASSERT: /healthz says so; the events still come.
   EXPECT_TRUE(wait_for([&] { return healthz(port) == 503; }, 10s));
   auto [status, body] = http_request(port, "GET", "/healthz");
   EXPECT_NE(body.find("every build-id reader is held"), std::string::npos) << status << " " << body;
   pid_t later = run_process({SW_TEST_CONNECT_BINARY, socket}).pid;
   EXPECT_TRUE(written(agent, later));
 
-  // The file system goes: the readers are let go, and the agent is well.
+  // TRIGGER: the file system goes.
   fuse.unmount();
+  // ASSERT: the readers are let go, and the agent is well.
   EXPECT_TRUE(wait_for([&] { return healthz(port) == 200; }, 10s));
   AgentOutput out = agent.stop();
   EXPECT_EQ(out.exit_code, 0) << out.log;
@@ -280,7 +289,7 @@ TEST(Adversarial, DistinctHugeCommandLinesCannotExhaustTheAgentsMemory) {
       << read_file(err_path);
   const long idle_kib = status_kib(agent, "VmRSS");
 
-  // The attack, as nobody: 6000 runs of 2000 arguments each.
+  // TRIGGER: the attack, as nobody: 6000 runs of 2000 arguments each.
   const int runs = 6000;
   auto attack = run_process_as(nobody, {"sh", "-c",
                                         "set -- $(seq 2000 | sed 's/.*/x/'); i=0; while [ $i -lt " +
@@ -288,6 +297,7 @@ TEST(Adversarial, DistinctHugeCommandLinesCannotExhaustTheAgentsMemory) {
                                             " run-$i \"$@\"; i=$((i+1)); done"});
   ASSERT_EQ(attack.exit_code, 0) << attack.output;
 
+  // ASSERT
   // Every run reached the agent (kernel counters), and the agent is alive.
   std::string metrics;
   ASSERT_TRUE(wait_for(
@@ -384,6 +394,7 @@ TEST(Adversarial, AnAddressRewrittenDuringTheCallIsMatchedByWhatItReached) {
   const int port = free_port();
   Agent agent({"--watch-socket", socket, "--metrics-address", "127.0.0.1:" + std::to_string(port)});
 
+  // TRIGGER: a connect whose address is rewritten while it waits in the backlog.
   Racer racer = start_racer(socket, "inet");
   ASSERT_EQ(next_line(racer.out), "rewritten");
   engine.accept_one(); // room in the backlog: the racer's call completes
@@ -391,6 +402,7 @@ TEST(Adversarial, AnAddressRewrittenDuringTheCallIsMatchedByWhatItReached) {
   fclose(racer.out);
   waitpid(racer.pid, nullptr, 0);
 
+  // ASSERT
   ASSERT_TRUE(written(agent, racer.pid));
   AgentOutput out = agent.stop();
   auto events = events_of(out, racer.pid, "docker-socket-connect");
@@ -413,12 +425,14 @@ TEST(Adversarial, ALateReadThatMatchesNothingIsCounted) {
   Agent agent(
       {"--watch-socket", watched, "--metrics-address", "127.0.0.1:" + std::to_string(port)});
 
+  // TRIGGER: a racer against a socket that is not watched.
   Racer racer = start_racer(other, dir.file("also-other.sock"));
   ASSERT_EQ(next_line(racer.out), "rewritten");
   elsewhere.accept_one();
   EXPECT_EQ(next_line(racer.out), "ok");
   fclose(racer.out);
   waitpid(racer.pid, nullptr, 0);
+  // ASSERT
   EXPECT_TRUE(wait_for(
       [&] {
         return metric_sum(http_request(port, "GET", "/metrics").second,
@@ -510,16 +524,20 @@ TEST(Adversarial, ATokenIsNeverSentOverPlainHttp) {
   write_file(token, "secret-token\n", 0600);
   PlainHttpRecorder server;
 
+  // TRIGGER: scan against a plain-HTTP API server.
   auto scan = run_shimwatch({"scan", "--server", server.url(), "--token-file", token});
+  // ASSERT
   EXPECT_NE(scan.output.find("is plain HTTP: the token is not sent there"), std::string::npos)
       << scan.output;
   // Positive control: the requests did reach the server.
   ASSERT_FALSE(server.heads().empty()) << scan.output;
   EXPECT_FALSE(any_authorization(server.heads())) << server.heads()[0];
 
+  // TRIGGER: the agent against the same server.
   const size_t before = server.heads().size();
   Agent agent({"--kubernetes", "on", "--kube-api-server", server.url(), "--kube-token-file", token,
                "--node-name", "node-a"});
+  // ASSERT
   EXPECT_TRUE(wait_for([&] { return server.heads().size() > before; }, 10s));
   AgentOutput out = agent.stop();
   EXPECT_NE(out.log.find("is plain HTTP: the service-account token is not sent there"),
@@ -556,7 +574,7 @@ TEST(Adversarial, APodCgroupForgedInAUsersDelegatedSubtreeIsNotBelieved) {
   const sockaddr_un address = unix_address(socket);
   Agent agent({"--watch-socket", socket});
 
-  // The attack, as nobody, from inside its delegated subtree.
+  // TRIGGER: the attack, as nobody, from inside its delegated subtree.
   const pid_t attacker = fork();
   ASSERT_GE(attacker, 0);
   if (attacker == 0) {
@@ -574,6 +592,7 @@ TEST(Adversarial, APodCgroupForgedInAUsersDelegatedSubtreeIsNotBelieved) {
   int status = 0;
   ASSERT_EQ(waitpid(attacker, &status, 0), attacker);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "attacker step " << status;
+  // ASSERT
   ASSERT_TRUE(written(agent, attacker));
   AgentOutput out = agent.stop();
   rmdir(forged_container.c_str());

@@ -19,7 +19,9 @@ size_t count_lines(const std::string &text) {
 } // namespace
 
 TEST(Cli, BadFlagIsOneLineAndExitCodeTwo) {
+  // TRIGGER: `run` with a misspelt flag.
   auto r = run_shimwatch({"run", "--watch-sockets", "/x"});
+  // ASSERT
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.output, "shimwatch: unknown option '--watch-sockets' for 'run' (see shimwatch "
                       "--help)\n");
@@ -28,31 +30,41 @@ TEST(Cli, BadFlagIsOneLineAndExitCodeTwo) {
 TEST(Cli, BadConfigNamesTheKeyAndExitCodeTwo) {
   TempDir dir;
   write_file(dir.file("c.json"), R"({"output": {"fromat": "json"}})");
+  // TRIGGER: a config with a misspelt key.
   auto r = run_shimwatch({"run", "--config", dir.file("c.json")});
+  // ASSERT
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(count_lines(r.output), 1u) << r.output;
   EXPECT_NE(r.output.find("'output.fromat' is unknown"), std::string::npos) << r.output;
 
+  // TRIGGER: a config with a relative socket path.
   write_file(dir.file("bad.json"), R"({"watch": {"sockets": ["relative.sock"]}})");
   r = run_shimwatch({"run", "--config", dir.file("bad.json")});
+  // ASSERT
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("watch.sockets"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("relative.sock"), std::string::npos) << r.output;
 
+  // TRIGGER: a config file that does not exist.
   r = run_shimwatch({"run", "--config", dir.file("absent.json")});
+  // ASSERT
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("absent.json: cannot open the file"), std::string::npos) << r.output;
 }
 
 TEST(Cli, NotRootIsOneLineSayingWhatToDo) {
+  // TRIGGER: `run` as nobody.
   auto r = run_process_as(65534, {SHIMWATCH_BINARY, "run"});
+  // ASSERT
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_EQ(count_lines(r.output), 1u) << r.output;
   EXPECT_NE(r.output.find("run as root"), std::string::npos) << r.output;
 }
 
 TEST(Cli, CheckPassesOnThisNodeAndAttaches) {
+  // TRIGGER: `check` as root.
   auto r = run_shimwatch({"check"});
+  // ASSERT
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("[ ok ] attach: loaded and attached "), std::string::npos) << r.output;
   // exec: on tp_btf where the kernel allows it, else the classic tracepoint.
@@ -67,24 +79,32 @@ TEST(Cli, CheckPassesOnThisNodeAndAttaches) {
 }
 
 TEST(Cli, CheckAsNobodyFailsWithAFix) {
+  // TRIGGER: `check` as nobody.
   auto r = run_process_as(65534, {SHIMWATCH_BINARY, "check"});
+  // ASSERT
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("[FAIL] privileges"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("fix: run as root"), std::string::npos) << r.output;
 }
 
 TEST(Cli, VersionAndHelp) {
+  // TRIGGER: `version`.
   auto v = run_shimwatch({"version"});
+  // ASSERT
   EXPECT_EQ(v.exit_code, 0);
   EXPECT_TRUE(std::regex_match(v.output, std::regex("shimwatch [0-9]+\\.[0-9]+\\.[0-9]+.*\n")))
       << v.output;
+  // TRIGGER: `--help`.
   auto h = run_shimwatch({"--help"});
+  // ASSERT
   EXPECT_EQ(h.exit_code, 0);
   EXPECT_NE(h.output.find("EXAMPLES"), std::string::npos);
 }
 
 TEST(Cli, PrintConfigShowsDefaultsAndFlags) {
+  // TRIGGER: `run --print-config` with a flag.
   auto r = run_shimwatch({"run", "--print-config", "--watch-exec", "nerdctl"});
+  // ASSERT
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto config = json::parse(r.output);
   EXPECT_EQ(config["watch"]["exec"], json::array({"docker", "docker-compose", "nerdctl"}));

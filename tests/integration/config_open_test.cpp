@@ -37,6 +37,7 @@ TEST(ConfigOpen, ReadsAndWritesUnderAWatchedDirectoryAreReportedApart) {
   write_file(etc + "/certs.d/registry.local:5000/ca.crt", "cert\n");
   Agent agent({"--watch-config-path", etc});
 
+  // TRIGGER: reads, writes, an append, a relative path and a listing under the directory.
   auto read = run_process({"cat", etc + "/daemon.json"});
   auto nested = run_process({"cat", etc + "/certs.d/registry.local:5000/ca.crt"});
   auto write = run_process({"sh", "-c", "echo '{}' > " + etc + "/daemon.json.new"});
@@ -44,6 +45,7 @@ TEST(ConfigOpen, ReadsAndWritesUnderAWatchedDirectoryAreReportedApart) {
   // A relative path, from inside the directory.
   auto relative = run_process({"sh", "-c", "cd " + etc + " && exec cat daemon.json"});
   auto listing = run_process({"ls", etc});
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
 
@@ -89,8 +91,10 @@ TEST(ConfigOpen, AWatchedFileThroughASymlinkAndOtherFilesStayApart) {
   write_file(other, "x\n");
   ASSERT_EQ(symlink(defaults.c_str(), link.c_str()), 0);
   Agent agent({"--watch-config-path", defaults});
+  // TRIGGER: the file read through a symlink, and an unrelated file.
   auto via_link = run_process({"cat", link});
   auto unrelated = run_process({"cat", other});
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   auto found = config_events_of(out, via_link.pid);
@@ -109,9 +113,11 @@ TEST(ConfigOpen, DockerdReadingItsOwnConfigIsNotADependency) {
   TrustedDir installed;
   std::string fake_dockerd = installed.install("/bin/cat", "dockerd");
   Agent agent({"--watch-config-path", etc});
+  // TRIGGER: dockerd reads its own configuration.
   auto run = run_process({fake_dockerd, etc + "/daemon.json"});
   // Positive control: the same read by another program is reported.
   auto control = run_process({"/bin/cat", etc + "/daemon.json"});
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   EXPECT_TRUE(config_events_of(out, run.pid).empty());
@@ -133,6 +139,7 @@ TEST(ConfigOpen, RenamesIntoWatchedConfigurationAreWrites) {
     write_file(dir.file(name), "{}\n");
   Agent agent({"--watch-config-path", etc, "--watch-config-path", defaults});
 
+  // TRIGGER: renames into, beside and near the watched paths.
   auto absolute = run_process({"mv", dir.file("a.json"), etc + "/daemon.json"});
   auto relative = run_process(
       {"sh", "-c", "cd " + etc + " && exec mv " + dir.file("b.json") + " ./mirrors.json"});
@@ -143,6 +150,7 @@ TEST(ConfigOpen, RenamesIntoWatchedConfigurationAreWrites) {
   auto beside = run_process(
       {"sh", "-c", "cd " + defaults_dir + " && exec mv " + dir.file("c.json") + " other"});
   auto similar = run_process({"mv", dir.file("d.json"), lookalike + "/daemon.json"});
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
 

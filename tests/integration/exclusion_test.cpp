@@ -21,11 +21,7 @@ const std::string socket_action = "docker-socket-connect";
 
 // The value of one series in a Prometheus text page; -1 when it is absent.
 double series_value(const std::string &page, const std::string &series) {
-  std::string pattern = std::regex_replace(series, std::regex(R"([\\^$.|?*+()\[\]{}])"), R"(\$&)");
-  std::smatch m;
-  if (std::regex_search(page, m, std::regex("(^|\n)" + pattern + " ([0-9.e+-]+)")))
-    return std::stod(m[2]);
-  return -1;
+  return sample_value(page, series).value_or(-1);
 }
 
 // A config file with text, in dir.
@@ -44,11 +40,13 @@ TEST(Exclusion, DockerdByNameIsExcludedByDefault) {
   std::string fake_dockerd = installed.install(SW_TEST_CONNECT_BINARY, "dockerd");
   Agent agent;
 
+  // TRIGGER: dockerd and another program connect to the Docker socket.
   auto excluded = run_process({fake_dockerd, docker_socket});
   ASSERT_EQ(excluded.output, "ok\n");
   auto reported = run_process({SW_TEST_CONNECT_BINARY, docker_socket});
   ASSERT_EQ(reported.output, "ok\n");
 
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   EXPECT_TRUE(events_of(out, excluded.pid).empty()) << out.log;
@@ -66,9 +64,11 @@ TEST(Exclusion, AnEmptyExecutablesListReportsDockerd) {
   std::string config = config_file(dir, R"({"exclude": {"executables": []}})");
   Agent agent({"--config", config});
 
+  // TRIGGER: dockerd connects to the Docker socket.
   auto run = run_process({fake_dockerd, docker_socket});
   ASSERT_EQ(run.output, "ok\n");
 
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   auto found = events_of(out, run.pid);
@@ -92,11 +92,13 @@ TEST(Exclusion, ExcludedConnectsAreCountedByRule) {
   ASSERT_NE(before.find("shimwatch_events_excluded_total"), std::string::npos) << before;
   double start = std::max(0.0, series_value(before, series));
 
+  // TRIGGER: dockerd connects twice.
   for (int i = 0; i < 2; ++i) {
     auto run = run_process({fake_dockerd, docker_socket});
     ASSERT_EQ(run.output, "ok\n");
   }
 
+  // ASSERT
   std::string page;
   bool counted = wait_for(
       [&] {
@@ -120,11 +122,13 @@ TEST(Exclusion, UnitRuleFromAConfigFile) {
   std::string config = config_file(dir, R"({"exclude": {"units": ["backup-*.service"]}})");
   Agent agent({"--config", config});
 
+  // TRIGGER: a connect from the excluded unit and one from another.
   auto excluded = run_process_in_cgroup(backup.path(), {SW_TEST_CONNECT_BINARY, docker_socket});
   ASSERT_EQ(excluded.output, "ok\n");
   auto reported = run_process_in_cgroup(other.path(), {SW_TEST_CONNECT_BINARY, docker_socket});
   ASSERT_EQ(reported.output, "ok\n");
 
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   EXPECT_TRUE(events_of(out, excluded.pid).empty()) << out.log;
@@ -145,11 +149,13 @@ TEST(Exclusion, AUnitsKeyKeepsTheDefaultExecutables) {
   std::string config = config_file(dir, R"({"exclude": {"units": ["backup-*.service"]}})");
   Agent agent({"--config", config});
 
+  // TRIGGER: dockerd and another program connect to the Docker socket.
   auto run = run_process({fake_dockerd, docker_socket});
   ASSERT_EQ(run.output, "ok\n");
   auto control = run_process({SW_TEST_CONNECT_BINARY, docker_socket});
   ASSERT_EQ(control.output, "ok\n");
 
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   EXPECT_TRUE(events_of(out, run.pid).empty()) << out.log;

@@ -40,8 +40,10 @@ TEST(ExecIdentity, DockerThroughASymlinkUnderAnotherNameIsCaught) {
   std::string alias = dir.file("containerctl");
   ASSERT_EQ(symlink(docker.c_str(), alias.c_str()), 0);
   Agent agent;
+  // TRIGGER: the docker CLI run through a symlink named containerctl.
   auto run = run_process({alias, "--version"});
   ASSERT_EQ(run.exit_code, 0) << run.output;
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   json e = only_exec_of(out, run.pid);
@@ -61,9 +63,11 @@ TEST(ExecIdentity, DockerThroughAHardLinkIsCaught) {
   unlink(link.c_str());
   ASSERT_EQ(::link(docker.c_str(), link.c_str()), 0) << std::strerror(errno);
   Agent agent;
+  // TRIGGER: the docker CLI run through a hard link.
   auto run = run_process({link, "--version"});
   unlink(link.c_str());
   ASSERT_EQ(run.exit_code, 0) << run.output;
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   json e = only_exec_of(out, run.pid);
@@ -80,6 +84,7 @@ TEST(ExecIdentity, AConfiguredBinaryIsFollowedWhenItIsReplaced) {
   ASSERT_EQ(symlink(tool.c_str(), alias.c_str()), 0);
   Agent agent({"--watch-exec-path", tool});
 
+  // TRIGGER: the binary run through its alias, replaced, then run again.
   auto first = run_process({alias});
   // An upgrade: a new file (a new inode) under the same name.
   struct stat before {};
@@ -93,6 +98,7 @@ TEST(ExecIdentity, AConfiguredBinaryIsFollowedWhenItIsReplaced) {
   std::this_thread::sleep_for(2500ms); // the agent looks again every second
   auto second = run_process({alias});
 
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   for (pid_t pid : {first.pid, second.pid}) {
@@ -108,7 +114,9 @@ TEST(ExecIdentity, OtherBinariesUnderAnyNameStayQuiet) {
   std::string alias = dir.file("docker-like");
   ASSERT_EQ(symlink("/bin/true", alias.c_str()), 0);
   Agent agent;
+  // TRIGGER: /bin/true run under a docker-like name.
   auto run = run_process({alias});
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   EXPECT_TRUE(events_of(out, run.pid).empty());
@@ -126,10 +134,12 @@ TEST(ExecIdentity, ARenamedCopyOfTheCliIsCaughtByItsBuildId) {
   TempDir dir;
   std::string copy = copy_executable(dir, docker, "ctr-helper");
   Agent agent;
+  // TRIGGER: a renamed copy of the CLI, run twice.
   auto first = run_process({copy, "--version"});
   std::this_thread::sleep_for(300ms); // the check, then the kernel knows it
   auto second = run_process({copy, "--version"});
   ASSERT_EQ(first.exit_code, 0) << first.output;
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
 
@@ -156,12 +166,14 @@ TEST(ExecIdentity, ABuildIdIsLearnedFromACliRunUnderItsOwnName) {
   auto expected = shimwatch::read_build_id(as_docker);
   ASSERT_TRUE(expected.has_value());
   Agent agent;
+  // TRIGGER: a Go binary run as docker, then under another name; an unrelated binary.
   auto named = run_process({as_docker, "--version"});
   std::this_thread::sleep_for(300ms);
   auto copy = run_process({renamed, "--version"});
   auto quiet = run_process({unrelated});
   ASSERT_EQ(named.exit_code, 0) << named.output;
   ASSERT_EQ(copy.exit_code, 0) << copy.output;
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
 
@@ -181,9 +193,11 @@ TEST(ExecIdentity, ANonGoBinaryNamedDockerTeachesNothing) {
   std::string as_docker = copy_executable(dir, "/bin/true", "docker");
   std::string renamed = copy_executable(dir, "/bin/true", "truthy");
   Agent agent;
+  // TRIGGER: /bin/true run as docker, then under another name.
   auto named = run_process({as_docker});
   std::this_thread::sleep_for(300ms);
   auto copy = run_process({renamed});
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   EXPECT_EQ(events_of(out, named.pid, "docker-cli-exec").size(), 1u) << out.log;

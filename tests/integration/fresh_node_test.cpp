@@ -73,10 +73,12 @@ pid_t connect_to(const std::string &socket) {
 
 TEST(FreshNode, CheckMountsTracefsAndBpffsAndPasses) {
   const long host_bpffs = filesystem_type("/sys/fs/bpf");
+  // TRIGGER: `shimwatch check` in a namespace like a fresh node's.
   std::vector<std::string> command = fresh_node_launcher();
   command.insert(command.end(), {SHIMWATCH_BINARY, "check", "--pin-path",
                                  "/sys/fs/bpf/shimwatch-fresh-" + std::to_string(getpid())});
   auto check = run_process(command);
+  // ASSERT
   EXPECT_EQ(check.exit_code, 0) << check.output;
   EXPECT_NE(check.output.find("mounted tracefs on /sys/kernel/tracing"), std::string::npos)
       << check.output;
@@ -99,12 +101,16 @@ TEST(FreshNode, PinnedRunMountsWhatItNeedsCatchesEventsAndItsPinsGoWithTheNamesp
   UnixListener listener(socket);
   const std::set<long> before = agent_programs();
 
+  // TRIGGER: a pinned agent starts in a namespace like a fresh node's.
   Agent agent({"--watch-socket", socket, "--pin-path",
                "/sys/fs/bpf/shimwatch-fresh-" + std::to_string(getpid())},
               true, fresh_node_launcher());
+  // ASSERT: its programs are loaded.
   const std::set<long> loaded = minus(agent_programs(), before);
   EXPECT_GE(loaded.size(), 3u) << "exec and both connect probes";
+  // TRIGGER: a client connects to the watched socket.
   pid_t client = connect_to(socket);
+  // ASSERT
   ASSERT_TRUE(written(agent, client));
   AgentOutput out = agent.stop();
   EXPECT_EQ(out.exit_code, 0) << out.log;
@@ -130,10 +136,14 @@ TEST(FreshNode, AnAgentNotAskedToPinLeavesNothingAttached) {
   UnixListener listener(socket);
   const std::set<long> before = agent_programs();
 
+  // TRIGGER: an agent that does not pin starts in a namespace like a fresh node's.
   Agent agent({"--watch-socket", socket}, true, fresh_node_launcher());
+  // ASSERT: its programs are loaded.
   const std::set<long> loaded = minus(agent_programs(), before);
   ASSERT_GE(loaded.size(), 3u);
+  // TRIGGER: a client connects to the watched socket.
   pid_t client = connect_to(socket);
+  // ASSERT
   ASSERT_TRUE(written(agent, client));
   AgentOutput out = agent.stop();
   EXPECT_EQ(out.exit_code, 0) << out.log;

@@ -1,5 +1,7 @@
 #include "harness.hpp"
 
+#include "spawn.hpp"
+
 #include <cerrno>
 #include <cstddef>
 #include <cstdio>
@@ -60,31 +62,6 @@ int wait_exit(pid_t pid, std::chrono::seconds limit) {
 
 } // namespace
 
-TempDir::TempDir() {
-  char templ[] = "/tmp/shimwatch-test-XXXXXX";
-  if (!mkdtemp(templ))
-    throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
-  path_ = templ;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
-std::string TempDir::subdir(const std::string &name) const {
-  std::string dir = file(name);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
-std::string read_file(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
-
 void write_file(const std::string &path, const std::string &text, int mode) {
   std::ofstream(path, std::ios::binary) << text;
   chmod(path.c_str(), mode);
@@ -94,20 +71,16 @@ pid_t start_agent_with_stalled_stdout(const std::vector<std::string> &args,
                                       const std::string &err_path, int &read_end) {
   std::vector<std::string> argv = {SHIMWATCH_BINARY, "run"};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto c_args = c_argv(argv);
   int fds[2];
-  if (pipe(fds) != 0)
+  if (pipe2(fds, O_CLOEXEC) != 0)
     throw std::runtime_error("pipe failed");
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(err, STDERR_FILENO);
-    close(fds[0]);
-    execv(c_args[0], c_args.data());
-    _exit(127);
-  }
+  pid_t pid = -1;
+  const int err = spawn_process(argv, fds[1], err_path, pid);
   close(fds[1]);
+  if (err != 0) {
+    close(fds[0]);
+    throw std::runtime_error("starting the agent: " + std::string(std::strerror(err)));
+  }
   read_end = fds[0];
   return pid;
 }
@@ -136,15 +109,14 @@ Agent::Agent(std::vector<std::string> extra_args, bool default_output_flags,
   std::string out_path = dir_.file("stdout");
   std::string err_path = dir_.file("stderr");
 
-  pid_ = fork();
-  if (pid_ == 0) {
-    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(out, STDOUT_FILENO);
-    dup2(err, STDERR_FILENO);
-    auto argv = c_argv(args);
-    execvp(argv[0], argv.data());
-    _exit(127);
+  const int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (out < 0)
+    throw std::runtime_error("cannot create " + out_path + ": " + std::strerror(errno));
+  const int err = spawn_process(args, out, err_path, pid_);
+  close(out);
+  if (err != 0) {
+    pid_ = -1;
+    throw std::runtime_error("starting the agent: " + std::string(std::strerror(err)));
   }
   // Ready once the probes are attached and it says so.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
@@ -242,18 +214,6 @@ bool join_cgroup(const std::string &procs_file) {
   if (fd >= 0)
     close(fd);
   return joined;
-}
-
-std::optional<std::string> status_field(const std::string &status_file, const std::string &field) {
-  std::istringstream in(read_file(status_file));
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind(field + ":", 0) == 0) {
-      std::string value = line.substr(field.size() + 1);
-      value.erase(0, value.find_first_not_of(" \t"));
-      value.erase(value.find_last_not_of(" \t") + 1);
-      return value;
-    }
-  return std::nullopt;
 }
 
 ProcessResult run_process_in_cgroup(const std::string &cgroup_dir,
@@ -407,19 +367,6 @@ std::string TrustedDir::install(const std::string &from, const std::string &name
   std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing);
   chmod(to.c_str(), 0755);
   return to;
-}
-
-double metric_sum(const std::string &body, const std::string &name,
-                  const std::string &label_pattern) {
-  std::regex sample("(^|\n)" + name + R"((\{([^}]*)\})? ([0-9.e+]+))");
-  std::regex labels(label_pattern);
-  double sum = 0;
-  for (std::sregex_iterator it(body.begin(), body.end(), sample), end; it != end; ++it) {
-    std::string l = (*it)[3];
-    if (label_pattern.empty() || std::regex_search(l, labels))
-      sum += std::stod((*it)[4]);
-  }
-  return sum;
 }
 
 bool written(const Agent &agent, pid_t pid, std::chrono::milliseconds limit) {

@@ -10,29 +10,14 @@
 #include <vector>
 
 #include "http_client.hpp"
+#include "prometheus_text.hpp"
 #include "test_files.hpp"
 
 namespace swtest {
 
 using nlohmann::json;
 
-// A fresh directory under /tmp, removed with its contents at destruction.
-class TempDir {
-public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir &) = delete;
-  TempDir &operator=(const TempDir &) = delete;
-  const std::string &path() const { return path_; }
-  std::string file(const std::string &name) const { return path_ + "/" + name; }
-  // A directory of its own inside this one (made if need be), such as the
-  // agent's log wants: it runs as another user, and is given only a
-  // directory that holds nothing but its log.
-  std::string subdir(const std::string &name) const;
-
-private:
-  std::string path_;
-};
+// TempDir, TempFile, read_file, status_field, free_port: tests/common/test_files.hpp.
 
 struct AgentOutput {
   int exit_code = -1;
@@ -121,7 +106,6 @@ private:
   std::thread thread_;
 };
 
-std::string read_file(const std::string &path);
 void write_file(const std::string &path, const std::string &text, int mode = 0644);
 
 // A config file in dir that watches socket_path and nothing else (no exec
@@ -147,8 +131,6 @@ ProcessResult run_process_as(uid_t uid, const std::vector<std::string> &argv);
 
 // Copies /bin/true to dir/name: a harmless executable with any basename.
 std::string fake_executable(const TempDir &dir, const std::string &name);
-
-// free_port(), TempFile: tests/common/test_files.hpp.
 
 } // namespace swtest
 
@@ -177,10 +159,6 @@ private:
 // (writes "0", the writer itself); false when that fails. Plain system calls
 // only: safe in a forked child.
 bool join_cgroup(const std::string &procs_file);
-
-// A field of a /proc/<pid>/status file (or a task's), as the kernel prints
-// it after the colon, without the blanks around it; nullopt when absent.
-std::optional<std::string> status_field(const std::string &status_file, const std::string &field);
 
 // run_process, with the child moved into cgroup_dir before exec.
 ProcessResult run_process_in_cgroup(const std::string &cgroup_dir,
@@ -230,11 +208,6 @@ struct PodCgroupCleanup {
   std::string pod_uid;
   ~PodCgroupCleanup();
 };
-
-// The sum of every sample of a metric in a /metrics body whose labels match
-// label_pattern (a regex; "" for any, and for a metric without labels).
-double metric_sum(const std::string &body, const std::string &name,
-                  const std::string &label_pattern = "");
 
 // text without trailing newlines and spaces.
 std::string trim(std::string text);

@@ -37,10 +37,12 @@ TEST_P(Hooks, ExecByNameAndByIdentityAreCaughtAlike) {
   ASSERT_EQ(symlink(tool.c_str(), alias.c_str()), 0);
   Agent agent({"--hooks", mode.flag, "--watch-exec-path", tool});
 
+  // TRIGGER: a CLI by name, a watched binary through an alias, an unwatched binary.
   auto by_name = run_process({docker, "ps", "-a"});
   auto by_identity = run_process({alias, "--flag"});
   // Not /bin/true again: a copy of a watched binary counts by its build-id.
   auto unwatched = run_process({copy_executable(dir, "/bin/echo", "not-docker")});
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
 

@@ -136,7 +136,9 @@ TEST_F(KubeClientIntegration, InitialListFillsTheCacheAcrossPages) {
   server_->add(broken);
   server_->control("/_control/config", {{"page_size", 2}}); // 7 pods on node-a: 3 pages
 
+  // TRIGGER: the client starts and lists the pods, three to a page.
   auto client = start(options());
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
   KubeClientStats s = client->stats();
   EXPECT_EQ(s.lists, 1u);
@@ -172,31 +174,40 @@ TEST_F(KubeClientIntegration, WatchAddsModifiesAndDeletes) {
   server_->add(make_pod("uid-a", "alpha"));
   // Each event line arrives over several chunks, with bookmarks in between.
   server_->control("/_control/config", {{"fragment", true}, {"bookmark_interval", 0.2}});
+  // TRIGGER: the client starts; the watch opens.
   auto client = start(options());
   ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
   ASSERT_TRUE(wait_until([&] { return server_->stats()["open_watches"] == 1; }));
+  // ASSERT
   EXPECT_EQ(cache_.size(), 1u);
 
+  // TRIGGER: a pod is added.
   server_->add(make_pod("uid-b", "beta"));
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return has("uid-b"); }, 5s));
   EXPECT_EQ(cache_.find("uid-b")->workload_name, "beta");
 
+  // TRIGGER: the pod is modified.
   json modified = make_pod("uid-b", "beta");
   modified["metadata"]["labels"]["release"] = "canary";
   server_->modify(modified);
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return cache_.find("uid-b")->labels.count("release") == 1; }));
 
+  // TRIGGER: a pod of another node is added and one of ours removed.
   server_->add(make_pod("uid-other-node", "gamma", "node-b")); // not ours: never shows
   server_->remove("uid-a");
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return !has("uid-a"); }));
   EXPECT_FALSE(has("uid-other-node"));
   EXPECT_EQ(cache_.size(), 1u);
 
-  // A malformed pod in the stream is skipped and counted; the watch goes on.
+  // TRIGGER: a malformed pod in the stream, then a good one.
   json broken = make_pod("uid-broken", "broken");
   broken["metadata"]["namespace"] = 17;
   server_->add(broken);
   server_->add(make_pod("uid-c", "gamma"));
+  // ASSERT: the malformed one is skipped and counted; the watch goes on.
   ASSERT_TRUE(wait_until([&] { return has("uid-c"); }));
   EXPECT_FALSE(has("uid-broken"));
 
@@ -213,10 +224,12 @@ TEST_F(KubeClientIntegration, WatchAddsModifiesAndDeletes) {
 TEST_F(KubeClientIntegration, EndedWatchIsResumedWithoutAList) {
   auto o = options();
   o.watch_timeout = 1s;
+  // TRIGGER: the client starts; each watch ends after a second; a pod is added.
   auto client = start(o);
   ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
   ASSERT_TRUE(wait_until([&] { return client->stats().watches >= 3; }, 6s));
   server_->add(make_pod("uid-late", "late"));
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return has("uid-late"); }, 3s));
   KubeClientStats s = client->stats();
   EXPECT_EQ(s.lists, 1u);
@@ -229,31 +242,37 @@ TEST_F(KubeClientIntegration, GoneResourceVersionRelists) {
   server_->add(make_pod("uid-a", "alpha"));
   auto o = options();
   o.watch_timeout = 1s;
+  // TRIGGER: the client starts; the server compacts its history.
   auto client = start(o);
   ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
 
   // Compaction: the next watch (after timeoutSeconds) starts from a
   // resourceVersion the server no longer has -> ERROR 410 -> list again.
   server_->control("/_control/compact", json::object());
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().relists_gone >= 1; }, 5s));
   ASSERT_TRUE(wait_until([&] { return client->stats().lists >= 2 && client->stats().synced; }));
 
-  // "gone": open and new watches get ERROR 410; changes meanwhile come from lists.
+  // TRIGGER: "gone": open and new watches get ERROR 410; changes meanwhile come from lists.
   server_->mode("gone");
   server_->add(make_pod("uid-b", "beta"));
   server_->remove("uid-a");
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return has("uid-b") && !has("uid-a"); }));
   uint64_t gone = client->stats().relists_gone;
   EXPECT_GE(gone, 2u);
 
-  // HTTP 410 instead of an ERROR event.
+  // TRIGGER: HTTP 410 instead of an ERROR event.
   server_->mode("gone_http");
   server_->add(make_pod("uid-c", "gamma"));
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return has("uid-c"); }));
   ASSERT_TRUE(wait_until([&] { return client->stats().relists_gone > gone; }));
 
+  // TRIGGER: the server is normal again; a pod is added.
   server_->mode("normal");
   server_->add(make_pod("uid-d", "delta"));
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return has("uid-d"); }));
   EXPECT_EQ(cache_.size(), 3u);
   KubeClientStats s = client->stats();
@@ -265,20 +284,27 @@ TEST_F(KubeClientIntegration, OutageIsLoggedOnceAndTheClientRecovers) {
   LogCapture log;
   server_->add(make_pod("uid-a", "alpha"));
   server_->add(make_pod("uid-b", "beta"));
+  // TRIGGER: the client starts and watches.
   auto client = start(options());
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
   ASSERT_TRUE(wait_until([&] { return server_->stats()["open_watches"] == 1; }));
 
+  // TRIGGER: the server goes down.
   server_->mode("down");
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return !client->stats().reachable; }));
-  // Changes the client cannot see while the server is down.
+  // TRIGGER: changes the client cannot see while the server is down.
   server_->add(make_pod("uid-c", "gamma"));
   server_->remove("uid-a");
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().errors >= 5; })); // several retries
   EXPECT_FALSE(client->stats().synced);
   EXPECT_TRUE(has("uid-a")); // stale, but still there for attribution
 
+  // TRIGGER: the server comes back.
   server_->mode("normal");
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().synced && client->stats().reachable; }));
   EXPECT_TRUE(has("uid-c"));
   EXPECT_FALSE(has("uid-a"));
@@ -295,20 +321,25 @@ TEST_F(KubeClientIntegration, OutageIsLoggedOnceAndTheClientRecovers) {
             1);
   EXPECT_FALSE(log.contains(kToken));
 
-  // And it watches again.
+  // TRIGGER: a pod is added after the outage.
   server_->add(make_pod("uid-e", "epsilon"));
+  // ASSERT: it watches again.
   ASSERT_TRUE(wait_until([&] { return has("uid-e"); }));
 }
 
 TEST_F(KubeClientIntegration, DroppedLongLivedWatchIsResumedWithoutAnOutage) {
   LogCapture log;
+  // TRIGGER: the client starts; its established watch stream is cut.
   auto client = start(options());
   ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
   ASSERT_TRUE(wait_until([&] { return server_->stats()["open_watches"] == 1; }));
   std::this_thread::sleep_for(1200ms); // an established stream
   server_->control("/_control/cut", json::object());
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().errors == 1; }));
+  // TRIGGER
   server_->add(make_pod("uid-a", "alpha"));
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return has("uid-a"); }));
   KubeClientStats s = client->stats();
   EXPECT_EQ(s.outages, 0u);
@@ -321,11 +352,15 @@ TEST_F(KubeClientIntegration, DroppedLongLivedWatchIsResumedWithoutAnOutage) {
 TEST_F(KubeClientIntegration, GarbageIsCountedNotFatal) {
   LogCapture log;
   server_->add(make_pod("uid-a", "alpha"));
+  // TRIGGER: the client starts and watches.
   auto client = start(options());
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
   ASSERT_TRUE(wait_until([&] { return server_->stats()["open_watches"] == 1; }));
 
+  // TRIGGER
   server_->mode("garbage"); // the open watch gets a garbage line, new requests HTML
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().errors >= 3; }));
   KubeClientStats s = client->stats();
   EXPECT_EQ(s.outages, 1u);
@@ -333,14 +368,20 @@ TEST_F(KubeClientIntegration, GarbageIsCountedNotFatal) {
   EXPECT_NE(s.last_error.find("not JSON"), std::string::npos) << s.last_error;
   EXPECT_TRUE(has("uid-a"));
 
+  // TRIGGER
   server_->mode("error500");
+  // ASSERT
   ASSERT_TRUE(wait_until([&] {
     return client->stats().last_error.find("HTTP 500") != std::string::npos;
   })) << client->stats().last_error;
 
+  // TRIGGER: the server is normal again; a pod is added.
   server_->mode("normal");
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().synced; }));
+  // TRIGGER
   server_->add(make_pod("uid-b", "beta"));
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return has("uid-b"); }));
   EXPECT_EQ(client->stats().outages, 1u);
   EXPECT_EQ(log.lines(spdlog::level::warn).size(), 1u);
@@ -350,7 +391,9 @@ TEST_F(KubeClientIntegration, WrongTokenIsCountedAndARotatedTokenIsPickedUp) {
   LogCapture log;
   swtest::write_file(token_file(), "not-the-token\n", 0600);
   server_->add(make_pod("uid-a", "alpha"));
+  // TRIGGER: the client starts with a wrong token.
   auto client = start(options());
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().errors >= 3; }));
   KubeClientStats s = client->stats();
   EXPECT_EQ(s.lists, 0u);
@@ -360,8 +403,9 @@ TEST_F(KubeClientIntegration, WrongTokenIsCountedAndARotatedTokenIsPickedUp) {
   EXPECT_GE(server_->stats()["unauthorized"].get<int>(), 3);
   EXPECT_EQ(cache_.size(), 0u);
 
-  // The kubelet rotates projected tokens; the client reads the file at each request.
+  // TRIGGER: the kubelet rotates projected tokens; the client reads the file at each request.
   swtest::write_file(token_file(), kToken + "\n", 0600);
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().synced; }));
   EXPECT_TRUE(has("uid-a"));
   EXPECT_FALSE(log.contains("not-the-token"));
@@ -371,27 +415,33 @@ TEST_F(KubeClientIntegration, WrongTokenIsCountedAndARotatedTokenIsPickedUp) {
 TEST_F(KubeClientIntegration, StopIsPromptDuringAnIdleWatch) {
   auto o = options();
   o.watch_timeout = 300s;
+  // TRIGGER: the client starts and its watch idles.
   auto client = start(o);
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
   ASSERT_TRUE(wait_until([&] { return server_->stats()["open_watches"] == 1; }));
   std::this_thread::sleep_for(1500ms); // idle: nothing moves on the stream
+  // TRIGGER: the client stops.
   auto begin = std::chrono::steady_clock::now();
   client->stop();
+  // ASSERT
   // A broken stop() would wait out the watch (minutes); this is no speed test.
   EXPECT_LT(std::chrono::steady_clock::now() - begin, 5s);
   EXPECT_EQ(client->stats().errors, 0u);
 }
 
 TEST_F(KubeClientIntegration, SlowAnswersTimeOutAndStopIsStillPrompt) {
+  // TRIGGER: the client starts against a server that answers slowly.
   server_->mode("slow", 5);
   auto o = options();
   o.request_timeout = 500ms;
   auto client = start(o);
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().errors >= 1; }, 5s));
   EXPECT_EQ(client->stats().outages, 1u);
   EXPECT_NE(client->stats().last_error.find("imed out"), std::string::npos)
       << client->stats().last_error;
-  // Stop while the next request waits for its slow answer.
+  // TRIGGER: stop while the next request waits for its slow answer.
   o.request_timeout = 60s;
   PodCache other_cache;
   KubeClient waiting(o, other_cache);
@@ -399,6 +449,7 @@ TEST_F(KubeClientIntegration, SlowAnswersTimeOutAndStopIsStillPrompt) {
   std::this_thread::sleep_for(500ms);
   auto begin = std::chrono::steady_clock::now();
   waiting.stop();
+  // ASSERT
   // A broken stop() would wait out the watch (minutes); this is no speed test.
   EXPECT_LT(std::chrono::steady_clock::now() - begin, 5s);
   EXPECT_EQ(waiting.stats().errors, 0u);
@@ -411,7 +462,9 @@ TEST_F(KubeClientIntegration, UntrustedCertificateIsRefused) {
   o.ca_file = "/etc/ssl/certs/ca-certificates.crt";
   if (!std::filesystem::exists(o.ca_file))
     GTEST_SKIP() << "no " << o.ca_file;
+  // TRIGGER: the client starts with CAs that did not sign the server's certificate.
   auto client = start(o);
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().errors >= 2; }));
   KubeClientStats s = client->stats();
   EXPECT_EQ(s.lists, 0u);
@@ -430,7 +483,9 @@ TEST_F(KubeClientIntegration, KubeletPollsFillTheCacheAndFollowChanges) {
   broken["metadata"].erase("name");
   server_->add(broken);
 
+  // TRIGGER: the client starts and polls the kubelet.
   auto client = start(kubelet_options());
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
   EXPECT_EQ(cache_.size(), 2u);
   EXPECT_FALSE(has("uid-elsewhere"));
@@ -451,14 +506,19 @@ TEST_F(KubeClientIntegration, KubeletPollsFillTheCacheAndFollowChanges) {
   EXPECT_EQ(stats["lists"], 0); // never the API server
   EXPECT_EQ(stats["watches"], 0);
 
-  // Changes show at a later poll.
+  // TRIGGER: a pod is added (changes show at a later poll).
   server_->add(make_pod("uid-c", "gamma"));
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return has("uid-c"); }, 10s));
+  // TRIGGER
   server_->remove("uid-a");
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return !has("uid-a"); }, 10s));
+  // TRIGGER
   json modified = make_pod("uid-b", "beta");
   modified["metadata"]["labels"]["release"] = "canary";
   server_->modify(modified);
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return cache_.find("uid-b")->labels.count("release") == 1; }, 10s));
   EXPECT_EQ(cache_.size(), 2u);
   s = client->stats();
@@ -473,7 +533,9 @@ TEST_F(KubeClientIntegration, KubeletWithoutANodeNameKeepsEveryPod) {
   server_->add(make_pod("uid-elsewhere", "other", "node-b"));
   auto o = kubelet_options();
   o.node_name.clear();
+  // TRIGGER: the client starts with no node name.
   auto client = start(o);
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
   EXPECT_EQ(cache_.size(), 2u);
   EXPECT_TRUE(has("uid-elsewhere"));
@@ -484,18 +546,26 @@ TEST_F(KubeClientIntegration, KubeletOutageIsLoggedOnceAndTheClientRecovers) {
   LogCapture log;
   server_->add(make_pod("uid-a", "alpha"));
   server_->add(make_pod("uid-b", "beta"));
+  // TRIGGER: the client starts and polls the kubelet.
   auto client = start(kubelet_options());
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
 
+  // TRIGGER: the kubelet goes down.
   server_->mode("down");
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return !client->stats().reachable; }));
+  // TRIGGER
   server_->add(make_pod("uid-c", "gamma"));
   server_->remove("uid-a");
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().errors >= 3; })); // several retries
   EXPECT_FALSE(client->stats().synced);
   EXPECT_TRUE(has("uid-a")); // stale, but still there for attribution
 
+  // TRIGGER: the kubelet comes back.
   server_->mode("normal");
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().synced && client->stats().reachable; }));
   EXPECT_TRUE(has("uid-c"));
   EXPECT_FALSE(has("uid-a"));
@@ -515,10 +585,14 @@ TEST_F(KubeClientIntegration, KubeletOutageIsLoggedOnceAndTheClientRecovers) {
 TEST_F(KubeClientIntegration, KubeletGarbageIsCountedNotFatal) {
   LogCapture log;
   server_->add(make_pod("uid-a", "alpha"));
+  // TRIGGER: the client starts and polls the kubelet.
   auto client = start(kubelet_options());
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
 
+  // TRIGGER
   server_->mode("garbage");
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().errors >= 3; }));
   KubeClientStats s = client->stats();
   EXPECT_EQ(s.outages, 1u);
@@ -527,13 +601,17 @@ TEST_F(KubeClientIntegration, KubeletGarbageIsCountedNotFatal) {
   EXPECT_NE(s.last_error.find("not JSON"), std::string::npos) << s.last_error;
   EXPECT_TRUE(has("uid-a"));
 
+  // TRIGGER
   server_->mode("error500");
+  // ASSERT
   ASSERT_TRUE(wait_until([&] {
     return client->stats().last_error.find("HTTP 500") != std::string::npos;
   })) << client->stats().last_error;
 
+  // TRIGGER: the kubelet is normal again; a pod is added.
   server_->mode("normal");
   server_->add(make_pod("uid-b", "beta"));
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().synced && has("uid-b"); }));
   EXPECT_EQ(client->stats().outages, 1u);
   EXPECT_EQ(log.lines(spdlog::level::warn).size(), 1u);
@@ -543,7 +621,9 @@ TEST_F(KubeClientIntegration, KubeletWrongTokenIsCountedAndARotatedTokenIsPicked
   LogCapture log;
   swtest::write_file(token_file(), "not-the-token\n", 0600);
   server_->add(make_pod("uid-a", "alpha"));
+  // TRIGGER: the client starts with a wrong token.
   auto client = start(kubelet_options());
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().errors >= 3; }));
   KubeClientStats s = client->stats();
   EXPECT_EQ(s.lists, 0u);
@@ -553,7 +633,9 @@ TEST_F(KubeClientIntegration, KubeletWrongTokenIsCountedAndARotatedTokenIsPicked
   EXPECT_GE(server_->stats()["unauthorized"].get<int>(), 3);
   EXPECT_EQ(cache_.size(), 0u);
 
+  // TRIGGER: the token is rotated.
   swtest::write_file(token_file(), kToken + "\n", 0600);
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().synced; }));
   EXPECT_TRUE(has("uid-a"));
   EXPECT_FALSE(log.contains("not-the-token"));
@@ -562,7 +644,9 @@ TEST_F(KubeClientIntegration, KubeletWrongTokenIsCountedAndARotatedTokenIsPicked
 
 TEST_F(KubeClientIntegration, KubeletForbiddenNamesTheMissingPermission) {
   server_->mode("forbidden");
+  // TRIGGER: the client starts without the permission to read the kubelet's pods.
   auto client = start(kubelet_options());
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().errors >= 1; }));
   std::string error = client->stats().last_error;
   EXPECT_NE(error.find("HTTP 403"), std::string::npos) << error;
@@ -572,15 +656,20 @@ TEST_F(KubeClientIntegration, KubeletForbiddenNamesTheMissingPermission) {
 TEST_F(KubeClientIntegration, KubeletStopIsPromptBetweenPollsAndDuringASlowAnswer) {
   auto o = kubelet_options();
   o.poll_interval = 300s;
+  // TRIGGER: the client starts.
   auto client = start(o);
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
   std::this_thread::sleep_for(300ms); // waiting for the next poll
+  // TRIGGER: the client stops while it waits for its next poll.
   auto begin = std::chrono::steady_clock::now();
   client->stop();
+  // ASSERT
   // A broken stop() would wait out the poll interval; this is no speed test.
   EXPECT_LT(std::chrono::steady_clock::now() - begin, 5s);
   EXPECT_EQ(client->stats().errors, 0u);
 
+  // TRIGGER: a client waits for a slow answer; it stops.
   server_->mode("slow", 30);
   o.request_timeout = 60s;
   PodCache other_cache;
@@ -589,6 +678,7 @@ TEST_F(KubeClientIntegration, KubeletStopIsPromptBetweenPollsAndDuringASlowAnswe
   std::this_thread::sleep_for(500ms); // the poll waits for its answer
   begin = std::chrono::steady_clock::now();
   waiting.stop();
+  // ASSERT
   EXPECT_LT(std::chrono::steady_clock::now() - begin, 5s);
   EXPECT_EQ(waiting.stats().errors, 0u);
 }
@@ -604,7 +694,9 @@ TEST_F(KubeClientIntegration, KubeletCertificateIsCheckedUnlessVerificationIsOff
   {
     PodCache other_cache;
     KubeClient refused(o, other_cache);
+    // TRIGGER: a client with CAs that did not sign the kubelet's certificate.
     refused.start();
+    // ASSERT
     ASSERT_TRUE(wait_until([&] { return refused.stats().errors >= 1; }));
     EXPECT_NE(refused.stats().last_error.find("certificate"), std::string::npos)
         << refused.stats().last_error;
@@ -612,8 +704,10 @@ TEST_F(KubeClientIntegration, KubeletCertificateIsCheckedUnlessVerificationIsOff
   }
   EXPECT_FALSE(log.contains("verification for"));
 
+  // TRIGGER: verification off.
   o.tls_verify = false;
   auto client = start(o);
+  // ASSERT
   ASSERT_TRUE(wait_until([&] { return client->stats().synced; })) << client->stats().last_error;
   EXPECT_TRUE(has("uid-a"));
   auto warnings = log.lines(spdlog::level::warn);

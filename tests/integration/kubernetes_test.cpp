@@ -42,12 +42,7 @@ json daemonset_pod(const std::string &uid, const std::string &container_id) {
 
 // The value of a metric sample on the agent's /metrics, or -1.
 double metric(int port, const std::string &sample) {
-  std::string body = http_get(port, "/metrics");
-  std::string pattern = std::regex_replace(sample, std::regex(R"([{}"\\])"), R"(\$&)");
-  std::smatch m;
-  if (std::regex_search(body, m, std::regex("\\n" + pattern + " ([0-9.e+]+)")))
-    return std::stod(m[1]);
-  return -1;
+  return sample_value(http_get(port, "/metrics"), sample).value_or(-1);
 }
 
 std::vector<std::string> agent_args(const FakeApiServer &api, const TempDir &dir, int port,

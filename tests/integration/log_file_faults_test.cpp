@@ -96,12 +96,9 @@ size_t log_file_failures(const std::string &agent_log, const std::string &log) {
 // The sum of the samples of a metric whose labels contain labels.
 double metric(const std::string &body, const std::string &name, const std::string &labels) {
   double sum = 0;
-  std::istringstream lines(body);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind(name + "{", 0) != 0 || line.find(labels) == std::string::npos)
-      continue;
-    sum += std::stod(line.substr(line.rfind(' ') + 1));
-  }
+  for (const auto &[written, value] : metric_samples(body, name))
+    if (!written.empty() && written.find(labels) != std::string::npos)
+      sum += value;
   return sum;
 }
 

@@ -104,9 +104,11 @@ TEST(LogFileOutput, RotatesBySize) {
   std::string log = dir.subdir("log") + "/audit.json";
   // 0 MiB would mean never: use the smallest real size and many events.
   Agent agent({"--log-file", log, "--no-stdout", "--log-max-mib", "1", "--log-keep", "2"});
+  // TRIGGER: 400 CLI calls of 3 KB of arguments each.
   std::string big(3000, 'x');
   for (int i = 0; i < 400; ++i)
     run_process({docker, "run", big});
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   EXPECT_TRUE(std::filesystem::exists(log + ".1"));

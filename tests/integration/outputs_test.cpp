@@ -64,11 +64,13 @@ void forwards_every_event_once(const std::string &transport) {
   std::string docker = fake_executable(dir, "docker");
   Agent agent(flags);
 
+  // TRIGGER: five CLI calls whose arguments hold line breaks, tabs and quotes.
   std::vector<pid_t> pids;
   for (int i = 0; i < 5; ++i)
     pids.push_back(run_process({docker, "exec", "web", "sh", "-c",
                                 "echo one\necho \"two\"\t\\ " + transport + std::to_string(i)})
                        .pid);
+  // ASSERT
   auto out = agent.stop(); // drains the syslog queue before it exits
   ASSERT_EQ(out.exit_code, 0) << out.log;
   peer.stop(); // rsyslogd writes what it received before it exits
@@ -108,15 +110,21 @@ TEST(AgentSyslog, TlsForwardsEveryEventOnceIntact) {
 }
 
 TEST(AgentSyslog, BadUrlOrTlsFilesWithoutTlsStopTheStartWithExitTwo) {
+  // TRIGGER: `run` with a syslog URL of another scheme.
   auto bad_scheme = run_shimwatch({"run", "--syslog", "http://collector:514"});
+  // ASSERT
   EXPECT_EQ(bad_scheme.exit_code, 2);
   EXPECT_NE(bad_scheme.output.find("output.syslog.url"), std::string::npos) << bad_scheme.output;
+  // TRIGGER: a CA file for a plain TCP URL.
   auto ca_without_tls =
       run_shimwatch({"run", "--syslog", "tcp://127.0.0.1:514", "--syslog-ca-file", "/etc/hosts"});
+  // ASSERT
   EXPECT_EQ(ca_without_tls.exit_code, 2);
   EXPECT_NE(ca_without_tls.output.find("is not TLS"), std::string::npos) << ca_without_tls.output;
+  // TRIGGER: a CA file that does not exist.
   auto missing_ca = run_shimwatch({"run", "--no-pin", "--syslog", "tls://127.0.0.1:6514",
                                    "--syslog-ca-file", "/nonexistent/ca.pem"});
+  // ASSERT
   EXPECT_EQ(missing_ca.exit_code, 2);
   EXPECT_NE(missing_ca.output.find("/nonexistent/ca.pem"), std::string::npos) << missing_ca.output;
 }
@@ -133,11 +141,13 @@ TEST(Dedupe, RepeatsFoldIntoOneSummaryWhileCountersStayExact) {
                "--dedupe-window-seconds", "2"},
               /*default_output_flags=*/false);
 
+  // TRIGGER: the same CLI call five times from one unit.
   std::vector<pid_t> pids;
   for (int i = 0; i < 5; ++i)
     pids.push_back(
         run_process_in_cgroup(unit.path(), {docker, "ps", "--filter", "label=poll"}).pid);
 
+  // ASSERT
   // The summary goes out when the window ends, while the agent runs.
   std::string stdout_path = agent.dir() + "/stdout";
   EXPECT_TRUE(wait_for(
@@ -172,8 +182,10 @@ TEST(Dedupe, NoDedupeWritesEveryEvent) {
   TestCgroup unit("system.slice/shimwatch-nodedupe-poller.service");
   Agent agent({"--format", "json", "--metrics-address", "off", "--no-dedupe"},
               /*default_output_flags=*/false);
+  // TRIGGER: the same CLI call five times from one unit.
   for (int i = 0; i < 5; ++i)
     run_process_in_cgroup(unit.path(), {docker, "ps"});
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   int full = 0;
@@ -221,15 +233,18 @@ TEST(FullDisk, LogFileCountsItsLossesWhileSyslogKeepsFlowing) {
                "--no-dedupe", "--log-file", log, "--syslog", peer.tcp_url()},
               /*default_output_flags=*/false);
 
+  // TRIGGER: a CLI call.
   pid_t before = run_process({docker, "before-full"}).pid;
+  // ASSERT
   ASSERT_TRUE(
       wait_for([&] { return read_file(log).find("before-full") != std::string::npos; }, 5s));
-  // dd stops with "No space left on device".
+  // TRIGGER: the disk fills up (dd stops with "No space left on device"), then ten CLI calls.
   run_process({"dd", "if=/dev/zero", "of=" + disk + "/filler", "bs=64k"});
 
   std::vector<pid_t> during;
   for (int i = 0; i < 10; ++i)
     during.push_back(run_process({docker, "while-full-" + std::to_string(i)}).pid);
+  // ASSERT
   ASSERT_TRUE(wait_for(
       [&] {
         auto by_pid = syslog_events_by_pid(peer.received());
@@ -259,9 +274,10 @@ TEST(FullDisk, LogFileCountsItsLossesWhileSyslogKeepsFlowing) {
       << body;
   EXPECT_GE(metric_sum(body, "shimwatch_output_errors_total", "output=\"log_file\""), 1) << body;
 
-  // Room again.
+  // TRIGGER: room again; a CLI call.
   ASSERT_EQ(unlink((disk + "/filler").c_str()), 0);
   pid_t after = run_process({docker, "after-full"}).pid;
+  // ASSERT
   ASSERT_TRUE(wait_for([&] { return read_file(log).find("after-full") != std::string::npos; }, 5s));
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
@@ -326,11 +342,12 @@ TEST(SlowOutput, StdoutNobodyReadsStallsNeitherTheLogFileNorTheExit) {
       wait_for([&] { return read_file(err_path).find(" ready: ") != std::string::npos; }, 30s))
       << read_file(err_path);
 
-  // ~4 KiB of argv per event: the 64 KiB pipe is full after a dozen.
+  // TRIGGER: ~4 KiB of argv per event: the 64 KiB pipe is full after a dozen.
   std::string padding(4000, 'p');
   std::vector<pid_t> pids;
   for (int i = 0; i < 200; ++i)
     pids.push_back(run_process({docker, "stuck-stdout-" + std::to_string(i), padding}).pid);
+  // ASSERT
   EXPECT_TRUE(wait_for(
       [&] {
         std::string text = read_file(log);
@@ -350,8 +367,10 @@ TEST(SlowOutput, StdoutNobodyReadsStallsNeitherTheLogFileNorTheExit) {
       5s))
       << body;
 
+  // TRIGGER: SIGTERM to the agent.
   auto asked = std::chrono::steady_clock::now();
   kill(agent, SIGTERM);
+  // ASSERT
   int status = 0;
   bool exited = wait_for([&] { return waitpid(agent, &status, WNOHANG) == agent; }, 20s);
   if (!exited) {

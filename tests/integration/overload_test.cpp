@@ -32,6 +32,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "accepting_listener.hpp"
 #include "harness.hpp"
 #include "rsyslog_peer.hpp"
 
@@ -73,46 +74,6 @@ int64_t parse_timestamp(const std::string &text) {
   tm.tm_mon -= 1;
   return int64_t{timegm(&tm)} * 1'000'000'000 + int64_t{micros} * 1000;
 }
-
-// A unix socket server that accepts and closes as fast as it can, so that
-// the storm's connects never wait on a full backlog: the test loads the
-// agent, not the listener.
-class AcceptingListener {
-public:
-  explicit AcceptingListener(std::string path) : path_(std::move(path)) {
-    fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::snprintf(address.sun_path, sizeof address.sun_path, "%s", path_.c_str());
-    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr *>(&address), sizeof address) != 0 ||
-        listen(fd_, 4096) != 0)
-      throw std::runtime_error("listening on " + path_ + ": " + std::strerror(errno));
-    acceptor_ = std::thread([this] { accept_until_stopped(); });
-  }
-  ~AcceptingListener() {
-    stopping_ = true;
-    acceptor_.join();
-    close(fd_);
-    unlink(path_.c_str());
-  }
-  AcceptingListener(const AcceptingListener &) = delete;
-  AcceptingListener &operator=(const AcceptingListener &) = delete;
-
-private:
-  void accept_until_stopped() {
-    pollfd waiting{fd_, POLLIN, 0};
-    while (!stopping_) {
-      if (poll(&waiting, 1, 50) <= 0)
-        continue;
-      for (int client; (client = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC)) >= 0;)
-        close(client);
-    }
-  }
-  std::string path_;
-  int fd_ = -1;
-  std::atomic<bool> stopping_{false};
-  std::thread acceptor_;
-};
 
 // Holds a process (all its threads) to a share of one core for the
 // object's life, in a cgroup of its own: the cpu controller of cgroup v1, or
@@ -203,19 +164,6 @@ Storm connect_storm(const std::string &path) {
   }
   storm.end_ns = unix_now_ns();
   return storm;
-}
-
-// Every sample of a metric family: labels as written ("" for none) → value.
-std::map<std::string, double> metric_samples(const std::string &body, const std::string &name) {
-  std::map<std::string, double> out;
-  std::regex sample("^" + name + R"((?:\{([^}]*)\})? ([0-9.e+]+)$)");
-  std::istringstream lines(body);
-  for (std::string line; std::getline(lines, line);) {
-    std::smatch m;
-    if (std::regex_match(line, m, sample))
-      out[m[1]] = std::stod(m[2]);
-  }
-  return out;
 }
 
 uint64_t sum_of(const std::map<std::string, double> &samples) {
@@ -447,9 +395,11 @@ Accounting stop_mid_drain(const std::vector<std::string> &extra_flags) {
               /*default_output_flags=*/false);
   CpuLimit limit(agent.pid(), kAgentCpuPercent);
 
+  // TRIGGER: a storm of connects; the agent is stopped at once, mid-drain.
   Storm storm = connect_storm(socket_path);
   EXPECT_TRUE(storm.all_ok) << "a worker could not make all its connect() calls";
 
+  // ASSERT
   auto out = agent.stop();
   const int64_t agent_stopped_ns = unix_now_ns();
   EXPECT_EQ(out.exit_code, 0) << out.log;
@@ -498,9 +448,11 @@ TEST(Overload, DropCountersMatchTheGapRecordsOfEveryOutput) {
               /*default_output_flags=*/false);
   CpuLimit limit(agent.pid(), kAgentCpuPercent);
 
+  // TRIGGER: a storm of connects.
   Storm storm = connect_storm(socket_path);
   ASSERT_TRUE(storm.all_ok) << "a worker could not make all its connect() calls";
 
+  // ASSERT
   // Caught up: every generated event is in each output or in its gap
   // records, and the counters (reported once a second) say the same.
   std::string metrics;

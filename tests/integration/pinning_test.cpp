@@ -88,16 +88,20 @@ TEST(Pinning, AKilledAgentsSuccessorDeliversWhatHappenedWhileNoneRan) {
   const std::string socket = dir.file("api.sock");
   UnixListener listener(socket);
 
+  // TRIGGER: a pinned agent sees a connect.
   Agent first({"--pin-path", pin.path(), "--watch-socket", socket});
   pid_t before = connect_to(socket);
+  // ASSERT
   ASSERT_TRUE(written(first, before));
   const size_t links = names_in(pin.links()).size();
   ASSERT_GE(links, 3u) << "exec and both connect probes are always attached";
 
-  // No agent for 2 s: the pinned probes go on queueing.
+  // TRIGGER: the agent is killed.
   ASSERT_EQ(kill(first.pid(), SIGKILL), 0);
   AgentOutput first_out = first.stop();
+  // ASSERT
   EXPECT_EQ(names_in(pin.links()).size(), links) << "the links outlive the agent";
+  // TRIGGER: no agent for 2 s: the pinned probes go on queueing.
   std::vector<pid_t> during;
   const auto outage_end = std::chrono::steady_clock::now() + 2s;
   while (during.size() < 5 || std::chrono::steady_clock::now() < outage_end) {
@@ -105,8 +109,10 @@ TEST(Pinning, AKilledAgentsSuccessorDeliversWhatHappenedWhileNoneRan) {
     std::this_thread::sleep_for(200ms);
   }
 
+  // TRIGGER: a second agent starts on the same pins; one more connect.
   Agent second({"--pin-path", pin.path(), "--watch-socket", socket});
   pid_t after = connect_to(socket);
+  // ASSERT
   ASSERT_TRUE(written(second, after));
   AgentOutput second_out = second.stop();
   ASSERT_EQ(second_out.exit_code, 0) << second_out.log;
@@ -129,7 +135,9 @@ TEST(Pinning, AKilledAgentsSuccessorDeliversWhatHappenedWhileNoneRan) {
 
 TEST(Pinning, CleanupDetachesWhatAStoppedAgentLeftAttached) {
   PinDir pin;
+  // TRIGGER: a pinned agent starts and stops.
   Agent agent({"--pin-path", pin.path()});
+  // ASSERT
   AgentOutput out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   EXPECT_NE(out.log.find("the probes stay attached"), std::string::npos) << out.log;
@@ -139,14 +147,18 @@ TEST(Pinning, CleanupDetachesWhatAStoppedAgentLeftAttached) {
   ASSERT_GT(id, 0) << "a stopped agent leaves its links pinned";
   ASSERT_TRUE(link_exists(id));
 
+  // TRIGGER: `check` on what the agent left.
   auto check = run_shimwatch({"check", "--pin-path", pin.path()});
+  // ASSERT
   EXPECT_NE(check.output.find("probes pinned under " + pin.path() + ": generation 1, "),
             std::string::npos)
       << check.output;
   EXPECT_NE(check.output.find("hooks in use: "), std::string::npos) << check.output;
 
+  // TRIGGER: `cleanup`.
   const size_t links = names_in(pin.links()).size();
   auto cleanup = run_shimwatch({"cleanup", "--pin-path", pin.path()});
+  // ASSERT
   ASSERT_EQ(cleanup.exit_code, 0) << cleanup.output;
   EXPECT_NE(cleanup.output.find("removed " + pin.path() + ": " + std::to_string(links) + " links"),
             std::string::npos)
@@ -154,7 +166,9 @@ TEST(Pinning, CleanupDetachesWhatAStoppedAgentLeftAttached) {
   EXPECT_FALSE(exists(pin.path()));
   EXPECT_FALSE(link_exists(id)) << "the probe is detached";
 
+  // TRIGGER: `cleanup` again.
   auto again = run_shimwatch({"cleanup", "--pin-path", pin.path()});
+  // ASSERT
   EXPECT_EQ(again.exit_code, 0) << again.output;
   EXPECT_NE(again.output.find("nothing pinned under " + pin.path()), std::string::npos)
       << again.output;
@@ -165,15 +179,19 @@ TEST(Pinning, AStateThatDoesNotFitIsReplacedAndTheOldProbesDetach) {
   PinDir pin;
   const std::string socket = dir.file("api.sock");
   UnixListener listener(socket);
+  // TRIGGER: an agent pins a state with a small ring buffer.
   {
     Agent small({"--pin-path", pin.path(), "--ring-buffer-kib", "64"});
     ASSERT_EQ(small.stop().exit_code, 0);
   }
+  // ASSERT
   long old_id = link_id(pin.links() + "/tracepoint__syscalls__sys_enter_connect");
   ASSERT_GT(old_id, 0);
 
+  // TRIGGER: an agent with a bigger one starts on the same pins; a connect.
   Agent bigger({"--pin-path", pin.path(), "--watch-socket", socket});
   pid_t pid = connect_to(socket);
+  // ASSERT
   ASSERT_TRUE(written(bigger, pid));
   AgentOutput out = bigger.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
@@ -189,7 +207,9 @@ TEST(Pinning, NoPinLeavesNothingBehind) {
   TempDir dir;
   const std::string pin = "/sys/fs/bpf/shimwatch-test-nopin-" + std::to_string(getpid());
   write_file(dir.file("config.json"), R"({"kernel": {"pin_path": ")" + pin + R"("}})");
+  // TRIGGER: --no-pin against a config that names a pin path.
   Agent agent({"--config", dir.file("config.json"), "--no-pin"});
+  // ASSERT
   EXPECT_FALSE(exists(pin)) << "--no-pin wins over the config's pin_path";
   AgentOutput out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
@@ -198,38 +218,46 @@ TEST(Pinning, NoPinLeavesNothingBehind) {
 }
 
 TEST(Pinning, BadPinSettingsStopTheStartWithExitTwo) {
+  // TRIGGER: `run` with --no-pin and --pin-path.
   auto both = run_shimwatch({"run", "--no-pin", "--pin-path", "/sys/fs/bpf/x"});
+  // ASSERT
   EXPECT_EQ(both.exit_code, 2);
   EXPECT_NE(both.output.find("--no-pin and --pin-path exclude each other"), std::string::npos)
       << both.output;
 
+  // TRIGGER: a relative pin path.
   auto relative = run_shimwatch({"run", "--pin-path", "shimwatch"});
+  // ASSERT
   EXPECT_EQ(relative.exit_code, 2);
   EXPECT_NE(relative.output.find("'kernel.pin_path': 'shimwatch' is not a directory below a BPF "
                                  "filesystem mount"),
             std::string::npos)
       << relative.output;
 
+  // TRIGGER: a pin path outside a BPF filesystem.
   TempDir dir;
   auto not_bpffs = run_shimwatch({"run", "--pin-path", dir.file("pins")});
+  // ASSERT
   EXPECT_EQ(not_bpffs.exit_code, 2);
   EXPECT_NE(not_bpffs.output.find(dir.path() + " is not a BPF filesystem"), std::string::npos)
       << not_bpffs.output;
   EXPECT_NE(not_bpffs.output.find("or run with --no-pin"), std::string::npos) << not_bpffs.output;
   EXPECT_FALSE(exists(dir.file("pins")));
 
-  // A pin directory someone else could have filled: not used.
+  // TRIGGER: a pin directory someone else could have filled.
   PinDir pin;
   ASSERT_EQ(mkdir(pin.path().c_str(), 0777), 0);
   chmod(pin.path().c_str(), 0777);
   auto open_to_all = run_shimwatch({"run", "--pin-path", pin.path()});
+  // ASSERT: not used.
   EXPECT_EQ(open_to_all.exit_code, 2);
   EXPECT_NE(open_to_all.output.find("is not a directory of the agent's own that only it may use"),
             std::string::npos)
       << open_to_all.output;
-  // Positive control: the same path, made private, is used.
+  // TRIGGER: positive control: the same path, made private.
   chmod(pin.path().c_str(), 0700);
   Agent agent({"--pin-path", pin.path()});
+  // ASSERT: it is used.
   EXPECT_EQ(agent.stop().exit_code, 0);
 }
 
@@ -252,6 +280,7 @@ TEST(Pinning, WhatTheRingBufferCouldNotHoldDuringTheOutageIsAGapRecord) {
                                          "--pin-path",        pin.path(),
                                          "--watch-socket",    socket,
                                          "--ring-buffer-kib", "64"};
+  // TRIGGER: an agent with a 64 KiB ring buffer is killed; 40 connects; a second agent starts.
   Agent first(args);
   // It has looked for losses at least once (every second).
   std::this_thread::sleep_for(1500ms);
@@ -268,6 +297,7 @@ TEST(Pinning, WhatTheRingBufferCouldNotHoldDuringTheOutageIsAGapRecord) {
   AgentOutput out = second.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
 
+  // ASSERT
   size_t delivered = 0;
   for (pid_t pid : during) {
     size_t n = connects_of(out, pid);
@@ -300,20 +330,28 @@ TEST(Pinning, ASecondAgentOnThePinPathWaitsForTheFirstToStop) {
   PinDir pin;
   const std::string socket = dir.file("api.sock");
   UnixListener listener(socket);
+  // TRIGGER: an agent holds the pin path; `check`.
   auto first = std::make_unique<Agent>(
       std::vector<std::string>{"--pin-path", pin.path(), "--watch-socket", socket});
   auto check = run_shimwatch({"check", "--pin-path", pin.path()});
+  // ASSERT
   EXPECT_NE(check.output.find("in use by a running agent"), std::string::npos) << check.output;
 
+  // TRIGGER: a second agent starts on the same pin path.
   auto second = std::async(std::launch::async, [&] {
     return std::make_unique<Agent>(
         std::vector<std::string>{"--pin-path", pin.path(), "--watch-socket", socket});
   });
+  // ASSERT
   EXPECT_EQ(second.wait_for(2s), std::future_status::timeout) << "it waits";
+  // TRIGGER: the first agent stops.
   AgentOutput first_out = first->stop();
+  // ASSERT
   ASSERT_EQ(first_out.exit_code, 0) << first_out.log;
+  // TRIGGER: the second takes over; a connect.
   std::unique_ptr<Agent> successor = second.get();
   pid_t pid = connect_to(socket);
+  // ASSERT
   ASSERT_TRUE(written(*successor, pid));
   AgentOutput out = successor->stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
@@ -330,8 +368,10 @@ TEST(Pinning, ASecondAgentOnThePinPathWaitsForTheFirstToStop) {
 // is missing, found when the output opens) leaves no probe attached.
 TEST(Pinning, AStartThatFailsAfterAttachingLeavesNothingPinned) {
   PinDir pin;
+  // TRIGGER: a start that fails once the probes are attached.
   auto failed = run_shimwatch({"run", "--pin-path", pin.path(), "--syslog", "tls://127.0.0.1:6514",
                                "--syslog-ca-file", "/nonexistent/ca.pem"});
+  // ASSERT
   EXPECT_EQ(failed.exit_code, 2) << failed.output;
   EXPECT_NE(failed.output.find("/nonexistent/ca.pem"), std::string::npos) << failed.output;
   EXPECT_FALSE(exists(pin.path())) << failed.output;
@@ -344,12 +384,16 @@ TEST(Pinning, AStartThatFailsAfterBecomingItsOwnUserLeavesNothingPinned) {
   PinDir pin;
   const int port = free_port();
   TcpListener taken(AF_INET, port);
+  // TRIGGER: a start that fails after the agent became its own user.
   auto failed = run_shimwatch(
       {"run", "--pin-path", pin.path(), "--metrics-address", "127.0.0.1:" + std::to_string(port)});
+  // ASSERT
   EXPECT_EQ(failed.exit_code, 2) << failed.output;
   EXPECT_NE(failed.output.find("running as uid 65534"), std::string::npos) << failed.output;
   EXPECT_FALSE(exists(pin.path())) << failed.output;
 
+  // TRIGGER: positive control: a start that succeeds.
   Agent started({"--pin-path", pin.path()});
+  // ASSERT
   EXPECT_TRUE(exists(pin.links())) << "positive control: a start that succeeds keeps its pins";
 }

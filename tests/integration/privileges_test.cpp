@@ -63,9 +63,11 @@ TEST(Privileges, EveryThreadKeepsOnlyWhatReadingTheNodeNeeds) {
   ASSERT_NE(before & bit(kCapBpf), 0u) << "the test runs without CAP_BPF";
   TempDir dir;
   std::string docker = fake_executable(dir, "docker");
+  // TRIGGER: the agent starts and drops what it does not need.
   // Metrics on: its HTTP threads start after the drop too.
   Agent agent({"--metrics-address", "127.0.0.1:" + std::to_string(free_port())});
 
+  // ASSERT
   const uint64_t allowed = bit(kCapBpf) | bit(CAP_SYS_PTRACE) | bit(CAP_DAC_READ_SEARCH);
   auto files = thread_status_files(agent.pid());
   ASSERT_GE(files.size(), 3u) << "the agent runs reader, output and metrics threads";
@@ -91,10 +93,11 @@ TEST(Privileges, EveryThreadKeepsOnlyWhatReadingTheNodeNeeds) {
     EXPECT_EQ(status_line(file, "Groups"), "") << file;
   }
 
-  // And it still sees, and still follows the node (identity refreshes write
+  // TRIGGER: a CLI call: it still sees, and still follows the node (identity refreshes write
   // to BPF maps every second).
   auto run = run_process({docker, "ps"});
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   EXPECT_EQ(events_of(out, run.pid, "docker-cli-exec").size(), 1u) << out.log;
@@ -111,7 +114,9 @@ TEST(Privileges, TheLogDirectoryIsGivenToTheAgentsUserOnlyWhenItIsTheLogs) {
   std::string docker = fake_executable(dir, "docker");
   const std::string log_dir = dir.subdir("log");
   write_file(log_dir + "/audit.json.1", "");
+  // TRIGGER: the agent starts with its log file in a directory of its own.
   Agent agent({"--log-file", log_dir + "/audit.json", "--no-stdout"});
+  // ASSERT
   struct stat st {};
   ASSERT_EQ(stat(log_dir.c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, 65534u);
@@ -120,7 +125,9 @@ TEST(Privileges, TheLogDirectoryIsGivenToTheAgentsUserOnlyWhenItIsTheLogs) {
   EXPECT_EQ(st.st_uid, 65534u) << "the file opened as root goes to the agent's user";
   EXPECT_EQ(status_line("/proc/" + std::to_string(agent.pid()) + "/status", "Uid"),
             "65534\t65534\t65534\t65534");
+  // TRIGGER: a CLI call.
   auto run = run_process({docker, "ps"});
+  // ASSERT
   EXPECT_TRUE(wait_for(
       [&] {
         return read_file(log_dir + "/audit.json").find("\"docker-cli-exec\"") != std::string::npos;
@@ -128,10 +135,11 @@ TEST(Privileges, TheLogDirectoryIsGivenToTheAgentsUserOnlyWhenItIsTheLogs) {
       std::chrono::seconds(10)));
   agent.stop();
 
-  // A shared directory: not given away; the start fails saying why.
+  // TRIGGER: a log file in a shared directory.
   const std::string shared = dir.subdir("shared");
   write_file(shared + "/someone-elses.conf", "x");
   auto refused = run_shimwatch({"run", "--log-file", shared + "/audit.json", "--no-stdout"});
+  // ASSERT: not given away; the start fails saying why.
   EXPECT_EQ(refused.exit_code, 2) << refused.output;
   EXPECT_NE(refused.output.find("holds other files (someone-elses.conf)"), std::string::npos)
       << refused.output;
@@ -139,8 +147,9 @@ TEST(Privileges, TheLogDirectoryIsGivenToTheAgentsUserOnlyWhenItIsTheLogs) {
   ASSERT_EQ(stat(shared.c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, 0u);
 
-  // --run-as root: the same directory serves, as before.
+  // TRIGGER: --run-as root.
   Agent as_root({"--log-file", shared + "/audit.json", "--no-stdout", "--run-as", "root"});
+  // ASSERT: the same directory serves, as before.
   EXPECT_EQ(status_line("/proc/" + std::to_string(as_root.pid()) + "/status", "Uid"), "0\t0\t0\t0");
   auto out = as_root.stop();
   EXPECT_EQ(out.exit_code, 0) << out.log;

@@ -36,7 +36,7 @@ TEST(ProcessContext, ACallAfterACgroupMoveReparentingOrExecIsCapturedAfresh) {
   const sockaddr_un address = unix_address(socket_path);
   Agent agent({"--watch-socket", socket_path, "--no-dedupe"});
 
-  // TRIGGER. The child: two calls, then one from another cgroup. Its child
+  // TRIGGER: the child makes two calls, then one from another cgroup. Its child
   // (the grandchild): one call, one after the child has exited (another
   // parent, same process), then it runs another program that calls.
   int grandchild_pid[2], connected[2];

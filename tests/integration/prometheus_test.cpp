@@ -201,12 +201,12 @@ TEST(Prometheus, PromtoolLintsCleanAndARealServerReadsTheCountersBack) {
       std::chrono::seconds(10)))
       << body;
 
-  // ASSERT (a): promtool parses and lints the exposition without a remark.
+  // ASSERT: (a) promtool parses and lints the exposition without a remark.
   auto linted = lint(dir, body);
   EXPECT_EQ(linted.exit_code, 0) << linted.output;
   EXPECT_EQ(trim(linted.output), "") << body;
 
-  // ASSERT (b): a real server scrapes it and reads the counters back.
+  // ASSERT: (b) a real server scrapes it and reads the counters back.
   PrometheusServer server(dir, port);
   std::pair<json, double> exec_series;
   bool scraped = wait_for(

@@ -107,6 +107,7 @@ TEST(ReportScan, ScanAndTrailMergeIntoThreeKindsOfEvidence) {
   TempDir dir;
   const std::string scan = dir.file("scan.json");
   const std::string report_file = dir.file("report.json");
+  // TRIGGER: `scan` of the fixture manifests, then `report` of a trail merged with it.
   auto scanned =
       run_shimwatch({"scan", "-f", fixture("scan_workloads"), "--format", "json", "-o", scan});
   ASSERT_EQ(scanned.exit_code, 0) << scanned.output;
@@ -114,6 +115,7 @@ TEST(ReportScan, ScanAndTrailMergeIntoThreeKindsOfEvidence) {
   auto run = run_shimwatch({"report", "--format", "json", "--scan", scan, "-o", report_file,
                             fixture("scan_merge.jsonl")});
   ASSERT_EQ(run.exit_code, 0) << run.output;
+  // ASSERT
   const json report = read_json(report_file);
   ASSERT_TRUE(report.contains("evidence")) << report.dump(2);
   const auto &evidence = report["evidence"];
@@ -151,17 +153,20 @@ TEST(ReportScan, ScanAndTrailMergeIntoThreeKindsOfEvidence) {
   for (const auto &origin : report["origins"])
     EXPECT_TRUE(origin["evidence"].is_string()) << origin["id"];
 
-  // The same merge in Markdown and HTML.
+  // TRIGGER: the same merge in Markdown.
   auto markdown = run_shimwatch({"report", "--scan", scan, fixture("scan_merge.jsonl")});
+  // ASSERT
   ASSERT_EQ(markdown.exit_code, 0) << markdown.output;
   EXPECT_NE(markdown.output.find("## Static and runtime evidence"), std::string::npos);
   EXPECT_NE(
       markdown.output.find("| mounted, not used during the window | `ops/CronJob/image-cleanup`"),
       std::string::npos)
       << markdown.output;
+  // TRIGGER: and in HTML.
   const std::string html = dir.file("report.html");
   auto rendered = run_shimwatch(
       {"report", "--format", "html", "--scan", scan, "-o", html, fixture("scan_merge.jsonl")});
+  // ASSERT
   ASSERT_EQ(rendered.exit_code, 0) << rendered.output;
   std::ifstream html_file(html);
   std::stringstream html_text;
@@ -174,18 +179,24 @@ TEST(ReportScan, ScanFileThatIsNotAScanExitsTwo) {
   TempDir dir;
   const std::string not_scan = dir.file("not-scan.json");
   std::ofstream(not_scan) << "{\"origins\": []}\n";
+  // TRIGGER: `report --scan` with a file that is not a scan.
   auto run = run_shimwatch({"report", "--scan", not_scan, fixture("scan_merge.jsonl")});
+  // ASSERT
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_EQ(trim(run.output), "shimwatch report: --scan " + not_scan +
                                   ": not a shimwatch scan document: no schema_version");
 
+  // TRIGGER: a scan file that does not exist.
   auto missing =
       run_shimwatch({"report", "--scan", dir.file("absent.json"), fixture("scan_merge.jsonl")});
+  // ASSERT
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_EQ(trim(missing.output),
             "shimwatch report: --scan " + dir.file("absent.json") + ": cannot be read");
 
+  // TRIGGER: --scan with no value.
   auto no_value = run_shimwatch({"report", "--scan"});
+  // ASSERT
   EXPECT_EQ(no_value.exit_code, 2);
   EXPECT_EQ(trim(no_value.output), "shimwatch report: --scan needs a value");
 }
@@ -209,14 +220,17 @@ TEST(ReportScan, RealAgentTrailAndAScanTellTheThreeKindsApart) {
   std::string docker = fake_executable(dir, "docker");
   // The pod's metadata must be known before its process runs docker.
   std::this_thread::sleep_for(std::chrono::seconds(2));
+  // TRIGGER: the CLI run in a pod's cgroup and on the host.
   auto in_pod = run_process_in_cgroup(pod_cgroup.path(), {docker, "ps"});
   auto on_host = run_process({docker, "info"});
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   auto pod_events = events_of(out, in_pod.pid, "docker-cli-exec");
   ASSERT_EQ(pod_events.size(), 1u) << out.log;
   ASSERT_EQ(pod_events[0]["shimwatch"]["origin"]["workload"]["name"], "log-shipper") << out.log;
 
+  // TRIGGER: `scan` of the manifests, then `report` of the agent's trail merged with it.
   mkdir(dir.file("manifests").c_str(), 0755);
   write_file(dir.file("manifests/workloads.yaml"), manifests);
   const std::string scan = dir.file("scan.json");
@@ -226,6 +240,7 @@ TEST(ReportScan, RealAgentTrailAndAScanTellTheThreeKindsApart) {
   const std::string report_file = dir.file("report.json");
   auto reported =
       run_shimwatch({"report", "--format", "json", "--scan", scan, "-o", report_file, log});
+  // ASSERT
   ASSERT_EQ(reported.exit_code, 0) << reported.output;
   const json report = read_json(report_file);
   ASSERT_TRUE(report.contains("evidence")) << report.dump(2);

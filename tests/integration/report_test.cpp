@@ -146,9 +146,11 @@ TEST(Report, KubectlPrefixedTrailThroughStdin) {
              << "\n";
   prefixed.close();
 
+  // TRIGGER: `report` reads the prefixed trail from stdin.
   auto run = run_process({"/bin/sh", "-c",
                           std::string(SHIMWATCH_BINARY) + " report --format json -o " +
                               dir.file("r.json") + " - < " + dir.file("kubectl.log")});
+  // ASSERT
   ASSERT_EQ(run.exit_code, 0) << run.output;
   json report = json::parse(read_file(dir.file("r.json")));
   EXPECT_EQ(report["summary"]["input"]["kubectl_prefixed_lines"], n);
@@ -179,8 +181,10 @@ TEST(Report, TruncatedGzipAndRotatedFilesAreCountedNotFatal) {
   write_file(dir.file("audit.log.1.gz"), gz.substr(0, gz.size() / 2));
   write_file(dir.file("audit.log"), body);
 
+  // TRIGGER: `report` over both files.
   json report =
       report_json({dir.file("audit.log"), dir.file("audit.log.1.gz")}, dir.file("r.json"));
+  // ASSERT
   const json &input = report["summary"]["input"];
   EXPECT_EQ(input["files"], 2);
   EXPECT_EQ(input["truncated_gzip_members"], 1);
@@ -189,7 +193,9 @@ TEST(Report, TruncatedGzipAndRotatedFilesAreCountedNotFatal) {
 }
 
 TEST(Report, BadFlagsExitTwoWithOneLine) {
+  // TRIGGER: an unknown format.
   auto bad = run_shimwatch({"report", "--format", "pdf", "x.log"});
+  // ASSERT
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_EQ(trim(bad.output), "shimwatch report: --format pdf: allowed are md, html, json");
   for (const auto &[args, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
@@ -200,15 +206,21 @@ TEST(Report, BadFlagsExitTwoWithOneLine) {
            {{"report", "--frobnicate", "x.log"}, "unknown option --frobnicate"},
            {{"report", "-o"}, "-o needs a value"},
            {{"report"}, "no LOG given"}}) {
+    // TRIGGER: each other bad flag.
     auto run = run_shimwatch(args);
+    // ASSERT
     EXPECT_EQ(run.exit_code, 2) << message;
     EXPECT_EQ(run.output.find("shimwatch report: " + message), 0u) << run.output;
     EXPECT_EQ(std::count(run.output.begin(), run.output.end(), '\n'), 1) << run.output;
   }
+  // TRIGGER: `report --help`.
   auto help = run_shimwatch({"report", "--help"});
+  // ASSERT
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.output.find("EXAMPLES"), std::string::npos);
+  // TRIGGER: a file that does not exist.
   auto missing = run_shimwatch({"report", "--format", "json", "/nonexistent/audit.log"});
+  // ASSERT
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.output.find("\"unreadable_files\""), std::string::npos);
 }
@@ -218,12 +230,16 @@ TEST(Report, HtmlRendersInHeadlessChromiumWithSortedTable) {
     GTEST_SKIP() << "chromium is not installed (scripts/install-deps.sh test)";
   TempDir dir;
   const std::string html = dir.file("report.html");
+  // TRIGGER: an HTML report.
   auto run = run_shimwatch({"report", "--format", "html", "-o", html, fixture("two_nodes.jsonl")});
+  // ASSERT
   ASSERT_EQ(run.exit_code, 0) << run.output;
 
+  // TRIGGER: headless Chromium opens it.
   auto dom =
       run_process({"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
                    "--user-data-dir=" + dir.file("profile"), "--dump-dom", "file://" + html});
+  // ASSERT
   ASSERT_EQ(dom.exit_code, 0) << dom.output;
   const std::string &text = dom.output;
   // The script ran: it marks the table and sorted it by calls.

@@ -111,9 +111,11 @@ TEST(RuntimeSocket, PodmanSocketIsWatchedByDefault) {
   RuntimeSocketAt podman(podman_socket);
   Agent agent;
 
+  // TRIGGER: a connect to the podman socket.
   auto run = run_process({SW_TEST_CONNECT_BINARY, podman_socket});
   ASSERT_EQ(run.output, "ok\n");
 
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   auto found = events_of(out, run.pid);
@@ -137,9 +139,11 @@ TEST(RuntimeSocket, FailedConnectToCrioIsAFailureWithItsErrno) {
       << "this node has CRI-O";
   Agent agent;
 
+  // TRIGGER: a connect to the CRI-O socket.
   auto run = run_process({SW_TEST_CONNECT_BINARY, crio_socket});
   ASSERT_EQ(run.output, "ENOENT\n");
 
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   auto found = events_of(out, run.pid);
@@ -157,12 +161,14 @@ TEST(RuntimeSocket, ContainerdIsOffByDefault) {
   RuntimeSocketAt containerd(containerd_socket);
   Agent agent;
 
+  // TRIGGER: a connect to containerd, and one to the Docker socket.
   auto run = run_process({SW_TEST_CONNECT_BINARY, containerd_socket});
   ASSERT_EQ(run.output, "ok\n");
   // A docker-socket connect in the same run: the agent was watching.
   auto docker = run_process({SW_TEST_CONNECT_BINARY, "/var/run/docker.sock"});
   ASSERT_EQ(docker.output, "ok\n");
 
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   EXPECT_TRUE(events_of(out, run.pid).empty()) << out.log;
@@ -173,9 +179,11 @@ TEST(RuntimeSocket, ContainerdWhenAskedFor) {
   RuntimeSocketAt containerd(containerd_socket);
   Agent agent({"--watch-runtime", "containerd"});
 
+  // TRIGGER: a connect to containerd.
   auto run = run_process({SW_TEST_CONNECT_BINARY, containerd_socket});
   ASSERT_EQ(run.output, "ok\n");
 
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   auto found = events_of(out, run.pid);
@@ -204,8 +212,10 @@ TEST(RuntimeSocket, RuntimesOwnConnectsAreExcluded) {
     auto control_args = args;
     control_args.insert(control_args.end(), {"--config", config});
     Agent agent(control_args);
+    // TRIGGER: a container runs.
     auto run = run_a_container(image);
     ASSERT_EQ(run.output, "ENOENT\n");
+    // ASSERT
     auto out = agent.stop();
     ASSERT_EQ(out.exit_code, 0) << out.log;
     size_t from_runtimes = 0;
@@ -221,10 +231,12 @@ TEST(RuntimeSocket, RuntimesOwnConnectsAreExcluded) {
   args.insert(args.end(), {"--format", "json", "--no-dedupe", "--metrics-address",
                            "127.0.0.1:" + std::to_string(port)});
   Agent agent(args, false);
+  // TRIGGER: a container runs; a client connects to containerd.
   auto run = run_a_container(image);
   ASSERT_EQ(run.output, "ENOENT\n");
   auto client = run_process({SW_TEST_CONNECT_BINARY, dockerd_containerd_sockets()[0]});
   ASSERT_EQ(client.output, "ok\n");
+  // ASSERT
   std::string page;
   EXPECT_TRUE(wait_for(
       [&] {

@@ -34,8 +34,10 @@ TEST(SocketIdentity, DockerCliThroughASymlinkIsCaught) {
   ASSERT_EQ(symlink(kDockerSocket.c_str(), link.c_str()), 0);
   Agent agent;
 
+  // TRIGGER: the docker CLI through a symlink to the Docker socket.
   auto cli = run_process({"docker", "-H", "unix://" + link, "version"});
   ASSERT_EQ(cli.exit_code, 0) << cli.output;
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
 
@@ -56,8 +58,10 @@ TEST(SocketIdentity, DockerCliThroughASymlinkIsCaught) {
 TEST(SocketIdentity, PathThroughProcRootIsCaught) {
   Agent agent;
   std::string path = "/proc/self/root" + kDockerSocket;
+  // TRIGGER: a connect through /proc/self/root.
   auto run = run_process({SW_TEST_CONNECT_BINARY, path});
   ASSERT_EQ(run.output, "ok\n");
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   json e = only_connect_of(out, run.pid);
@@ -71,6 +75,7 @@ TEST(SocketIdentity, PathThroughProcRootIsCaught) {
 TEST(SocketIdentity, ContainerWithTheSocketBindMountedUnderAnotherNameIsCaught) {
   const std::string image = docker_image_with_connect_helper();
   Agent agent;
+  // TRIGGER: a container with the Docker socket mounted as /tmp/d.sock connects to it.
   auto created = run_process({"docker", "create", "-v", kDockerSocket + ":/tmp/d.sock", image,
                               "/sw_test_connect", "/tmp/d.sock", "from-a-container"});
   ASSERT_EQ(created.exit_code, 0) << created.output;
@@ -79,6 +84,7 @@ TEST(SocketIdentity, ContainerWithTheSocketBindMountedUnderAnotherNameIsCaught) 
   run_process({"docker", "rm", "-f", container_id});
   ASSERT_EQ(started.output, "ok\n");
 
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   auto found = events_of_container(out, container_id);
@@ -105,6 +111,7 @@ TEST(SocketIdentity, ARecreatedSocketIsFollowed) {
   auto listener = std::make_unique<UnixListener>(watched);
   Agent agent({"--watch-socket", watched});
 
+  // TRIGGER: a connect; the socket is recreated (a new inode); another connect.
   auto first = run_process({SW_TEST_CONNECT_BINARY, link});
   ASSERT_EQ(first.output, "ok\n");
   struct stat before {};
@@ -119,6 +126,7 @@ TEST(SocketIdentity, ARecreatedSocketIsFollowed) {
   auto second = run_process({SW_TEST_CONNECT_BINARY, link});
   ASSERT_EQ(second.output, "ok\n");
 
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   for (pid_t pid : {first.pid, second.pid}) {
@@ -137,10 +145,12 @@ TEST(SocketIdentity, OtherSocketsUnderAnyNameStayQuiet) {
   UnixListener listener(other);
   ASSERT_EQ(symlink(other.c_str(), link.c_str()), 0);
   Agent agent;
+  // TRIGGER: connects to an unwatched socket, directly and through a symlink.
   auto direct = run_process({SW_TEST_CONNECT_BINARY, other});
   auto via_link = run_process({SW_TEST_CONNECT_BINARY, link});
   ASSERT_EQ(direct.output, "ok\n");
   ASSERT_EQ(via_link.output, "ok\n");
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   EXPECT_TRUE(events_of(out, direct.pid).empty());

@@ -135,8 +135,10 @@ std::unique_ptr<SyslogSink> open_sink(const SyslogOptions &o) {
 void deliver_and_check(RsyslogPeer &peer, const SyslogOptions &o, const std::string &input,
                        int n = 200) {
   auto sink = open_sink(o);
+  // TRIGGER: n events through the sink.
   for (int i = 0; i < n; ++i)
     sink->write(make_event(i));
+  // ASSERT
   ASSERT_TRUE(peer.wait_for_messages(static_cast<size_t>(n), 20s))
       << peer.received().size() << " of " << n << " arrived; " << peer.diagnostics();
   sink->stop(5s);
@@ -178,29 +180,33 @@ TEST(SyslogRsyslog, TcpOutageFillsTheQueueThenAGapRecordLeadsTheQueuedEvents) {
   swtest::LogCapture log;
   auto sink = open_sink(o);
 
-  // Up and running.
+  // TRIGGER: ten events while rsyslog is up.
   for (int i = 0; i < 10; ++i)
     sink->write(make_event(i));
+  // ASSERT
   ASSERT_TRUE(peer.wait_for_messages(10, 20s)) << peer.diagnostics();
 
-  // rsyslog goes away while the link is idle. The next event finds the
+  // TRIGGER: rsyslog goes away while the link is idle. The next event finds the
   // connection closed before writing into it (so it is not lost), and no
   // connection can be made.
   peer.stop();
   sink->write(make_event(10));
+  // ASSERT
   ASSERT_TRUE(swtest::wait_for([&] { return sink->stats().send_errors >= 2; }, 20s));
   EXPECT_FALSE(sink->stats().connected);
-  // write() returns although nothing can be sent; what does not fit is
+  // TRIGGER: more events. write() returns although nothing can be sent; what does not fit is
   // dropped and counted: events 10..59 are queued, 60..89 dropped.
   for (int i = 11; i < 90; ++i)
     sink->write(make_event(i));
+  // ASSERT
   auto s = sink->stats();
   EXPECT_EQ(s.queued, 50u);
   EXPECT_EQ(s.dropped_queue_full, 30u);
   EXPECT_EQ(s.sent, 10u);
 
-  // rsyslog is back on the same port: the gap record, then the queue.
+  // TRIGGER: rsyslog is back on the same port.
   peer.start();
+  // ASSERT: the gap record, then the queue.
   ASSERT_TRUE(peer.wait_for_messages(10 + 1 + 50, 20s))
       << peer.received().size() << " arrived; " << peer.diagnostics();
   ASSERT_TRUE(swtest::wait_for([&] { return sink->stats().queued == 0; }, 20s));
@@ -254,8 +260,10 @@ void expect_refused(RsyslogPeer &peer, const SyslogOptions &o, const std::string
                     bool may_send = false) {
   swtest::LogCapture log;
   auto sink = open_sink(o);
+  // TRIGGER: five events through the sink.
   for (int i = 0; i < 5; ++i)
     sink->write(make_event(i));
+  // ASSERT
   ASSERT_TRUE(swtest::wait_for([&] { return sink->stats().send_errors >= 3; }, 20s));
   auto s = sink->stats();
   if (!may_send) {

@@ -41,7 +41,9 @@ std::vector<json> tcp_events_with(const AgentOutput &out, const std::string &mar
 TEST(DockerApiTcp, DockerCliReachingAnEngineOnLoopbackIsASuccess) {
   TcpListener engine(AF_INET, 2375);
   Agent agent;
+  // TRIGGER: the docker CLI against an engine on 127.0.0.1:2375.
   auto cli = run_process({"docker", "-H", "tcp://127.0.0.1:2375", "version"});
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   auto found = tcp_events_of(out, cli.pid);
@@ -57,9 +59,10 @@ TEST(DockerApiTcp, DockerCliReachingAnEngineOnLoopbackIsASuccess) {
 
 TEST(DockerApiTcp, RefusedConnectIsAFailureWithItsErrno) {
   Agent agent;
-  // Nothing listens on 2376 here: after a migration this is what a hidden
+  // TRIGGER: nothing listens on 2376 here: after a migration this is what a hidden
   // dependency on a TLS-enabled engine looks like.
   auto cli = run_process({"sh", "-c", "DOCKER_HOST=tcp://127.0.0.1:2376 exec docker ps"});
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   auto found = tcp_events_of(out, cli.pid);
@@ -74,7 +77,9 @@ TEST(DockerApiTcp, RefusedConnectIsAFailureWithItsErrno) {
 TEST(DockerApiTcp, Ipv6LoopbackIsWatchedToo) {
   TcpListener engine(AF_INET6, 2375);
   Agent agent;
+  // TRIGGER: the docker CLI against an engine on [::1]:2375.
   auto cli = run_process({"docker", "-H", "tcp://[::1]:2375", "version"});
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   auto found = tcp_events_of(out, cli.pid);
@@ -87,12 +92,14 @@ TEST(DockerApiTcp, OtherPortsAndRemoteHostsStayQuietByDefault) {
   TcpListener other(AF_INET, 18080);
   TcpListener engine(AF_INET, 2375);
   Agent agent;
+  // TRIGGER: the CLI against an unwatched port, a remote engine and the watched port.
   auto unwatched = run_process({"docker", "-H", "tcp://127.0.0.1:18080", "version"});
   // A remote engine (TEST-NET-2, never routed): by default only loopback and
   // this node's addresses count.
   run_process({"timeout", "2", "docker", "-H", "tcp://198.51.100.1:2375", "version"});
   // Positive control: the watched port on loopback, in the same run.
   auto watched = run_process({"docker", "-H", "tcp://127.0.0.1:2375", "version"});
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   EXPECT_FALSE(tcp_events_of(out, watched.pid).empty()) << watched.output << "\n" << out.log;
@@ -102,7 +109,9 @@ TEST(DockerApiTcp, OtherPortsAndRemoteHostsStayQuietByDefault) {
 
 TEST(DockerApiTcp, AnyDestinationWhenConfigured) {
   Agent agent({"--watch-tcp-destinations", "any"});
+  // TRIGGER: the CLI against a remote engine.
   run_process({"timeout", "2", "docker", "-H", "tcp://198.51.100.1:2375", "version"});
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   auto found = tcp_events_with(out, "tcp://198.51.100.1:2375");
@@ -126,7 +135,9 @@ TEST(DockerApiTcp, ThisNodesOwnAddressCountsAsLocal) {
   if (node_ip.empty())
     GTEST_FAIL() << "this machine has no IPv4 address besides loopback";
   Agent agent;
+  // TRIGGER: the CLI against this node's own address.
   auto cli = run_process({"docker", "-H", "tcp://" + node_ip + ":2376", "version"});
+  // ASSERT
   auto out = agent.stop();
   ASSERT_EQ(out.exit_code, 0) << out.log;
   auto found = tcp_events_of(out, cli.pid);

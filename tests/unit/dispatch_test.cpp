@@ -4,6 +4,7 @@
 // a gap record once it moves again, and is left behind by stop().
 #include <gtest/gtest.h>
 
+#include "event_builders.hpp"
 #include "test_files.hpp"
 
 #include "http_client.hpp"
@@ -42,12 +43,7 @@ int64_t ts(int i) {
 }
 
 Event ev(int i) {
-  Event e;
-  e.action = Action::docker_cli_exec;
-  e.timestamp_ns = ts(i);
-  e.process.pid = static_cast<uint32_t>(i);
-  e.process.args = {"docker", "ps"};
-  return e;
+  return swtest::cli_exec(static_cast<uint32_t>(i)).at(ts(i));
 }
 
 // The pid of an event record, -1 for a gap record.

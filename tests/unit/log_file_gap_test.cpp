@@ -13,34 +13,24 @@
 #include <unistd.h>
 #include <vector>
 
-#include "log_capture.hpp"
+#include "event_builders.hpp"
 #include "file_size_limit.hpp"
+#include "log_capture.hpp"
 #include "shimwatch/sink.hpp"
+#include "test_files.hpp"
 
 using json = nlohmann::json;
 using namespace shimwatch;
+using swtest::read_file;
 
 namespace {
 
 class LogFileGapTest : public ::testing::Test {
 protected:
-  void SetUp() override {
-    char templ[] = "/tmp/shimwatch-logfile-gap-XXXXXX";
-    dir_ = mkdtemp(templ);
-    path_ = dir_ + "/audit.json";
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  static std::string read(const std::string &path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    return buf.str();
-  }
   // Every line, parsed; fails the test on a line that is not JSON or a
   // file that does not end in a newline.
   static std::vector<json> records(const std::string &path) {
-    std::string text = read(path);
+    std::string text = read_file(path);
     EXPECT_TRUE(text.empty() || text.back() == '\n') << "torn last line: " << text;
     std::vector<json> out;
     std::istringstream in(text);
@@ -54,17 +44,14 @@ protected:
     return out;
   }
   static Event event(uint32_t pid) {
-    Event e;
-    e.action = Action::docker_cli_exec;
-    e.timestamp_ns = 1'700'000'000'000'000'000 + int64_t{pid} * 1'000'000;
-    e.process.pid = pid;
-    e.process.args = {"docker", "ps", "with\nnewline"};
-    return e;
+    return swtest::cli_exec(pid)
+        .args({"docker", "ps", "with\nnewline"})
+        .at(1'700'000'000'000'000'000 + int64_t{pid} * 1'000'000);
   }
   static bool is_gap(const json &record) { return record["event"]["action"] == "shimwatch-gap"; }
 
-  std::string dir_;
-  std::string path_;
+  const swtest::TempDir dir_{"shimwatch-logfile-gap-"};
+  const std::string path_ = dir_.file("audit.json");
 };
 
 TEST_F(LogFileGapTest, FailedWritesThenAFileThatWorksAfterReopen) {

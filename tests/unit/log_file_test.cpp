@@ -10,46 +10,32 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "event_builders.hpp"
 #include "file_size_limit.hpp"
 #include "log_capture.hpp"
 #include "shimwatch/sink.hpp"
+#include "test_files.hpp"
 
 using namespace shimwatch;
+using swtest::read_file;
 
 namespace {
 
 class LogFileTest : public ::testing::Test {
 protected:
-  void SetUp() override {
-    char templ[] = "/tmp/shimwatch-logfile-XXXXXX";
-    dir_ = mkdtemp(templ);
-    path_ = dir_ + "/audit.json";
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  static std::string read(const std::string &path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    return buf.str();
-  }
   static std::vector<std::string> lines(const std::string &path) {
     std::vector<std::string> out;
-    std::istringstream in(read(path));
+    std::istringstream in(read_file(path));
     for (std::string line; std::getline(in, line);)
       out.push_back(line);
     return out;
   }
   static Event event(uint32_t pid) {
-    Event e;
-    e.action = Action::docker_cli_exec;
-    e.process.pid = pid;
-    e.process.args = {"docker", "ps", "with\nnewline"};
-    return e;
+    return swtest::cli_exec(pid).args({"docker", "ps", "with\nnewline"});
   }
 
-  std::string dir_;
-  std::string path_;
+  const swtest::TempDir dir_{"shimwatch-logfile-"};
+  const std::string path_ = dir_.file("audit.json");
 };
 
 TEST_F(LogFileTest, AppendsWholeJsonLinesOnFlushWithMode0640) {
@@ -57,7 +43,7 @@ TEST_F(LogFileTest, AppendsWholeJsonLinesOnFlushWithMode0640) {
   ASSERT_TRUE(file.ok()) << file.error().message;
   (*file)->write(event(1));
   (*file)->write(event(2));
-  EXPECT_EQ(read(path_), ""); // nothing before the flush
+  EXPECT_EQ(read_file(path_), ""); // nothing before the flush
   (*file)->flush();
   auto all = lines(path_);
   ASSERT_EQ(all.size(), 2u);
@@ -70,14 +56,14 @@ TEST_F(LogFileTest, AppendsWholeJsonLinesOnFlushWithMode0640) {
 // Someone who may write the log directory (or did before the agent ran)
 // must not redirect the trail or add lines to it.
 TEST_F(LogFileTest, ASymbolicLinkAtThePathIsNotFollowed) {
-  const std::string target = dir_ + "/elsewhere";
+  const std::string target = dir_.file("elsewhere");
   std::ofstream(target) << "untouched\n";
   ASSERT_EQ(symlink(target.c_str(), path_.c_str()), 0);
   auto file = LogFile::open(path_, HostInfo{"node"});
   ASSERT_FALSE(file.ok());
   EXPECT_NE(file.error().message.find("it is a symbolic link (not followed)"), std::string::npos)
       << file.error().message;
-  EXPECT_EQ(read(target), "untouched\n");
+  EXPECT_EQ(read_file(target), "untouched\n");
 }
 
 TEST_F(LogFileTest, AFileOthersMayWriteIsTightenedAndAFifoRefused) {
@@ -89,7 +75,7 @@ TEST_F(LogFileTest, AFileOthersMayWriteIsTightenedAndAFifoRefused) {
   stat(path_.c_str(), &st);
   EXPECT_EQ(st.st_mode & 0777, 0640u);
   // Positive control above; a FIFO would hang or feed a reader of its own.
-  const std::string fifo = dir_ + "/fifo.json";
+  const std::string fifo = dir_.file("fifo.json");
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
   auto refused = LogFile::open(fifo, HostInfo{"node"});
   ASSERT_FALSE(refused.ok());
@@ -114,7 +100,7 @@ TEST_F(LogFileTest, FileWithoutAnyNewlineIsOneTornRecord) {
   std::ofstream(path_) << "{\"torn\":";
   auto file = LogFile::open(path_, HostInfo{"node"});
   ASSERT_TRUE(file.ok());
-  EXPECT_EQ(read(path_), "");
+  EXPECT_EQ(read_file(path_), "");
 }
 
 TEST_F(LogFileTest, RotatesBySizeKeepingTheConfiguredCount) {
@@ -193,7 +179,7 @@ TEST_F(LogFileTest, RotationWhoseNewFileCannotBeOpenedCountsTheBatchAsLost) {
   {
     swtest::FileSizeLimit limit;
     ASSERT_TRUE(limit.set(0));
-    auto full = LogFile::open(dir_ + "/full.json", HostInfo{"node"});
+    auto full = LogFile::open(dir_.file("full.json"), HostInfo{"node"});
     ASSERT_TRUE(full.ok());
     (*full)->write(event(0));
     (*full)->flush();
@@ -266,7 +252,7 @@ TEST_F(LogFileTest, FullDiskIsCountedNotFatal) {
 }
 
 TEST_F(LogFileTest, UnwritableDirectoryIsAClearError) {
-  auto file = LogFile::open(dir_ + "/missing/audit.json", HostInfo{"node"});
+  auto file = LogFile::open(dir_.file("missing/audit.json"), HostInfo{"node"});
   ASSERT_FALSE(file.ok());
   EXPECT_NE(file.error().message.find("missing/audit.json"), std::string::npos);
   EXPECT_NE(file.error().message.find("No such file"), std::string::npos);

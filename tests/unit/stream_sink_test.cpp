@@ -7,19 +7,13 @@
 #include <sstream>
 #include <unistd.h>
 
+#include "event_builders.hpp"
 #include "shimwatch/sink.hpp"
 
 using namespace shimwatch;
+using swtest::cli_exec;
 
 namespace {
-
-Event event(uint32_t pid) {
-  Event e;
-  e.action = Action::docker_cli_exec;
-  e.process.pid = pid;
-  e.process.args = {"docker", "ps"};
-  return e;
-}
 
 TEST(StreamSink, JsonLinesThroughAPipe) {
   int fds[2];
@@ -27,8 +21,8 @@ TEST(StreamSink, JsonLinesThroughAPipe) {
   FILE *out = fdopen(fds[1], "w");
   {
     StreamSink sink(out, OutputFormat::json, HostInfo{"n"}, "pipe");
-    sink.write(event(1));
-    sink.write(event(2));
+    sink.write(cli_exec(1));
+    sink.write(cli_exec(2));
     sink.flush();
     EXPECT_EQ(sink.errors(), 0u);
   }
@@ -52,10 +46,10 @@ TEST(StreamSink, ClosedReaderIsCountedNotFatal) {
   close(fds[0]);
   FILE *out = fdopen(fds[1], "w");
   StreamSink sink(out, OutputFormat::json, HostInfo{"n"}, "pipe");
-  sink.write(event(1));
+  sink.write(cli_exec(1));
   sink.flush();
-  sink.write(event(2));
-  sink.write(event(3));
+  sink.write(cli_exec(2));
+  sink.write(cli_exec(3));
   sink.flush();
   EXPECT_EQ(sink.errors(), 2u);
   EXPECT_EQ(sink.lost_records(), 3u);
@@ -66,7 +60,7 @@ TEST(StreamSink, FullDiskLosesWholeBatchesOnly) {
   FILE *full = fopen("/dev/full", "w");
   ASSERT_NE(full, nullptr);
   StreamSink sink(full, OutputFormat::text, HostInfo{"n"}, "/dev/full");
-  sink.write(event(1));
+  sink.write(cli_exec(1));
   sink.flush();
   EXPECT_EQ(sink.errors(), 1u);
   EXPECT_EQ(sink.lost_records(), 1u) << "the row; the text header is no event";
@@ -83,9 +77,9 @@ TEST(StreamSink, AGapRecordInAFailedWriteIsNoLostEvent) {
   Gap gap;
   gap.stage = "kernel";
   gap.reasons = {{"ring_buffer_full", 500}};
-  sink.write(event(1));
+  sink.write(cli_exec(1));
   sink.write_gap(gap);
-  sink.write(event(2));
+  sink.write(cli_exec(2));
   sink.flush();
   EXPECT_EQ(sink.errors(), 1u);
   EXPECT_EQ(sink.lost_records(), 2u);

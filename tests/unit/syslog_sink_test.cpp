@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "event_builders.hpp"
 #include "log_capture.hpp"
 #include "shimwatch/syslog.hpp"
 
@@ -207,12 +208,9 @@ const HostInfo kHost{"node-unit"};
 constexpr int64_t kBase = 1'700'000'000'000'000'000;
 
 Event make_event(int i) {
-  Event e;
-  e.action = Action::docker_cli_exec;
-  e.timestamp_ns = kBase + int64_t{i} * 1'000'000;
-  e.process.pid = static_cast<uint32_t>(1000 + i);
-  e.process.args = {"docker", "ps", "--filter", "label=n" + std::to_string(i), "two\nlines"};
-  return e;
+  return swtest::cli_exec(static_cast<uint32_t>(1000 + i))
+      .args({"docker", "ps", "--filter", "label=n" + std::to_string(i), "two\nlines"})
+      .at(kBase + int64_t{i} * 1'000'000);
 }
 
 std::string expected(int i) {
