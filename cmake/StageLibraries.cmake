@@ -2,7 +2,7 @@
 #                 [PUBLIC_LINKS lib ...])
 #
 # A static library shimwatch_NAME for one stage of the pipeline, linked with
-# only the stages it names (which must come before it: probe, decode,
+# only the stages it names (which must come before it: probe, decode, http,
 # kubernetes, attribute, classify, aggregate, dispatch, sink, config,
 # pipeline, metrics, check, agent; report and scan beside them), and its layering
 # check: shimwatch_NAME_layering, an executable made of every object of the

@@ -23,26 +23,23 @@ void StartJanitor::watch(const std::string &pin_path) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0)
     return;
+  Fd read_end(fds[0]), write_end(fds[1]);
   const pid_t pid = fork();
-  if (pid < 0) {
-    ::close(fds[0]);
-    ::close(fds[1]);
+  if (pid < 0)
     return;
-  }
   if (pid == 0) {
-    ::close(fds[1]);
+    write_end.reset(); // or the agent's death would not end the read
     char verdict = kFailed;
     ssize_t n;
     do
-      n = ::read(fds[0], &verdict, 1);
+      n = ::read(read_end.get(), &verdict, 1);
     while (n < 0 && errno == EINTR);
     if (n != 1 || verdict != kReady)
       (void)remove_pinned_state(pin_path);
     _exit(0);
   }
-  ::close(fds[0]);
   helper_ = pid;
-  pipe_ = fds[1];
+  pipe_ = std::move(write_end);
 }
 
 void StartJanitor::finish(char verdict) {
@@ -54,13 +51,12 @@ void StartJanitor::finish(char verdict) {
   }
   ssize_t n;
   do
-    n = ::write(pipe_, &verdict, 1);
+    n = ::write(pipe_.get(), &verdict, 1);
   while (n < 0 && errno == EINTR);
-  ::close(pipe_);
+  pipe_.reset();
   while (waitpid(helper_, nullptr, 0) < 0 && errno == EINTR) {
   }
   helper_ = -1;
-  pipe_ = -1;
   pin_path_.clear();
 }
 

@@ -7,6 +7,8 @@
 #include <string>
 #include <sys/types.h>
 
+#include "shimwatch/fd.hpp"
+
 namespace shimwatch {
 
 class StartJanitor {
@@ -32,7 +34,7 @@ private:
 
   std::string pin_path_;
   pid_t helper_ = -1;
-  int pipe_ = -1;
+  Fd pipe_; // its write end: the verdict, or EOF if the agent dies
 };
 
 } // namespace shimwatch

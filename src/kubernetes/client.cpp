@@ -1,5 +1,5 @@
 // KubeClient: this node's pods from the API server (list + watch) or from the
-// kubelet (polls of /pods), on its own thread, with libcurl.
+// kubelet (polls of /pods), on its own thread.
 //
 // Life of the worker thread, API server source:
 //   list (paginated with limit/continue) -> PodCache::replace_all, remember
@@ -18,33 +18,25 @@
 // through the same request, PodList reading and outage accounting; failures
 // back off as above but never wait longer than poll_interval.
 //
-// Each transfer is an easy handle driven by a private multi handle so that
-// stop() can interrupt curl_multi_poll at once with curl_multi_wakeup (an
-// easy_perform only looks at its progress callback about once a second when
-// nothing moves); the progress callback aborts the transfer as well.
+// The requests go through the http stage's Client, whose stop() ends a
+// transfer in flight at once.
 //
 // Logging: one warning when the server stops being usable (an outage),
 // one info line when it works again, details at debug level. The token never
 // leaves the Authorization header.
-#include <curl/curl.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
-#include <cerrno>
 #include <condition_variable>
-#include <cstring>
-#include <fstream>
 #include <mutex>
 #include <random>
-#include <sstream>
 #include <thread>
 
+#include "shimwatch/http.hpp"
 #include "shimwatch/kubernetes.hpp"
-#include "shimwatch/version.hpp"
 
 namespace shimwatch {
 
@@ -60,13 +52,11 @@ std::chrono::milliseconds backoff_delay(int n, std::chrono::milliseconds initial
 
 namespace {
 
+using http::excerpt;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-constexpr size_t kMaxListBody = size_t{256} << 20; // one page of a pod list
 constexpr size_t kMaxEventLine = size_t{16} << 20; // one watch event
-constexpr size_t kMaxErrorBody = size_t{64} << 10; // a Status object explaining an error
-constexpr long kPageSize = 500;
 // Without a usable answer for this long, the resourceVersion has probably
 // been compacted away: list again instead of watching from it.
 constexpr auto kStaleAfter = std::chrono::seconds(60);
@@ -76,23 +66,6 @@ constexpr auto kEstablishedStream = std::chrono::seconds(1);
 // The server ends watches after timeoutSeconds; this much later the stream is
 // taken for a half-open connection.
 constexpr auto kWatchGrace = std::chrono::seconds(60);
-
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-// Printable, bounded excerpt of what the server sent, for error messages.
-std::string excerpt(std::string_view text, size_t limit = 80) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
-    text.remove_suffix(1);
-  std::string out;
-  for (char c : text.substr(0, limit))
-    out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (text.size() > limit)
-    out += "...";
-  return out;
-}
 
 std::string string_at(const json &obj, std::string_view key) {
   if (!obj.is_object())
@@ -106,36 +79,6 @@ const json *object_at(const json &obj, std::string_view key) {
     return nullptr;
   auto it = obj.find(key);
   return it != obj.end() && it->is_object() ? &*it : nullptr;
-}
-
-// The message of a metav1.Status body, or an excerpt of whatever it is.
-// The kubelet answers in plain text, and its 403 names the missing
-// permission ("Forbidden (user=..., verb=get, resource=nodes,
-// subresource=proxy)"): room enough for that.
-std::string status_message(const std::string &body) {
-  json status = json::parse(body, nullptr, false);
-  std::string message = string_at(status, "message");
-  if (!message.empty())
-    return excerpt(message, 300);
-  return body.empty() ? std::string("empty body") : excerpt(body, 200);
-}
-
-Result<std::string> read_token(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return Error{"cannot read the token file " + path + ": " + std::strerror(errno), errno};
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  std::string token = buf.str();
-  auto is_space = [](char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; };
-  while (!token.empty() && is_space(token.back()))
-    token.pop_back();
-  token.erase(0, std::find_if_not(token.begin(), token.end(), is_space) - token.begin());
-  if (token.empty())
-    return Error{"the token file " + path + " is empty"};
-  if (token.find_first_of("\r\n") != std::string::npos)
-    return Error{"the token file " + path + " holds more than one line"};
-  return token;
 }
 
 enum class Outcome {
@@ -154,22 +97,51 @@ struct Attempt {
   bool established = false; // watch: the stream had been open for a while when it broke
 };
 
+// A request that got no HTTP answer, as an Attempt; what says which request.
+Attempt unanswered(const http::Reply &reply, const std::string &what) {
+  switch (reply.failure) {
+  case http::Failure::stopped:
+    return {Outcome::stopped, "stopped"};
+  case http::Failure::token:
+    return {Outcome::config, reply.error};
+  case http::Failure::transfer:
+    return {Outcome::connection, what + ": " + reply.error};
+  case http::Failure::refused: // the reader's message says what it refused
+    return {Outcome::garbage, reply.error};
+  case http::Failure::too_large:
+  case http::Failure::none:
+    break;
+  }
+  return {Outcome::garbage, what + ": " + reply.error};
+}
+
+Attempt http_error(const http::Reply &reply, const std::string &what) {
+  return {Outcome::http, what + ": " + http::status_error(reply.status, reply.body)};
+}
+
+http::Endpoint endpoint(const KubeClientOptions &options) {
+  http::Endpoint endpoint;
+  endpoint.url = options.source == KubeSource::kubelet ? options.kubelet_url : options.api_server;
+  endpoint.token_file = options.token_file;
+  endpoint.tls_verify = options.tls_verify;
+  endpoint.ca_file = options.ca_file;
+  endpoint.connect_timeout = options.connect_timeout;
+  return endpoint;
+}
+
 } // namespace
 
 struct KubeClient::Impl {
   KubeClientOptions options;
   PodCache &cache;
-  std::string base_url;
+  http::Client http;    // reused: keeps the connection and TLS session
+  std::string base_url; // for messages
 
   std::mutex lifecycle_mutex; // start/stop
   std::thread thread;
   std::mutex wait_mutex; // backoff sleeps
   std::condition_variable wait_cv;
   std::atomic<bool> stop_requested{false};
-
-  CURLM *multi = nullptr; // lives as long as Impl, so stop() can always wake it
-  CURL *easy = nullptr;   // reused: keeps the connection and TLS session
-  char curl_error[CURL_ERROR_SIZE] = {};
 
   mutable std::mutex stats_mutex;
   KubeClientStats stats;
@@ -181,186 +153,17 @@ struct KubeClient::Impl {
   bool malformed_warned = false;
   Clock::time_point last_contact = Clock::now();
 
-  Impl(KubeClientOptions o, PodCache &c) : options(std::move(o)), cache(c) {
-    global_init();
-    base_url = kubelet() ? options.kubelet_url : options.api_server;
-    while (!base_url.empty() && base_url.back() == '/')
-      base_url.pop_back();
-    multi = curl_multi_init();
-    easy = curl_easy_init();
-  }
-
-  ~Impl() {
-    if (easy)
-      curl_easy_cleanup(easy);
-    if (multi)
-      curl_multi_cleanup(multi);
-  }
+  Impl(KubeClientOptions o, PodCache &c)
+      : options(std::move(o)), cache(c), http(endpoint(options)), base_url(http.base_url()) {}
 
   bool kubelet() const { return options.source == KubeSource::kubelet; }
   const char *server_kind() const { return kubelet() ? "kubelet" : "API server"; }
 
-  // ---- transfers ---------------------------------------------------------
-
-  std::string escape(const std::string &s) {
-    char *e = curl_easy_escape(easy, s.c_str(), static_cast<int>(s.size()));
-    std::string out = e ? e : "";
-    curl_free(e);
-    return out;
-  }
-
-  std::string pods_url() {
-    return base_url + "/api/v1/pods?fieldSelector=" + escape("spec.nodeName=" + options.node_name);
-  }
-
-  static int on_progress(void *self, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-    return static_cast<Impl *>(self)->stop_requested.load() ? 1 : 0;
-  }
-
-  // Sets up `easy` for a GET of url. The headers list must outlive the transfer.
-  void setup(const std::string &url, curl_slist *headers, bool watch) {
-    curl_easy_reset(easy);
-    curl_error[0] = '\0';
-    curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "https,http");
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
-    std::string agent = "shimwatch/" + std::string(version());
-    curl_easy_setopt(easy, CURLOPT_USERAGENT, agent.c_str()); // copied by curl
-    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, curl_error);
-    if (!options.tls_verify) {
-      curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
-      curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
-    } else if (!options.ca_file.empty()) {
-      curl_easy_setopt(easy, CURLOPT_CAINFO, options.ca_file.c_str());
-    }
-    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(options.connect_timeout.count()));
-    auto total = watch ? std::chrono::duration_cast<std::chrono::milliseconds>(
-                             options.watch_timeout + kWatchGrace)
-                       : options.request_timeout;
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(total.count()));
-    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(easy, CURLOPT_TCP_KEEPIDLE, 30L);
-    curl_easy_setopt(easy, CURLOPT_TCP_KEEPINTVL, 10L);
-    curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, &Impl::on_progress);
-    curl_easy_setopt(easy, CURLOPT_XFERINFODATA, this);
-  }
-
-  // Authorization + Accept headers, with the token as the file holds it now.
-  // Never over plain HTTP: anyone on the path could take the token (a proxy
-  // such as `kubectl proxy` on loopback adds its own credentials).
-  Result<curl_slist *> make_headers() {
-    curl_slist *headers = curl_slist_append(nullptr, "Accept: application/json");
-    const std::string &url =
-        options.source == KubeSource::kubelet ? options.kubelet_url : options.api_server;
-    if (!options.token_file.empty() && !url.starts_with("http://")) {
-      auto token = read_token(options.token_file);
-      if (!token) {
-        curl_slist_free_all(headers);
-        return token.error();
-      }
-      std::string line = "Authorization: Bearer " + *token;
-      headers = curl_slist_append(headers, line.c_str());
-    }
-    return headers;
-  }
-
-  // Runs the transfer set up on `easy` until it ends or stop() is called.
-  CURLcode perform() {
-    if (curl_multi_add_handle(multi, easy) != CURLM_OK)
-      return CURLE_FAILED_INIT;
-    CURLcode result = CURLE_OK;
-    while (true) {
-      if (stop_requested) {
-        result = CURLE_ABORTED_BY_CALLBACK;
-        break;
-      }
-      int running = 0;
-      if (curl_multi_perform(multi, &running) != CURLM_OK) {
-        result = CURLE_FAILED_INIT;
-        break;
-      }
-      bool done = false;
-      int left = 0;
-      while (CURLMsg *msg = curl_multi_info_read(multi, &left))
-        if (msg->msg == CURLMSG_DONE) {
-          result = msg->data.result;
-          done = true;
-        }
-      if (done)
-        break;
-      if (running == 0) { // cannot happen without a DONE message; never spin
-        result = CURLE_FAILED_INIT;
-        break;
-      }
-      if (curl_multi_poll(multi, nullptr, 0, 1000, nullptr) != CURLM_OK) {
-        result = CURLE_FAILED_INIT;
-        break;
-      }
-    }
-    curl_multi_remove_handle(multi, easy);
-    return result;
-  }
-
-  long response_code() {
-    long code = 0;
-    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-    return code;
-  }
-
-  std::string curl_message(CURLcode rc) const {
-    std::string m = curl_error[0] ? curl_error : curl_easy_strerror(rc);
-    return m;
-  }
-
   // ---- list --------------------------------------------------------------
 
-  struct Body {
-    std::string data;
-    bool overflow = false;
-  };
-
-  static size_t on_body(char *ptr, size_t size, size_t n, void *userdata) {
-    auto *body = static_cast<Body *>(userdata);
-    size_t len = size * n;
-    if (body->data.size() + len > kMaxListBody) {
-      body->overflow = true;
-      return 0;
-    }
-    try {
-      body->data.append(ptr, len);
-    } catch (...) {
-      body->overflow = true;
-      return 0;
-    }
-    return len;
-  }
-
-  // A GET of url into body. ok means an HTTP answer, of any status: the
-  // caller judges it.
-  Attempt get(const std::string &url, const std::string &what, Body &body, long &status) {
-    auto headers = make_headers();
-    if (!headers)
-      return {Outcome::config, headers.error().message};
-    setup(url, *headers, false);
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Impl::on_body);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &body);
-    CURLcode rc = perform();
-    curl_slist_free_all(*headers);
-    if (stop_requested)
-      return {Outcome::stopped, "stopped"};
-    status = response_code();
-    if (body.overflow)
-      return {Outcome::garbage,
-              "the pod list is larger than " + std::to_string(kMaxListBody >> 20) + " MiB"};
-    if (rc != CURLE_OK)
-      return {Outcome::connection, what + ": " + curl_message(rc)};
-    return {};
+  // This node's pods: the API server filters by spec.nodeName.
+  std::string pods_path() const {
+    return "/api/v1/pods?fieldSelector=" + http::escape("spec.nodeName=" + options.node_name);
   }
 
   struct ListMeta {
@@ -428,33 +231,25 @@ struct KubeClient::Impl {
     std::vector<PodInfo> pods;
     uint64_t malformed = 0;
     ListMeta meta;
-    int restarts = 0;
-    while (true) {
-      std::string url = pods_url() + "&limit=" + std::to_string(kPageSize);
-      if (!meta.continue_token.empty())
-        url += "&continue=" + escape(meta.continue_token);
-      Body body;
-      long status = 0;
-      if (Attempt a = get(url, what, body, status); a.outcome != Outcome::ok)
-        return a;
-      if (status == 410 && !meta.continue_token.empty() && restarts++ < 3) {
-        // The continue token expired between pages: start over.
-        pods.clear();
-        malformed = 0;
-        meta = {};
-        continue;
-      }
-      if (status != 200)
-        return {Outcome::http,
-                what + ": HTTP " + std::to_string(status) + ": " + status_message(body.data)};
-      if (Attempt a = read_pod_list(body.data, what, pods, malformed, meta);
-          a.outcome != Outcome::ok)
-        return a;
-      if (meta.resource_version.empty())
-        return {Outcome::garbage, what + ": the PodList has no resourceVersion"};
-      if (meta.continue_token.empty())
-        break;
-    }
+    http::Reply reply = http.list(
+        pods_path(), options.request_timeout,
+        [&](const std::string &body) -> Result<std::string> {
+          if (Attempt a = read_pod_list(body, what, pods, malformed, meta);
+              a.outcome != Outcome::ok)
+            return Error{a.message};
+          if (meta.resource_version.empty())
+            return Error{what + ": the PodList has no resourceVersion"};
+          return meta.continue_token;
+        },
+        [&] {
+          pods.clear();
+          malformed = 0;
+          meta = {};
+        });
+    if (!reply.answered())
+      return unanswered(reply, what);
+    if (reply.status != 200)
+      return http_error(reply, what);
     resource_version = meta.resource_version;
     commit_list(std::move(pods), malformed, resource_version);
     return {};
@@ -463,17 +258,16 @@ struct KubeClient::Impl {
   // The kubelet answers /pods with all of its pods at once, no paging.
   Attempt poll_kubelet() {
     const std::string what = "listing the kubelet's pods";
-    Body body;
-    long status = 0;
-    if (Attempt a = get(base_url + "/pods", what, body, status); a.outcome != Outcome::ok)
-      return a;
-    if (status != 200)
-      return {Outcome::http,
-              what + ": HTTP " + std::to_string(status) + ": " + status_message(body.data)};
+    http::Reply reply = http.get("/pods", options.request_timeout);
+    if (!reply.answered())
+      return unanswered(reply, what);
+    if (reply.status != 200)
+      return http_error(reply, what);
     std::vector<PodInfo> pods;
     uint64_t malformed = 0;
     ListMeta meta;
-    if (Attempt a = read_pod_list(body.data, what, pods, malformed, meta); a.outcome != Outcome::ok)
+    if (Attempt a = read_pod_list(reply.body, what, pods, malformed, meta);
+        a.outcome != Outcome::ok)
       return a;
     commit_list(std::move(pods), malformed, "");
     return {};
@@ -482,61 +276,36 @@ struct KubeClient::Impl {
   // ---- watch -------------------------------------------------------------
 
   struct WatchStream {
-    Impl *impl = nullptr;
-    long status = 0;
-    bool counted = false;
-    std::string buffer;     // bytes after the last complete line
-    std::string error_body; // the body of a non-200 answer
-    Attempt failure;        // set when a line ended the stream
+    std::string buffer; // bytes after the last complete line
+    Attempt failure;    // set when a line ended the stream
     bool got_event = false;
   };
 
-  static size_t on_watch_header(char *ptr, size_t size, size_t n, void *userdata) {
-    auto *stream = static_cast<WatchStream *>(userdata);
-    std::string_view line(ptr, size * n);
-    if ((line == "\r\n" || line == "\n") && !stream->counted) {
-      if (stream->impl->response_code() == 200) {
-        stream->counted = true;
-        std::lock_guard lock(stream->impl->stats_mutex);
-        stream->impl->stats.watches++;
-      }
-    }
-    return size * n;
-  }
-
-  static size_t on_watch_data(char *ptr, size_t size, size_t n, void *userdata) {
-    auto *stream = static_cast<WatchStream *>(userdata);
-    size_t len = size * n;
+  // A piece of a 200 answer's stream. False ends the stream (failure is set).
+  bool watch_data(std::string_view data, WatchStream &stream) {
     try {
-      if (stream->status == 0)
-        stream->status = stream->impl->response_code();
-      if (stream->status != 200) {
-        size_t room = kMaxErrorBody - std::min(kMaxErrorBody, stream->error_body.size());
-        stream->error_body.append(ptr, std::min(room, len));
-        return len;
-      }
-      stream->buffer.append(ptr, len);
-      // Complete lines only; a line may span several callbacks.
+      stream.buffer.append(data);
+      // Complete lines only; a line may span several pieces.
       size_t start = 0;
       while (true) {
-        size_t nl = stream->buffer.find('\n', start);
+        size_t nl = stream.buffer.find('\n', start);
         if (nl == std::string::npos)
           break;
-        std::string_view line(stream->buffer.data() + start, nl - start);
+        std::string_view line(stream.buffer.data() + start, nl - start);
         start = nl + 1;
-        if (!stream->impl->watch_line(line, *stream))
-          return 0; // aborts the transfer; stream->failure says why
+        if (!watch_line(line, stream))
+          return false;
       }
-      stream->buffer.erase(0, start);
-      if (stream->buffer.size() > kMaxEventLine) {
-        stream->failure = {Outcome::garbage, "a watch event is larger than " +
-                                                 std::to_string(kMaxEventLine >> 20) + " MiB"};
-        return 0;
+      stream.buffer.erase(0, start);
+      if (stream.buffer.size() > kMaxEventLine) {
+        stream.failure = {Outcome::garbage, "a watch event is larger than " +
+                                                std::to_string(kMaxEventLine >> 20) + " MiB"};
+        return false;
       }
-      return len;
+      return true;
     } catch (const std::exception &e) {
-      stream->failure = {Outcome::garbage, std::string("watch stream: ") + e.what()};
-      return 0;
+      stream.failure = {Outcome::garbage, std::string("watch stream: ") + e.what()};
+      return false;
     }
   }
 
@@ -604,37 +373,39 @@ struct KubeClient::Impl {
   }
 
   Attempt watch() {
-    std::string url =
-        pods_url() + "&watch=1&resourceVersion=" + escape(resource_version) +
+    const std::string what = "watching pods";
+    std::string path =
+        pods_path() + "&watch=1&resourceVersion=" + http::escape(resource_version) +
         "&allowWatchBookmarks=true&timeoutSeconds=" + std::to_string(options.watch_timeout.count());
-    auto headers = make_headers();
-    if (!headers)
-      return {Outcome::config, headers.error().message};
     WatchStream stream;
-    stream.impl = this;
-    setup(url, *headers, true);
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &Impl::on_watch_data);
-    curl_easy_setopt(easy, CURLOPT_WRITEDATA, &stream);
-    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &Impl::on_watch_header);
-    curl_easy_setopt(easy, CURLOPT_HEADERDATA, &stream);
+    http::StreamReader reader;
+    reader.on_headers = [this](long status) {
+      if (status == 200) {
+        std::lock_guard lock(stats_mutex);
+        stats.watches++;
+      }
+    };
+    reader.on_data = [this, &stream](std::string_view data) { return watch_data(data, stream); };
     auto started = Clock::now();
-    CURLcode rc = perform();
-    curl_slist_free_all(*headers);
+    http::Reply reply = http.stream(
+        path,
+        std::chrono::duration_cast<std::chrono::milliseconds>(options.watch_timeout + kWatchGrace),
+        reader);
     if (stop_requested)
       return {Outcome::stopped, "stopped"};
     if (stream.failure.outcome != Outcome::ok)
       return stream.failure;
-    long status = stream.status ? stream.status : response_code();
-    if (rc != CURLE_OK) {
-      Attempt a{Outcome::connection, "watching pods: " + curl_message(rc)};
-      a.established = status == 200 && Clock::now() - started >= kEstablishedStream;
+    if (reply.failure == http::Failure::transfer) {
+      Attempt a = unanswered(reply, what);
+      a.established = reply.status == 200 && Clock::now() - started >= kEstablishedStream;
       return a;
     }
-    if (status == 410)
-      return {Outcome::gone, "watching pods: HTTP 410: " + status_message(stream.error_body)};
-    if (status != 200)
-      return {Outcome::http, "watching pods: HTTP " + std::to_string(status) + ": " +
-                                 status_message(stream.error_body)};
+    if (!reply.answered())
+      return unanswered(reply, what);
+    if (reply.status == 410)
+      return {Outcome::gone, what + ": " + http::status_error(reply.status, reply.body)};
+    if (reply.status != 200)
+      return http_error(reply, what);
     if (!stream.buffer.empty()) { // a last event without its newline
       std::string last = std::move(stream.buffer);
       if (!watch_line(last, stream))
@@ -744,7 +515,7 @@ struct KubeClient::Impl {
 
   void run() {
     std::minstd_rand rng(std::random_device{}());
-    if (!multi || !easy) {
+    if (!http.usable()) {
       note_failure({Outcome::config, "libcurl could not be initialised"});
       return;
     }
@@ -840,6 +611,7 @@ void KubeClient::start() {
   if (impl_->thread.joinable())
     return;
   impl_->stop_requested = false;
+  impl_->http.resume();
   impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
 }
 
@@ -852,8 +624,7 @@ void KubeClient::stop() {
     impl_->stop_requested = true;
   }
   impl_->wait_cv.notify_all();
-  if (impl_->multi)
-    curl_multi_wakeup(impl_->multi);
+  impl_->http.stop();
   impl_->thread.join();
 }
 

@@ -160,7 +160,7 @@ Status ensure_bpffs(const std::string &dir) {
   return Ok{};
 }
 
-Result<int> lock(const std::string &dir, std::chrono::milliseconds wait) {
+Result<Fd> lock(const std::string &dir, std::chrono::milliseconds wait) {
   if (auto mounted = ensure_bpffs(dir); !mounted)
     return mounted.error();
   if (auto made = make_dir(dir); !made)
@@ -180,15 +180,14 @@ Result<int> lock(const std::string &dir, std::chrono::milliseconds wait) {
                        std::to_string(geteuid()) + "): remove it, or give another --pin-path",
                    EPERM};
   }
-  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0)
+  Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd)
     return Error{"opening " + dir + " failed: " + errno_text(errno), errno};
   const auto deadline = std::chrono::steady_clock::now() + wait;
   bool told = false;
-  while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  while (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno != EWOULDBLOCK || std::chrono::steady_clock::now() >= deadline) {
       int err = errno;
-      close(fd);
       return Error{"another shimwatch agent runs with --pin-path " + dir +
                        " (it holds the lock on it): stop it, or give this one another "
                        "--pin-path, or --no-pin",
@@ -262,15 +261,15 @@ Status prepare(const std::string &dir, bpf_object *object, const Previous &previ
   return Ok{};
 }
 
-std::vector<std::pair<std::string, int>> take_links(const std::string &dir) {
-  std::vector<std::pair<std::string, int>> fds;
+std::vector<std::pair<std::string, Fd>> take_links(const std::string &dir) {
+  std::vector<std::pair<std::string, Fd>> fds;
   for (const auto &name : entries(links_dir(dir))) {
     const std::string path = links_dir(dir) + "/" + name;
-    int fd = bpf_obj_get(path.c_str());
-    if (fd < 0) {
+    Fd fd(bpf_obj_get(path.c_str()));
+    if (!fd) {
       spdlog::warn("pinned link {} cannot be opened: {}; removed", path, errno_text(errno));
     } else {
-      fds.emplace_back(path, fd);
+      fds.emplace_back(path, std::move(fd));
     }
     (void)unlink(path.c_str());
   }

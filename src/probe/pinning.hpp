@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "shimwatch/fd.hpp"
 #include "shimwatch/result.hpp"
 
 namespace shimwatch::pinning {
@@ -29,7 +30,7 @@ Status ensure_bpffs(const std::string &dir);
 // this agent's life: two agents reading one ring buffer would each lose what
 // the other consumed. A holder (a predecessor still draining) is waited for
 // up to wait. Returns the descriptor that holds the lock.
-Result<int> lock(const std::string &dir, std::chrono::milliseconds wait);
+Result<Fd> lock(const std::string &dir, std::chrono::milliseconds wait);
 
 // Compares what is pinned under dir with the object's maps (sizes set, not
 // loaded yet): the same ABI version and every map of the same type and sizes.
@@ -43,7 +44,7 @@ Status prepare(const std::string &dir, bpf_object *object, const Previous &previ
 
 // The pinned links of the agent before, unpinned and held open (path and
 // descriptor): they stay attached until the descriptors are closed.
-std::vector<std::pair<std::string, int>> take_links(const std::string &dir);
+std::vector<std::pair<std::string, Fd>> take_links(const std::string &dir);
 
 // Pins the links under dir/links and lets go of them, so that neither this
 // process' exit nor its clean-up detaches them.

@@ -1,4 +1,5 @@
 #include "shimwatch/probe.hpp"
+#include "shimwatch/fd.hpp"
 #include "shimwatch/text.hpp"
 
 #include <algorithm>
@@ -205,11 +206,9 @@ class PreviousLinks {
 public:
   explicit PreviousLinks(std::string dir) : dir_(std::move(dir)) {}
   ~PreviousLinks() {
-    for (auto &[path, fd] : links_) {
-      if (!released_)
-        (void)bpf_obj_pin(fd, path.c_str());
-      close(fd);
-    }
+    if (!released_)
+      for (const auto &[path, fd] : links_)
+        (void)bpf_obj_pin(fd.get(), path.c_str());
   }
   void take() { links_ = pinning::take_links(dir_); }
   // Closing them detaches the old programs.
@@ -218,23 +217,14 @@ public:
 
 private:
   std::string dir_;
-  std::vector<std::pair<std::string, int>> links_;
+  std::vector<std::pair<std::string, Fd>> links_; // closed when this goes
   bool released_ = false;
 };
 
 } // namespace
 
-// The lock on the pin directory, released last (declared first).
-struct PinLock {
-  ~PinLock() {
-    if (fd >= 0)
-      close(fd);
-  }
-  int fd = -1;
-};
-
 struct Probe::State {
-  PinLock pin_lock; // held while this agent uses its pin directory
+  Fd pin_lock; // held while this agent uses its pin directory; released last (declared first)
   Skeleton skeleton;
   RingBuffer ring_buffer;
   RecordHandler handler;
@@ -270,15 +260,12 @@ bool kernel_pins_tracepoint_links() {
   bpf_insn insns[2] = {};
   insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K; // r0 = 0
   insns[1].code = BPF_JMP | BPF_EXIT;
-  int program = bpf_prog_load(BPF_PROG_TYPE_TRACEPOINT, nullptr, "GPL", insns, 2, nullptr);
-  if (program < 0)
+  Fd program(bpf_prog_load(BPF_PROG_TYPE_TRACEPOINT, nullptr, "GPL", insns, 2, nullptr));
+  if (!program)
     return false;
-  int link = bpf_link_create(program, -1, BPF_PERF_EVENT, nullptr);
+  Fd link(bpf_link_create(program.get(), -1, BPF_PERF_EVENT, nullptr));
   const int err = errno;
-  if (link >= 0)
-    close(link);
-  close(program);
-  return link < 0 && err == EBADF;
+  return !link && err == EBADF;
 }
 
 Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordHandler handler) {
@@ -370,7 +357,7 @@ Result<std::unique_ptr<Probe>> Probe::start_with(const ProbeOptions &options, Re
     auto locked = pinning::lock(options.pin_path, std::chrono::seconds(15));
     if (!locked)
       return locked.error();
-    state->pin_lock.fd = *locked;
+    state->pin_lock = std::move(*locked);
     auto inspected = pinning::inspect(options.pin_path, skel->obj);
     if (!inspected)
       return inspected.error();

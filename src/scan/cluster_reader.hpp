@@ -1,7 +1,6 @@
 // Live mode: pods and the workloads that own them, listed from the API server.
 #pragma once
 
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -11,16 +10,6 @@
 
 namespace shimwatch::scan {
 
-// GET of an API path ("/api/v1/pods?limit=500") -> the body of a 200 answer,
-// or an Error saying what went wrong (HTTP status and the Status message).
-using ApiGet = std::function<Result<std::string>(const std::string &path)>;
-
-// A plain, blocking GET with libcurl: bearer token (re-read from token_file),
-// CA file or PEM data, client certificate and key (files or PEM data).
-// KubeClient's watch machinery is built for one long-lived pod watch; a
-// scan needs only a few paged lists.
-ApiGet make_api_get(const ClusterAccess &access);
-
 // The resources a scan lists, in this order.
 struct ListedResource {
   std::string kind;     // "Deployment"
@@ -29,10 +18,12 @@ struct ListedResource {
 };
 const std::vector<ListedResource> &listed_resources();
 
-// Lists every resource (namespace_name empty: all namespaces), page by page.
-// A resource that fails (403 from RBAC, an API the server lacks) is an
-// InputError and the others still count; an Error when none could be listed.
-Result<std::vector<ScanObject>> list_cluster_objects(const ApiGet &get,
+// Lists every resource (namespace_name empty: all namespaces), page by page,
+// from the server of access (bearer token given or re-read from token_file,
+// CA file or PEM data, client certificate and key as files or PEM data). A resource that fails (403
+// from RBAC, an API the server lacks) is an InputError and the others still count; an Error when
+// none could be listed.
+Result<std::vector<ScanObject>> list_cluster_objects(const ClusterAccess &access,
                                                      const std::string &namespace_name,
                                                      std::vector<InputError> &errors);
 

@@ -16,6 +16,7 @@
 #include "scan/scan_options.hpp"
 #include "scan/scan_output.hpp"
 #include "scan/workload_scan.hpp"
+#include "shimwatch/http.hpp"
 #include "shimwatch/scan.hpp"
 
 namespace shimwatch {
@@ -167,7 +168,7 @@ int run_scan(const ScanOptions &options, std::istream &in, std::ostream &out, st
       err << "shimwatch scan: " << access.error().message << "\n";
       return kExitUsage;
     }
-    if (access->server.starts_with("http://") &&
+    if (http::is_plain_http(access->server) &&
         (!access->token.empty() || !access->token_file.empty()))
       err << "shimwatch scan: warning: " << access->server
           << " is plain HTTP: the token is not sent there (requests go without it); use "
@@ -175,8 +176,7 @@ int run_scan(const ScanOptions &options, std::istream &in, std::ostream &out, st
     report.mode = "cluster";
     report.server = access->server;
     report.namespace_name = options.namespace_name;
-    auto listed =
-        list_cluster_objects(make_api_get(*access), options.namespace_name, report.errors);
+    auto listed = list_cluster_objects(*access, options.namespace_name, report.errors);
     if (!listed) {
       err << "shimwatch scan: cannot read the cluster (" << access->origin
           << "): " << listed.error().message << "\n";

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "shimwatch/fd.hpp"
 #include "shimwatch/sink.hpp"
 
 namespace shimwatch {
@@ -23,15 +24,13 @@ StreamSink::~StreamSink() {
 }
 
 Result<std::unique_ptr<StreamSink>> StreamSink::open_file(const std::string &path, HostInfo host) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-  if (fd < 0)
+  Fd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
+  if (!fd)
     return Error{"cannot open log file " + path + ": " + std::strerror(errno), errno};
-  FILE *stream = fdopen(fd, "a");
-  if (!stream) {
-    int err = errno;
-    ::close(fd);
-    return Error{"cannot open log file " + path + ": " + std::strerror(err), err};
-  }
+  FILE *stream = fdopen(fd.get(), "a");
+  if (!stream)
+    return Error{"cannot open log file " + path + ": " + std::strerror(errno), errno};
+  fd.release(); // the stream closes it
   auto sink = std::make_unique<StreamSink>(stream, OutputFormat::json, std::move(host), path);
   sink->owns_stream_ = true;
   return sink;

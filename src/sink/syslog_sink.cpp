@@ -67,6 +67,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "shimwatch/fd.hpp"
 #include "shimwatch/syslog.hpp"
 
 namespace shimwatch {
@@ -139,8 +140,8 @@ std::string address_text(const sockaddr *sa) {
 // Resolves the target and connects a non-blocking socket to the first address
 // that answers before deadline. UDP "connects" too: send() then reports the
 // ICMP errors of earlier datagrams (ECONNREFUSED) instead of staying silent.
-Result<int> connect_socket(const SyslogTarget &target, std::chrono::milliseconds send_timeout,
-                           const SyslogDeadline &deadline) {
+Result<Fd> connect_socket(const SyslogTarget &target, std::chrono::milliseconds send_timeout,
+                          const SyslogDeadline &deadline) {
   const bool udp = target.transport == SyslogTransport::udp;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -150,14 +151,15 @@ Result<int> connect_socket(const SyslogTarget &target, std::chrono::milliseconds
   if (int rc = getaddrinfo(target.host.c_str(), port.c_str(), &hints, &list); rc != 0)
     return Error{"cannot resolve " + target.host + ": " + gai_strerror(rc)};
   std::string errors;
-  int connected = -1;
-  for (addrinfo *ai = list; ai && connected < 0; ai = ai->ai_next) {
-    int fd =
-        ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) {
+  Fd connected;
+  for (addrinfo *ai = list; ai && !connected; ai = ai->ai_next) {
+    Fd candidate(
+        ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
+    if (!candidate) {
       errors += (errors.empty() ? "" : "; ") + std::string("socket: ") + errno_text(errno);
       continue;
     }
+    const int fd = candidate.get();
     int err = 0;
     if (::connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
       err = errno;
@@ -173,7 +175,6 @@ Result<int> connect_socket(const SyslogTarget &target, std::chrono::milliseconds
     if (err != 0) {
       errors += (errors.empty() ? "" : "; ") + std::string("connect to ") +
                 address_text(ai->ai_addr) + ": " + errno_text(err);
-      ::close(fd);
       continue;
     }
     if (!udp) {
@@ -189,10 +190,10 @@ Result<int> connect_socket(const SyslogTarget &target, std::chrono::milliseconds
       setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
       setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
     }
-    connected = fd;
+    connected = std::move(candidate);
   }
   freeaddrinfo(list);
-  if (connected < 0)
+  if (!connected)
     return Error{errors.empty() ? "no address for " + target.host : errors};
   return connected;
 }
@@ -200,8 +201,7 @@ Result<int> connect_socket(const SyslogTarget &target, std::chrono::milliseconds
 // Plain sockets: one datagram per message (UDP), octet-counted frames (TCP).
 class SocketConnection final : public SyslogConnection {
 public:
-  SocketConnection(int fd, bool udp) : fd_(fd), udp_(udp) {}
-  ~SocketConnection() override { ::close(fd_); }
+  SocketConnection(Fd fd, bool udp) : fd_(std::move(fd)), udp_(udp) {}
 
   SendResult send(std::string_view message, const SyslogDeadline &deadline) override {
     return udp_ ? send_datagram(message, deadline) : send_frame(message, deadline);
@@ -210,7 +210,7 @@ public:
   bool alive() override {
     if (udp_)
       return true; // no connection to lose; send() reports ICMP errors
-    pollfd p{fd_, POLLIN | POLLRDHUP, 0};
+    pollfd p{fd_.get(), POLLIN | POLLRDHUP, 0};
     if (::poll(&p, 1, 0) <= 0)
       return true;
     if (p.revents & (POLLERR | POLLHUP | POLLRDHUP | POLLNVAL))
@@ -218,7 +218,7 @@ public:
     // Readable: a collector has nothing to say on a syslog connection. Data
     // is discarded; EOF means it is gone.
     char buf[512];
-    ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+    ssize_t n = ::recv(fd_.get(), buf, sizeof buf, MSG_DONTWAIT);
     return n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR));
   }
 
@@ -227,10 +227,10 @@ public:
       return;
     // FIN after the last frame, then wait for the collector's EOF: it closes
     // only after reading everything, so what was sent was also received.
-    ::shutdown(fd_, SHUT_WR);
+    ::shutdown(fd_.get(), SHUT_WR);
     char buf[512];
-    while (wait_fd(fd_, POLLIN, deadline)) {
-      ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+    while (wait_fd(fd_.get(), POLLIN, deadline)) {
+      ssize_t n = ::recv(fd_.get(), buf, sizeof buf, MSG_DONTWAIT);
       if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
         break;
     }
@@ -239,12 +239,12 @@ public:
 private:
   SendResult send_datagram(std::string_view message, const SyslogDeadline &deadline) {
     for (;;) {
-      if (::send(fd_, message.data(), message.size(), MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
+      if (::send(fd_.get(), message.data(), message.size(), MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
         return {};
       int err = errno;
       if (err == EINTR)
         continue;
-      if (err == EAGAIN && wait_fd(fd_, POLLOUT, deadline))
+      if (err == EAGAIN && wait_fd(fd_.get(), POLLOUT, deadline))
         continue;
       if (err == EMSGSIZE)
         return {Outcome::rejected, "message of " + std::to_string(message.size()) +
@@ -270,7 +270,7 @@ private:
       msghdr msg{};
       msg.msg_iov = iov;
       msg.msg_iovlen = static_cast<size_t>(n_iov);
-      ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      ssize_t n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n >= 0) {
         done += static_cast<size_t>(n);
         continue;
@@ -279,7 +279,7 @@ private:
       if (err == EINTR)
         continue;
       if (err == EAGAIN) {
-        if (wait_fd(fd_, POLLOUT, deadline))
+        if (wait_fd(fd_.get(), POLLOUT, deadline))
           continue;
         return {Outcome::failed, "the collector stopped reading (send timed out)"};
       }
@@ -288,19 +288,16 @@ private:
     return {};
   }
 
-  int fd_;
+  Fd fd_;
   bool udp_;
 };
 
 // TLS (RFC 5425): octet-counted frames inside TLS records.
 class TlsConnection final : public SyslogConnection {
 public:
-  TlsConnection(int fd, SSL *ssl, std::shared_ptr<SSL_CTX> ctx)
-      : fd_(fd), ssl_(ssl), ctx_(std::move(ctx)) {}
-  ~TlsConnection() override {
-    SSL_free(ssl_);
-    ::close(fd_);
-  }
+  TlsConnection(Fd fd, SSL *ssl, std::shared_ptr<SSL_CTX> ctx)
+      : fd_(std::move(fd)), ssl_(ssl), ctx_(std::move(ctx)) {}
+  ~TlsConnection() override { SSL_free(ssl_); } // before fd_ closes
 
   // Drives a non-blocking SSL call until it succeeds (its return value) or
   // fails or the deadline passes (<= 0, *error says why).
@@ -313,7 +310,7 @@ public:
         return r;
       int e = SSL_get_error(ssl_, r);
       if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        if (wait_fd(fd_, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline))
+        if (wait_fd(fd_.get(), e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline))
           continue;
         *error = "timed out";
         return 0;
@@ -345,7 +342,7 @@ public:
     // Readable data may be TLS housekeeping (TLS 1.3 session tickets, key
     // updates) rather than a close: let OpenSSL consume it and say which.
     for (int i = 0; i < 64; ++i) {
-      pollfd p{fd_, POLLIN, 0};
+      pollfd p{fd_.get(), POLLIN, 0};
       if (::poll(&p, 1, 0) <= 0 && SSL_pending(ssl_) == 0)
         return true;
       if (p.revents & (POLLERR | POLLNVAL))
@@ -369,17 +366,17 @@ public:
     ERR_clear_error();
     SSL_shutdown(ssl_);
     ERR_clear_error();
-    ::shutdown(fd_, SHUT_WR);
+    ::shutdown(fd_.get(), SHUT_WR);
     char buf[512];
-    while (wait_fd(fd_, POLLIN, deadline)) {
-      ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+    while (wait_fd(fd_.get(), POLLIN, deadline)) {
+      ssize_t n = ::recv(fd_.get(), buf, sizeof buf, MSG_DONTWAIT);
       if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
         break;
     }
   }
 
 private:
-  int fd_;
+  Fd fd_;
   SSL *ssl_;
   std::shared_ptr<SSL_CTX> ctx_; // outlives ssl_
 };
@@ -416,18 +413,16 @@ Result<std::shared_ptr<SSL_CTX>> make_tls_context(const SyslogOptions &o) {
   return ctx;
 }
 
-Result<std::unique_ptr<SyslogConnection>> tls_handshake(int fd, const SyslogTarget &target,
+Result<std::unique_ptr<SyslogConnection>> tls_handshake(Fd fd, const SyslogTarget &target,
                                                         const std::shared_ptr<SSL_CTX> &ctx,
                                                         bool verify,
                                                         const SyslogDeadline &deadline) {
   SSL *ssl = SSL_new(ctx.get());
-  if (!ssl) {
-    ::close(fd);
+  if (!ssl)
     return Error{"TLS: " + ssl_error_text()};
-  }
+  SSL_set_fd(ssl, fd.get());
   // The connection owns fd and ssl from here on, also on failure.
-  auto conn = std::make_unique<TlsConnection>(fd, ssl, ctx);
-  SSL_set_fd(ssl, fd);
+  auto conn = std::make_unique<TlsConnection>(std::move(fd), ssl, ctx);
   const bool ip = is_ip_literal(target.host);
   if (!ip) // RFC 6066: SNI carries names only
     SSL_set_tlsext_host_name(ssl, target.host.c_str());
@@ -572,12 +567,12 @@ Result<SyslogConnector> make_syslog_connector(const SyslogOptions &options) {
     auto fd = connect_socket(target, send_timeout, deadline);
     if (!fd)
       return fd.error();
-    const int socket = *fd;
+    const int socket = fd->get(); // owned by the connection made next
     Result<std::unique_ptr<SyslogConnection>> made =
         target.transport == SyslogTransport::tls
-            ? tls_handshake(socket, target, ctx, verify, deadline)
+            ? tls_handshake(std::move(*fd), target, ctx, verify, deadline)
             : std::unique_ptr<SyslogConnection>(std::make_unique<SocketConnection>(
-                  socket, target.transport == SyslogTransport::udp));
+                  std::move(*fd), target.transport == SyslogTransport::udp));
     if (!made || target.transport == SyslogTransport::udp)
       return made;
     // Collectors that refuse a client often accept first and close right
