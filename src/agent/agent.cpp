@@ -25,6 +25,7 @@
 #include "shimwatch/classify.hpp"
 #include "shimwatch/decode.hpp"
 #include "shimwatch/dispatch.hpp"
+#include "shimwatch/http.hpp"
 #include "shimwatch/metrics.hpp"
 #include "shimwatch/pipeline.hpp"
 #include "shimwatch/probe.hpp"
@@ -388,7 +389,7 @@ int run_agent(const CliRequest &request) {
     const std::string &kube_url = kube_options->source == KubeSource::kubelet
                                       ? kube_options->kubelet_url
                                       : kube_options->api_server;
-    if (kube_url.starts_with("http://") && !kube_options->token_file.empty())
+    if (http::is_plain_http(kube_url) && !kube_options->token_file.empty())
       spdlog::warn("kubernetes: {} is plain HTTP: the service-account token is not sent there "
                    "(requests go without it); use https://",
                    kube_url);
@@ -409,7 +410,7 @@ int run_agent(const CliRequest &request) {
                             std::pair<const char *, Sink *>{"syslog", syslog.get()}})
     if (sink) {
       dispatcher->add(name, *sink);
-      output_names.push_back(name);
+      output_names.emplace_back(name);
     }
   dispatcher->start();
   LossWatcher losses(*probe);

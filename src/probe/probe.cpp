@@ -129,9 +129,15 @@ public:
   }
 
 private:
+  // The verifier writes into a buffer of its own size: the log ends at the
+  // first NUL.
+  static std::string up_to_nul(const std::string &buffer) {
+    return buffer.substr(0, buffer.find('\0'));
+  }
+
   // "processed 1234 insns (limit 1000000) ..." on success.
   static std::optional<uint64_t> processed(const std::string &log) {
-    const std::string text(log.c_str());
+    const std::string text = up_to_nul(log);
     const std::string marker = "processed ";
     size_t at = text.rfind(marker);
     if (at == std::string::npos || text.find(" insns", at) == std::string::npos)
@@ -141,7 +147,7 @@ private:
 
   // The log's last line that is not one of the statistics lines.
   static std::string last_message(const std::string &log) {
-    const std::string text(log.c_str());
+    const std::string text = up_to_nul(log);
     std::string last;
     size_t start = 0;
     while (start < text.size()) {
@@ -422,7 +428,7 @@ Result<std::unique_ptr<Probe>> Probe::start_with(const ProbeOptions &options, Re
     sw_config_prefix prefix{};
     unsigned char word[16] = {}, mask[16] = {};
     const size_t used = std::min(path.size(), sizeof(word));
-    std::memcpy(word, path.data(), used);
+    std::copy_n(path.begin(), used, word); // a prefix of bytes, not a string
     std::memset(mask, 0xff, used);
     std::memcpy(prefix.word, word, sizeof(word));
     std::memcpy(prefix.mask, mask, sizeof(mask));
@@ -627,6 +633,7 @@ Status update_identity_map(bpf_map *map, std::vector<FileIdentity> &current,
 // Every identity with the value 1 (present).
 std::vector<std::pair<FileIdentity, __u8>> present(const std::vector<FileIdentity> &ids) {
   std::vector<std::pair<FileIdentity, __u8>> out;
+  out.reserve(ids.size());
   for (const auto &id : ids)
     out.emplace_back(id, __u8{1});
   return out;
@@ -645,6 +652,7 @@ Status Probe::set_watched_config(const std::vector<FileIdentity> &files,
   // Kinds as the BPF program knows them: 1 a file, 2 a directory's tree,
   // 3 the parent of a watched file. One identity, one kind: the strongest.
   std::vector<std::pair<FileIdentity, __u8>> wanted;
+  wanted.reserve(files.size() + directories.size() + parents.size());
   for (const auto &id : files)
     wanted.emplace_back(id, __u8{1});
   for (const auto &id : directories)

@@ -34,7 +34,12 @@ LogFile::LogFile(std::string path, HostInfo host, LogFileOptions options)
     : path_(std::move(path)), host_(std::move(host)), options_(options) {}
 
 LogFile::~LogFile() {
-  flush();
+  // What is pending goes out; a destructor has no one to tell that it could
+  // not (flush counts and logs a failed write; only allocating may throw).
+  try {
+    flush();
+  } catch (...) {
+  }
 }
 
 Result<std::unique_ptr<LogFile>> LogFile::open(const std::string &path, HostInfo host,

@@ -11,7 +11,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "accepting_listener.hpp"
 #include "pipeline/identity_labels.hpp"
+#include "test_files.hpp"
 
 using shimwatch::Action;
 using shimwatch::ConfigIdentities;
@@ -20,40 +22,11 @@ using shimwatch::SocketIdentities;
 
 namespace {
 
-class TempTree {
-public:
-  TempTree() {
-    char templ[] = "/tmp/shimwatch-labels-XXXXXX";
-    root_ = mkdtemp(templ);
-  }
-  ~TempTree() { std::filesystem::remove_all(root_); }
-  std::string path(const std::string &name) const { return root_ + "/" + name; }
-
-private:
-  std::string root_;
-};
-
 struct stat stat_of(const std::string &path) {
   struct stat st {};
   EXPECT_EQ(stat(path.c_str(), &st), 0) << path;
   return st;
 }
-
-// A listening unix socket bound at path, closed with the test.
-class Listener {
-public:
-  explicit Listener(const std::string &path) : fd_(socket(AF_UNIX, SOCK_STREAM, 0)) {
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    path.copy(addr.sun_path, sizeof addr.sun_path - 1);
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr *>(&addr), sizeof addr), 0);
-    EXPECT_EQ(listen(fd_, 1), 0);
-  }
-  ~Listener() { close(fd_); }
-
-private:
-  int fd_;
-};
 
 Event connect_event(const std::string &passed_path) {
   Event e;
@@ -65,9 +38,9 @@ Event connect_event(const std::string &passed_path) {
 } // namespace
 
 TEST(SocketIdentities, ThePassedPathOrTheConfiguredPathTheReachedSocketStandsFor) {
-  TempTree tree;
-  const std::string watched = tree.path("docker.sock");
-  Listener listener(watched);
+  swtest::TempDir tree;
+  const std::string watched = tree.file("docker.sock");
+  swtest::AcceptingListener listener(watched);
   SocketIdentities sockets({watched});
   ASSERT_TRUE(sockets.refresh());
   EXPECT_FALSE(sockets.refresh()) << "nothing changed";
@@ -103,8 +76,8 @@ TEST(SocketIdentities, ThePassedPathOrTheConfiguredPathTheReachedSocketStandsFor
 }
 
 TEST(ConfigIdentities, AFileBelowAWatchedDirectoryIsNamedFromTheDirectory) {
-  TempTree tree;
-  const std::string etc = tree.path("etc-docker");
+  swtest::TempDir tree;
+  const std::string etc = tree.file("etc-docker");
   std::filesystem::create_directory(etc);
   std::ofstream(etc + "/daemon.json") << "{}";
   ConfigIdentities config({etc});
@@ -130,8 +103,8 @@ TEST(ConfigIdentities, AFileBelowAWatchedDirectoryIsNamedFromTheDirectory) {
 }
 
 TEST(ConfigIdentities, ARenameCountsOnlyWhenItsDestinationIsWatched) {
-  TempTree tree;
-  const std::string etc = tree.path("etc-docker");
+  swtest::TempDir tree;
+  const std::string etc = tree.file("etc-docker");
   std::filesystem::create_directory(etc);
   const std::string daemon = etc + "/daemon.json";
   ConfigIdentities config({daemon}); // a file not there yet: its directory is watched for renames

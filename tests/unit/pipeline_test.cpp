@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <vector>
 
+#include "accepting_listener.hpp"
+#include "test_files.hpp"
 #include "shimwatch/attribute.hpp"
 #include "shimwatch/classify.hpp"
 #include "shimwatch/kubernetes.hpp"
@@ -65,35 +67,6 @@ public:
 
   int decode_errors = 0, filtered = 0, events = 0;
   std::vector<std::string> excluded, misses;
-};
-
-class TempTree {
-public:
-  TempTree() {
-    char templ[] = "/tmp/shimwatch-pipeline-XXXXXX";
-    root_ = mkdtemp(templ);
-  }
-  ~TempTree() { std::filesystem::remove_all(root_); }
-  std::string path(const std::string &name) const { return root_ + "/" + name; }
-
-private:
-  std::string root_;
-};
-
-// A listening unix socket bound at path, closed with the test.
-class Listener {
-public:
-  explicit Listener(const std::string &path) : fd_(socket(AF_UNIX, SOCK_STREAM, 0)) {
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    path.copy(addr.sun_path, sizeof addr.sun_path - 1);
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr *>(&addr), sizeof addr), 0);
-    EXPECT_EQ(listen(fd_, 1), 0);
-  }
-  ~Listener() { close(fd_); }
-
-private:
-  int fd_;
 };
 
 const std::string pod_uid = "6f1b5a8e-3c2d-4e8f-9a0b-1c2d3e4f5a6b";
@@ -304,9 +277,9 @@ TEST(Pipeline, ATcpConnectCountsOnlyWhenItGoesToThisNode) {
 }
 
 TEST(Pipeline, AConnectMatchedByTheSocketItReachedIsNamedAfterTheConfiguredPath) {
-  TempTree tree;
-  const std::string watched = tree.path("docker.sock");
-  Listener listener(watched);
+  swtest::TempDir tree;
+  const std::string watched = tree.file("docker.sock");
+  swtest::AcceptingListener listener(watched);
   Config config = base_config();
   config.watch_sockets = {watched};
   Fixture f(config);
@@ -333,8 +306,8 @@ TEST(Pipeline, AConnectMatchedByTheSocketItReachedIsNamedAfterTheConfiguredPath)
 }
 
 TEST(Pipeline, SocketsTheKernelRefusedAreTriedAgainAtTheNextRefresh) {
-  TempTree tree;
-  const std::string watched = tree.path("docker.sock");
+  swtest::TempDir tree;
+  const std::string watched = tree.file("docker.sock");
   Config config = base_config();
   config.watch_sockets = {watched};
   Fixture f(config);
@@ -342,7 +315,7 @@ TEST(Pipeline, SocketsTheKernelRefusedAreTriedAgainAtTheNextRefresh) {
   ASSERT_EQ(f.maps.socket_sets.size(), 1u);
   EXPECT_TRUE(f.maps.socket_sets[0].empty());
 
-  Listener listener(watched); // the server starts
+  swtest::AcceptingListener listener(watched); // the server starts
   f.maps.refuse = true;
   f.feedback.refresh();
   ASSERT_EQ(f.maps.socket_sets.size(), 2u);
@@ -368,8 +341,8 @@ TEST(Pipeline, StartFailsWhenTheKernelRefusesTheSockets) {
 }
 
 TEST(Pipeline, ARenameIntoDockersConfigurationIsAnEventAndOneBesideItIsNot) {
-  TempTree tree;
-  const std::string etc = tree.path("etc-docker");
+  swtest::TempDir tree;
+  const std::string etc = tree.file("etc-docker");
   std::filesystem::create_directory(etc);
   const std::string daemon = etc + "/daemon.json";
   Config config = base_config();
