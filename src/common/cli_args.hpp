@@ -54,7 +54,7 @@ inline std::string as_typed(const CLI::Option &option, const std::vector<std::st
 inline std::string parse_error_message(const CLI::App &app, const CLI::ParseError &e,
                                        const std::vector<std::string> &args,
                                        const std::string &needs_value_suffix = "") {
-  const std::string what = e.what();
+  std::string what = e.what();
   // "no-stdout was given a disallowed flag override"
   if (auto at = what.find(" was given a disallowed flag override"); at != std::string::npos) {
     const std::string name = what.substr(0, at);
