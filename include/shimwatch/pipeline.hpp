@@ -118,8 +118,6 @@ public:
     // Distinct (origin, action, target, command line) keys folded at once;
     // past it events are written in full, never dropped.
     size_t dedupe_max_keys = 10000;
-    // Build-id workers; tests make the wait short.
-    std::chrono::milliseconds binary_read_held_after{2000};
   };
 
   Pipeline(const Config &config, Stages stages, Deliver deliver);

@@ -3,13 +3,11 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <optional>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstring>
-#include <filesystem>
 #include <thread>
 #include <tuple>
 #include <spdlog/spdlog.h>
@@ -18,7 +16,6 @@
 #include "agent/privileges.hpp"
 #include "agent/start_janitor.hpp"
 #include "agent/syscall_filter.hpp"
-#include "shimwatch/aggregate.hpp"
 #include "shimwatch/attribute.hpp"
 #include "shimwatch/check.hpp"
 #include "shimwatch/kubernetes.hpp"

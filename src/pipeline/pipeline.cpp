@@ -33,10 +33,8 @@ Pipeline::Pipeline(const Config &config, Stages stages, Deliver deliver, Options
   // Build-ids are read off the event thread: the files belong to whoever
   // runs them, and a read may block for ever (FUSE) where the loop must not.
   RenamedBinaries &renamed = stages_.kernel.renamed();
-  BinaryChecker::Options checker;
-  checker.held_after = options_.binary_read_held_after;
   binaries_ = std::make_unique<BinaryChecker>(
-      [&renamed](const Event &e) { return renamed.read(e); }, checker);
+      [&renamed](const Event &e) { return renamed.read(e); }, BinaryChecker::Options{});
 }
 
 Pipeline::~Pipeline() = default;
