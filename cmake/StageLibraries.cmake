@@ -10,8 +10,10 @@
 # into a stage it does not name (a layering cycle always has one) is left
 # undefined there, and the build stops naming the symbol and the stage.
 #
-# Public headers: include/shimwatch/<stage>.hpp (and the common layer's);
-# a stage's other headers stay in its folder under src/.
+# Public headers: include/shimwatch/<stage>.hpp, one per stage (every other
+# header there is the common layer's); a stage's other headers stay in its
+# folder under src/. Includes that break this are refused by
+# tests/lint/header_layering.py, which reads the STAGES of these calls.
 function(shimwatch_stage name)
   cmake_parse_arguments(STAGE "" "" "SOURCES;STAGES;LINKS;PUBLIC_LINKS" ${ARGN})
   add_library(shimwatch_${name} STATIC ${STAGE_SOURCES})

@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "attribute/process_table.hpp"
-#include "shimwatch/sink.hpp"
+#include "shimwatch/text.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::string_view bytes(reinterpret_cast<const char *>(data), size);

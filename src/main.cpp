@@ -6,7 +6,7 @@
 
 #include "shimwatch/agent.hpp"
 #include "shimwatch/check.hpp"
-#include "shimwatch/cli.hpp"
+#include "shimwatch/config.hpp"
 #include "shimwatch/logging.hpp"
 #include "shimwatch/probe.hpp"
 #include "shimwatch/report.hpp"

@@ -3,7 +3,7 @@
 
 #include <stdexcept>
 
-#include "shimwatch/cli.hpp"
+#include "shimwatch/config.hpp"
 
 namespace shimwatch {
 

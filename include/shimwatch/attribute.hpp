@@ -10,7 +10,7 @@
 #include <memory>
 #include <vector>
 
-#include "shimwatch/config.hpp"
+#include "shimwatch/settings.hpp"
 #include "shimwatch/event.hpp"
 
 namespace shimwatch {

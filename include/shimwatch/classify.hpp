@@ -13,7 +13,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "shimwatch/config.hpp"
+#include "shimwatch/settings.hpp"
 #include "shimwatch/event.hpp"
 #include "shimwatch/result.hpp"
 
@@ -158,8 +158,6 @@ private:
   mutable std::unordered_map<std::string, std::pair<bool, std::chrono::steady_clock::time_point>>
       trusted_paths_;
 };
-
-std::string_view basename_of(std::string_view path);
 
 // Loopback and this node's own addresses: the destinations of a TCP connect
 // that count as "this node's Docker Engine" (watch.tcp_destinations local).

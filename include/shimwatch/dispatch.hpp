@@ -22,9 +22,26 @@
 #include <vector>
 
 #include "shimwatch/event.hpp"
-#include "shimwatch/sink.hpp"
+#include "shimwatch/text.hpp"
 
 namespace shimwatch {
+
+// An output. The dispatcher calls every method of one sink from that sink's
+// own thread, so a sink needs no locking of its own.
+class Sink {
+public:
+  virtual ~Sink() = default;
+  virtual void write(const Event &event) = 0;
+  virtual void write_gap(const Gap &gap) = 0;
+  // Hands what was written so far on (one write(2), a wake-up ...).
+  virtual void flush() = 0;
+  // SIGHUP: files are opened again (after logrotate moved them).
+  virtual void reopen() {}
+  // For the metrics, cumulative: failed writes or sends, and the records
+  // this output lost by reason (e.g. {"write_failed", 3}). Any thread.
+  virtual uint64_t errors() const = 0;
+  virtual std::vector<std::pair<std::string, uint64_t>> drops() const = 0;
+};
 
 // What the dispatcher counts as it goes (the metrics stage implements it).
 class OutputCounters {

@@ -1,7 +1,9 @@
-// sinks: where events go (stdout, log file) and how they are written.
+// sink: where records go (stdout, the log file, a syslog collector) and how
+// they are written (JSON lines, text columns, RFC 5424).
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -10,7 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include "shimwatch/config.hpp"
+#include "shimwatch/settings.hpp"
+#include "shimwatch/dispatch.hpp"
 #include "shimwatch/event.hpp"
 #include "shimwatch/fd.hpp"
 #include "shimwatch/result.hpp"
@@ -30,23 +33,6 @@ std::string encode_gap_json(const Gap &gap, const HostInfo &host);
 std::string text_header();
 std::string encode_text(const Event &event);
 std::string encode_gap_text(const Gap &gap);
-
-// An output. The dispatcher calls every method of one sink from that sink's
-// own thread, so a sink needs no locking of its own.
-class Sink {
-public:
-  virtual ~Sink() = default;
-  virtual void write(const Event &event) = 0;
-  virtual void write_gap(const Gap &gap) = 0;
-  // Hands what was written so far on (one write(2), a wake-up ...).
-  virtual void flush() = 0;
-  // SIGHUP: files are opened again (after logrotate moved them).
-  virtual void reopen() {}
-  // For the metrics, cumulative: failed writes or sends, and the records
-  // this output lost by reason (e.g. {"write_failed", 3}). Any thread.
-  virtual uint64_t errors() const = 0;
-  virtual std::vector<std::pair<std::string, uint64_t>> drops() const = 0;
-};
 
 // Writes events to stdout (or any descriptor) as JSON lines or text columns,
 // one write(2) per flush so a failed or partial write can never glue two
@@ -156,5 +142,92 @@ private:
   uint64_t torn_bytes_ = 0;
   uint64_t rotations_ = 0;
 };
+
+// ---------------------------------------------------------------------------
+// Syslog forwarding: RFC 5424 messages over UDP, TCP or TLS (RFC 5425), RFC
+// 6587 octet-counted framing. At most once (a message the kernel took is
+// never sent again); a message known not to be written completely is re-sent
+// once; drops are counted and reported in gap records. The reasons:
+// src/sink/syslog_sink.cpp.
+
+// Facility codes 0..23 (RFC 5424 section 6.2.1); names as syslog.conf spells them.
+Result<uint8_t> syslog_facility(std::string_view name);
+
+enum class SyslogTransport { udp, tcp, tls };
+
+std::string_view syslog_transport_name(SyslogTransport transport); // "udp", "tcp", "tls"
+
+struct SyslogTarget {
+  SyslogTransport transport = SyslogTransport::udp;
+  std::string host; // a name, an IPv4 literal or an IPv6 literal (without brackets)
+  uint16_t port = 0;
+  std::string url() const; // canonical: "tls://[::1]:6514"
+};
+
+// "udp://HOST[:PORT]", "tcp://HOST[:PORT]", "tls://HOST[:PORT]"; IPv6 in
+// brackets. Default ports: 514 for UDP and TCP, 6514 for TLS (RFC 5425).
+Result<SyslogTarget> parse_syslog_url(std::string_view url);
+
+struct SyslogOptions {
+  std::string url; // udp://, tcp:// or tls://HOST:PORT
+  // TLS only: CA bundle for the collector's certificate (empty: the
+  // system's); client certificate and key for collectors that ask for one
+  // (key_file may stay empty when cert_file holds the key too).
+  std::string ca_file, cert_file, key_file;
+  // false: any certificate, any name. For tests and emergencies: the audit
+  // trail then goes to whoever answers.
+  bool tls_verify = true;
+  uint8_t facility = 16; // local0
+  // Bounds of the in-memory queue; a message that does not fit is dropped,
+  // counted and reported in a gap record. Bytes too, since argv makes some
+  // events large and the agent runs under a memory limit.
+  size_t queue_capacity = 10000;
+  size_t queue_max_bytes = 32u << 20;
+  std::chrono::milliseconds connect_timeout{5000}; // TCP connect + TLS handshake; not DNS
+  // A collector that accepts nothing for this long is treated as gone.
+  std::chrono::milliseconds send_timeout{10000};
+  std::chrono::milliseconds backoff_initial{500};
+  std::chrono::milliseconds backoff_max{30000};
+  // While drops go on (a collector slower than the event rate), at most one
+  // gap record per interval, so gap records never crowd out events.
+  std::chrono::milliseconds gap_interval{1000};
+  // A connection the collector closes sooner than this after it was made
+  // counts as refused (warning, growing backoff) even though messages went
+  // through: collectors that reject a client tend to accept it first.
+  std::chrono::milliseconds stable_after{2000};
+  // What the destructor gives the queue to drain.
+  std::chrono::milliseconds stop_drain{2000};
+};
+
+struct SyslogStats {
+  uint64_t sent = 0;                // event messages handed completely to the kernel
+  uint64_t dropped_queue_full = 0;  // write() found the queue full
+  uint64_t dropped_send_failed = 0; // refused by the transport (too large for UDP) or failed twice
+  uint64_t dropped_at_stop = 0;     // still queued at stop()'s deadline, or written after stop()
+  // Failed connects and TLS handshakes, failed writes, connections the
+  // collector closed.
+  uint64_t send_errors = 0;
+  uint64_t reconnects = 0; // connections made after the first one
+  uint64_t gaps_sent = 0;  // gap records sent
+  size_t queued = 0;       // messages waiting now
+  bool connected = false;
+  std::string last_error;
+};
+
+// A syslog output: write() formats on the caller's thread and queues; a
+// sender thread of its own connects, reconnects with backoff, and sends in
+// order.
+class SyslogOutput : public Sink {
+public:
+  // Sends what it can until drain has passed (with a collector that is down:
+  // one more connect attempt), then closes. What is left is counted as
+  // dropped_at_stop, and so are later writes.
+  virtual void stop(std::chrono::milliseconds drain) = 0;
+  virtual SyslogStats stats() const = 0;
+};
+
+// The output for options.url: checks the URL and TLS files now (a bad URL,
+// unreadable TLS files, TLS files with udp:// or tcp:// fail here).
+Result<std::unique_ptr<SyslogOutput>> open_syslog_sink(const SyslogOptions &options, HostInfo host);
 
 } // namespace shimwatch

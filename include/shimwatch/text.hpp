@@ -20,6 +20,8 @@ int64_t unix_now_ns();
 std::string errno_name(int error);
 // The C library's text for error, or for -error (as libbpf returns it).
 std::string errno_text(int error);
+// What follows the last slash ("a//b": "b"; "docker": "docker").
+std::string_view basename_of(std::string_view path);
 // argv joined by spaces, shell-quoted where an argument needs it.
 std::string command_line(const std::vector<std::string> &args);
 

@@ -26,9 +26,8 @@
 #include "shimwatch/metrics.hpp"
 #include "shimwatch/pipeline.hpp"
 #include "shimwatch/probe.hpp"
-#include "shimwatch/stage_options.hpp"
+#include "shimwatch/config.hpp"
 #include "shimwatch/sink.hpp"
-#include "shimwatch/syslog.hpp"
 
 namespace shimwatch {
 
@@ -236,7 +235,7 @@ int run_agent(const CliRequest &request) {
   // The outputs outlive the dispatcher that feeds them (declared below it).
   std::unique_ptr<StreamSink> console;
   std::unique_ptr<LogFile> log_file;
-  std::unique_ptr<SyslogSink> syslog;
+  std::unique_ptr<SyslogOutput> syslog;
   if (config.stdout_enabled) {
     OutputFormat format = config.format;
     if (format == OutputFormat::automatic)
@@ -344,7 +343,7 @@ int run_agent(const CliRequest &request) {
     log_file = std::move(*file);
   }
   if (!config.syslog.url.empty()) {
-    auto sink = SyslogSink::open(syslog_options(config.syslog), host);
+    auto sink = open_syslog_sink(syslog_options(config.syslog), host);
     if (!sink)
       throw StartupError("--syslog " + config.syslog.url + ": " + sink.error().message);
     syslog = std::move(*sink);

@@ -1,6 +1,6 @@
 #include "shimwatch/aggregate.hpp"
 
-#include "shimwatch/sink.hpp"
+#include "shimwatch/text.hpp"
 
 namespace shimwatch {
 

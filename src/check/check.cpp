@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "shimwatch/probe.hpp"
-#include "shimwatch/stage_options.hpp"
+#include "shimwatch/config.hpp"
 
 namespace shimwatch {
 

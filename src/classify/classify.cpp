@@ -8,13 +8,9 @@
 #include <unistd.h>
 
 #include "shimwatch/probe.hpp"
+#include "shimwatch/text.hpp"
 
 namespace shimwatch {
-
-std::string_view basename_of(std::string_view path) {
-  auto slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
 
 namespace {
 // TASK_COMM_LEN - 1: what the kernel keeps of a basename in comm.

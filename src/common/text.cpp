@@ -76,6 +76,11 @@ size_t sequence_length(const unsigned char *s, size_t left) {
 
 } // namespace
 
+std::string_view basename_of(std::string_view path) {
+  auto slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
 std::string command_line(const std::vector<std::string> &args) {
   std::string out;
   for (const auto &arg : args) {

@@ -1,4 +1,4 @@
-#include "shimwatch/cli.hpp"
+#include "shimwatch/config.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -6,8 +6,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "common/cli_args.hpp"
-#include "config/settings.hpp"
+#include "shimwatch/cli_args.hpp"
+#include "config/settings_table.hpp"
 
 namespace shimwatch {
 

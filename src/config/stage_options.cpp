@@ -2,7 +2,7 @@
 // the config know their own options, never the config file's layout.
 #include <algorithm>
 
-#include "shimwatch/stage_options.hpp"
+#include "shimwatch/config.hpp"
 
 namespace shimwatch {
 

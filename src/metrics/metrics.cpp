@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "shimwatch/attribute.hpp"
-#include "shimwatch/sink.hpp"
+#include "shimwatch/text.hpp"
 #include "shimwatch/version.hpp"
 
 namespace shimwatch {

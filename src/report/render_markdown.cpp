@@ -2,7 +2,7 @@
 #include <string>
 
 #include "report/render.hpp"
-#include "shimwatch/sink.hpp"
+#include "shimwatch/text.hpp"
 
 namespace shimwatch::report {
 

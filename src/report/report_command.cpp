@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include <tuple>
 
-#include "common/cli_args.hpp"
+#include "shimwatch/cli_args.hpp"
 #include "report/aggregator.hpp"
 #include "report/line_parser.hpp"
 #include "report/log_reader.hpp"

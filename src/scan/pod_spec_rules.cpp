@@ -2,6 +2,7 @@
 // Docker Engine, how sure that is (severity, see scan_model.hpp) and where in
 // the object it was found.
 #include "scan/pod_spec_rules.hpp"
+#include "shimwatch/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -51,11 +52,6 @@ const json &array_member(const json &object, std::string_view key) {
 
 std::string index_path(const std::string &base, std::string_view key, size_t index) {
   return base + "." + std::string(key) + "[" + std::to_string(index) + "]";
-}
-
-std::string_view basename_of(std::string_view path) {
-  auto slash = path.rfind('/');
-  return slash == std::string_view::npos ? path : path.substr(slash + 1);
 }
 
 bool is_docker_binary(std::string_view word) {

@@ -8,8 +8,8 @@
 #include <iostream>
 #include <map>
 
-#include "common/cli_args.hpp"
-#include "shimwatch/sink.hpp"
+#include "shimwatch/cli_args.hpp"
+#include "shimwatch/text.hpp"
 #include "scan/cluster_reader.hpp"
 #include "scan/kubeconfig.hpp"
 #include "scan/manifest_loader.hpp"

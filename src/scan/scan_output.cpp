@@ -1,5 +1,5 @@
 #include "scan/scan_output.hpp"
-#include "shimwatch/sink.hpp"
+#include "shimwatch/text.hpp"
 
 #include <algorithm>
 #include <array>

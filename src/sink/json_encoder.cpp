@@ -1,7 +1,6 @@
 #include <cstring>
 
 #include "shimwatch/base64.hpp"
-#include "shimwatch/attribute.hpp"
 #include "shimwatch/sink.hpp"
 #include "sink/json_writer.hpp"
 

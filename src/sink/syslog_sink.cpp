@@ -68,7 +68,7 @@
 #include <unistd.h>
 
 #include "shimwatch/fd.hpp"
-#include "shimwatch/syslog.hpp"
+#include "sink/syslog.hpp"
 
 namespace shimwatch {
 
@@ -445,103 +445,7 @@ Result<std::unique_ptr<SyslogConnection>> tls_handshake(Fd fd, const SyslogTarge
   return std::unique_ptr<SyslogConnection>(std::move(conn));
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char &c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 } // namespace
-
-// ---------------------------------------------------------------------------
-// URLs
-
-std::string_view syslog_transport_name(SyslogTransport transport) {
-  switch (transport) {
-  case SyslogTransport::udp:
-    return "udp";
-  case SyslogTransport::tcp:
-    return "tcp";
-  case SyslogTransport::tls:
-    return "tls";
-  }
-  return "udp";
-}
-
-std::string SyslogTarget::url() const {
-  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  return std::string(syslog_transport_name(transport)) + "://" + h + ":" + std::to_string(port);
-}
-
-Result<SyslogTarget> parse_syslog_url(std::string_view url) {
-  const std::string shown = "syslog URL '" + std::string(url) + "'";
-  const std::string forms = "udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT";
-  SyslogTarget target;
-  auto sep = url.find("://");
-  if (sep == std::string_view::npos)
-    return Error{shown + " has no scheme: use " + forms};
-  std::string scheme = lower(url.substr(0, sep));
-  if (scheme == "udp") {
-    target.transport = SyslogTransport::udp;
-    target.port = 514;
-  } else if (scheme == "tcp") {
-    target.transport = SyslogTransport::tcp;
-    target.port = 514;
-  } else if (scheme == "tls") {
-    target.transport = SyslogTransport::tls;
-    target.port = 6514;
-  } else {
-    return Error{shown + ": unsupported scheme '" + scheme + "', use " + forms};
-  }
-  std::string_view rest = url.substr(sep + 3);
-  if (!rest.empty() && rest.back() == '/')
-    rest.remove_suffix(1);
-  if (rest.find_first_of("/?#@") != std::string_view::npos)
-    return Error{shown + ": only HOST[:PORT] may follow the scheme (no path, query or user)"};
-  std::string_view host = rest, port;
-  bool has_port = false;
-  if (!rest.empty() && rest.front() == '[') {
-    auto close = rest.find(']');
-    if (close == std::string_view::npos)
-      return Error{shown + ": '[' without ']'"};
-    host = rest.substr(1, close - 1);
-    std::string_view after = rest.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':')
-        return Error{shown + ": expected ':PORT' after ']'"};
-      port = after.substr(1);
-      has_port = true;
-    }
-    in6_addr a6{};
-    if (inet_pton(AF_INET6, std::string(host).c_str(), &a6) != 1)
-      return Error{shown + ": '" + std::string(host) + "' in brackets is not an IPv6 address"};
-  } else {
-    auto colon = rest.find(':');
-    if (colon != std::string_view::npos) {
-      if (rest.find(':', colon + 1) != std::string_view::npos)
-        return Error{shown + ": IPv6 addresses go in brackets, e.g. tcp://[::1]:514"};
-      host = rest.substr(0, colon);
-      port = rest.substr(colon + 1);
-      has_port = true;
-    }
-    for (char c : host)
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_')
-        return Error{shown + ": '" + std::string(host) + "' is not a host name or address"};
-  }
-  if (host.empty())
-    return Error{shown + " has no host"};
-  if (has_port) {
-    unsigned value = 0;
-    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (port.empty() || ec != std::errc{} || end != port.data() + port.size() || value == 0 ||
-        value > 65535)
-      return Error{shown + ": port must be a number from 1 to 65535"};
-    target.port = static_cast<uint16_t>(value);
-  }
-  target.host = std::string(host);
-  return target;
-}
 
 // ---------------------------------------------------------------------------
 // Connector
@@ -664,6 +568,14 @@ Result<std::unique_ptr<SyslogSink>> SyslogSink::open(const SyslogOptions &option
                  "answers there",
                  options.url);
   return std::make_unique<SyslogSink>(options, std::move(host), std::move(*connector));
+}
+
+Result<std::unique_ptr<SyslogOutput>> open_syslog_sink(const SyslogOptions &options,
+                                                       HostInfo host) {
+  auto sink = SyslogSink::open(options, std::move(host));
+  if (!sink)
+    return sink.error();
+  return std::unique_ptr<SyslogOutput>(std::move(*sink));
 }
 
 SyslogSink::SyslogSink(SyslogOptions options, HostInfo host, SyslogConnector connector)

@@ -15,7 +15,7 @@
 #include "harness.hpp"
 #include "log_capture.hpp"
 #include "rsyslog_peer.hpp"
-#include "shimwatch/syslog.hpp"
+#include "sink/syslog.hpp"
 
 using namespace std::chrono_literals;
 using nlohmann::json;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "shimwatch/classify.hpp"
+#include "shimwatch/config.hpp"
 
 using shimwatch::AgentRule;
 using shimwatch::Classifier;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "shimwatch/attribute.hpp"
+#include "shimwatch/config.hpp"
 #include "shimwatch/kubernetes.hpp"
 
 using namespace shimwatch;

@@ -8,7 +8,6 @@
 
 #include "shimwatch/config.hpp"
 #include "shimwatch/probe.hpp"
-#include "shimwatch/stage_options.hpp"
 #include "test_files.hpp"
 
 namespace {

@@ -6,6 +6,8 @@
 #include <string>
 
 #include "shimwatch/classify.hpp"
+#include "shimwatch/text.hpp"
+#include "shimwatch/config.hpp"
 
 using shimwatch::Action;
 using shimwatch::basename_of;

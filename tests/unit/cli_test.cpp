@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "shimwatch/cli.hpp"
+#include "shimwatch/config.hpp"
 
 using shimwatch::CliRequest;
 using shimwatch::Command;

@@ -10,7 +10,6 @@
 #include <unistd.h>
 #include <vector>
 
-#include "shimwatch/cli.hpp"
 #include "shimwatch/config.hpp"
 
 using namespace shimwatch;

@@ -15,6 +15,8 @@
 
 #include "http_client.hpp"
 #include "shimwatch/classify.hpp"
+#include "shimwatch/text.hpp"
+#include "shimwatch/config.hpp"
 #include "shimwatch/metrics.hpp"
 
 using shimwatch::Action;

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "shimwatch/sink.hpp"
-#include "shimwatch/syslog.hpp"
+#include "sink/syslog.hpp"
 
 using json = nlohmann::json;
 using namespace shimwatch;

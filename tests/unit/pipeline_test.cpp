@@ -20,6 +20,7 @@
 #include "test_files.hpp"
 #include "shimwatch/attribute.hpp"
 #include "shimwatch/classify.hpp"
+#include "shimwatch/config.hpp"
 #include "shimwatch/kubernetes.hpp"
 #include "shimwatch/pipeline.hpp"
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "shimwatch/cli.hpp"
+#include "shimwatch/config.hpp"
 
 namespace {
 

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "agent/privileges.hpp"
-#include "shimwatch/cli.hpp"
 #include "shimwatch/config.hpp"
 
 using shimwatch::apply_config_json;

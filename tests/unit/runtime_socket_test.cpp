@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "shimwatch/classify.hpp"
-#include "shimwatch/cli.hpp"
 #include "shimwatch/config.hpp"
 #include "shimwatch/sink.hpp"
 

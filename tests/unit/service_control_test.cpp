@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "shimwatch/classify.hpp"
+#include "shimwatch/text.hpp"
+#include "shimwatch/config.hpp"
 
 using shimwatch::Action;
 using shimwatch::Classifier;

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "shimwatch/syslog.hpp"
+#include "sink/syslog.hpp"
 
 using namespace shimwatch;
 

@@ -19,7 +19,7 @@
 
 #include "event_builders.hpp"
 #include "log_capture.hpp"
-#include "shimwatch/syslog.hpp"
+#include "sink/syslog.hpp"
 
 using namespace shimwatch;
 using namespace std::chrono_literals;

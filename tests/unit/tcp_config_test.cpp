@@ -15,7 +15,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "shimwatch/cli.hpp"
 #include "shimwatch/config.hpp"
 #include "shimwatch/sink.hpp"
 

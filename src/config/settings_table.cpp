@@ -1,4 +1,4 @@
-#include "config/settings.hpp"
+#include "config/settings_table.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -1,5 +1,6 @@
-// Syslog forwarding: RFC 5424 messages, RFC 6587 octet-counted framing, and
-// the transport that sends them over UDP, TCP or TLS (RFC 5425).
+// The syslog output's insides: message formatting, and the sending side the
+// unit tests replace to drive the queue, drop and gap logic. Its public face
+// (options, open_syslog_sink) is in shimwatch/sink.hpp.
 #pragma once
 
 #include <algorithm>
@@ -21,6 +22,7 @@
 #include "shimwatch/event.hpp"
 #include "shimwatch/result.hpp"
 #include "shimwatch/sink.hpp"
+#include "shimwatch/text.hpp"
 
 namespace shimwatch {
 
@@ -34,9 +36,6 @@ enum class SyslogSeverity : uint8_t {
   informational = 6,
   debug = 7,
 };
-
-// Facility codes 0..23 (RFC 5424 section 6.2.1); names as syslog.conf spells them.
-Result<uint8_t> syslog_facility(std::string_view name);
 
 struct SyslogHeader {
   uint8_t facility = 16; // local0
@@ -65,71 +64,7 @@ std::string syslog_message(const Event &event, const HostInfo &host, uint8_t fac
                            uint32_t procid);
 
 // ---------------------------------------------------------------------------
-// Transport: SyslogSink forwards events to a collector over UDP, TCP or TLS.
-// In short: at most once (a message the kernel took is never sent again), a
-// message known not to be written completely is re-sent once; drops are
-// counted and reported in gap records. The reasons: src/sink/syslog_sink.cpp.
-
-enum class SyslogTransport { udp, tcp, tls };
-
-std::string_view syslog_transport_name(SyslogTransport transport); // "udp", "tcp", "tls"
-
-struct SyslogTarget {
-  SyslogTransport transport = SyslogTransport::udp;
-  std::string host; // a name, an IPv4 literal or an IPv6 literal (without brackets)
-  uint16_t port = 0;
-  std::string url() const; // canonical: "tls://[::1]:6514"
-};
-
-// "udp://HOST[:PORT]", "tcp://HOST[:PORT]", "tls://HOST[:PORT]"; IPv6 in
-// brackets. Default ports: 514 for UDP and TCP, 6514 for TLS (RFC 5425).
-Result<SyslogTarget> parse_syslog_url(std::string_view url);
-
-struct SyslogOptions {
-  std::string url; // udp://, tcp:// or tls://HOST:PORT
-  // TLS only: CA bundle for the collector's certificate (empty: the
-  // system's); client certificate and key for collectors that ask for one
-  // (key_file may stay empty when cert_file holds the key too).
-  std::string ca_file, cert_file, key_file;
-  // false: any certificate, any name. For tests and emergencies: the audit
-  // trail then goes to whoever answers.
-  bool tls_verify = true;
-  uint8_t facility = 16; // local0
-  // Bounds of the in-memory queue; a message that does not fit is dropped,
-  // counted and reported in a gap record. Bytes too, since argv makes some
-  // events large and the agent runs under a memory limit.
-  size_t queue_capacity = 10000;
-  size_t queue_max_bytes = 32u << 20;
-  std::chrono::milliseconds connect_timeout{5000}; // TCP connect + TLS handshake; not DNS
-  // A collector that accepts nothing for this long is treated as gone.
-  std::chrono::milliseconds send_timeout{10000};
-  std::chrono::milliseconds backoff_initial{500};
-  std::chrono::milliseconds backoff_max{30000};
-  // While drops go on (a collector slower than the event rate), at most one
-  // gap record per interval, so gap records never crowd out events.
-  std::chrono::milliseconds gap_interval{1000};
-  // A connection the collector closes sooner than this after it was made
-  // counts as refused (warning, growing backoff) even though messages went
-  // through: collectors that reject a client tend to accept it first.
-  std::chrono::milliseconds stable_after{2000};
-  // What the destructor gives the queue to drain.
-  std::chrono::milliseconds stop_drain{2000};
-};
-
-struct SyslogStats {
-  uint64_t sent = 0;                // event messages handed completely to the kernel
-  uint64_t dropped_queue_full = 0;  // write() found the queue full
-  uint64_t dropped_send_failed = 0; // refused by the transport (too large for UDP) or failed twice
-  uint64_t dropped_at_stop = 0;     // still queued at stop()'s deadline, or written after stop()
-  // Failed connects and TLS handshakes, failed writes, connections the
-  // collector closed.
-  uint64_t send_errors = 0;
-  uint64_t reconnects = 0; // connections made after the first one
-  uint64_t gaps_sent = 0;  // gap records sent
-  size_t queued = 0;       // messages waiting now
-  bool connected = false;
-  std::string last_error;
-};
+// Transport.
 
 // When a connect or send gives up: at its own timeout, or earlier once stop()
 // has set a drain deadline (re-read while waiting, so a send that started
@@ -216,7 +151,7 @@ std::string syslog_record_message(const std::string &gap_json, const HostInfo &h
 // thread connects lazily, reconnects with exponential backoff and jitter, and
 // sends in order. Logs one warning per outage and one info line when the
 // collector is back, never a line per message.
-class SyslogSink final : public Sink {
+class SyslogSink final : public SyslogOutput {
 public:
   // The production sink for options.url (checks the URL and TLS files now).
   static Result<std::unique_ptr<SyslogSink>> open(const SyslogOptions &options, HostInfo host);
@@ -234,8 +169,8 @@ public:
   // Sends what it can until drain has passed (with a collector that is down:
   // one more connect attempt), then closes. What is left is counted as
   // dropped_at_stop, and so are later writes.
-  void stop(std::chrono::milliseconds drain);
-  SyslogStats stats() const;
+  void stop(std::chrono::milliseconds drain) override;
+  SyslogStats stats() const override;
   uint64_t errors() const override; // send_errors
   // queue_full, send_failed, at_stop
   std::vector<std::pair<std::string, uint64_t>> drops() const override;
