@@ -291,10 +291,13 @@ TEST(Adversarial, DistinctHugeCommandLinesCannotExhaustTheAgentsMemory) {
 
   // TRIGGER: the attack, as nobody: 6000 runs of 2000 arguments each.
   const int runs = 6000;
-  auto attack = run_process_as(nobody, {"sh", "-c",
-                                        "set -- $(seq 2000 | sed 's/.*/x/'); i=0; while [ $i -lt " +
-                                            std::to_string(runs) + " ]; do " + docker +
-                                            " run-$i \"$@\"; i=$((i+1)); done"});
+  auto attack = run_process_as(nobody,
+                               {"sh", "-c",
+                                "set -- $(seq 2000 | sed 's/.*/x/'); i=0; while [ $i -lt " +
+                                    std::to_string(runs) + " ]; do " + docker +
+                                    " run-$i \"$@\"; i=$((i+1)); done"},
+                               // ~30 s alone; a machine busy with builds has taken over 60.
+                               std::chrono::seconds(100));
   ASSERT_EQ(attack.exit_code, 0) << attack.output;
 
   // ASSERT

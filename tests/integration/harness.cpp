@@ -163,7 +163,8 @@ AgentOutput Agent::stop() {
 namespace {
 
 ProcessResult run_process_impl(const std::vector<std::string> &argv, bool drop_to, uid_t uid,
-                               const std::string &cgroup_dir = "") {
+                               const std::string &cgroup_dir = "",
+                               std::chrono::seconds wait = std::chrono::seconds(60)) {
   TempDir dir;
   chmod(dir.path().c_str(), 0777);
   std::string out_path = dir.file("out");
@@ -181,7 +182,7 @@ ProcessResult run_process_impl(const std::vector<std::string> &argv, bool drop_t
     execvp(args[0], args.data());
     _exit(127);
   }
-  result.exit_code = wait_exit(result.pid, std::chrono::seconds(60));
+  result.exit_code = wait_exit(result.pid, wait);
   result.output = read_file(out_path);
   return result;
 }
@@ -192,8 +193,9 @@ ProcessResult run_process(const std::vector<std::string> &argv) {
   return run_process_impl(argv, false, 0);
 }
 
-ProcessResult run_process_as(uid_t uid, const std::vector<std::string> &argv) {
-  return run_process_impl(argv, true, uid);
+ProcessResult run_process_as(uid_t uid, const std::vector<std::string> &argv,
+                             std::chrono::seconds wait) {
+  return run_process_impl(argv, true, uid, "", wait);
 }
 
 std::string copy_executable(const TempDir &dir, const std::string &from, const std::string &name) {

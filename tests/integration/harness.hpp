@@ -127,7 +127,9 @@ void connect_once_in_child(const sockaddr_un &address);
 namespace swtest {
 
 // run_process with the child's uid and gid set to uid first (no privileges).
-ProcessResult run_process_as(uid_t uid, const std::vector<std::string> &argv);
+// A child still running after wait is killed (exit code -1).
+ProcessResult run_process_as(uid_t uid, const std::vector<std::string> &argv,
+                             std::chrono::seconds wait = std::chrono::seconds(60));
 
 // Copies /bin/true to dir/name: a harmless executable with any basename.
 std::string fake_executable(const TempDir &dir, const std::string &name);
