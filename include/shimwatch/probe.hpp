@@ -165,7 +165,8 @@ public:
 
   // open -> configure -> load -> fill filter maps -> attach -> ring buffer.
   // Each failure says which step failed and what to do about it.
-  static Result<std::unique_ptr<Probe>> start(const ProbeOptions &options, RecordHandler handler);
+  static Result<std::unique_ptr<Probe>> start(const ProbeOptions &options,
+                                              const RecordHandler &handler);
 
   ~Probe() override;
   Probe(const Probe &) = delete;
@@ -223,8 +224,8 @@ private:
   };
   static std::string hooks_note(const HookPlan &plan, bool config);
   static Result<std::unique_ptr<Probe>> start_with(const ProbeOptions &options,
-                                                   RecordHandler handler, const HookPlan &plan,
-                                                   FailedHook &failed);
+                                                   const RecordHandler &handler,
+                                                   const HookPlan &plan, FailedHook &failed);
 
   std::unique_ptr<State> state_;
   std::vector<FileIdentity> watched_identities_;

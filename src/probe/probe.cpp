@@ -353,7 +353,8 @@ std::string Probe::hooks_note(const HookPlan &plan, bool config) {
   return note;
 }
 
-Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordHandler handler) {
+Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options,
+                                            const RecordHandler &handler) {
   const bool pin = options.pin_links || !options.pin_path.empty();
   HookPlan plan;
   if (options.hooks == HookChoice::raw_tracepoints) {
@@ -417,14 +418,15 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
   }
 }
 
-Result<std::unique_ptr<Probe>> Probe::start_with(const ProbeOptions &options, RecordHandler handler,
-                                                 const HookPlan &plan, FailedHook &failed) {
+Result<std::unique_ptr<Probe>> Probe::start_with(const ProbeOptions &options,
+                                                 const RecordHandler &handler, const HookPlan &plan,
+                                                 FailedHook &failed) {
   const bool fast = plan.exec_btf;
   const bool connect_fn = plan.functions[static_cast<size_t>(Family::connect)];
   const bool open_fn = plan.functions[static_cast<size_t>(Family::open)];
   const bool rename_fn = plan.functions[static_cast<size_t>(Family::rename)];
   auto state = std::make_unique<State>();
-  state->handler = std::move(handler);
+  state->handler = handler;
 
   state->skeleton.reset(shimwatch_bpf__open());
   if (!state->skeleton)
