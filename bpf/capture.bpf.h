@@ -400,6 +400,8 @@ __noinline long capture__args(void)
 	return args__fill(e, (struct task_struct *)bpf_get_current_task());
 }
 
+#define PF_IO_WORKER 0x00000010
+
 /* Fills in everything about the current task into the scratch record e;
  * returns the argv bytes. */
 static __always_inline __u64 event__capture(struct sw_event *e, __u32 type, __u32 flags)
@@ -412,6 +414,15 @@ static __always_inline __u64 event__capture(struct sw_event *e, __u32 type, __u3
 	e->pad16 = 0;
 	e->pad = 0;
 	task__fill(&e->task, task);
+	/* io_uring runs a request the process could not finish at once in a
+	 * worker thread of that process, named iou-wrk-<tid>: the record names
+	 * the process, and says how it made the call. */
+	if (BPF_CORE_READ(task, flags) & PF_IO_WORKER) {
+		struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+
+		bpf_probe_read_kernel_str(e->task.comm, sizeof(e->task.comm), leader->comm);
+		e->flags |= SW_FLAG_IO_URING;
+	}
 	capture__context();
 	return capture__args();
 }

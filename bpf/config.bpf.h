@@ -51,24 +51,20 @@ struct {
 #define FMODE_PATH 0x4000
 #define FMODE_CREATED 0x100000
 
-/* A successful open (fd): reported when the file, or a directory up to
- * CONFIG_DEPTH levels above it, is watched Docker configuration. Matching
- * by identity at exit covers relative paths, bind mounts and symlinks, and
- * needs no string read on the way in, for an open that is almost never ours. */
-static __always_inline int config_open__exit(void *ctx, long fd)
+/* A file opened: reported when it, or a directory up to CONFIG_DEPTH levels
+ * above it, is watched Docker configuration. Matching by identity once the
+ * file is open covers relative paths, bind mounts and symlinks, and needs
+ * no string read on the way in, for an open that is almost never ours. */
+static __always_inline int config_open__file(void *ctx, struct file *file)
 {
 	struct sw_inode_key id = {};
 	struct dentry *dentry, *walk;
 	struct sw_event *e;
-	struct file *file;
 	__u32 depth = 0, pos = 0, flags = 0;
 	bool found = false;
 	__u8 *kind;
 
-	if (!watching_config || fd < 0)
-		return 0;
-	file = fd__file((__u32)fd);
-	if (!file)
+	if (!watching_config || !file)
 		return 0;
 	/* Listing a directory reads no configuration, nor does O_PATH. */
 	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) == S_IFDIR ||
@@ -100,6 +96,9 @@ static __always_inline int config_open__exit(void *ctx, long fd)
 	for (int i = 0; i < CONFIG_DEPTH; i++) {
 		if (i >= depth || pos >= SW_EXEC_PATH_MAX / 2)
 			break;
+		/* The mask, not the check above, is the bound 5.10's verifier
+		 * follows: clang must not drop it as redundant. */
+		barrier_var(pos);
 		const unsigned char *name = BPF_CORE_READ(walk, d_name.name);
 		long n = bpf_probe_read_kernel_str(&e->exec_path[pos & (SW_EXEC_PATH_MAX / 2 - 1)],
 						   SW_EXEC_PATH_MAX / 2, name);
@@ -120,6 +119,14 @@ static __always_inline int config_open__exit(void *ctx, long fd)
 	e->ret = 0;
 	event__fill(ctx, e, SW_EVENT_CONFIG_OPEN, flags);
 	return 0;
+}
+
+/* An open syscall returned fd. */
+static __always_inline int config_open__exit(void *ctx, long fd)
+{
+	if (!watching_config || fd < 0)
+		return 0;
+	return config_open__file(ctx, fd__file((__u32)fd));
 }
 
 SEC("tracepoint/syscalls/sys_exit_openat")
@@ -179,54 +186,43 @@ static __always_inline int config_rename__enter(long dfd, const char *name)
 	return 0;
 }
 
-/* A rename that succeeded: reported when its destination is, or is under,
- * watched configuration. An absolute destination is compared as a string
- * with the watched paths; a relative one by the identity of the directory it
- * is relative to (a watched directory's tree, or a watched file's parent). */
-static __always_inline int config_rename__exit(void *ctx, long ret)
+/* Whether a rename to name (relative to directory fd dfd unless absolute)
+ * lands in watched configuration: then e's exec_path, matched and
+ * matched_depth say where, and the flags of its record are returned; else
+ * -1. An absolute destination is compared as a string with the watched
+ * paths; a relative one by the identity of the directory it is relative to
+ * (a watched directory's tree, or a watched file's parent). */
+static __always_inline long config_rename__prepare(struct sw_event *e, long dfd, const char *name,
+						   bool user)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct sw_inode_key id = {};
-	struct pending_rename *found;
-	struct pending_rename pending;
 	struct dentry *dir = NULL, *walk;
 	__u32 flags = 0, depth = 0, pos = SW_EXEC_PATH_MAX / 2;
 	bool matched = false;
-	struct sw_event *e;
 	__u8 *kind;
 	long n;
 
-	found = bpf_map_lookup_elem(&pending_rename, &tid);
-	if (!found)
-		return 0;
-	pending = *found;
-	bpf_map_delete_elem(&pending_rename, &tid);
-	if (ret != 0)
-		return 0;
-	e = scratch__get();
-	if (!e)
-		return 0;
 	__builtin_memset(e->exec_path, 0, sizeof(e->exec_path));
-	n = bpf_probe_read_user_str(e->exec_path, SW_EXEC_PATH_MAX / 2, (const char *)pending.name);
+	n = mem__read_str(e->exec_path, SW_EXEC_PATH_MAX / 2, name, user);
 	if (n <= 1)
-		return 0;
+		return -1;
 	if (e->exec_path[0] == '/') {
 		if (!config_prefix__match(e->exec_path))
-			return 0;
+			return -1;
 		flags |= SW_FLAG_RENAME_ABSOLUTE;
 	} else {
-		if (pending.dfd == AT_FDCWD) {
+		if (dfd == AT_FDCWD) {
 			struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 
 			dir = BPF_CORE_READ(task, fs, pwd.dentry);
-		} else if (pending.dfd >= 0) {
-			struct file *file = fd__file((__u32)pending.dfd);
+		} else if (dfd >= 0) {
+			struct file *file = fd__file((__u32)dfd);
 
 			if (file)
 				dir = BPF_CORE_READ(file, f_path.dentry);
 		}
 		if (!dir)
-			return 0;
+			return -1;
 		walk = dir;
 		for (int i = 0; i <= CONFIG_DEPTH; i++) {
 			id.ino = BPF_CORE_READ(walk, d_inode, i_ino);
@@ -240,13 +236,14 @@ static __always_inline int config_rename__exit(void *ctx, long ret)
 			walk = BPF_CORE_READ(walk, d_parent);
 		}
 		if (!matched)
-			return 0;
+			return -1;
 		/* The directories between the watched one and the base, leaf
 		 * first, in the second half of exec_path. */
 		walk = dir;
 		for (int i = 0; i < CONFIG_DEPTH; i++) {
 			if (i >= depth || pos >= SW_EXEC_PATH_MAX - SW_EXEC_PATH_MAX / 4)
 				break;
+			barrier_var(pos);
 			const unsigned char *name = BPF_CORE_READ(walk, d_name.name);
 			long m =
 			    bpf_probe_read_kernel_str(&e->exec_path[pos & (SW_EXEC_PATH_MAX - 1)],
@@ -260,11 +257,113 @@ static __always_inline int config_rename__exit(void *ctx, long ret)
 	}
 	e->matched = id;
 	e->matched_depth = depth;
+	return flags;
+}
+
+/* Sends the rename prepared in e, which succeeded. */
+static __always_inline void config_rename__fill(void *ctx, struct sw_event *e, __u32 flags)
+{
 	__builtin_memset(&e->addr, 0, sizeof(e->addr));
 	__builtin_memset(&e->peer, 0, sizeof(e->peer));
 	__builtin_memset(&e->inet, 0, sizeof(e->inet));
 	e->ret = 0;
 	event__fill(ctx, e, SW_EVENT_CONFIG_RENAME, flags);
+}
+
+/* A rename syscall returned ret: reported when it succeeded and its
+ * destination is, or is under, watched configuration. */
+static __always_inline int config_rename__exit(void *ctx, long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pending_rename *found;
+	struct pending_rename pending;
+	struct sw_event *e;
+	long flags;
+
+	found = bpf_map_lookup_elem(&pending_rename, &tid);
+	if (!found)
+		return 0;
+	pending = *found;
+	bpf_map_delete_elem(&pending_rename, &tid);
+	if (ret != 0)
+		return 0;
+	e = scratch__get();
+	if (!e)
+		return 0;
+	flags = config_rename__prepare(e, pending.dfd, (const char *)pending.name, true);
+	if (flags < 0)
+		return 0;
+	config_rename__fill(ctx, e, flags);
+	return 0;
+}
+
+/* A rename prepared on the way in (the function set, where the new name is
+ * gone by the way out), until it returns: thread id -> where it lands. */
+struct prepared_rename {
+	__u32 flags;
+	__u32 depth;
+	struct sw_inode_key matched;
+	char path[SW_EXEC_PATH_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct prepared_rename);
+} prepared_rename SEC(".maps");
+
+/* A rename begins: kept when it may land in watched configuration. */
+static __always_inline int config_rename__match(long dfd, const char *name, bool user)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct prepared_rename *kept;
+	struct sw_event *e = scratch__get();
+	long flags;
+
+	if (!e)
+		return 0;
+	flags = config_rename__prepare(e, dfd, name, user);
+	if (flags < 0)
+		return 0;
+	/* Built in the scratch record, then stored: a stack this large would
+	 * not fit BPF's. */
+	kept = (struct prepared_rename *)e->args;
+	_Static_assert(sizeof(((struct sw_event *)0)->args) >= sizeof(struct prepared_rename),
+		       "a prepared rename fits the scratch record's argument space");
+	kept->flags = flags;
+	kept->depth = e->matched_depth;
+	kept->matched = e->matched;
+	__builtin_memcpy(kept->path, e->exec_path, sizeof(kept->path));
+	bpf_map_update_elem(&prepared_rename, &tid, kept, BPF_ANY);
+	return 0;
+}
+
+/* A rename kept on the way in returned ret. */
+static __always_inline int config_rename__send(void *ctx, long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct prepared_rename *kept = bpf_map_lookup_elem(&prepared_rename, &tid);
+	struct sw_event *e;
+	__u32 flags;
+
+	if (!kept)
+		return 0;
+	e = scratch__get();
+	if (!e) {
+		bpf_map_delete_elem(&prepared_rename, &tid);
+		return 0;
+	}
+	/* Copied out before the delete: a deleted entry may be reused by
+	 * another CPU. */
+	flags = kept->flags;
+	e->matched_depth = kept->depth;
+	e->matched = kept->matched;
+	bpf_probe_read_kernel(e->exec_path, sizeof(e->exec_path), kept->path);
+	bpf_map_delete_elem(&prepared_rename, &tid);
+	if (ret != 0)
+		return 0;
+	config_rename__fill(ctx, e, flags);
 	return 0;
 }
 

@@ -108,7 +108,7 @@ struct {
 
 /* The sockaddr passed to connect() as a filter key; key must be zeroed. */
 static __always_inline int unix_addr__read(const char *uaddr, __u64 addrlen,
-					   struct sw_unix_addr *key)
+					   struct sw_unix_addr *key, bool user)
 {
 	const char *name = uaddr + SUN_PATH_OFFSET;
 	__u16 family = 0;
@@ -119,7 +119,7 @@ static __always_inline int unix_addr__read(const char *uaddr, __u64 addrlen,
 	/* An address with no name cannot be a watched socket. */
 	if (addrlen <= SUN_PATH_OFFSET || addrlen > 1024)
 		return ADDR_OTHER;
-	if (bpf_probe_read_user(&family, sizeof(family), uaddr))
+	if (mem__read(&family, sizeof(family), uaddr, user))
 		return ADDR_UNREADABLE;
 	if (family != AF_UNIX)
 		return ADDR_OTHER;
@@ -132,12 +132,12 @@ static __always_inline int unix_addr__read(const char *uaddr, __u64 addrlen,
 	barrier_var(name_len);
 	if (name_len == 0 || name_len > SW_UNIX_PATH_MAX)
 		return ADDR_OTHER;
-	if (bpf_probe_read_user(&first, 1, name))
+	if (mem__read(&first, 1, name, user))
 		return ADDR_UNREADABLE;
 
 	if (first == 0) {
 		/* Abstract: the name is exactly addrlen bytes, NULs included. */
-		if (bpf_probe_read_user(key->path, name_len, name))
+		if (mem__read(key->path, name_len, name, user))
 			return ADDR_UNREADABLE;
 		key->abstract = 1;
 		key->len = name_len;
@@ -148,7 +148,7 @@ static __always_inline int unix_addr__read(const char *uaddr, __u64 addrlen,
 		 * per byte was what 5.10's verifier could not bound. The read
 		 * keeps room for its NUL, so a name that fills all name_len
 		 * bytes loses its last byte: read back on its own. */
-		n = bpf_probe_read_user_str(key->path, name_len, name);
+		n = mem__read_str(key->path, name_len, name, user);
 		if (n < 0)
 			return ADDR_UNREADABLE;
 		key->len = n > 0 ? n - 1 : 0;
@@ -158,7 +158,7 @@ static __always_inline int unix_addr__read(const char *uaddr, __u64 addrlen,
 			barrier_var(last);
 			if (last >= SW_UNIX_PATH_MAX)
 				return ADDR_OTHER;
-			if (bpf_probe_read_user(&key->path[last], 1, name + last))
+			if (mem__read(&key->path[last], 1, name + last, user))
 				return ADDR_UNREADABLE;
 			if (key->path[last] != 0)
 				key->len = name_len;
@@ -170,19 +170,17 @@ static __always_inline int unix_addr__read(const char *uaddr, __u64 addrlen,
 	return key->abstract ? ADDR_OTHER : ADDR_UNIX_PATH;
 }
 
-/* The socket that unix socket fd of the current task is connected to: its
- * bound name and file identity. False when fd is no connected unix socket. */
-static __always_inline bool unix_peer__read(__u32 fd, struct sw_unix_peer *peer)
+/* The socket that unix socket sk is connected to: its bound name and file
+ * identity. False when sk is no connected unix socket. */
+static __always_inline bool unix_peer__read(struct sock *sk, struct sw_unix_peer *peer)
 {
 	struct unix_address *addr;
 	struct unix_sock *u, *up;
 	struct dentry *dentry;
-	struct sock *sk;
 	const char *src;
 	char tail = 1;
 	__u32 len;
 
-	sk = fd__sock(fd);
 	if (!sk || BPF_CORE_READ(sk, __sk_common.skc_family) != AF_UNIX)
 		return false;
 	u = (struct unix_sock *)sk;
@@ -224,14 +222,14 @@ static __always_inline bool unix_peer__read(__u32 fd, struct sw_unix_peer *peer)
  * a watched one (inet filled in), else ADDR_OTHER; ADDR_UNREADABLE when the
  * page is not resident. */
 static __always_inline int inet_addr__read(const char *uaddr, __u64 addrlen, __u16 family,
-					   struct sw_inet_addr *inet)
+					   struct sw_inet_addr *inet, bool user)
 {
 	__u16 port_be = 0, port;
 
 	if (!watching_tcp)
 		return ADDR_OTHER;
 	/* sin_port and sin6_port are both at offset 2. */
-	if (addrlen < 4 || bpf_probe_read_user(&port_be, sizeof(port_be), uaddr + 2))
+	if (addrlen < 4 || mem__read(&port_be, sizeof(port_be), uaddr + 2, user))
 		return addrlen < 4 ? ADDR_OTHER : ADDR_UNREADABLE;
 	port = bpf_ntohs(port_be);
 	if (!bpf_map_lookup_elem(&watched_tcp_port, &port))
@@ -240,11 +238,11 @@ static __always_inline int inet_addr__read(const char *uaddr, __u64 addrlen, __u
 	inet->port = port;
 	if (family == AF_INET) {
 		/* sin_addr at offset 4 */
-		if (addrlen < 8 || bpf_probe_read_user(inet->addr, 4, uaddr + 4))
+		if (addrlen < 8 || mem__read(inet->addr, 4, uaddr + 4, user))
 			return addrlen < 8 ? ADDR_OTHER : ADDR_UNREADABLE;
 	} else {
 		/* sin6_addr at offset 8 */
-		if (addrlen < 24 || bpf_probe_read_user(inet->addr, 16, uaddr + 8))
+		if (addrlen < 24 || mem__read(inet->addr, 16, uaddr + 8, user))
 			return addrlen < 24 ? ADDR_OTHER : ADDR_UNREADABLE;
 	}
 	return ADDR_WATCHED;
@@ -289,10 +287,9 @@ static __always_inline void tcp_connect__send_stashed(__u64 key, __s32 ret)
 
 /* A TCP connect() returned: sent now, or once its handshake ends when it is
  * still in progress. */
-static __always_inline void tcp_connect__finish(void *ctx, struct sw_event *e, __u32 fd)
+static __always_inline void tcp_connect__finish(void *ctx, struct sw_event *e, struct sock *sk)
 {
 	__u64 args_len = event__capture(e, SW_EVENT_TCP_CONNECT, 0);
-	struct sock *sk = fd__sock(fd);
 	__u64 key = (__u64)sk;
 	__s32 *outcome;
 
@@ -379,7 +376,7 @@ static __always_inline int connect__enter(__u32 fd, const char *uaddr, __u64 add
 
 	if (addrlen >= sizeof(family) && !bpf_probe_read_user(&family, sizeof(family), uaddr) &&
 	    (family == AF_INET || family == AF_INET6)) {
-		found = inet_addr__read(uaddr, addrlen, family, &pending.inet);
+		found = inet_addr__read(uaddr, addrlen, family, &pending.inet, true);
 		if (found == ADDR_OTHER)
 			return 0;
 		if (found == ADDR_WATCHED) {
@@ -397,7 +394,7 @@ static __always_inline int connect__enter(__u32 fd, const char *uaddr, __u64 add
 			bpf_map_update_elem(&tcp_outcome, &key, &zero, BPF_ANY);
 		}
 	} else {
-		found = unix_addr__read(uaddr, addrlen, &pending.addr);
+		found = unix_addr__read(uaddr, addrlen, &pending.addr, true);
 	}
 	if (found == ADDR_OTHER)
 		return 0;
@@ -446,6 +443,31 @@ static __always_inline int inet_sock__read(struct sock *sk, __u16 family, struct
 	return ADDR_WATCHED;
 }
 
+/* A unix connect that returned ret, its address in e->addr (flags says
+ * whether that address is watched): reported when it or the socket it
+ * reached is watched. late: the counter of a call whose address was read
+ * after the call, counted when it matched nothing. */
+static __always_inline int connect__report_unix(void *ctx, struct sw_event *e, struct sock *sk,
+						long ret, __u32 flags, __u32 late)
+{
+	/* Connected: what it reached, for the record, and to match by identity. */
+	if (ret == 0 && unix_peer__read(sk, &e->peer)) {
+		flags |= SW_FLAG_PEER_KNOWN;
+		if (e->peer.id.ino && bpf_map_lookup_elem(&watched_unix_inode, &e->peer.id))
+			flags |= SW_FLAG_MATCHED_PEER;
+	}
+	/* Read late and matched nothing: a call that may have been to a watched
+	 * socket under an address changed meanwhile. Counted. */
+	if (late && !(flags & (SW_FLAG_MATCHED_PATH | SW_FLAG_MATCHED_PEER)))
+		counter__inc(late);
+	if (!(flags & (SW_FLAG_MATCHED_PATH | SW_FLAG_MATCHED_PEER)))
+		return 0;
+	e->exec_path[0] = 0;
+	e->ret = (__s32)ret;
+	event__fill(ctx, e, SW_EVENT_CONNECT, flags);
+	return 0;
+}
+
 /* connect() returned ret: a call kept at enter is reported. */
 static __always_inline int connect__exit(void *ctx, long ret)
 {
@@ -484,7 +506,7 @@ static __always_inline int connect__exit(void *ctx, long ret)
 		__builtin_memset(&e->addr, 0, sizeof(e->addr));
 		e->exec_path[0] = 0;
 		e->ret = (__s32)ret;
-		tcp_connect__finish(ctx, e, fd);
+		tcp_connect__finish(ctx, e, fd__sock(fd));
 		return 0;
 	}
 	if (pending.unread) {
@@ -504,7 +526,8 @@ static __always_inline int connect__exit(void *ctx, long ret)
 			if (found != ADDR_WATCHED &&
 			    !bpf_probe_read_user(&family, sizeof(family), uaddr) &&
 			    family == sk_family)
-				found = inet_addr__read(uaddr, pending.addrlen, family, &e->inet);
+				found = inet_addr__read(uaddr, pending.addrlen, family, &e->inet,
+							true);
 			if (found == ADDR_UNREADABLE)
 				counter__inc(SW_COUNTER_ADDR_UNREADABLE);
 			if (found != ADDR_WATCHED)
@@ -512,13 +535,13 @@ static __always_inline int connect__exit(void *ctx, long ret)
 			__builtin_memset(&e->addr, 0, sizeof(e->addr));
 			e->exec_path[0] = 0;
 			e->ret = (__s32)ret;
-			tcp_connect__finish(ctx, e, fd);
+			tcp_connect__finish(ctx, e, sk);
 			return 0;
 		}
 		if (sk_family != AF_UNIX)
 			return 0;
 		__builtin_memset(&e->addr, 0, sizeof(e->addr));
-		found = unix_addr__read(uaddr, pending.addrlen, &e->addr);
+		found = unix_addr__read(uaddr, pending.addrlen, &e->addr, true);
 		if (found == ADDR_WATCHED)
 			flags |= SW_FLAG_MATCHED_PATH;
 		late = found == ADDR_UNREADABLE ? SW_COUNTER_ADDR_UNREADABLE : SW_COUNTER_ADDR_LATE;
@@ -527,22 +550,7 @@ static __always_inline int connect__exit(void *ctx, long ret)
 		if (pending.watched)
 			flags |= SW_FLAG_MATCHED_PATH;
 	}
-	/* Connected: what it reached, for the record, and to match by identity. */
-	if (ret == 0 && unix_peer__read(fd, &e->peer)) {
-		flags |= SW_FLAG_PEER_KNOWN;
-		if (e->peer.id.ino && bpf_map_lookup_elem(&watched_unix_inode, &e->peer.id))
-			flags |= SW_FLAG_MATCHED_PEER;
-	}
-	/* Read late and matched nothing: a call that may have been to a watched
-	 * socket under an address changed meanwhile. Counted. */
-	if (late && !(flags & (SW_FLAG_MATCHED_PATH | SW_FLAG_MATCHED_PEER)))
-		counter__inc(late);
-	if (!(flags & (SW_FLAG_MATCHED_PATH | SW_FLAG_MATCHED_PEER)))
-		return 0;
-	e->exec_path[0] = 0;
-	e->ret = (__s32)ret;
-	event__fill(ctx, e, SW_EVENT_CONNECT, flags);
-	return 0;
+	return connect__report_unix(ctx, e, fd__sock(fd), ret, flags, late);
 }
 
 SEC("tracepoint/syscalls/sys_enter_connect")

@@ -92,10 +92,9 @@ static __always_inline struct file *fd__file(__u32 fd)
 	return file;
 }
 
-/* The socket behind file descriptor fd of the current task, or NULL. */
-static __always_inline struct sock *fd__sock(__u32 fd)
+/* The socket behind file, or NULL when it is no socket. */
+static __always_inline struct sock *file__sock(struct file *file)
 {
-	struct file *file = fd__file(fd);
 	struct socket *sock;
 
 	if (!file)
@@ -104,6 +103,26 @@ static __always_inline struct sock *fd__sock(__u32 fd)
 		return NULL;
 	sock = BPF_CORE_READ(file, private_data);
 	return BPF_CORE_READ(sock, sk);
+}
+
+/* The socket behind file descriptor fd of the current task, or NULL. */
+static __always_inline struct sock *fd__sock(__u32 fd)
+{
+	return file__sock(fd__file(fd));
+}
+
+/* Reads from the caller's memory (syscall tracepoints) or from the kernel's
+ * (function hooks, where the kernel has copied the argument already). user
+ * is a constant at every call, so each program keeps one of the helpers. */
+static __always_inline long mem__read(void *dst, __u32 size, const void *src, bool user)
+{
+	return user ? bpf_probe_read_user(dst, size, src) : bpf_probe_read_kernel(dst, size, src);
+}
+
+static __always_inline long mem__read_str(void *dst, __u32 size, const void *src, bool user)
+{
+	return user ? bpf_probe_read_user_str(dst, size, src)
+		    : bpf_probe_read_kernel_str(dst, size, src);
 }
 
 #endif /* SHIMWATCH_CORE_BPF_H */

@@ -11,6 +11,9 @@
  *   config.bpf.h           opens and renames of Docker's configuration
  *   raw_tracepoints.bpf.h  the same probes on raw tracepoints, whose links
  *                          can be pinned on kernels before 5.15
+ *   functions.bpf.h        connect, open and rename on the kernel functions
+ *                          behind the syscalls (fentry/fexit): no syscall
+ *                          tracepoint, and io_uring and 32-bit calls seen
  * The record layout and map keys shared with the agent are in events.h.
  */
 #include "vmlinux.h"
@@ -28,3 +31,4 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #include "connect.bpf.h"
 #include "config.bpf.h"
 #include "raw_tracepoints.bpf.h"
+#include "functions.bpf.h"

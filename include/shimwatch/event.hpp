@@ -106,8 +106,11 @@ struct ProcessInfo {
   std::string executable;  // absolute path inside the process' mount namespace
   bool executable_truncated = false;
   std::vector<std::string> args;
-  bool args_truncated = false;     // argv longer than the kernel-side bound
-  bool args_unreadable = false;    // argv was not resident when the probe ran
+  bool args_truncated = false;  // argv longer than the kernel-side bound
+  bool args_unreadable = false; // argv was not resident when the probe ran
+  // The call was run by an io_uring worker thread for the process (tid is
+  // the worker's; name is the process' main thread's).
+  bool io_uring_worker = false;
   std::vector<Ancestor> ancestry;  // nearest first, up to the container boundary or pid 1
   bool ancestry_truncated = false; // more ancestors above the captured ones
 };

@@ -17,9 +17,12 @@ namespace shimwatch {
 
 // Which kernel hooks carry the probes.
 enum class HookChoice {
-  automatic,      // exec on the BTF raw tracepoint where the kernel allows it;
-                  // syscalls on raw tracepoints where links must be pinned
+  automatic,      // connect, open and rename on kernel functions (fentry/fexit)
+                  // where the kernel allows it, each on its syscall
+                  // tracepoints where not; exec on the BTF raw tracepoint
+                  // where allowed; raw tracepoints where links must be pinned
                   // and the kernel cannot pin a classic tracepoint's
+  functions,      // kernel functions for connect, open and rename, or no start
   tracepoints,    // classic tracepoints only
   raw_tracepoints // raw tracepoints only (exec on the BTF one where allowed)
 };
@@ -162,7 +165,8 @@ public:
 
   // open -> configure -> load -> fill filter maps -> attach -> ring buffer.
   // Each failure says which step failed and what to do about it.
-  static Result<std::unique_ptr<Probe>> start(const ProbeOptions &options, RecordHandler handler);
+  static Result<std::unique_ptr<Probe>> start(const ProbeOptions &options,
+                                              const RecordHandler &handler);
 
   ~Probe() override;
   Probe(const Probe &) = delete;
@@ -191,8 +195,8 @@ public:
   // Attach points in use, e.g. "tracepoint/syscalls/sys_enter_connect".
   const std::vector<std::string> &attach_points() const { return attach_points_; }
   const PinReport &pin_report() const { return pin_report_; }
-  // Why the syscall probes are on raw tracepoints, when they are ("" when
-  // on the classic ones).
+  // Which hooks carry connect, open and rename, and why: kernel functions,
+  // or syscall tracepoints (classic or raw) and the reason.
   const std::string &hooks_note() const { return hooks_note_; }
   // Per loaded program, as the verifier reported it.
   const std::vector<VerifierStats> &verifier_stats() const { return verifier_stats_; }
@@ -201,15 +205,27 @@ private:
   struct State;
   explicit Probe(std::unique_ptr<State> state);
   // Which programs carry the probes.
+  // The families that can move from syscall tracepoints to kernel functions.
+  enum class Family { connect, open, rename };
   struct HookPlan {
     bool exec_btf = false; // exec on tp_btf, else on the classic or raw tracepoint
     bool raw = false;      // syscalls, TCP state and exec on raw tracepoints
     std::string why_raw;
+    // Per Family: on kernel functions, else why not ("" while undecided).
+    bool functions[3] = {false, false, false};
+    std::string why_not_functions[3];
   };
-  // hooks_failed: set when loading or attaching tp_btf failed.
+  // A hook of the plan that failed to load or attach, for the next try to
+  // leave out.
+  struct FailedHook {
+    bool exec_btf = false;
+    std::optional<Family> family;
+    std::string why;
+  };
+  static std::string hooks_note(const HookPlan &plan, bool config);
   static Result<std::unique_ptr<Probe>> start_with(const ProbeOptions &options,
-                                                   RecordHandler handler, const HookPlan &plan,
-                                                   bool &hooks_failed);
+                                                   const RecordHandler &handler,
+                                                   const HookPlan &plan, FailedHook &failed);
 
   std::unique_ptr<State> state_;
   std::vector<FileIdentity> watched_identities_;
@@ -238,6 +254,10 @@ PinnedStateSummary pinned_state(const std::string &pin_path);
 // Whether the kernel can pin a classic tracepoint's link (BPF perf-event
 // links, Linux 5.15); raw tracepoints' links can be pinned on every kernel
 // with BPF ring buffers.
+// Why connect, open and rename cannot all go on kernel functions
+// (fentry/fexit) on this kernel; "" when they can.
+std::string kernel_functions_refusal();
+
 bool kernel_pins_tracepoint_links();
 
 // Makes sure tracefs is reachable (mounts it on /sys/kernel/tracing if not).

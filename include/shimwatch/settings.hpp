@@ -101,12 +101,12 @@ struct DedupeConfig {
   uint32_t window_seconds = 60;
 };
 
-// kernel.hooks / --hooks: the values, and what each means in one line.
-bool valid_hooks(const std::string &value);
+// kernel.hooks / --hooks: what each value means, in one line.
 inline constexpr const char *hooks_help =
-    "auto: exec on the BTF raw tracepoint where the kernel allows it, syscalls on their "
-    "tracepoints, or on raw tracepoints where pinned links need them; tracepoints: the classic "
-    "ones only; raw-tracepoints: raw ones only";
+    "auto: connect, open and rename on kernel functions (fentry/fexit) where the kernel allows "
+    "it, else on their syscall tracepoints (raw ones where pinned links need them), exec on the "
+    "BTF raw tracepoint where allowed; functions: kernel functions or no start; tracepoints: the "
+    "classic ones only; raw-tracepoints: raw ones only";
 
 struct Config {
   // Basenames of executables whose exec is reported.
@@ -155,9 +155,10 @@ struct Config {
   // as a DaemonSet wants); empty (the default): nothing pinned, the probes
   // detach when the agent stops.
   std::string pin_path;
-  // Kernel hooks: "auto" (exec on the BTF raw tracepoint where the kernel
-  // allows it, raw tracepoints where pinned links need them), "tracepoints"
-  // (the classic ones only) or "raw-tracepoints".
+  // Kernel hooks: "auto" (kernel functions where the kernel allows them,
+  // exec on the BTF raw tracepoint, raw tracepoints where pinned links need
+  // them), "functions", "tracepoints" (the classic ones only) or
+  // "raw-tracepoints".
   std::string hooks = "auto";
 
   // The user the agent runs as once its probes are attached: "root" (keep

@@ -15,10 +15,6 @@ void append_once(std::vector<std::string> &list, const std::string &item) {
 
 } // namespace
 
-bool valid_hooks(const std::string &value) {
-  return value == "auto" || value == "tracepoints" || value == "raw-tracepoints";
-}
-
 std::vector<std::string> watched_socket_paths(const Config &config) {
   std::vector<std::string> out;
   for (const auto &path : config.watch_sockets)

@@ -19,7 +19,8 @@ ProbeOptions probe_options(const Config &config) {
   // 256 KiB (about 50 connect records), so a burst never waits for the timer.
   options.wakeup_bytes = std::min<uint32_t>(options.ring_buffer_bytes / 16, 256 * 1024);
   options.pin_path = config.pin_path;
-  options.hooks = config.hooks == "tracepoints"       ? HookChoice::tracepoints
+  options.hooks = config.hooks == "functions"         ? HookChoice::functions
+                  : config.hooks == "tracepoints"     ? HookChoice::tracepoints
                   : config.hooks == "raw-tracepoints" ? HookChoice::raw_tracepoints
                                                       : HookChoice::automatic;
   // Links that must outlive the agent (check's trial load pins nothing, but

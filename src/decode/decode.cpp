@@ -179,6 +179,7 @@ Result<Event> decode_event(std::span<const std::byte> raw, const ClockOffset &cl
   p.args = split_args(rec.args, rec.args_size);
   p.args_truncated = rec.flags & SW_FLAG_ARGS_TRUNCATED;
   p.args_unreadable = rec.flags & SW_FLAG_ARGS_UNREADABLE;
+  p.io_uring_worker = rec.flags & SW_FLAG_IO_URING;
 
   for (size_t i = 0; i < rec.ancestors; ++i) {
     const sw_ancestor &a = rec.ancestor[i];

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "probe/filter_keys.hpp"
+#include "probe/function_hooks.hpp"
 #include "probe/pinning.hpp"
 #include "shimwatch.skel.h"
 
@@ -125,6 +126,14 @@ public:
         verdict += " (after " + std::to_string(*n) + " instructions)";
       return "program " + name + ": " + verdict;
     }
+    return "";
+  }
+
+  // The name of the program the kernel refused; "" if none is known.
+  std::string refused_program() const {
+    for (const auto &[name, log] : logs_)
+      if (!last_message(log).empty())
+        return name;
     return "";
   }
 
@@ -274,7 +283,78 @@ bool kernel_pins_tracepoint_links() {
   return !link && err == EBADF;
 }
 
-Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordHandler handler) {
+namespace {
+
+constexpr const char *family_names[] = {"connect", "open", "rename"};
+
+// What the programs of bpf/functions.bpf.h are attached to, per family.
+const function_hooks::KernelFunction kernel_functions[] = {
+    {"__sys_connect_file", 4, {{0, "file"}}},
+    {"do_filp_open", 3, {{1, "filename"}}},
+    {"do_renameat2", 5, {{1, "filename"}, {3, "filename"}}},
+};
+
+// The family a fentry/fexit program belongs to, by its name.
+std::optional<size_t> function_family(const std::string &program) {
+  for (size_t family = 0; family < std::size(kernel_functions); ++family)
+    if (program.find(kernel_functions[family].name) != std::string::npos)
+      return family;
+  return std::nullopt;
+}
+
+bool is_function_program(const std::string &name) {
+  return name.rfind("fentry__", 0) == 0 || name.rfind("fexit__", 0) == 0;
+}
+
+} // namespace
+
+std::string kernel_functions_refusal() {
+  for (const auto &function : kernel_functions)
+    if (std::string why = function_hooks::refusal(function); !why.empty())
+      return why;
+  return "";
+}
+
+std::string Probe::hooks_note(const HookPlan &plan, bool config) {
+  // "connect, open, rename on kernel functions (fentry/fexit)", then the
+  // families on syscall tracepoints grouped by why.
+  std::string on_functions;
+  std::vector<std::pair<std::string, std::string>> on_tracepoints; // why -> families
+  for (size_t family = 0; family < std::size(kernel_functions); ++family) {
+    if (family != static_cast<size_t>(Family::connect) && !config)
+      continue;
+    if (plan.functions[family]) {
+      on_functions += std::string(on_functions.empty() ? "" : ", ") + family_names[family];
+      continue;
+    }
+    auto same = std::find_if(on_tracepoints.begin(), on_tracepoints.end(), [&](const auto &p) {
+      return p.first == plan.why_not_functions[family];
+    });
+    if (same == on_tracepoints.end())
+      on_tracepoints.emplace_back(plan.why_not_functions[family], family_names[family]);
+    else
+      same->second += std::string(", ") + family_names[family];
+  }
+  std::string note =
+      on_functions.empty() ? "" : on_functions + " on kernel functions (fentry/fexit)";
+  for (const auto &[why, families] : on_tracepoints)
+    note += (note.empty() ? "" : "; ") + families + " on " + (plan.raw ? "raw " : "") +
+            "syscall tracepoints: " + why;
+  if (plan.raw && !plan.why_raw.empty())
+    note += "; raw tracepoints: " + plan.why_raw;
+  // Any syscall tracepoint moves every task of the node to the slower
+  // syscall path: that is what kernel functions save.
+  bool syscall_tracepoints = false;
+  for (size_t family = 0; family < std::size(kernel_functions); ++family)
+    if (!plan.functions[family] && (family == static_cast<size_t>(Family::connect) || config))
+      syscall_tracepoints = true;
+  note += syscall_tracepoints ? "; syscall tax: every syscall on the node takes the slower path"
+                              : "; no syscall tracepoint attached";
+  return note;
+}
+
+Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options,
+                                            const RecordHandler &handler) {
   const bool pin = options.pin_links || !options.pin_path.empty();
   HookPlan plan;
   if (options.hooks == HookChoice::raw_tracepoints) {
@@ -292,28 +372,61 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options, RecordH
     plan.why_raw = why + ": raw tracepoints' links can be pinned (the syscall probes run for "
                          "every syscall and leave at once for all but the watched ones)";
   }
-  if (options.hooks != HookChoice::tracepoints) {
-    plan.exec_btf = true;
-    bool hooks_failed = false;
-    auto fast = start_with(options, handler, plan, hooks_failed);
-    if (fast || !hooks_failed)
-      return fast;
-    // A kernel that refuses BTF raw tracepoints: the classic (or raw) one
-    // always works.
-    spdlog::info("tp_btf/sched_process_exec is not available here ({}); using {}",
-                 fast.error().message,
-                 plan.raw ? "raw_tp/sched_process_exec" : "tracepoint/sched/sched_process_exec");
-    plan.exec_btf = false;
+  // Kernel functions first, family by family: no syscall tracepoint for a
+  // family that has them.
+  const bool functions_wanted =
+      options.hooks == HookChoice::automatic || options.hooks == HookChoice::functions;
+  for (size_t family = 0; family < std::size(kernel_functions); ++family) {
+    if (!functions_wanted) {
+      plan.why_not_functions[family] = options.hooks == HookChoice::tracepoints
+                                           ? "asked for (--hooks tracepoints)"
+                                           : "asked for (--hooks raw-tracepoints)";
+      continue;
+    }
+    plan.why_not_functions[family] = function_hooks::refusal(kernel_functions[family]);
+    plan.functions[family] = plan.why_not_functions[family].empty();
+    if (!plan.functions[family] && options.hooks == HookChoice::functions)
+      return Error{std::string("--hooks functions: ") + family_names[family] + " cannot go on " +
+                       kernel_functions[family].name + ": " + plan.why_not_functions[family] +
+                       "; use --hooks auto (syscall tracepoints where functions are refused)",
+                   EOPNOTSUPP};
   }
-  bool hooks_failed = false;
-  return start_with(options, std::move(handler), plan, hooks_failed);
+  plan.exec_btf = options.hooks != HookChoice::tracepoints;
+  // A hook that fails to load or attach goes, and the rest is tried again:
+  // each family falls back to its syscall tracepoints on its own.
+  for (;;) {
+    FailedHook failed;
+    auto probe = start_with(options, handler, plan, failed);
+    if (probe || !(failed.exec_btf || failed.family))
+      return probe;
+    if (failed.exec_btf) {
+      // A kernel that refuses BTF raw tracepoints: the classic (or raw) one
+      // always works.
+      spdlog::info("tp_btf/sched_process_exec is not available here ({}); using {}",
+                   probe.error().message,
+                   plan.raw ? "raw_tp/sched_process_exec" : "tracepoint/sched/sched_process_exec");
+      plan.exec_btf = false;
+      continue;
+    }
+    const auto family = static_cast<size_t>(*failed.family);
+    if (options.hooks == HookChoice::functions)
+      return probe;
+    spdlog::info("{} on kernel functions failed ({}); using syscall tracepoints for it",
+                 family_names[family], probe.error().message);
+    plan.functions[family] = false;
+    plan.why_not_functions[family] = failed.why;
+  }
 }
 
-Result<std::unique_ptr<Probe>> Probe::start_with(const ProbeOptions &options, RecordHandler handler,
-                                                 const HookPlan &plan, bool &hooks_failed) {
+Result<std::unique_ptr<Probe>> Probe::start_with(const ProbeOptions &options,
+                                                 const RecordHandler &handler, const HookPlan &plan,
+                                                 FailedHook &failed) {
   const bool fast = plan.exec_btf;
+  const bool connect_fn = plan.functions[static_cast<size_t>(Family::connect)];
+  const bool open_fn = plan.functions[static_cast<size_t>(Family::open)];
+  const bool rename_fn = plan.functions[static_cast<size_t>(Family::rename)];
   auto state = std::make_unique<State>();
-  state->handler = std::move(handler);
+  state->handler = handler;
 
   state->skeleton.reset(shimwatch_bpf__open());
   if (!state->skeleton)
@@ -321,10 +434,16 @@ Result<std::unique_ptr<Probe>> Probe::start_with(const ProbeOptions &options, Re
   shimwatch_bpf *skel = state->skeleton.get();
 
   // Only the set of the plan is loaded: exec on the BTF raw tracepoint, or
-  // on the classic or raw one; the rest on the classic or raw tracepoints.
+  // on the classic or raw one; connect, open and rename on kernel functions,
+  // or on the classic or raw tracepoints.
   bpf_program *program;
   bpf_object__for_each_program(program, skel->obj) {
     const std::string name = bpf_program__name(program);
+    if (is_function_program(name)) {
+      const auto family = function_family(name);
+      bpf_program__set_autoload(program, family && plan.functions[*family]);
+      continue;
+    }
     bool wanted = name.rfind("tp_btf__", 0) == 0             ? fast
                   : name.rfind("raw_tp__sched_", 0) == 0     ? plan.raw && !fast
                   : name.rfind("raw_tp__", 0) == 0           ? plan.raw
@@ -332,22 +451,28 @@ Result<std::unique_ptr<Probe>> Probe::start_with(const ProbeOptions &options, Re
                                                              : !plan.raw;
     bpf_program__set_autoload(program, wanted);
   }
-  // The raw syscall programs see every syscall: these are the watched ones.
-  skel->rodata->nr_connect = SYS_connect;
-  skel->rodata->nr_openat = SYS_openat;
+  // The raw syscall programs see every syscall: these are the watched ones
+  // (a family on kernel functions is left to them).
+  if (!connect_fn)
+    skel->rodata->nr_connect = SYS_connect;
+  if (!open_fn) {
+    skel->rodata->nr_openat = SYS_openat;
 #ifdef SYS_open
-  skel->rodata->nr_open = SYS_open;
+    skel->rodata->nr_open = SYS_open;
 #endif
 #ifdef SYS_openat2
-  skel->rodata->nr_openat2 = SYS_openat2;
+    skel->rodata->nr_openat2 = SYS_openat2;
 #endif
+  }
+  if (!rename_fn) {
 #ifdef SYS_rename
-  skel->rodata->nr_rename = SYS_rename;
+    skel->rodata->nr_rename = SYS_rename;
 #endif
-  skel->rodata->nr_renameat = SYS_renameat;
+    skel->rodata->nr_renameat = SYS_renameat;
 #ifdef SYS_renameat2
-  skel->rodata->nr_renameat2 = SYS_renameat2;
+    skel->rodata->nr_renameat2 = SYS_renameat2;
 #endif
+  }
 
   if (int err = bpf_map__set_max_entries(skel->maps.events, options.ring_buffer_bytes))
     return Error{"setting the ring buffer size failed: " + errno_text(err), -err};
@@ -386,11 +511,21 @@ Result<std::unique_ptr<Probe>> Probe::start_with(const ProbeOptions &options, Re
   VerifierLogs verifier_logs;
   verifier_logs.attach(skel->obj);
   if (int err = shimwatch_bpf__load(skel)) {
-    hooks_failed = fast;
     const std::string refusal = verifier_logs.refusal();
-    return Error{"loading the BPF programs failed: " + errno_text(err) +
-                     (refusal.empty() ? "" : " (" + refusal + ")") + "; " + load_hint(err),
-                 -err};
+    // The program refused says which hook to leave out next time; without
+    // one, the newest hooks go first.
+    const std::string refused = verifier_logs.refused_program();
+    if (auto family = function_family(refused); family && is_function_program(refused)) {
+      failed.family = static_cast<Family>(*family);
+    } else if (refused.empty() && (connect_fn || open_fn || rename_fn)) {
+      failed.family = connect_fn ? Family::connect : open_fn ? Family::open : Family::rename;
+    } else {
+      failed.exec_btf = fast;
+    }
+    const std::string message = "loading the BPF programs failed: " + errno_text(err) +
+                                (refusal.empty() ? "" : " (" + refusal + ")");
+    failed.why = message;
+    return Error{message + "; " + load_hint(err), -err};
   }
 
   // Fill the filters before attaching, so no call slips through unfiltered.
@@ -463,58 +598,73 @@ Result<std::unique_ptr<Probe>> Probe::start_with(const ProbeOptions &options, Re
 
   const bool tcp = !options.watch_tcp_ports.empty();
   const bool config = options.watch_config_opens;
+  // The families still on syscall tracepoints.
+  const bool connect_tp = !connect_fn;
+  const bool open_tp = config && !open_fn;
+  const bool rename_tp = config && !rename_fn;
   struct Attachment {
     bpf_program *program;
     bpf_link **link;
     const char *point;
     bool wanted;
     bool optional; // a kernel without this tracepoint still runs the rest
+    std::optional<Family> family = std::nullopt; // a kernel function's
   } attachments[] = {
+      {skel->progs.fexit__sys_connect_file, &skel->links.fexit__sys_connect_file,
+       "fexit/__sys_connect_file", connect_fn, false, Family::connect},
+      {skel->progs.fentry__sys_connect_file, &skel->links.fentry__sys_connect_file,
+       "fentry/__sys_connect_file", connect_fn && tcp, false, Family::connect},
+      {skel->progs.fexit__do_filp_open, &skel->links.fexit__do_filp_open, "fexit/do_filp_open",
+       open_fn && config, false, Family::open},
+      {skel->progs.fexit__do_renameat2, &skel->links.fexit__do_renameat2, "fexit/do_renameat2",
+       rename_fn && config, false, Family::rename},
+      {skel->progs.fentry__do_renameat2, &skel->links.fentry__do_renameat2, "fentry/do_renameat2",
+       rename_fn && config, false, Family::rename},
       {skel->progs.tracepoint__sock__inet_sock_set_state,
        &skel->links.tracepoint__sock__inet_sock_set_state, "tracepoint/sock/inet_sock_set_state",
        !plan.raw && tcp, false},
       {skel->progs.tracepoint__syscalls__sys_exit_openat,
        &skel->links.tracepoint__syscalls__sys_exit_openat, "tracepoint/syscalls/sys_exit_openat",
-       !plan.raw && config, false},
+       !plan.raw && open_tp, false},
       {skel->progs.tracepoint__syscalls__sys_exit_open,
        &skel->links.tracepoint__syscalls__sys_exit_open, "tracepoint/syscalls/sys_exit_open",
-       !plan.raw && config, true},
+       !plan.raw && open_tp, true},
       {skel->progs.tracepoint__syscalls__sys_exit_openat2,
        &skel->links.tracepoint__syscalls__sys_exit_openat2, "tracepoint/syscalls/sys_exit_openat2",
-       !plan.raw && config, true},
+       !plan.raw && open_tp, true},
       {skel->progs.tracepoint__syscalls__sys_exit_rename,
        &skel->links.tracepoint__syscalls__sys_exit_rename, "tracepoint/syscalls/sys_exit_rename",
-       !plan.raw && config, true},
+       !plan.raw && rename_tp, true},
       {skel->progs.tracepoint__syscalls__sys_exit_renameat,
        &skel->links.tracepoint__syscalls__sys_exit_renameat,
-       "tracepoint/syscalls/sys_exit_renameat", !plan.raw && config, true},
+       "tracepoint/syscalls/sys_exit_renameat", !plan.raw && rename_tp, true},
       {skel->progs.tracepoint__syscalls__sys_exit_renameat2,
        &skel->links.tracepoint__syscalls__sys_exit_renameat2,
-       "tracepoint/syscalls/sys_exit_renameat2", !plan.raw && config, true},
+       "tracepoint/syscalls/sys_exit_renameat2", !plan.raw && rename_tp, true},
       {skel->progs.tracepoint__syscalls__sys_enter_rename,
        &skel->links.tracepoint__syscalls__sys_enter_rename, "tracepoint/syscalls/sys_enter_rename",
-       !plan.raw && config, true},
+       !plan.raw && rename_tp, true},
       {skel->progs.tracepoint__syscalls__sys_enter_renameat,
        &skel->links.tracepoint__syscalls__sys_enter_renameat,
-       "tracepoint/syscalls/sys_enter_renameat", !plan.raw && config, true},
+       "tracepoint/syscalls/sys_enter_renameat", !plan.raw && rename_tp, true},
       {skel->progs.tracepoint__syscalls__sys_enter_renameat2,
        &skel->links.tracepoint__syscalls__sys_enter_renameat2,
-       "tracepoint/syscalls/sys_enter_renameat2", !plan.raw && config, true},
+       "tracepoint/syscalls/sys_enter_renameat2", !plan.raw && rename_tp, true},
       {skel->progs.tracepoint__sched__sched_process_exec,
        &skel->links.tracepoint__sched__sched_process_exec, "tracepoint/sched/sched_process_exec",
        !plan.raw && !fast, false},
       {skel->progs.tracepoint__syscalls__sys_exit_connect,
        &skel->links.tracepoint__syscalls__sys_exit_connect, "tracepoint/syscalls/sys_exit_connect",
-       !plan.raw, false},
+       !plan.raw && connect_tp, false},
       {skel->progs.tracepoint__syscalls__sys_enter_connect,
        &skel->links.tracepoint__syscalls__sys_enter_connect,
-       "tracepoint/syscalls/sys_enter_connect", !plan.raw, false},
+       "tracepoint/syscalls/sys_enter_connect", !plan.raw && connect_tp, false},
       {skel->progs.tp_btf__sched__sched_process_exec,
        &skel->links.tp_btf__sched__sched_process_exec, "tp_btf/sched_process_exec", fast, false},
-      {skel->progs.raw_tp__sys_exit, &skel->links.raw_tp__sys_exit, "raw_tp/sys_exit", plan.raw,
-       false},
-      {skel->progs.raw_tp__sys_enter, &skel->links.raw_tp__sys_enter, "raw_tp/sys_enter", plan.raw,
-       false},
+      {skel->progs.raw_tp__sys_exit, &skel->links.raw_tp__sys_exit, "raw_tp/sys_exit",
+       plan.raw && (connect_tp || open_tp || rename_tp), false},
+      {skel->progs.raw_tp__sys_enter, &skel->links.raw_tp__sys_enter, "raw_tp/sys_enter",
+       plan.raw && (connect_tp || rename_tp), false},
       {skel->progs.raw_tp__inet_sock_set_state, &skel->links.raw_tp__inet_sock_set_state,
        "raw_tp/inet_sock_set_state", plan.raw && tcp, false},
       {skel->progs.raw_tp__sched_process_exec, &skel->links.raw_tp__sched_process_exec,
@@ -537,7 +687,11 @@ Result<std::unique_ptr<Probe>> Probe::start_with(const ProbeOptions &options, Re
         spdlog::debug("{} does not exist on this kernel; skipped", a.point);
         continue;
       }
-      hooks_failed = fast;
+      if (a.family)
+        failed.family = a.family;
+      else
+        failed.exec_btf = fast && std::string_view(a.point).rfind("tp_btf/", 0) == 0;
+      failed.why = std::string("attaching ") + a.point + " failed: " + errno_text(err);
       return Error{std::string("attaching ") + a.point + " failed: " + errno_text(err) +
                        (err == ENOENT ? " (the kernel lacks this tracepoint; is "
                                         "CONFIG_FTRACE_SYSCALLS set?)"
@@ -584,7 +738,7 @@ Result<std::unique_ptr<Probe>> Probe::start_with(const ProbeOptions &options, Re
   probe->attach_points_ = std::move(points);
   probe->pin_report_ = std::move(report);
   probe->verifier_stats_ = verifier_logs.stats();
-  probe->hooks_note_ = plan.raw ? "syscall probes on raw tracepoints: " + plan.why_raw : "";
+  probe->hooks_note_ = hooks_note(plan, config);
   if (previous.compatible) {
     probe->watched_identities_ = identities_in(skel->maps.watched_unix_inode);
     probe->watched_executables_ = identities_in(skel->maps.watched_exec_inode);

@@ -215,8 +215,10 @@ std::string encode_json(const Event &event, const HostInfo &host) {
         .field("manager", event.service_manager, &replaced)
         .end();
   if (p.args_truncated || p.args_unreadable || p.executable_truncated || p.ancestry_truncated ||
-      args_replaced) {
+      p.io_uring_worker || args_replaced) {
     w.key("process").object();
+    if (p.io_uring_worker)
+      w.field("io_uring_worker", true);
     if (p.args_truncated)
       w.field("args_truncated", true);
     if (p.args_unreadable)

@@ -185,13 +185,23 @@ TEST_P(KernelCasesOnHooks, DefaultConfigCatchesAndAttributesEachCase) {
   EXPECT_EQ(refused["event"]["outcome"], "failure") << refused.dump();
   EXPECT_TRUE(out.unparsable.empty());
   unlink("/etc/docker/daemon.json");
-  // The hooks asked for are the ones in use.
+  // The hooks asked for are the ones in use: by default kernel functions
+  // wherever the kernel allows them, and then no syscall tracepoint at all.
   const bool raw = out.log.find("raw_tp/sys_enter") != std::string::npos;
-  const bool classic = out.log.find("tracepoint/syscalls/sys_enter_connect") != std::string::npos;
+  const bool classic = out.log.find("tracepoint/syscalls/") != std::string::npos;
+  const bool functions = out.log.find("fexit/__sys_connect_file") != std::string::npos &&
+                         out.log.find("fexit/do_filp_open") != std::string::npos &&
+                         out.log.find("fentry/do_renameat2") != std::string::npos;
   if (GetParam() == "raw-tracepoints") {
-    EXPECT_TRUE(raw && !classic) << out.log;
+    EXPECT_TRUE(raw && !classic && !functions) << out.log;
+  } else if (GetParam() == "tracepoints") {
+    EXPECT_TRUE(classic && !raw && !functions) << out.log;
+  } else if (shimwatch::kernel_functions_refusal().empty()) {
+    EXPECT_TRUE(functions && !classic && !raw) << out.log;
+    EXPECT_NE(out.log.find("no syscall tracepoint attached"), std::string::npos) << out.log;
   } else {
-    EXPECT_TRUE(classic && !raw) << out.log;
+    EXPECT_TRUE(classic && !raw && !functions) << out.log;
+    EXPECT_NE(out.log.find("syscall tax"), std::string::npos) << out.log;
   }
   if (GetParam() == "tracepoints") {
     EXPECT_NE(out.log.find("tracepoint/sched/sched_process_exec"), std::string::npos) << out.log;
@@ -270,10 +280,15 @@ TEST_F(KernelCases, RestartsFromItsPinsWithoutAGap) {
   int major = 0, minor = 0;
   std::sscanf(u.release, "%d.%d", &major, &minor);
   EXPECT_EQ(old_kernel, major < 5 || (major == 5 && minor < 15)) << u.release;
-  const std::string note = "syscall probes on raw tracepoints: this kernel cannot pin a classic "
+  const std::string note = "raw tracepoints: this kernel cannot pin a classic "
                            "tracepoint's link (BPF perf-event links need Linux 5.15)";
   EXPECT_EQ(second_out.log.find(note) != std::string::npos, old_kernel) << second_out.log;
-  EXPECT_EQ(second_out.log.find("raw_tp/sys_enter") != std::string::npos, old_kernel)
+  // Kernel functions' links can be pinned on every kernel that has them:
+  // the syscall probes go on raw tracepoints only where functions are refused.
+  const bool functions = shimwatch::kernel_functions_refusal().empty();
+  EXPECT_EQ(second_out.log.find("raw_tp/sys_enter") != std::string::npos, old_kernel && !functions)
+      << second_out.log;
+  EXPECT_EQ(second_out.log.find("fexit/__sys_connect_file") != std::string::npos, functions)
       << second_out.log;
   auto check = run_shimwatch({"check", "--pin-path", pin});
   EXPECT_EQ(check.exit_code, 0) << check.output;
@@ -297,4 +312,91 @@ TEST_F(KernelCases, RestartsFromItsPinsWithoutAGap) {
         << "lost while no agent ran: pid " << pid << "\n"
         << second_out.log;
   EXPECT_EQ(of(second_out, after.pid, "docker-socket-connect").size(), 1u);
+}
+
+// io_uring's requests and a 32-bit process' syscalls do not pass the 64-bit
+// syscall tracepoints. On kernel functions they are seen like any other call,
+// attributed the same way; where the kernel refuses function hooks (this
+// machine's), they are not, and the start log says why.
+TEST_F(KernelCases, IoUringAndCompatCallsOnKernelFunctions) {
+  const std::string refusal = shimwatch::kernel_functions_refusal();
+  const bool functions = refusal.empty();
+  TempDir dir;
+  TestCgroup cgroup(unit);
+  UnixListener listener(docker_socket);
+  write_file("/etc/docker/daemon.json", "{}\n");
+  Agent agent;
+  auto in_unit = [&](const std::vector<std::string> &argv) {
+    return run_process_in_cgroup(cgroup.path(), argv);
+  };
+  // TRIGGER: a plain connect (the control), then the same through io_uring,
+  // inline and in a worker thread, io_uring opens of daemon.json, and, where
+  // the kernel runs 32-bit code, a 32-bit process' connect and open.
+  auto plain = in_unit({SW_TEST_CONNECT_BINARY, docker_socket});
+  auto uring = in_unit({SW_TEST_OTHER_PATHS_BINARY, "uring-connect", docker_socket});
+  auto uring_worker =
+      in_unit({SW_TEST_OTHER_PATHS_BINARY, "uring-connect", docker_socket, "async"});
+  auto uring_read = in_unit({SW_TEST_OTHER_PATHS_BINARY, "uring-open", "/etc/docker/daemon.json"});
+  auto uring_write = in_unit(
+      {SW_TEST_OTHER_PATHS_BINARY, "uring-open", "/etc/docker/daemon.json", "write", "async"});
+  // A binary run from under /etc/docker: the kernel opens it to run it,
+  // which reads no configuration.
+  const std::string binary = "/etc/docker/run-me";
+  std::filesystem::copy_file("/bin/true", binary,
+                             std::filesystem::copy_options::overwrite_existing);
+  chmod(binary.c_str(), 0755);
+  auto run_from_config = in_unit({binary});
+  std::vector<ProcessResult> compat;
+  if (functions) {
+    compat.push_back(in_unit({SW_TEST_OTHER_PATHS_BINARY, "compat-connect", docker_socket}));
+    compat.push_back(in_unit({SW_TEST_OTHER_PATHS_BINARY, "compat-socketcall", docker_socket}));
+    compat.push_back(
+        in_unit({SW_TEST_OTHER_PATHS_BINARY, "compat-open", "/etc/docker/daemon.json"}));
+  }
+  auto out = agent.stop();
+  unlink("/etc/docker/daemon.json");
+  unlink(binary.c_str());
+
+  // ASSERT
+  ASSERT_EQ(out.exit_code, 0) << out.log;
+  for (const auto *run : {&plain, &uring, &uring_worker, &uring_read, &uring_write})
+    EXPECT_EQ(run->output, "ok\n");
+  ASSERT_EQ(of(out, plain.pid, "docker-socket-connect").size(), 1u) << out.log;
+  EXPECT_EQ(run_from_config.exit_code, 0) << run_from_config.output;
+  EXPECT_TRUE(of(out, run_from_config.pid, "docker-config-read").empty()) << out.log;
+  const struct {
+    const char *name;
+    pid_t pid;
+    const char *action;
+  } cases[] = {
+      {"io_uring connect", uring.pid, "docker-socket-connect"},
+      {"io_uring connect in a worker", uring_worker.pid, "docker-socket-connect"},
+      {"io_uring open for reading", uring_read.pid, "docker-config-read"},
+      {"io_uring open for writing in a worker", uring_write.pid, "docker-config-write"},
+  };
+  if (!functions) {
+    // Not seen on syscall tracepoints: the documented gap, and why.
+    EXPECT_NE(out.log.find(refusal), std::string::npos) << out.log;
+    for (const auto &c : cases)
+      EXPECT_TRUE(of(out, c.pid, c.action).empty()) << c.name << " reported on tracepoints";
+    return;
+  }
+  for (const auto &c : cases) {
+    auto events = of(out, c.pid, c.action);
+    ASSERT_EQ(events.size(), 1u) << c.name << " (pid " << c.pid << ")\n" << out.log;
+    expect_attributed(events[0], c.name);
+    EXPECT_EQ(events[0]["process"]["name"], "sw_test_other_p") << c.name;
+  }
+  const json worker = of(out, uring_worker.pid, "docker-socket-connect")[0];
+  EXPECT_EQ(worker["shimwatch"]["process"]["io_uring_worker"], true) << worker.dump();
+  EXPECT_NE(worker["process"]["thread"]["id"], uring_worker.pid) << worker.dump();
+  EXPECT_EQ(worker["event"]["outcome"], "success") << worker.dump();
+  const char *compat_actions[] = {"docker-socket-connect", "docker-socket-connect",
+                                  "docker-config-read"};
+  for (size_t i = 0; i < compat.size(); ++i) {
+    EXPECT_EQ(compat[i].output, "ok\n") << i;
+    auto events = of(out, compat[i].pid, compat_actions[i]);
+    ASSERT_EQ(events.size(), 1u) << "32-bit call " << i << "\n" << out.log;
+    expect_attributed(events[0], "32-bit call");
+  }
 }

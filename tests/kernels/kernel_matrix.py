@@ -260,19 +260,21 @@ def parse(log_path):
     def describe(points):
         points = points.split(", ")
         exec_hook = "tp_btf" if "tp_btf/sched_process_exec" in points else "tracepoint"
-        syscalls = "raw_tp" if "raw_tp/sys_enter" in points else "tracepoints"
+        syscalls = ("functions" if "fexit/__sys_connect_file" in points
+                    else "raw_tp" if "raw_tp/sys_enter" in points else "tracepoints")
         return f"exec {exec_hook}, syscalls {syscalls}"
 
-    if len(sets) >= 3:  # default, raw, pinned
-        pinned = describe(sets[2])
+    if len(sets) >= 4:  # default, classic, raw, pinned
+        pinned = describe(sets[3])
         result["hooks"] = describe(sets[0]) + ("" if pinned == describe(sets[0]) else f" (pinned: {pinned})")
-    # Both checks' counts: the default set's and the raw tracepoint set's.
+    # Every check's counts: the default set's, the classic and the raw
+    # tracepoint set's.
     for m in re.finditer(r"^\[ ok \] verifier: [^:]*: (.*)$", text, re.M):
         for item in m.group(1).split(", "):
             name, _, count = item.rpartition(" ")
             result["verifier"][name] = int(count)
     result["check_ok"] = all(re.search(rf"^@@ check{kind} exit 0$", text, re.M) is not None
-                             for kind in ("", " raw", " pinned"))
+                             for kind in ("", " classic", " raw", " pinned"))
     result["cases_ok"] = re.search(r"^@@ cases exit 0$", text, re.M) is not None
     result["passed"] = re.findall(r"^\[       OK \] (\S+)", text, re.M)
     result["failed"] = sorted(set(re.findall(r"^\[  FAILED  \] (\S+?)(?:,| \(|$)", text, re.M)))
@@ -283,7 +285,8 @@ def parse(log_path):
 
 
 def short(program):
-    return program.replace("tracepoint__syscalls__", "").replace("tracepoint__", "").replace("tp_btf__", "tp_btf:")
+    return (program.replace("tracepoint__syscalls__", "").replace("tracepoint__", "")
+            .replace("tp_btf__", "tp_btf:").replace("fentry__", "fentry:").replace("fexit__", "fexit:"))
 
 
 def print_table(rows):

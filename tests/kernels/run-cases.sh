@@ -19,6 +19,11 @@ echo "@@ kernel $(uname -r)"
 echo "@@ check begin"
 "$build/shimwatch" check
 echo "@@ check exit $?"
+# The classic tracepoint set, which the agent loads where kernel functions
+# are refused: its programs' verifier counts.
+echo "@@ check classic begin"
+"$build/shimwatch" check --hooks tracepoints
+echo "@@ check classic exit $?"
 # The raw tracepoint set, which the agent loads where pinned links need it:
 # its programs' verifier counts.
 echo "@@ check raw begin"

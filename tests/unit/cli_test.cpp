@@ -200,6 +200,9 @@ TEST(Cli, Hooks) {
   EXPECT_EQ(parse_ok({"run", "--hooks", "tracepoints"}).config.hooks, "tracepoints");
   EXPECT_EQ(parse_ok({"run", "--hooks", "raw-tracepoints"}).config.hooks, "raw-tracepoints");
   EXPECT_EQ(parse_ok({"run", "--hooks", "auto"}).config.hooks, "auto");
+  EXPECT_EQ(parse_ok({"run", "--hooks", "functions"}).config.hooks, "functions");
+  EXPECT_EQ(shimwatch::probe_options(parse_ok({"run", "--hooks", "functions"}).config).hooks,
+            shimwatch::HookChoice::functions);
   TempFile file(R"({"kernel": {"hooks": "tracepoints"}})");
   EXPECT_EQ(parse_ok({"run", "--config", file.path()}).config.hooks, "tracepoints");
   EXPECT_EQ(parse_ok({"run", "--config", file.path(), "--hooks", "auto"}).config.hooks, "auto");

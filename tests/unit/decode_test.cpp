@@ -180,6 +180,17 @@ TEST_F(DecodeTest, UnreadableArgsGiveNoArguments) {
   EXPECT_FALSE(event->process.args_truncated);
 }
 
+TEST_F(DecodeTest, AnIoUringWorkersCallSaysSo) {
+  make_exec();
+  auto plain = decode_event(wire(), no_offset);
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_FALSE(plain->process.io_uring_worker);
+  rec->flags = SW_FLAG_IO_URING;
+  auto event = decode_event(wire(), no_offset);
+  ASSERT_TRUE(event.ok()) << event.error().message;
+  EXPECT_TRUE(event->process.io_uring_worker);
+}
+
 TEST_F(DecodeTest, FullSizeArgsAreAccepted) {
   make_exec();
   std::string args(SW_ARGS_MAX, 'x');

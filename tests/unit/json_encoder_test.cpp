@@ -228,6 +228,15 @@ TEST(JsonEncoder, InvalidUtf8OutsideArgvSetsFlagWithoutArgsBase64) {
   EXPECT_FALSE(j["shimwatch"].contains("process"));
 }
 
+TEST(JsonEncoder, AnIoUringWorkersCallIsMarkedUnderShimwatchProcess) {
+  Event e = exec_event();
+  EXPECT_FALSE(encode(e)["shimwatch"].contains("process"));
+  e.process.io_uring_worker = true;
+  json j = encode(e);
+  EXPECT_EQ(j["shimwatch"]["process"]["io_uring_worker"], true);
+  EXPECT_FALSE(j["shimwatch"]["process"].contains("args_truncated"));
+}
+
 TEST(JsonEncoder, ArgvFlagsAppearUnderShimwatchProcess) {
   Event e = exec_event();
   e.process.args_truncated = true;
