@@ -66,7 +66,9 @@ clean:
 # REPORT_BENCH_MIB=200 make bench for a quicker run), then the agent's cost on
 # the node: no agent / empty BPF programs / shimwatch / auditd, interleaved
 # (bench/agent_bench.sh; root; BENCH_ROUNDS=3 BENCH_SECONDS=0.5 make bench for
-# a quicker run). Not part of `make test`.
+# a quicker run), and what calls that are not Docker's pay per set of kernel
+# hooks in the kernel matrix's VMs (bench/kernel_hooks_bench.py). Not part of
+# `make test`.
 BENCH_BUILD_DIR ?= $(BUILD_DIR)/agent-bench
 BENCH_ROUNDS ?= 10
 BENCH_SECONDS ?= 1
@@ -75,9 +77,10 @@ bench: build
 	bench/report_bench.sh $(BUILD_DIR)/shimwatch
 	@cmake -S . -B $(BENCH_BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSHIMWATCH_BUILD_TESTS=OFF \
 		-DSHIMWATCH_BUILD_BENCH=ON $(CMAKE_ARGS) >/dev/null
-	@cmake --build $(BENCH_BUILD_DIR) -j$(JOBS) --target shimwatch_agent_bench
+	@cmake --build $(BENCH_BUILD_DIR) -j$(JOBS) --target shimwatch_agent_bench shimwatch_syscall_cost
 	BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_SECONDS=$(BENCH_SECONDS) \
 		bench/agent_bench.sh $(BUILD_DIR)/shimwatch $(BENCH_BUILD_DIR)/bench/shimwatch_agent_bench
+	python3 bench/kernel_hooks_bench.py --build-dir $(BUILD_DIR)
 
 # The agent image, built from deploy/Dockerfile and run on the local Docker
 # Engine the way the DaemonSet runs it (deploy/e2e/run-image-test.sh). `make

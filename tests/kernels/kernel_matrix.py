@@ -227,13 +227,15 @@ def run_logged(command, log_path):
             log.write(f"\n@@ error: did not finish within {VM_SECONDS} s\n".encode())
 
 
-def run_vm(kernel, build_dir, log_path):
+def run_vm(kernel, build_dir, log_path, script=None):
+    """script (run-cases.sh by default) with build_dir, as root in a VM of kernel."""
+    script = script or os.path.join(HERE, "run-cases.sh")
     d = kernel_dir(kernel)
     command = [
         "qemu-system-x86_64", "-machine", "q35", "-cpu", "max", "-m", "2048", "-smp", "1",
         "-nographic", "-no-reboot", "-nic", "none",
         "-kernel", os.path.join(d, "vmlinuz"), "-initrd", os.path.join(d, "initrd.gz"),
-        "-append", f"console=ttyS0 loglevel=1 edd=off panic=-1 sw.script={os.path.join(HERE, 'run-cases.sh')} "
+        "-append", f"console=ttyS0 loglevel=1 edd=off panic=-1 sw.script={script} "
                    f"sw.build={build_dir}",
         "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
     ]
