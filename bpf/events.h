@@ -95,7 +95,7 @@ struct sw_agent_state {
 						user space checks its build-id */
 #define SW_FLAG_OPEN_CREATED (1U << 13)	   /* config open: the open created the file */
 #define SW_FLAG_RENAME_ABSOLUTE (1U << 14) /* config rename: exec_path is the new absolute path */
-#define SW_FLAG_IO_URING (1U << 15) /* made by an io_uring worker of the process, for it */
+#define SW_FLAG_IO_URING (1U << 15)	   /* made by an io_uring worker of the process, for it */
 
 /* The first bytes of the watched configuration paths, for renames to an
  * absolute path (a rename names a path the kernel cannot look up from a
