@@ -362,6 +362,22 @@ int tracepoint__sock__inet_sock_set_state(struct trace_event_raw_inet_sock_set_s
 	return tcp_state__change((__u64)ctx->skaddr, ctx->protocol, ctx->oldstate, ctx->newstate);
 }
 
+/* A connect to a watched TCP destination begins on sk: registered when it
+ * is a fresh TCP connect (not UDP, not a connect() called again on a socket
+ * already connecting or connected, as io_uring does to learn how its
+ * handshake ended), since its handshake may end before the call returns. */
+static __always_inline bool tcp_connect__register(struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	__s32 zero = 0;
+
+	if (!sk || BPF_CORE_READ(sk, sk_type) != SOCK_STREAM ||
+	    BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE)
+		return false;
+	bpf_map_update_elem(&tcp_outcome, &key, &zero, BPF_ANY);
+	return true;
+}
+
 /* connect(fd, uaddr, addrlen) is called: a call to a watched address (or
  * one that may reach a watched socket) is kept until it returns. */
 static __always_inline int connect__enter(__u32 fd, const char *uaddr, __u64 addrlen)
@@ -380,18 +396,9 @@ static __always_inline int connect__enter(__u32 fd, const char *uaddr, __u64 add
 		if (found == ADDR_OTHER)
 			return 0;
 		if (found == ADDR_WATCHED) {
-			/* A fresh TCP connect only: not UDP, not a connect() called
-			 * again on a socket already connecting or connected. */
-			struct sock *sk = fd__sock(fd);
-			__u64 key = (__u64)sk;
-			__s32 zero = 0;
-
-			if (!sk || BPF_CORE_READ(sk, sk_type) != SOCK_STREAM ||
-			    BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE)
+			if (!tcp_connect__register(fd__sock(fd)))
 				return 0;
 			pending.tcp = 1;
-			/* Its handshake may end before the call returns. */
-			bpf_map_update_elem(&tcp_outcome, &key, &zero, BPF_ANY);
 		}
 	} else {
 		found = unix_addr__read(uaddr, addrlen, &pending.addr, true);
@@ -526,8 +533,8 @@ static __always_inline int connect__exit(void *ctx, long ret)
 			if (found != ADDR_WATCHED &&
 			    !bpf_probe_read_user(&family, sizeof(family), uaddr) &&
 			    family == sk_family)
-				found = inet_addr__read(uaddr, pending.addrlen, family, &e->inet,
-							true);
+				found =
+				    inet_addr__read(uaddr, pending.addrlen, family, &e->inet, true);
 			if (found == ADDR_UNREADABLE)
 				counter__inc(SW_COUNTER_ADDR_UNREADABLE);
 			if (found != ADDR_WATCHED)

@@ -48,9 +48,6 @@ int BPF_PROG(fentry__sys_connect_file, struct file *file, const void *address, i
 {
 	struct sw_inet_addr inet = {};
 	__u16 family = 0;
-	struct sock *sk;
-	__u64 key;
-	__s32 zero = 0;
 
 	if (!watching_tcp || !agent__active())
 		return 0;
@@ -58,17 +55,8 @@ int BPF_PROG(fentry__sys_connect_file, struct file *file, const void *address, i
 	    bpf_probe_read_kernel(&family, sizeof(family), address) ||
 	    (family != AF_INET && family != AF_INET6))
 		return 0;
-	if (inet_addr__read(address, addrlen, family, &inet, false) != ADDR_WATCHED)
-		return 0;
-	/* A fresh TCP connect only: not UDP, not a connect() called again on a
-	 * socket already connecting or connected (io_uring does, to learn how
-	 * its handshake ended). */
-	sk = file__sock(file);
-	if (!sk || BPF_CORE_READ(sk, sk_type) != SOCK_STREAM ||
-	    BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_CLOSE)
-		return 0;
-	key = (__u64)sk;
-	bpf_map_update_elem(&tcp_outcome, &key, &zero, BPF_ANY);
+	if (inet_addr__read(address, addrlen, family, &inet, false) == ADDR_WATCHED)
+		tcp_connect__register(file__sock(file));
 	return 0;
 }
 
