@@ -77,20 +77,33 @@ std::string attach_refusal(int func_id, bpf_attach_type type, const char *name) 
 
 } // namespace
 
-std::string refusal(const KernelFunction &function) {
+std::vector<std::string> refusals(std::span<const KernelFunction> functions) {
   std::unique_ptr<btf, BtfFree> vmlinux(btf__load_vmlinux_btf());
-  if (!vmlinux)
-    return "the kernel's BTF cannot be read (" + errno_text(errno) + ")";
-  const int func_id = btf__find_by_name_kind(vmlinux.get(), function.name, BTF_KIND_FUNC);
-  if (func_id < 0)
-    return std::string(function.name) + " is not in the kernel's BTF (inlined or renamed here)";
-  if (std::string mismatch = prototype_mismatch(vmlinux.get(), func_id, function);
-      !mismatch.empty())
-    return std::string(function.name) + ": " + mismatch;
-  for (bpf_attach_type type : {BPF_TRACE_FENTRY, BPF_TRACE_FEXIT})
-    if (std::string refused = attach_refusal(func_id, type, function.name); !refused.empty())
-      return refused;
-  return "";
+  const std::string no_btf =
+      vmlinux ? "" : "the kernel's BTF cannot be read (" + errno_text(errno) + ")";
+  std::vector<std::string> out;
+  for (const auto &function : functions) {
+    if (!vmlinux) {
+      out.push_back(no_btf);
+      continue;
+    }
+    const int func_id = btf__find_by_name_kind(vmlinux.get(), function.name, BTF_KIND_FUNC);
+    if (func_id < 0) {
+      out.push_back(std::string(function.name) +
+                    " is not in the kernel's BTF (inlined or renamed here)");
+      continue;
+    }
+    std::string why = prototype_mismatch(vmlinux.get(), func_id, function);
+    if (!why.empty()) {
+      out.push_back(std::string(function.name) + ": " + why);
+      continue;
+    }
+    for (bpf_attach_type type : {BPF_TRACE_FENTRY, BPF_TRACE_FEXIT})
+      if (why.empty())
+        why = attach_refusal(func_id, type, function.name);
+    out.push_back(why);
+  }
+  return out;
 }
 
 } // namespace shimwatch::function_hooks

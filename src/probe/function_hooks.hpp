@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -18,9 +19,10 @@ struct KernelFunction {
   std::vector<std::pair<size_t, const char *>> struct_params;
 };
 
-// "" when fentry and fexit programs can be attached to function here; else
-// why not, in words for the start log and `check` (no kernel BTF, not in
-// it, another prototype, a kernel that refuses BPF trampolines ...).
-std::string refusal(const KernelFunction &function);
+// Per function: "" when fentry and fexit programs can be attached to it
+// here; else why not, in words for the start log and `check` (no kernel
+// BTF, not in it, another prototype, a kernel that refuses BPF trampolines
+// ...). The kernel's BTF is read once for all of them.
+std::vector<std::string> refusals(std::span<const KernelFunction> functions);
 
 } // namespace shimwatch::function_hooks

@@ -309,8 +309,8 @@ bool is_function_program(const std::string &name) {
 } // namespace
 
 std::string kernel_functions_refusal() {
-  for (const auto &function : kernel_functions)
-    if (std::string why = function_hooks::refusal(function); !why.empty())
+  for (const auto &why : function_hooks::refusals(kernel_functions))
+    if (!why.empty())
       return why;
   return "";
 }
@@ -344,12 +344,8 @@ std::string Probe::hooks_note(const HookPlan &plan, bool config) {
     note += "; raw tracepoints: " + plan.why_raw;
   // Any syscall tracepoint moves every task of the node to the slower
   // syscall path: that is what kernel functions save.
-  bool syscall_tracepoints = false;
-  for (size_t family = 0; family < std::size(kernel_functions); ++family)
-    if (!plan.functions[family] && (family == static_cast<size_t>(Family::connect) || config))
-      syscall_tracepoints = true;
-  note += syscall_tracepoints ? "; syscall tax: every syscall on the node takes the slower path"
-                              : "; no syscall tracepoint attached";
+  note += on_tracepoints.empty() ? "; no syscall tracepoint attached"
+                                 : "; syscall tax: every syscall on the node takes the slower path";
   return note;
 }
 
@@ -376,6 +372,8 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options,
   // family that has them.
   const bool functions_wanted =
       options.hooks == HookChoice::automatic || options.hooks == HookChoice::functions;
+  const std::vector<std::string> refusals =
+      functions_wanted ? function_hooks::refusals(kernel_functions) : std::vector<std::string>();
   for (size_t family = 0; family < std::size(kernel_functions); ++family) {
     if (!functions_wanted) {
       plan.why_not_functions[family] = options.hooks == HookChoice::tracepoints
@@ -383,7 +381,7 @@ Result<std::unique_ptr<Probe>> Probe::start(const ProbeOptions &options,
                                            : "asked for (--hooks raw-tracepoints)";
       continue;
     }
-    plan.why_not_functions[family] = function_hooks::refusal(kernel_functions[family]);
+    plan.why_not_functions[family] = refusals[family];
     plan.functions[family] = plan.why_not_functions[family].empty();
     if (!plan.functions[family] && options.hooks == HookChoice::functions)
       return Error{std::string("--hooks functions: ") + family_names[family] + " cannot go on " +
