@@ -66,8 +66,8 @@ def check(root):
     problems, checked = [], 0
 
     def includes(path):
-        return [(text.count("\n", 0, m.start()) + 1, m.group(1))
-                for m in INCLUDE.finditer(text)] if (text := path.read_text()) else []
+        text = path.read_text()
+        return [(text.count("\n", 0, m.start()) + 1, m.group(1)) for m in INCLUDE.finditer(text)]
 
     def check_file(path, stage):
         nonlocal checked
